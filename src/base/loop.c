@@ -1,0 +1,536 @@
+/*
+ * loop.c - epoll event loop with a timer min-heap and a shared signalfd.
+ *
+ * Each iteration fires the due timers, then blocks in epoll_wait() until the
+ * earliest deadline and dispatches the fetched batch of fd events.
+ */
+#include "base/loop.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOOP_BATCH_MIN 16
+#define LOOP_BATCH_MAX 1024 /* more ready fds simply wait for the next epoll_wait() */
+#define LOOP_TIMERS_MIN 16
+#define LOOP_NO_SLOT UINT32_MAX
+
+/* Registered fds are indexed by fd number, so lookup is O(1) and needs no hash. */
+struct loop_fd {
+	loop_io_fn fn; /* NULL: not registered */
+	void *arg;
+	uint32_t events;
+};
+
+/*
+ * Timers live in slots that are reused; the heap orders slot numbers. A timer
+ * id is (slot generation << 32 | slot + 1), so cancel finds its slot in O(1),
+ * and an id whose timer already fired no longer matches the bumped generation.
+ * A stale id could only alias after 2^32 reuses of one slot.
+ */
+struct loop_timer {
+	uint64_t deadline_ns;
+	uint64_t seq; /* order of addition: breaks ties between equal deadlines */
+	loop_timer_fn fn;
+	void *arg;
+	uint32_t gen;
+	uint32_t heap_pos; /* LOOP_NO_SLOT while the slot is free */
+	uint32_t next_free;
+};
+
+struct loop_signal {
+	loop_signal_fn fn;
+	void *arg;
+};
+
+struct loop {
+	int epfd;
+	bool running;
+	bool stopping;
+
+	struct loop_fd *fds;
+	size_t fds_cap;
+	size_t nfds;
+
+	/* The batch being dispatched; loop_del_fd() blanks entries still ahead. */
+	struct epoll_event *events;
+	int events_cap;
+	int batch_pos;
+	int batch_len;
+
+	struct loop_timer *timers;
+	uint32_t timers_cap;
+	uint32_t free_slot;
+	uint32_t *heap; /* slot numbers; capacity is timers_cap */
+	uint32_t heap_len;
+	uint64_t timer_seq;
+
+	int sigfd;
+	sigset_t sigmask;
+	struct loop_signal sig[_NSIG];
+};
+
+/* --- clock --- */
+
+uint64_t loop_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t loop_now_ms(void)
+{
+	return loop_now_ns() / 1000000u;
+}
+
+/* --- life cycle --- */
+
+int loop_new(struct loop **out)
+{
+	struct loop *loop;
+	int ret;
+
+	loop = calloc(1, sizeof(*loop));
+	if (!loop)
+		return -ENOMEM;
+	loop->sigfd = -1;
+	loop->free_slot = LOOP_NO_SLOT;
+	sigemptyset(&loop->sigmask);
+
+	loop->events = calloc(LOOP_BATCH_MIN, sizeof(*loop->events));
+	if (!loop->events) {
+		ret = -ENOMEM;
+		goto out_free_loop;
+	}
+	loop->events_cap = LOOP_BATCH_MIN;
+
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epfd < 0) {
+		ret = -errno;
+		goto out_free_events;
+	}
+	*out = loop;
+	return 0;
+
+out_free_events:
+	free(loop->events);
+out_free_loop:
+	free(loop);
+	return ret;
+}
+
+void loop_free(struct loop *loop)
+{
+	if (!loop)
+		return;
+	if (loop->sigfd >= 0)
+		close(loop->sigfd);
+	close(loop->epfd);
+	free(loop->heap);
+	free(loop->timers);
+	free(loop->events);
+	free(loop->fds);
+	free(loop);
+}
+
+/* --- file descriptors --- */
+
+static struct loop_fd *loop_fd_lookup(struct loop *loop, int fd)
+{
+	if (fd < 0 || (size_t)fd >= loop->fds_cap || !loop->fds[fd].fn)
+		return NULL;
+	return &loop->fds[fd];
+}
+
+static int loop_fds_reserve(struct loop *loop, int fd)
+{
+	size_t cap = loop->fds_cap ? loop->fds_cap : 64;
+	struct loop_fd *fds;
+
+	if ((size_t)fd < loop->fds_cap)
+		return 0;
+	while (cap <= (size_t)fd)
+		cap *= 2;
+	fds = realloc(loop->fds, cap * sizeof(*fds));
+	if (!fds)
+		return -ENOMEM;
+	memset(fds + loop->fds_cap, 0, (cap - loop->fds_cap) * sizeof(*fds));
+	loop->fds = fds;
+	loop->fds_cap = cap;
+	return 0;
+}
+
+int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_io_fn fn, void *arg)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+	int ret;
+
+	if (fd < 0)
+		return -EBADF;
+	if (!fn)
+		return -EINVAL;
+	if (loop_fd_lookup(loop, fd))
+		return -EEXIST;
+	ret = loop_fds_reserve(loop, fd);
+	if (ret)
+		return ret;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	loop->fds[fd] = (struct loop_fd){ .fn = fn, .arg = arg, .events = events };
+	loop->nfds++;
+	return 0;
+}
+
+int loop_mod_fd(struct loop *loop, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+	struct loop_fd *lfd = loop_fd_lookup(loop, fd);
+
+	if (!lfd)
+		return -ENOENT;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev))
+		return -errno;
+	lfd->events = events;
+	return 0;
+}
+
+int loop_del_fd(struct loop *loop, int fd)
+{
+	struct loop_fd *lfd = loop_fd_lookup(loop, fd);
+
+	if (!lfd)
+		return -ENOENT;
+	/*
+	 * EBADF/ENOENT only mean the caller closed the fd first, which already
+	 * took it out of the epoll set; forgetting it is all that is left to do.
+	 */
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+	*lfd = (struct loop_fd){ 0 };
+	loop->nfds--;
+
+	/*
+	 * An event for this fd may already sit further on in the batch being
+	 * dispatched. Blank it: the fd number may even have been reused by now.
+	 * O(batch), and only while dispatching.
+	 */
+	for (int i = loop->batch_pos + 1; i < loop->batch_len; i++)
+		if (loop->events[i].data.fd == fd)
+			loop->events[i].data.fd = -1;
+	return 0;
+}
+
+/* --- timers: binary min-heap of slot numbers, keyed on (deadline, seq) --- */
+
+static bool loop_timer_before(const struct loop *loop, uint32_t a, uint32_t b)
+{
+	const struct loop_timer *ta = &loop->timers[a], *tb = &loop->timers[b];
+
+	if (ta->deadline_ns != tb->deadline_ns)
+		return ta->deadline_ns < tb->deadline_ns;
+	return ta->seq < tb->seq;
+}
+
+static void loop_heap_set(struct loop *loop, uint32_t pos, uint32_t slot)
+{
+	loop->heap[pos] = slot;
+	loop->timers[slot].heap_pos = pos;
+}
+
+static void loop_heap_up(struct loop *loop, uint32_t pos)
+{
+	uint32_t slot = loop->heap[pos];
+
+	while (pos > 0) {
+		uint32_t parent = (pos - 1) / 2;
+
+		if (!loop_timer_before(loop, slot, loop->heap[parent]))
+			break;
+		loop_heap_set(loop, pos, loop->heap[parent]);
+		pos = parent;
+	}
+	loop_heap_set(loop, pos, slot);
+}
+
+static void loop_heap_down(struct loop *loop, uint32_t pos)
+{
+	uint32_t slot = loop->heap[pos];
+
+	for (;;) {
+		uint32_t child = 2 * pos + 1;
+
+		if (child >= loop->heap_len)
+			break;
+		if (child + 1 < loop->heap_len &&
+		    loop_timer_before(loop, loop->heap[child + 1], loop->heap[child]))
+			child++;
+		if (!loop_timer_before(loop, loop->heap[child], slot))
+			break;
+		loop_heap_set(loop, pos, loop->heap[child]);
+		pos = child;
+	}
+	loop_heap_set(loop, pos, slot);
+}
+
+/* Takes the timer out of the heap and returns its slot to the free list. */
+static void loop_timer_release(struct loop *loop, uint32_t slot)
+{
+	struct loop_timer *t = &loop->timers[slot];
+	uint32_t pos = t->heap_pos;
+	uint32_t last = loop->heap[--loop->heap_len];
+
+	if (pos != loop->heap_len) {
+		loop_heap_set(loop, pos, last);
+		if (pos > 0 && loop_timer_before(loop, last, loop->heap[(pos - 1) / 2]))
+			loop_heap_up(loop, pos);
+		else
+			loop_heap_down(loop, pos);
+	}
+	t->gen++;
+	t->heap_pos = LOOP_NO_SLOT;
+	t->fn = NULL;
+	t->arg = NULL;
+	t->next_free = loop->free_slot;
+	loop->free_slot = slot;
+}
+
+static int loop_timers_grow(struct loop *loop)
+{
+	uint32_t cap = loop->timers_cap ? loop->timers_cap * 2 : LOOP_TIMERS_MIN;
+	struct loop_timer *timers;
+	uint32_t *heap;
+
+	if (loop->timers_cap >= UINT32_MAX / 4)
+		return -ENOMEM;
+	timers = realloc(loop->timers, (size_t)cap * sizeof(*timers));
+	if (!timers)
+		return -ENOMEM;
+	loop->timers = timers;
+	/* If this one fails the slot array is merely larger than timers_cap says. */
+	heap = realloc(loop->heap, (size_t)cap * sizeof(*heap));
+	if (!heap)
+		return -ENOMEM;
+	loop->heap = heap;
+
+	for (uint32_t i = cap; i-- > loop->timers_cap;) {
+		timers[i] = (struct loop_timer){ .heap_pos = LOOP_NO_SLOT,
+						 .next_free = loop->free_slot };
+		loop->free_slot = i;
+	}
+	loop->timers_cap = cap;
+	return 0;
+}
+
+uint64_t loop_timer_add(struct loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *arg)
+{
+	uint64_t now = loop_now_ns(), deadline;
+	struct loop_timer *t;
+	uint32_t slot;
+
+	if (!fn)
+		return 0;
+	if (loop->free_slot == LOOP_NO_SLOT && loop_timers_grow(loop))
+		return 0;
+
+	/* Saturate: a delay of "forever" must not wrap into the past. */
+	if (delay_ms > (UINT64_MAX - now) / 1000000u)
+		deadline = UINT64_MAX;
+	else
+		deadline = now + delay_ms * 1000000u;
+
+	slot = loop->free_slot;
+	t = &loop->timers[slot];
+	loop->free_slot = t->next_free;
+	t->deadline_ns = deadline;
+	t->seq = ++loop->timer_seq;
+	t->fn = fn;
+	t->arg = arg;
+	t->heap_pos = loop->heap_len++;
+	loop->heap[t->heap_pos] = slot;
+	loop_heap_up(loop, t->heap_pos);
+	return (uint64_t)t->gen << 32 | (slot + 1);
+}
+
+bool loop_timer_cancel(struct loop *loop, uint64_t id)
+{
+	uint32_t slot = (uint32_t)id - 1;
+
+	if ((uint32_t)id == 0 || slot >= loop->timers_cap)
+		return false;
+	if (loop->timers[slot].gen != (uint32_t)(id >> 32) ||
+	    loop->timers[slot].heap_pos == LOOP_NO_SLOT)
+		return false;
+	loop_timer_release(loop, slot);
+	return true;
+}
+
+size_t loop_timer_count(const struct loop *loop)
+{
+	return loop->heap_len;
+}
+
+/*
+ * Fire what is due now. Timers added during this drain have a seq beyond
+ * `last` and wait for the next iteration, so a timer re-arming itself with
+ * delay 0 cannot keep the loop from polling I/O.
+ */
+static void loop_timers_fire(struct loop *loop)
+{
+	uint64_t now = loop_now_ns();
+	uint64_t last = loop->timer_seq;
+
+	while (loop->heap_len) {
+		uint32_t slot = loop->heap[0];
+		struct loop_timer *t = &loop->timers[slot];
+		loop_timer_fn fn = t->fn;
+		void *arg = t->arg;
+
+		/*
+		 * The heap is ordered by (deadline, seq) and a new timer's deadline
+		 * is >= now, so a new timer at the top means nothing old is due.
+		 */
+		if (t->deadline_ns > now || t->seq > last)
+			break;
+		loop_timer_release(loop, slot); /* before the call: it may re-add */
+		fn(loop, arg);
+	}
+}
+
+static int loop_poll_timeout_ms(const struct loop *loop)
+{
+	uint64_t now, deadline, ms;
+
+	if (!loop->heap_len)
+		return -1;
+	now = loop_now_ns();
+	deadline = loop->timers[loop->heap[0]].deadline_ns;
+	if (deadline <= now)
+		return 0;
+	/* Round up: waking a little late is fine, firing early is not. */
+	ms = (deadline - now + 999999u) / 1000000u;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* --- signals --- */
+
+static void loop_signal_read(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	/* Several signals may be queued behind one wakeup; the fd is non-blocking. */
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		int signo = (int)si.ssi_signo;
+
+		if (signo > 0 && signo < _NSIG && loop->sig[signo].fn)
+			loop->sig[signo].fn(loop, signo, loop->sig[signo].arg);
+	}
+}
+
+int loop_signal_add(struct loop *loop, int signo, loop_signal_fn fn, void *arg)
+{
+	sigset_t one, mask = loop->sigmask;
+	int fd, ret;
+
+	if (!fn || signo <= 0 || signo >= _NSIG || signo == SIGKILL || signo == SIGSTOP)
+		return -EINVAL;
+	if (loop->sig[signo].fn)
+		return -EEXIST;
+	sigemptyset(&one);
+	/* sigaddset refuses the signals glibc keeps for itself. */
+	if (sigaddset(&one, signo) || sigaddset(&mask, signo))
+		return -EINVAL;
+
+	/* Blocked first: a signal arriving in between stays pending for the fd. */
+	if (sigprocmask(SIG_BLOCK, &one, NULL))
+		return -errno;
+	fd = signalfd(loop->sigfd, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (loop->sigfd < 0) {
+		ret = loop_add_fd(loop, fd, EPOLLIN, loop_signal_read, NULL);
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+		loop->sigfd = fd;
+	}
+	loop->sigmask = mask;
+	loop->sig[signo] = (struct loop_signal){ .fn = fn, .arg = arg };
+	return 0;
+}
+
+/* --- running --- */
+
+static void loop_events_reserve(struct loop *loop)
+{
+	size_t want = loop->nfds;
+	struct epoll_event *ev;
+
+	if (want > LOOP_BATCH_MAX)
+		want = LOOP_BATCH_MAX;
+	if (want <= (size_t)loop->events_cap)
+		return;
+	ev = realloc(loop->events, want * sizeof(*ev));
+	if (!ev)
+		return; /* the old, smaller batch still works */
+	loop->events = ev;
+	loop->events_cap = (int)want;
+}
+
+static void loop_dispatch(struct loop *loop, int n)
+{
+	loop->batch_len = n;
+	for (loop->batch_pos = 0; loop->batch_pos < n; loop->batch_pos++) {
+		const struct epoll_event *ev = &loop->events[loop->batch_pos];
+		struct loop_fd *lfd = loop_fd_lookup(loop, ev->data.fd);
+
+		if (!lfd)
+			continue; /* deleted earlier in this batch */
+		/* lfd may move: the callback can grow the fd table. */
+		lfd->fn(loop, ev->data.fd, ev->events, lfd->arg);
+	}
+	loop->batch_pos = 0;
+	loop->batch_len = 0;
+}
+
+int loop_run(struct loop *loop)
+{
+	int ret = 0;
+
+	if (loop->running)
+		return -EBUSY;
+	loop->running = true;
+
+	while (!loop->stopping) {
+		int n;
+
+		loop_timers_fire(loop);
+		if (loop->stopping)
+			break;
+		loop_events_reserve(loop);
+		n = epoll_wait(loop->epfd, loop->events, loop->events_cap,
+			       loop_poll_timeout_ms(loop));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		loop_dispatch(loop, n);
+	}
+
+	loop->running = false;
+	loop->stopping = false;
+	return ret;
+}
+
+void loop_stop(struct loop *loop)
+{
+	loop->stopping = true;
+}

@@ -1,0 +1,62 @@
+/*
+ * loop.h - the daemon's single-threaded event loop: fd readiness (epoll),
+ * one-shot timers on CLOCK_MONOTONIC, and signals delivered as events.
+ *
+ * Every callback runs on the thread inside loop_run(). Any loop_* call except
+ * loop_free() and loop_run() may be made from inside a callback.
+ */
+#ifndef LOCALSA_BASE_LOOP_H
+#define LOCALSA_BASE_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+struct loop;
+
+typedef void (*loop_io_fn)(struct loop *loop, int fd, uint32_t events, void *arg);
+typedef void (*loop_timer_fn)(struct loop *loop, void *arg);
+typedef void (*loop_signal_fn)(struct loop *loop, int signo, void *arg);
+
+/* Negative errno on failure; *out is written only on success. */
+int loop_new(struct loop **out);
+/* Accepts NULL. Closes the loop's own fds, never the user's; blocked signals stay blocked. */
+void loop_free(struct loop *loop);
+
+/*
+ * events are EPOLLIN, EPOLLOUT, ... (level-triggered unless EPOLLET is
+ * given); the callback gets the epoll event mask, EPOLLERR/EPOLLHUP included.
+ * Remove an fd before closing it. After loop_del_fd() returns, that fd's
+ * callback will not run again, even for an event already fetched.
+ */
+int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_io_fn fn, void *arg); /* -EEXIST */
+int loop_mod_fd(struct loop *loop, int fd, uint32_t events);  /* -ENOENT if not added */
+int loop_del_fd(struct loop *loop, int fd);                   /* -ENOENT if not added */
+
+uint64_t loop_now_ms(void); /* CLOCK_MONOTONIC */
+uint64_t loop_now_ns(void);
+
+/*
+ * One-shot: fires once, no earlier than delay_ms from now; re-arm from the
+ * callback for a periodic timer. Equal deadlines fire in the order added. A
+ * timer added by a timer callback fires on a later iteration, after I/O has
+ * been polled. Returns an id > 0, or 0 if out of memory.
+ */
+uint64_t loop_timer_add(struct loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *arg);
+/* True if the timer was pending (and now never fires); false once it has fired. */
+bool loop_timer_cancel(struct loop *loop, uint64_t id);
+size_t loop_timer_count(const struct loop *loop);
+
+/*
+ * Blocks signo in the calling thread's mask (call before starting threads)
+ * and receives it through one signalfd shared by all signals of this loop.
+ * -EINVAL for a signal that cannot be caught, -EEXIST if already added.
+ */
+int loop_signal_add(struct loop *loop, int signo, loop_signal_fn fn, void *arg);
+
+/* Runs until loop_stop(): 0, or negative errno on a fatal epoll error; -EBUSY if nested. */
+int loop_run(struct loop *loop);
+/* loop_run() returns once the current batch of callbacks is done. */
+void loop_stop(struct loop *loop);
+
+#endif

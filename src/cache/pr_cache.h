@@ -1,0 +1,172 @@
+/*
+ * pr_cache.h - the PathRecord store: every SA answer filed under the exact request it answers.
+ *
+ * With a QoS policy the SA gives a different SL/MTU/rate per ServiceID, QoS class and PKey, so a
+ * cache keyed by destination alone returns wrong answers. Each record is kept under a "tuple"
+ * (the request minus its destination) and found by (tuple, DGID) or (tuple, DLID), several paths
+ * per destination in the SA's order. Pure: no I/O, no clock, no globals; callers pass the time.
+ * Not thread-safe. Pointers it returns stay valid until the next call that modifies the cache,
+ * except pr_cache_tuple_get(), whose pointers live as long as the cache.
+ */
+#ifndef LOCALSA_CACHE_PR_CACHE_H
+#define LOCALSA_CACHE_PR_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <infiniband/sa.h>
+
+#define PR_TUPLE_MAX 4096	/* tuple ids are 0 .. PR_TUPLE_MAX-1 */
+
+/* Which optional fields of struct pr_tuple the request specified. */
+enum {
+	PR_TUPLE_SERVICE_ID = 1 << 0,
+	PR_TUPLE_PKEY = 1 << 1,
+	PR_TUPLE_QOS_CLASS = 1 << 2,
+	PR_TUPLE_SL = 1 << 3,
+	PR_TUPLE_TCLASS = 1 << 4,
+	PR_TUPLE_ALL_FLAGS = (1 << 5) - 1,
+};
+
+/*
+ * The request "class" an answer belongs to: the request without its destination. Host byte
+ * order. pr_cache_tuple() zeroes the fields whose flag is clear, so equal requests intern to the
+ * same id. A bulk fill (GetTable with SGID only) uses flags 0.
+ */
+struct pr_tuple {
+	union ibv_gid sgid;
+	uint64_t service_id;
+	uint16_t pkey;
+	uint16_t qos_class;	/* 12 bits */
+	uint8_t sl;		/* 4 bits */
+	uint8_t tclass;
+	uint8_t flags;		/* PR_TUPLE_* */
+};
+
+enum pr_source {
+	PR_SRC_SA,	/* fetched from the master SA (Get or GetTable) */
+	PR_SRC_SET,	/* pushed with Set/SetTable PathRecord */
+	PR_SRC_CLI,	/* added by the operator */
+};
+
+/* Where a batch of records came from; NULL means { PR_SRC_SA, 0, current generation }. */
+struct pr_origin {
+	enum pr_source source;
+	uint16_t lid;		/* the sender's LID for PR_SRC_SET, else 0 */
+	uint32_t generation;
+};
+
+/* One cached path. Read-only to callers; the priv_ fields belong to the cache. */
+struct pr_entry {
+	struct ibv_path_record rec;	/* as the SA sent it, network byte order */
+	uint32_t generation;
+	uint32_t added_s;		/* now_ms / 1000 at insertion, caller's clock */
+	uint16_t tuple;
+	uint16_t source_lid;
+	uint8_t source;			/* enum pr_source */
+	uint8_t priv_state;
+	uint16_t priv_reserved;
+	uint32_t priv_next_dgid;
+	uint32_t priv_next_dlid;
+};
+
+struct pr_cache_limits {
+	uint32_t max_entries;	/* paths, at most INT32_MAX */
+	uint32_t max_negative;	/* "no path" answers */
+};
+
+struct pr_cache_stats {
+	uint64_t entries;
+	uint64_t negatives;	/* includes expired ones not yet reclaimed */
+	uint64_t tuples;
+	uint64_t destinations;	/* distinct (tuple, DGID) with at least one path */
+	uint64_t bytes;		/* all heap memory held, the context included */
+	uint64_t bytes_per_entry; /* bytes / entries, 0 when empty */
+};
+
+struct pr_cache;
+
+/* Errors: -EINVAL bad argument, -ENOMEM. */
+int pr_cache_new(const struct pr_cache_limits *lim, struct pr_cache **out);
+void pr_cache_free(struct pr_cache *c);
+
+/* Intern a tuple. -ENOENT if !create and unknown; -ENOSPC when PR_TUPLE_MAX are in use. */
+int pr_cache_tuple(struct pr_cache *c, const struct pr_tuple *t, bool create, uint16_t *id_out);
+/* The normalized tuple, or NULL for an unknown id. */
+const struct pr_tuple *pr_cache_tuple_get(const struct pr_cache *c, uint16_t id);
+
+/* Start a fill generation; returns its number (the first call returns 1). */
+uint32_t pr_cache_begin_generation(struct pr_cache *c);
+
+/*
+ * The paths of (tuple, dgid) become exactly recs[0..n), in that order; n == 0 removes them.
+ * Every record must carry dgid (-EINVAL otherwise). Also clears the negative entries for
+ * (tuple, dgid) and for (tuple, DLID of each record). Returns 0; on -ENOSPC (max_entries) or
+ * -ENOMEM nothing changed.
+ */
+int pr_cache_replace(struct pr_cache *c, uint16_t tuple, const union ibv_gid *dgid,
+		     const struct ibv_path_record *recs, size_t n, const struct pr_origin *origin,
+		     uint64_t now_ms);
+
+/*
+ * Bulk fill (a GetTable answer): for each DGID present in recs, the paths of (tuple, DGID)
+ * become the records with that DGID, in their order in recs (they need not be adjacent).
+ * Destinations absent from recs are untouched; pr_cache_sweep() removes them after a full
+ * refresh. Clears negatives like pr_cache_replace(). Returns n, or -ENOSPC / -ENOMEM /
+ * -EINVAL with nothing changed (the call is all or nothing). O(n).
+ */
+int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_record *recs,
+		  size_t n, const struct pr_origin *origin, uint64_t now_ms);
+
+/* Remove the paths of tuple from source whose generation != keep_generation. O(entries). */
+size_t pr_cache_sweep(struct pr_cache *c, uint16_t tuple, enum pr_source source,
+		      uint32_t keep_generation);
+
+/*
+ * Paths of (tuple, dgid) or (tuple, dlid) in SA order. Returns how many exist, which may exceed
+ * max: then out holds the first max. DLID matches across destinations come in insertion order.
+ */
+size_t pr_cache_lookup_dgid(const struct pr_cache *c, uint16_t tuple, const union ibv_gid *dgid,
+			    const struct pr_entry **out, size_t max);
+size_t pr_cache_lookup_dlid(const struct pr_cache *c, uint16_t tuple, uint16_t dlid,
+			    const struct pr_entry **out, size_t max);
+
+/*
+ * Negative entries: the SA said "no path" for (tuple, DGID) or (tuple, DLID) until expires_ms.
+ * Independent of the paths, except that replace/load clear them. A put on an existing key moves
+ * its expiry; a new key beyond max_negative gives -ENOSPC (reclaim with
+ * pr_cache_expire_negatives()). Expired negatives read as absent.
+ */
+int pr_cache_put_negative_dgid(struct pr_cache *c, uint16_t tuple, const union ibv_gid *dgid,
+			       uint64_t expires_ms);
+int pr_cache_put_negative_dlid(struct pr_cache *c, uint16_t tuple, uint16_t dlid,
+			       uint64_t expires_ms);
+bool pr_cache_negative_dgid(const struct pr_cache *c, uint16_t tuple, const union ibv_gid *dgid,
+			    uint64_t now_ms);
+bool pr_cache_negative_dlid(const struct pr_cache *c, uint16_t tuple, uint16_t dlid,
+			    uint64_t now_ms);
+/* Reclaim negatives with expires_ms <= now_ms; returns how many. O(negatives). */
+size_t pr_cache_expire_negatives(struct pr_cache *c, uint64_t now_ms);
+
+/* Remove the paths to dgid under every tuple (trap 65). Returns the count removed. */
+size_t pr_cache_remove_dgid(struct pr_cache *c, const union ibv_gid *dgid);
+
+/* Remove every path for which pred returns true. pred must not modify the cache. O(entries). */
+size_t pr_cache_remove_if(struct pr_cache *c, bool (*pred)(const struct pr_entry *e, void *arg),
+			  void *arg);
+
+/* Drop all paths and negatives and release their memory; tuples and the generation stay. */
+void pr_cache_flush(struct pr_cache *c);
+
+/*
+ * Visit every path; fn returns false to stop and must not modify the cache. Order: destination
+ * by destination ((tuple, DGID) sets, in DGID hash-bucket order, most recently filled first
+ * within a bucket), each set's paths in SA order. Deterministic for a given history of calls.
+ */
+typedef bool (*pr_cache_visit_fn)(const struct pr_entry *e, void *arg);
+void pr_cache_foreach(const struct pr_cache *c, pr_cache_visit_fn fn, void *arg);
+
+void pr_cache_stats(const struct pr_cache *c, struct pr_cache_stats *out);
+
+#endif

@@ -1,0 +1,652 @@
+/*
+ * test_base_loop.c - the event loop: fd readiness, timer order and cancel,
+ * deleting fds mid-batch, signals, and stopping.
+ *
+ * Every test arms a watchdog timer so a broken loop fails instead of hanging.
+ */
+#include "check.h"
+
+#include "base/loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define WATCHDOG_MS 5000
+
+static void watchdog_fired(struct loop *loop, void *arg)
+{
+	bool *fired = arg;
+
+	*fired = true;
+	loop_stop(loop);
+}
+
+/* Run the loop with a watchdog; true if loop_run() ended before it fired. */
+static bool run_with_watchdog(struct loop *loop)
+{
+	bool fired = false;
+	uint64_t id = loop_timer_add(loop, WATCHDOG_MS, watchdog_fired, &fired);
+
+	CHECK(id != 0);
+	CHECK_INT(0, loop_run(loop));
+	if (!fired)
+		loop_timer_cancel(loop, id);
+	CHECK(!fired);
+	return !fired;
+}
+
+static struct loop *new_loop(void)
+{
+	struct loop *loop = NULL;
+
+	CHECK_INT(0, loop_new(&loop));
+	CHECK(loop != NULL);
+	if (!loop)
+		exit(CHECK_DONE());
+	return loop;
+}
+
+static void stop_soon(struct loop *loop, void *arg)
+{
+	loop_stop(loop);
+}
+
+/* --- fd readiness --- */
+
+struct io_seen {
+	int fd;
+	uint32_t events;
+	int calls;
+};
+
+static void io_record_and_stop(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct io_seen *seen = arg;
+	uint64_t buf;
+
+	seen->fd = fd;
+	seen->events = events;
+	seen->calls++;
+	(void)!read(fd, &buf, sizeof(buf));
+	loop_stop(loop);
+}
+
+static void test_pipe_readable(void)
+{
+	struct loop *loop = new_loop();
+	struct io_seen seen = { .fd = -1 };
+	int p[2];
+
+	CHECK_INT(0, pipe2(p, O_NONBLOCK | O_CLOEXEC));
+	CHECK_INT(0, loop_add_fd(loop, p[0], EPOLLIN, io_record_and_stop, &seen));
+	CHECK_INT(-EEXIST, loop_add_fd(loop, p[0], EPOLLIN, io_record_and_stop, &seen));
+	CHECK_INT(1, write(p[1], "x", 1));
+	run_with_watchdog(loop);
+	CHECK_INT(1, seen.calls);
+	CHECK_INT(p[0], seen.fd);
+	CHECK(seen.events & EPOLLIN);
+
+	CHECK_INT(0, loop_del_fd(loop, p[0]));
+	CHECK_INT(-ENOENT, loop_del_fd(loop, p[0]));
+	close(p[0]);
+	close(p[1]);
+	loop_free(loop);
+}
+
+static void test_eventfd_readable(void)
+{
+	struct loop *loop = new_loop();
+	struct io_seen seen = { .fd = -1 };
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	CHECK(efd >= 0);
+	CHECK_INT(0, loop_add_fd(loop, efd, EPOLLIN, io_record_and_stop, &seen));
+	CHECK_INT(sizeof(one), write(efd, &one, sizeof(one)));
+	run_with_watchdog(loop);
+	CHECK_INT(1, seen.calls);
+	CHECK_INT(efd, seen.fd);
+	CHECK(seen.events & EPOLLIN);
+	loop_free(loop); /* still registered: loop_free must not close it */
+	CHECK_INT(0, fcntl(efd, F_GETFD) < 0);
+	close(efd);
+}
+
+static void test_timerfd_readable(void)
+{
+	struct loop *loop = new_loop();
+	struct io_seen seen = { .fd = -1 };
+	struct itimerspec its = { .it_value.tv_nsec = 5 * 1000000 };
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	CHECK(tfd >= 0);
+	CHECK_INT(0, timerfd_settime(tfd, 0, &its, NULL));
+	CHECK_INT(0, loop_add_fd(loop, tfd, EPOLLIN, io_record_and_stop, &seen));
+	run_with_watchdog(loop);
+	CHECK_INT(1, seen.calls);
+	CHECK_INT(tfd, seen.fd);
+	CHECK(seen.events & EPOLLIN);
+	CHECK_INT(0, loop_del_fd(loop, tfd));
+	close(tfd);
+	loop_free(loop);
+}
+
+/* A pipe's write end is always writable: EPOLLIN never fires, EPOLLOUT does. */
+static void test_mod_fd(void)
+{
+	struct loop *loop = new_loop();
+	struct io_seen seen = { .fd = -1 };
+	int p[2];
+
+	CHECK_INT(0, pipe2(p, O_NONBLOCK | O_CLOEXEC));
+	CHECK_INT(-ENOENT, loop_mod_fd(loop, p[1], EPOLLOUT));
+	CHECK_INT(-EBADF, loop_add_fd(loop, -1, EPOLLIN, io_record_and_stop, &seen));
+	CHECK_INT(-EINVAL, loop_add_fd(loop, p[1], EPOLLIN, NULL, NULL));
+	CHECK_INT(0, loop_add_fd(loop, p[1], EPOLLIN, io_record_and_stop, &seen));
+	loop_timer_add(loop, 30, stop_soon, NULL);
+	CHECK_INT(0, loop_run(loop));
+	CHECK_INT(0, seen.calls);
+
+	CHECK_INT(0, loop_mod_fd(loop, p[1], EPOLLOUT));
+	run_with_watchdog(loop);
+	CHECK_INT(1, seen.calls);
+	CHECK(seen.events & EPOLLOUT);
+	close(p[0]);
+	close(p[1]);
+	loop_free(loop);
+}
+
+/* Fds with large numbers and batches wider than the initial event buffer. */
+static void count_and_drain(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	int *count = arg;
+	uint64_t v;
+
+	CHECK_INT(sizeof(v), read(fd, &v, sizeof(v)));
+	if (++*count == 100)
+		loop_stop(loop);
+}
+
+static void test_many_fds(void)
+{
+	struct loop *loop = new_loop();
+	int fds[100], count = 0;
+
+	for (int i = 0; i < 100; i++) {
+		fds[i] = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+		CHECK(fds[i] >= 0);
+	}
+	/* Move one far up: the fd table is indexed by fd number and must grow. */
+	int high = fcntl(fds[99], F_DUPFD_CLOEXEC, 700);
+	CHECK(high >= 700);
+	close(fds[99]);
+	fds[99] = high;
+	for (int i = 0; i < 100; i++)
+		CHECK_INT(0, loop_add_fd(loop, fds[i], EPOLLIN, count_and_drain, &count));
+	run_with_watchdog(loop);
+	CHECK_INT(100, count);
+	for (int i = 0; i < 100; i++) {
+		CHECK_INT(0, loop_del_fd(loop, fds[i]));
+		close(fds[i]);
+	}
+	loop_free(loop);
+}
+
+/* --- deleting fds from inside callbacks --- */
+
+struct del_pair {
+	int rfd[2];
+	int wfd[2];
+	int calls[2];
+	int fresh[2]; /* a new pipe that may reuse the deleted fd's number */
+	int fresh_calls;
+	bool close_other;
+};
+
+static void fresh_cb(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct del_pair *dp = arg;
+
+	dp->fresh_calls++;
+}
+
+static void del_other_cb(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct del_pair *dp = arg;
+	int me = fd == dp->rfd[0] ? 0 : 1;
+	int other = dp->rfd[1 - me];
+
+	dp->calls[me]++;
+	CHECK_INT(0, loop_del_fd(loop, other));
+	if (dp->close_other) {
+		/* The other's pending event must not reach whoever gets its number. */
+		close(other);
+		dp->rfd[1 - me] = -1;
+		CHECK_INT(0, pipe2(dp->fresh, O_NONBLOCK | O_CLOEXEC));
+		CHECK_INT(other, dp->fresh[0]);
+		CHECK_INT(0, loop_add_fd(loop, dp->fresh[0], EPOLLIN, fresh_cb, dp));
+	}
+	CHECK_INT(0, loop_del_fd(loop, fd));
+	loop_timer_add(loop, 20, stop_soon, NULL);
+}
+
+static void run_del_other(bool close_other)
+{
+	struct loop *loop = new_loop();
+	struct del_pair dp = { .close_other = close_other, .fresh = { -1, -1 } };
+
+	for (int i = 0; i < 2; i++) {
+		int p[2];
+
+		CHECK_INT(0, pipe2(p, O_NONBLOCK | O_CLOEXEC));
+		dp.rfd[i] = p[0];
+		dp.wfd[i] = p[1];
+		CHECK_INT(0, loop_add_fd(loop, p[0], EPOLLIN, del_other_cb, &dp));
+		CHECK_INT(1, write(p[1], "x", 1)); /* both ready: one epoll batch */
+	}
+	run_with_watchdog(loop);
+	CHECK_INT(1, dp.calls[0] + dp.calls[1]);
+	CHECK_INT(0, dp.fresh_calls);
+	for (int i = 0; i < 2; i++) {
+		if (dp.rfd[i] >= 0)
+			close(dp.rfd[i]);
+		close(dp.wfd[i]);
+		if (dp.fresh[i] >= 0)
+			close(dp.fresh[i]);
+	}
+	loop_free(loop);
+}
+
+static void test_del_other_in_batch(void)
+{
+	run_del_other(false);
+	run_del_other(true);
+}
+
+struct self_close {
+	int wfd;
+	int calls;
+	bool close_first;
+};
+
+static void close_self_cb(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct self_close *sc = arg;
+
+	sc->calls++;
+	if (sc->close_first) {
+		close(fd);
+		CHECK_INT(0, loop_del_fd(loop, fd));
+	} else {
+		CHECK_INT(0, loop_del_fd(loop, fd));
+		close(fd);
+	}
+	close(sc->wfd);
+	loop_timer_add(loop, 20, stop_soon, NULL);
+}
+
+static void test_close_self(void)
+{
+	for (int close_first = 0; close_first < 2; close_first++) {
+		struct loop *loop = new_loop();
+		struct self_close sc = { .close_first = close_first };
+		int p[2];
+
+		CHECK_INT(0, pipe2(p, O_NONBLOCK | O_CLOEXEC));
+		sc.wfd = p[1];
+		CHECK_INT(0, loop_add_fd(loop, p[0], EPOLLIN, close_self_cb, &sc));
+		CHECK_INT(1, write(p[1], "x", 1));
+		run_with_watchdog(loop);
+		CHECK_INT(1, sc.calls);
+		loop_free(loop);
+	}
+}
+
+/* --- timers --- */
+
+struct order_log {
+	int seen[1100];
+	int n;
+};
+
+struct order_item {
+	struct order_log *log;
+	int tag;
+	uint64_t due_ns; /* earliest time the timer may fire */
+	bool early;
+};
+
+static void order_cb(struct loop *loop, void *arg)
+{
+	struct order_item *it = arg;
+
+	if (loop_now_ns() < it->due_ns)
+		it->early = true;
+	it->log->seen[it->log->n++] = it->tag;
+}
+
+static void test_timer_order(void)
+{
+	struct loop *loop = new_loop();
+	struct order_log log = { .n = 0 };
+	static const unsigned delays[] = { 30, 10, 20, 0, 10, 10, 10 };
+	static const int expect[] = { 3, 1, 4, 5, 6, 2, 0 };
+	struct order_item items[7];
+
+	for (int i = 0; i < 7; i++) {
+		items[i] = (struct order_item){ .log = &log, .tag = i,
+						.due_ns = loop_now_ns() + delays[i] * 1000000ull };
+		CHECK(loop_timer_add(loop, delays[i], order_cb, &items[i]) != 0);
+	}
+	CHECK_INT(7, loop_timer_count(loop));
+	loop_timer_add(loop, 50, stop_soon, NULL);
+	run_with_watchdog(loop);
+	CHECK_INT(7, log.n);
+	for (int i = 0; i < 7; i++) {
+		CHECK_INT(expect[i], log.seen[i]);
+		CHECK(!items[i].early);
+	}
+	CHECK_INT(0, loop_timer_count(loop));
+	loop_free(loop);
+}
+
+/*
+ * The loop computes each deadline inside loop_timer_add(), so the test knows
+ * it only within [clock before the call, clock after] + delay. Two timers are
+ * out of order only if the earlier-fired one's window lies wholly after the
+ * later-fired one's; a preempted test thread widens windows, never fails.
+ */
+static void test_timer_random(void)
+{
+	struct loop *loop = new_loop();
+	struct order_log *log = calloc(1, sizeof(*log));
+	struct order_item *items = calloc(1000, sizeof(*items));
+	uint64_t *latest = calloc(1000, sizeof(*latest));
+	uint64_t *ids = calloc(1000, sizeof(*ids));
+	bool sorted = true, early = false, cancelled_fired = false;
+	int cancelled = 0;
+
+	srand(1234);
+	for (int i = 0; i < 1000; i++) {
+		uint64_t delay_ns = (uint64_t)(rand() % 80) * 1000000;
+
+		items[i] = (struct order_item){ .log = log, .tag = i,
+						.due_ns = loop_now_ns() + delay_ns };
+		ids[i] = loop_timer_add(loop, delay_ns / 1000000, order_cb, &items[i]);
+		CHECK(ids[i] != 0);
+		latest[i] = loop_now_ns() + delay_ns;
+	}
+	/* Cancelling from the middle of the heap exercises both sift directions. */
+	for (int i = 0; i < 1000; i++) {
+		if (rand() % 3 == 0) {
+			CHECK(loop_timer_cancel(loop, ids[i]));
+			items[i].tag = -1;
+			cancelled++;
+		}
+	}
+	CHECK_INT(1000 - cancelled, loop_timer_count(loop));
+	loop_timer_add(loop, 120, stop_soon, NULL);
+	run_with_watchdog(loop);
+	CHECK_INT(1000 - cancelled, log->n);
+	for (int i = 0; i < log->n; i++)
+		cancelled_fired |= log->seen[i] < 0;
+	CHECK(!cancelled_fired);
+	if (cancelled_fired)
+		goto out;
+	for (int i = 1; i < log->n; i++) {
+		int a = log->seen[i - 1], b = log->seen[i];
+
+		if (items[a].due_ns > latest[b])
+			sorted = false;
+	}
+	for (int i = 0; i < 1000; i++)
+		early |= items[i].early;
+	CHECK(sorted);
+	CHECK(!early);
+out:
+	free(ids);
+	free(latest);
+	free(items);
+	free(log);
+	loop_free(loop);
+}
+
+struct cancel_ctx {
+	uint64_t victim;     /* cancelled from the first callback */
+	uint64_t self;
+	int fired[4];
+	bool cancel_victim_ok;
+	bool cancel_self_ok;
+};
+
+static void cancel_cb0(struct loop *loop, void *arg)
+{
+	struct cancel_ctx *cc = arg;
+
+	cc->fired[0]++;
+	cc->cancel_self_ok = loop_timer_cancel(loop, cc->self);
+	cc->cancel_victim_ok = loop_timer_cancel(loop, cc->victim);
+}
+
+static void cancel_cb1(struct loop *loop, void *arg)
+{
+	((struct cancel_ctx *)arg)->fired[1]++;
+}
+
+static void cancel_cb2(struct loop *loop, void *arg)
+{
+	((struct cancel_ctx *)arg)->fired[2]++;
+}
+
+static void cancel_cb3(struct loop *loop, void *arg)
+{
+	((struct cancel_ctx *)arg)->fired[3]++;
+}
+
+static void test_timer_cancel(void)
+{
+	struct loop *loop = new_loop();
+	struct cancel_ctx cc = { 0 };
+	uint64_t early_id, late_id, reused;
+
+	early_id = loop_timer_add(loop, 5, cancel_cb1, &cc);
+	cc.self = loop_timer_add(loop, 10, cancel_cb0, &cc);
+	cc.victim = loop_timer_add(loop, 10, cancel_cb2, &cc); /* same deadline, later */
+	late_id = loop_timer_add(loop, 15, cancel_cb3, &cc);
+	CHECK(early_id && cc.self && cc.victim && late_id);
+	CHECK(loop_timer_cancel(loop, early_id));
+	CHECK(!loop_timer_cancel(loop, early_id));
+	CHECK(!loop_timer_cancel(loop, 0));
+	CHECK(!loop_timer_cancel(loop, 999999));
+
+	/* The freed slot is reused; the old id must not cancel the new timer. */
+	reused = loop_timer_add(loop, 1, cancel_cb1, &cc);
+	CHECK(reused != early_id);
+	CHECK(!loop_timer_cancel(loop, early_id));
+	CHECK(loop_timer_cancel(loop, reused));
+
+	loop_timer_add(loop, 40, stop_soon, NULL);
+	run_with_watchdog(loop);
+	CHECK_INT(0, cc.fired[1]);
+	CHECK_INT(1, cc.fired[0]);
+	CHECK(!cc.cancel_self_ok); /* running: already fired */
+	CHECK(cc.cancel_victim_ok);
+	CHECK_INT(0, cc.fired[2]);
+	CHECK_INT(1, cc.fired[3]);
+	CHECK(!loop_timer_cancel(loop, late_id));
+	CHECK(!loop_timer_cancel(loop, cc.self));
+	CHECK_INT(0, loop_timer_count(loop));
+
+	/* Pending timers are freed with the loop (LSan would complain). */
+	CHECK(loop_timer_add(loop, 1000, cancel_cb1, &cc) != 0);
+	loop_free(loop);
+}
+
+/* A timer re-arming with delay 0 must leave room for I/O every iteration. */
+struct starve_ctx {
+	int rearms;
+	int io_calls;
+	int rearms_at_io;
+};
+
+static void starve_timer(struct loop *loop, void *arg)
+{
+	struct starve_ctx *sc = arg;
+
+	if (sc->io_calls || ++sc->rearms > 100000) {
+		loop_stop(loop);
+		return;
+	}
+	loop_timer_add(loop, 0, starve_timer, sc);
+}
+
+static void starve_io(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct starve_ctx *sc = arg;
+	char c;
+
+	(void)!read(fd, &c, 1);
+	if (!sc->io_calls++)
+		sc->rearms_at_io = sc->rearms;
+}
+
+static void test_timer_no_starvation(void)
+{
+	struct loop *loop = new_loop();
+	struct starve_ctx sc = { 0 };
+	int p[2];
+
+	CHECK_INT(0, pipe2(p, O_NONBLOCK | O_CLOEXEC));
+	CHECK_INT(0, loop_add_fd(loop, p[0], EPOLLIN, starve_io, &sc));
+	CHECK_INT(1, write(p[1], "x", 1));
+	loop_timer_add(loop, 0, starve_timer, &sc);
+	run_with_watchdog(loop);
+	CHECK_INT(1, sc.io_calls);
+	CHECK(sc.rearms_at_io <= 1);
+	close(p[0]);
+	close(p[1]);
+	loop_free(loop);
+}
+
+/* --- signals --- */
+
+struct sig_seen {
+	int signo[4];
+	int n;
+};
+
+static void sig_cb(struct loop *loop, int signo, void *arg)
+{
+	struct sig_seen *ss = arg;
+
+	if (ss->n < 4)
+		ss->signo[ss->n] = signo;
+	if (++ss->n == 2)
+		loop_stop(loop);
+}
+
+static void test_signal(void)
+{
+	struct loop *loop = new_loop();
+	struct sig_seen ss = { .n = 0 };
+
+	CHECK_INT(0, loop_signal_add(loop, SIGUSR1, sig_cb, &ss));
+	CHECK_INT(-EEXIST, loop_signal_add(loop, SIGUSR1, sig_cb, &ss));
+	CHECK_INT(-EINVAL, loop_signal_add(loop, SIGKILL, sig_cb, &ss));
+	CHECK_INT(-EINVAL, loop_signal_add(loop, 0, sig_cb, &ss));
+	CHECK_INT(-EINVAL, loop_signal_add(loop, _NSIG, sig_cb, &ss));
+	CHECK_INT(0, loop_signal_add(loop, SIGUSR2, sig_cb, &ss));
+	CHECK_INT(0, raise(SIGUSR1));
+	CHECK_INT(0, raise(SIGUSR2));
+	run_with_watchdog(loop);
+	CHECK_INT(2, ss.n);
+	CHECK((ss.signo[0] == SIGUSR1 && ss.signo[1] == SIGUSR2) ||
+	      (ss.signo[0] == SIGUSR2 && ss.signo[1] == SIGUSR1));
+	loop_free(loop);
+
+	/* A second loop in the same process takes over the (still blocked) signal. */
+	loop = new_loop();
+	ss.n = 0;
+	CHECK_INT(0, loop_signal_add(loop, SIGUSR1, sig_cb, &ss));
+	CHECK_INT(0, raise(SIGUSR1));
+	CHECK_INT(0, raise(SIGUSR1)); /* standard signals coalesce while pending */
+	loop_timer_add(loop, 30, stop_soon, NULL);
+	run_with_watchdog(loop);
+	CHECK_INT(1, ss.n);
+	CHECK_INT(SIGUSR1, ss.signo[0]);
+	loop_free(loop);
+}
+
+/* --- stopping --- */
+
+static void nested_run(struct loop *loop, void *arg)
+{
+	int *ret = arg;
+
+	*ret = loop_run(loop);
+	loop_stop(loop);
+}
+
+static void must_not_fire(struct loop *loop, void *arg)
+{
+	bool *fired = arg;
+
+	*fired = true;
+}
+
+static void test_stop(void)
+{
+	struct loop *loop = new_loop();
+	bool late_fired = false;
+	int nested = 0;
+	uint64_t t0 = loop_now_ms(), late;
+
+	loop_timer_add(loop, 10, nested_run, &nested);
+	late = loop_timer_add(loop, 2000, must_not_fire, &late_fired);
+	run_with_watchdog(loop);
+	CHECK_INT(-EBUSY, nested);
+	CHECK(!late_fired);
+	CHECK(loop_now_ms() - t0 < 1000);
+	CHECK(loop_timer_cancel(loop, late));
+
+	/* A stop requested before loop_run() is honoured, then forgotten. */
+	loop_stop(loop);
+	CHECK_INT(0, loop_run(loop));
+	loop_timer_add(loop, 5, stop_soon, NULL);
+	CHECK_INT(0, loop_run(loop));
+	loop_free(loop);
+	loop_free(NULL);
+}
+
+static void test_clock(void)
+{
+	uint64_t a = loop_now_ns(), ms = loop_now_ms(), b = loop_now_ns();
+
+	CHECK(a <= b);
+	CHECK(ms >= a / 1000000 && ms <= b / 1000000);
+}
+
+int main(void)
+{
+	test_clock();
+	test_pipe_readable();
+	test_eventfd_readable();
+	test_timerfd_readable();
+	test_mod_fd();
+	test_many_fds();
+	test_del_other_in_batch();
+	test_close_self();
+	test_timer_order();
+	test_timer_random();
+	test_timer_cancel();
+	test_timer_no_starvation();
+	test_signal();
+	test_stop();
+	return CHECK_DONE();
+}
