@@ -26,6 +26,7 @@ _Static_assert(PR_TUPLE_MAX <= 4096, "tuple ids share a uint16 with the negative
 #define MIN_BUCKETS 16
 #define MIN_SLOTS 64
 #define FOREACH_BATCH 64
+#define PREFETCH_AHEAD 16	/* records ahead: bulk loads are latency bound */
 
 enum slot_state { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_DOOMED = 2 /* with LIVE: marked for removal */ };
 enum neg_kind { NEG_FREE = 0, NEG_DGID = 1, NEG_DLID = 2 };
@@ -320,6 +321,36 @@ static int array_reserve(void **arr, uint32_t *cap, size_t want, size_t elem, ui
 	return 0;
 }
 
+/*
+ * Bulk loads are bound by memory latency (one random bucket and one random entry per record).
+ * Touching the buckets of a record PREFETCH_AHEAD records early, and the head entry of its DGID
+ * chain half as early, overlaps those misses.
+ */
+static inline void prefetch_rec(const struct pr_cache *c, uint16_t tuple,
+				const struct ibv_path_record *rec, bool chain_too, bool dlid_too)
+{
+	const uint32_t *hd = &c->by_dgid.head[hash_gid(tuple, &rec->dgid) & c->by_dgid.mask];
+
+	if (!chain_too) {
+		__builtin_prefetch(hd);
+		if (dlid_too)
+			__builtin_prefetch(&c->by_dlid.head[hash_lid(tuple, be16toh(rec->dlid)) &
+							    c->by_dlid.mask]);
+	} else if (*hd != NIL) {
+		__builtin_prefetch(&c->ent[*hd]);
+	}
+}
+
+static inline void prefetch_load(const struct pr_cache *c, uint16_t tuple,
+				 const struct ibv_path_record *recs, size_t n, size_t i,
+				 bool dlid_too)
+{
+	if (i + PREFETCH_AHEAD < n)
+		prefetch_rec(c, tuple, &recs[i + PREFETCH_AHEAD], false, dlid_too);
+	if (i + PREFETCH_AHEAD / 2 < n)
+		prefetch_rec(c, tuple, &recs[i + PREFETCH_AHEAD / 2], true, dlid_too);
+}
+
 /* --- entries --- */
 
 /* Room for want live entries: slots and buckets. Changes no contents. */
@@ -447,54 +478,68 @@ static size_t mark_key(struct pr_cache *c, uint16_t tuple, const union ibv_gid *
 	return changed;
 }
 
-/* Drop doomed elements from every chain of t, in one pass over the buckets. */
-static void table_filter_doomed(struct pr_cache *c, struct chain_table *t)
+/*
+ * Drop doomed entries from every chain of t, in one pass over the buckets. For the DGID table,
+ * also returns the number of distinct keys left (the destinations), counted on the way.
+ */
+static uint32_t table_filter_doomed(struct pr_cache *c, struct chain_table *t)
 {
+	uint32_t keys = 0;
+
 	for (uint32_t b = 0; b < t->nbuckets; b++) {
-		uint32_t *link = &t->head[b];
+		uint32_t *link = &t->head[b], prev = NIL;
 
 		while (*link != NIL) {
-			if (c->ent[*link].priv_state & SLOT_DOOMED)
-				*link = *slot_next(c, t->id, *link);
-			else
-				link = slot_next(c, t->id, *link);
+			uint32_t i = *link;
+
+			if (c->ent[i].priv_state & SLOT_DOOMED) {
+				*link = *slot_next(c, t->id, i);
+				continue;
+			}
+			if (t->id == TABLE_DGID)
+				keys += first_of_key(c, t->head[b], prev, i);
+			prev = i;
+			link = slot_next(c, t->id, i);
 		}
 	}
+	return keys;
 }
 
-static uint32_t count_destinations(const struct pr_cache *c)
+/* Empty the indexes and the slot array, keeping the memory (a full refresh replaces all). */
+static void entries_clear(struct pr_cache *c)
 {
-	uint32_t n = 0;
-
-	for (uint32_t b = 0; b < c->by_dgid.nbuckets; b++) {
-		uint32_t head = c->by_dgid.head[b], prev = NIL;
-
-		for (uint32_t i = head; i != NIL; prev = i, i = c->ent[i].priv_next_dgid)
-			n += first_of_key(c, head, prev, i);
-	}
-	return n;
+	if (c->by_dgid.head)
+		memset(c->by_dgid.head, 0xff, c->by_dgid.nbuckets * sizeof(uint32_t));
+	if (c->by_dlid.head)
+		memset(c->by_dlid.head, 0xff, c->by_dlid.nbuckets * sizeof(uint32_t));
+	c->ent_used = c->nentries = c->ndest = 0;
+	c->ent_free = NIL;
 }
 
 /*
  * Remove the nd entries marked doomed. A few are unlinked one by one; many are filtered out of
- * the chains in one pass over the buckets, O(buckets + entries) whatever the chain shapes.
+ * the chains in one pass over the buckets, O(buckets + entries) whatever the chain shapes; all
+ * of them (a full refresh) just empties the indexes.
  */
 static size_t purge_doomed(struct pr_cache *c, size_t nd)
 {
 	if (!nd)
 		return 0;
+	if (nd == c->nentries) {
+		entries_clear(c);
+		return nd;
+	}
 	if (nd <= c->nentries / 16) {
 		for (uint32_t i = 0; i < c->ent_used; i++)
 			if (c->ent[i].priv_state & SLOT_DOOMED)
 				entry_remove(c, i);
 		return nd;
 	}
-	table_filter_doomed(c, &c->by_dgid);
+	c->ndest = table_filter_doomed(c, &c->by_dgid);
 	table_filter_doomed(c, &c->by_dlid);
 	for (uint32_t i = 0; i < c->ent_used; i++)
 		if (c->ent[i].priv_state & SLOT_DOOMED)
 			slot_free(c, i);
-	c->ndest = count_destinations(c);
 	return nd;
 }
 
@@ -872,9 +917,11 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 	if (n > c->lim.max_entries)
 		return -ENOSPC;
 	if (c->nentries) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			prefetch_load(c, tuple, recs, n, i, false);
 			if (!i || !gid_eq(&recs[i].dgid, &recs[i - 1].dgid))
 				doomed += mark_key(c, tuple, &recs[i].dgid, true);
+		}
 	}
 	if (c->nentries - doomed > c->lim.max_entries - n)
 		r = -ENOSPC;
@@ -895,9 +942,11 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 				remove_key(c, tuple, &recs[i].dgid, true);
 	}
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		prefetch_load(c, tuple, recs, n, i, true);
 		entry_insert(c, tuple, &recs[i], &o, (uint32_t)(now_ms / 1000),
 			     i && gid_eq(&recs[i].dgid, &recs[i - 1].dgid));
+	}
 	for (size_t i = 0; i < n && c->nneg; i++)
 		neg_clear_for(c, tuple, &recs[i]);
 	return (int)n;

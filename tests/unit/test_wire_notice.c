@@ -9,6 +9,11 @@
 #include "check.h"
 #include "wire/notice.h"
 
+/*
+ * The expected bytes are also what OpenSM 3.3.23 echoed in its GetResp
+ * (status SUCCESS) to this Set(InformInfo) on ibsim; the unsubscribe with
+ * QPN 1 was accepted too, and a second one refused with REQ_INVALID.
+ */
 static void test_inform_for_trap(void)
 {
 	static const uint8_t expect[INFORM_INFO_LEN] = {

@@ -1,0 +1,169 @@
+/*
+ * config - see config.h. One table describes every option, so the parser,
+ * the defaults and `localsad --help-config` cannot drift apart.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "wire/ctl_proto.h"
+
+enum opt_type { OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL };
+
+struct opt {
+	const char *name;
+	enum opt_type type;
+	size_t offset, size;
+	uint64_t min, max;
+	const char *def;
+	const char *help;
+};
+
+#define STR(f) OPT_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0
+#define UINT(f, lo, hi) OPT_UINT, offsetof(struct config, f), sizeof(((struct config *)0)->f), lo, hi
+
+static const struct opt options[] = {
+	{ "ca", STR(ca), "", "CA name (e.g. mlx5_0); empty: the first CA with an active port" },
+	{ "port", UINT(port, 0, 254), "0", "port number; 0: the first active port" },
+	{ "control_socket", STR(control_socket), "/run/localsa/localsa.sock",
+	  "unix socket of the localsa CLI" },
+	{ "socket_mode", OPT_MODE, offsetof(struct config, socket_mode), sizeof(mode_t), 0, 0777,
+	  "0660", "file mode of the control socket (octal): who may read" },
+	{ "log_level", OPT_LEVEL, offsetof(struct config, log_level), sizeof(enum log_level), 0, 3,
+	  "info", "err, warn, info or debug" },
+	{ "log_file", STR(log_file), "", "log file; empty: stderr in the foreground, syslog as a daemon" },
+	{ "ready_file", STR(ready_file), "", "created once the first fill attempt has finished" },
+	{ "sa_timeout_ms", UINT(sa_timeout_ms, 10, 600000), "1000", "one SA attempt" },
+	{ "sa_retries", UINT(sa_retries, 0, 100), "2", "SA attempts after the first" },
+	{ "sa_credits", UINT(sa_credits, 1, 64), "2", "SA queries outstanding at once" },
+	{ "sa_backoff_max_ms", UINT(sa_backoff_max_ms, 10, 3600000), "8000",
+	  "cap of the doubling pause between SA attempts" },
+	{ "negative_ttl_ms", UINT(negative_ttl_ms, 0, 3600000), "10000",
+	  "how long a 'no path' answer of the SA is reused" },
+	{ "refresh_interval_s", UINT(refresh_interval_s, 0, 86400 * 7), "600",
+	  "full refresh period (one GetTable); 0: never" },
+	{ "max_entries", UINT(max_entries, 16, 200000000), "4000000", "cached paths, at most" },
+	{ "max_clients", UINT(max_clients, 1, 100000), "256", "control clients at once" },
+};
+
+static const struct opt *find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (!strcmp(options[i].name, name))
+			return &options[i];
+	return NULL;
+}
+
+int config_set(struct config *c, const char *name, const char *value, char *msg, size_t msglen)
+{
+	const struct opt *o = find(name);
+	char *field;
+	uint64_t v;
+
+	if (!o) {
+		snprintf(msg, msglen, "unknown option '%s'", name);
+		return -ENOENT;
+	}
+	field = (char *)c + o->offset;
+	switch (o->type) {
+	case OPT_STR:
+		if (strlen(value) >= o->size) {
+			snprintf(msg, msglen, "%s: value longer than %zu characters", name, o->size - 1);
+			return -EINVAL;
+		}
+		strcpy(field, value);
+		return 0;
+	case OPT_UINT:
+		if (ctl_parse_u64(value, o->max, &v) < 0 || v < o->min) {
+			snprintf(msg, msglen, "%s: '%s' is not a number in %llu..%llu", name, value,
+				 (unsigned long long)o->min, (unsigned long long)o->max);
+			return -EINVAL;
+		}
+		if (o->size == sizeof(uint32_t))
+			*(uint32_t *)field = (uint32_t)v;
+		else
+			*(unsigned *)field = (unsigned)v;
+		return 0;
+	case OPT_MODE: {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(value, &end, 8);
+		if (errno || *end || !*value || m > 0777) {
+			snprintf(msg, msglen, "%s: '%s' is not an octal file mode", name, value);
+			return -EINVAL;
+		}
+		c->socket_mode = (mode_t)m;
+		return 0;
+	}
+	case OPT_LEVEL:
+		if (log_level_parse(value, &c->log_level) < 0) {
+			snprintf(msg, msglen, "%s: '%s' is not err, warn, info or debug", name, value);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void config_defaults(struct config *c)
+{
+	char msg[128];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		config_set(c, options[i].name, options[i].def, msg, sizeof(msg));
+}
+
+int config_load_file(struct config *c, const char *path, unsigned *line, char *msg, size_t msglen)
+{
+	char buf[1024];
+	FILE *f = fopen(path, "re");
+	int ret = 0;
+
+	*line = 0;
+	if (!f) {
+		snprintf(msg, msglen, "%s", strerror(errno));
+		return -errno;
+	}
+	while (fgets(buf, sizeof(buf), f)) {
+		char *name, *value, *end;
+
+		(*line)++;
+		if (!strchr(buf, '\n') && !feof(f)) {
+			snprintf(msg, msglen, "line longer than %zu characters", sizeof(buf) - 2);
+			ret = -EINVAL;
+			break;
+		}
+		name = buf + strspn(buf, " \t");
+		if (*name == '#' || *name == '\n' || *name == '\0')
+			continue;
+		value = name + strcspn(name, " \t\n");
+		if (*value == '\n' || *value == '\0') {
+			*value = '\0';
+			snprintf(msg, msglen, "'%s' has no value", name);
+			ret = -EINVAL;
+			break;
+		}
+		*value++ = '\0';
+		value += strspn(value, " \t");
+		end = value + strlen(value);
+		while (end > value && (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		ret = config_set(c, name, value, msg, msglen);
+		if (ret < 0)
+			break;
+	}
+	fclose(f);
+	return ret;
+}
+
+void config_print_options(FILE *out)
+{
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		fprintf(out, "  %-20s %-28s %s\n", options[i].name,
+			*options[i].def ? options[i].def : "\"\"", options[i].help);
+}

@@ -1,0 +1,42 @@
+/*
+ * config - localsad's settings: built-in defaults, then the config file
+ * (`name value` lines, like ibacm_opts.cfg), then command-line flags.
+ */
+#ifndef LOCALSA_DAEMON_CONFIG_H
+#define LOCALSA_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "base/log.h"
+
+struct config {
+	char ca[64];
+	unsigned port;
+	char control_socket[108];
+	mode_t socket_mode;
+	enum log_level log_level;
+	char log_file[256];
+	char ready_file[256];
+	bool foreground;
+	unsigned sa_timeout_ms;
+	unsigned sa_retries;
+	unsigned sa_credits;
+	unsigned sa_backoff_max_ms;
+	unsigned negative_ttl_ms;
+	unsigned refresh_interval_s;
+	uint32_t max_entries;
+	unsigned max_clients;
+};
+
+void config_defaults(struct config *c);
+/* Reads a config file; on error, *line and msg say where and why. */
+int config_load_file(struct config *c, const char *path, unsigned *line, char *msg, size_t msglen);
+/* Sets one option by name, from either source; -ENOENT unknown, -EINVAL bad value. */
+int config_set(struct config *c, const char *name, const char *value, char *msg, size_t msglen);
+/* Writes the documented list of options (name, default, meaning). */
+void config_print_options(FILE *out);
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * localsad - the local SA daemon: wiring only. It opens the port, fills the
+ * cache with one GetTable, and serves the doors from one epoll loop until
+ * SIGTERM; SIGHUP forces a full refresh. Nothing imports this file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "base/strbuf.h"
+#include "daemon/config.h"
+#include "doors/ctl_server.h"
+#include "fabric/mad_port.h"
+#include "fabric/resolver.h"
+#include "fabric/sa_client.h"
+#include "wire/path_rec.h"
+
+struct daemon {
+	struct config cfg;
+	struct loop *loop;
+	struct mad_port *port;
+	struct sa_client *sa;
+	struct resolver *res;
+	struct ctl_server *ctl;
+	uint64_t started_ms;
+	uint64_t refresh_timer;
+	uint64_t sighups;
+	bool ready;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: localsad [options]\n"
+		"  -c, --config FILE          read `name value` lines from FILE\n"
+		"  -f, --foreground           stay in the foreground, log to stderr\n"
+		"  -s, --control-socket PATH  the localsa CLI's socket\n"
+		"  -l, --log-file FILE        log to FILE\n"
+		"  -L, --log-level LEVEL      err, warn, info or debug\n"
+		"  -r, --ready-file FILE      create FILE once the first fill has finished\n"
+		"  -o, --option NAME=VALUE    set any config option\n"
+		"  -h, --help                 this text, and the config options\n"
+		"  -V, --version\n"
+		"config options (name, default, meaning):\n");
+	config_print_options(out);
+}
+
+/* --- daemon-level events -------------------------------------------------- */
+
+static void mark_ready(struct daemon *d)
+{
+	int fd;
+
+	if (d->ready)
+		return;
+	d->ready = true;
+	if (!*d->cfg.ready_file)
+		return;
+	fd = open(d->cfg.ready_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		LOG_WARN("ready file %s: %s", d->cfg.ready_file, strerror(errno));
+	else
+		close(fd);
+}
+
+static void first_fill_done(void *arg, int err, size_t records)
+{
+	struct daemon *d = arg;
+
+	if (err)
+		LOG_WARN("initial fill failed (%s): serving misses from the SA until a refresh works",
+			 strerror(-err));
+	else
+		LOG_INFO("cache filled: %zu paths", records);
+	mark_ready(d);
+}
+
+static void refresh_tick(struct loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+
+	d->refresh_timer = loop_timer_add(loop, (uint64_t)d->cfg.refresh_interval_s * 1000,
+					  refresh_tick, d);
+	resolver_fill(d->res, NULL, NULL);
+}
+
+static void on_signal(struct loop *loop, int signo, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (signo == SIGHUP) {
+		d->sighups++;
+		LOG_INFO("SIGHUP: full refresh");
+		resolver_fill(d->res, NULL, NULL);
+		return;
+	}
+	LOG_INFO("%s: exiting", strsignal(signo));
+	loop_stop(loop);
+}
+
+static void on_mad(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct daemon *d = arg;
+	struct umad_msg msg;
+	int ret;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	/* Bounded batch so one busy port cannot starve the sockets. */
+	for (int i = 0; i < 64; i++) {
+		ret = mad_port_recv(d->port, &msg);
+		if (ret == -EAGAIN)
+			return;
+		if (ret < 0) {
+			LOG_WARN("receive failed: %s", strerror(-ret));
+			return;
+		}
+		if (!sa_client_handle(d->sa, &msg))
+			LOG_DEBUG("ignored MAD class 0x%02x method 0x%02x from LID %u",
+				  msg.len > 3 ? msg.mad[1] : 0, msg.len > 3 ? msg.mad[3] : 0, msg.slid);
+	}
+}
+
+static void extra_stats(void *arg, struct strbuf *o)
+{
+	struct daemon *d = arg;
+	char gid[INET6_ADDRSTRLEN];
+
+	pr_gid_to_text(&d->port->gid, gid);
+	strbuf_printf(o, "\"version\": \"%s\", \"uptime_s\": %llu, \"ca\": \"%s\", \"port\": %d, "
+		      "\"gid\": \"%s\", \"lid\": %u, \"sm_lid\": %u, \"sighups\": %llu, ",
+		      LOCALSA_VERSION, (unsigned long long)((loop_now_ms() - d->started_ms) / 1000),
+		      d->port->ca_name, d->port->portnum, gid, d->port->lid, d->port->sm_lid,
+		      (unsigned long long)d->sighups);
+}
+
+/* --- start-up ------------------------------------------------------------- */
+
+static int parse_args(struct config *cfg, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "control-socket", required_argument, NULL, 's' },
+		{ "log-file", required_argument, NULL, 'l' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "ready-file", required_argument, NULL, 'r' },
+		{ "option", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char msg[256];
+	unsigned line;
+	int c, i;
+
+	/* The config file first, so that flags override it whatever their order. */
+	for (i = 1; i < argc - 1; i++)
+		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+			if (config_load_file(cfg, argv[i + 1], &line, msg, sizeof(msg)) < 0) {
+				fprintf(stderr, "localsad: %s:%u: %s\n", argv[i + 1], line, msg);
+				return -EINVAL;
+			}
+		}
+	while ((c = getopt_long(argc, argv, "c:fs:l:L:r:o:hV", longopts, NULL)) != -1) {
+		const char *name = NULL;
+		char *eq;
+
+		switch (c) {
+		case 'c':
+			continue;
+		case 'f':
+			cfg->foreground = true;
+			continue;
+		case 's': name = "control_socket"; break;
+		case 'l': name = "log_file"; break;
+		case 'L': name = "log_level"; break;
+		case 'r': name = "ready_file"; break;
+		case 'o':
+			eq = strchr(optarg, '=');
+			if (!eq) {
+				fprintf(stderr, "localsad: --option wants NAME=VALUE, got '%s'\n", optarg);
+				return -EINVAL;
+			}
+			*eq = '\0';
+			if (config_set(cfg, optarg, eq + 1, msg, sizeof(msg)) < 0) {
+				fprintf(stderr, "localsad: %s\n", msg);
+				return -EINVAL;
+			}
+			continue;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("localsad %s\n", LOCALSA_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+		if (config_set(cfg, name, optarg, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "localsad: %s\n", msg);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "localsad: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int open_log(const struct config *cfg)
+{
+	int fd;
+
+	if (*cfg->log_file) {
+		fd = open(cfg->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			fprintf(stderr, "localsad: log file %s: %s\n", cfg->log_file, strerror(errno));
+			return -errno;
+		}
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	log_open("localsad", cfg->log_level, !cfg->foreground && !*cfg->log_file);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sa_client_opts sa_opts;
+	struct resolver_opts res_opts;
+	struct ctl_server_opts ctl_opts;
+	struct daemon d;
+	int ret;
+
+	memset(&d, 0, sizeof(d));
+	config_defaults(&d.cfg);
+	if (parse_args(&d.cfg, argc, argv) < 0)
+		return 2;
+	/* Detach before any thread or device exists. */
+	if (!d.cfg.foreground && daemon(0, *d.cfg.log_file ? 1 : 0) < 0) {
+		fprintf(stderr, "localsad: daemon: %s\n", strerror(errno));
+		return 1;
+	}
+	if (open_log(&d.cfg) < 0)
+		return 1;
+	ret = loop_new(&d.loop);
+	if (ret < 0) {
+		LOG_ERR("event loop: %s", strerror(-ret));
+		return 1;
+	}
+	loop_signal_add(d.loop, SIGTERM, on_signal, &d);
+	loop_signal_add(d.loop, SIGINT, on_signal, &d);
+	loop_signal_add(d.loop, SIGHUP, on_signal, &d);
+	signal(SIGPIPE, SIG_IGN);
+	d.started_ms = loop_now_ms();
+
+	ret = mad_port_open(d.cfg.ca, (int)d.cfg.port, false, &d.port);
+	if (ret < 0)
+		goto out_loop;
+	ret = loop_add_fd(d.loop, d.port->fd, EPOLLIN, on_mad, &d);
+	if (ret < 0) {
+		LOG_ERR("cannot watch the umad descriptor: %s", strerror(-ret));
+		goto out_port;
+	}
+	sa_opts = (struct sa_client_opts){ d.cfg.sa_credits, d.cfg.sa_timeout_ms, d.cfg.sa_retries,
+					   d.cfg.sa_backoff_max_ms, 0 };
+	ret = sa_client_new(d.loop, d.port, &sa_opts, &d.sa);
+	if (ret < 0)
+		goto out_port;
+	res_opts = (struct resolver_opts){ d.cfg.negative_ttl_ms, d.cfg.max_entries, 1u << 20 };
+	ret = resolver_new(d.loop, d.port, d.sa, &res_opts, &d.res);
+	if (ret < 0)
+		goto out_sa;
+	ctl_opts = (struct ctl_server_opts){ d.cfg.control_socket, d.cfg.socket_mode,
+					     d.cfg.max_clients, extra_stats, &d };
+	ret = ctl_server_new(d.loop, d.res, d.sa, &ctl_opts, &d.ctl);
+	if (ret < 0)
+		goto out_res;
+	ret = resolver_fill(d.res, first_fill_done, &d);
+	if (ret < 0) {
+		LOG_WARN("cannot start the initial fill: %s", strerror(-ret));
+		mark_ready(&d);
+	}
+	if (d.cfg.refresh_interval_s)
+		d.refresh_timer = loop_timer_add(d.loop, (uint64_t)d.cfg.refresh_interval_s * 1000,
+						 refresh_tick, &d);
+	LOG_INFO("serving on %s", d.cfg.control_socket);
+	ret = loop_run(d.loop);
+
+	ctl_server_free(d.ctl);
+out_res:
+	sa_client_free(d.sa); /* fails pending fetches before their owner goes */
+	d.sa = NULL;
+	resolver_free(d.res);
+out_sa:
+	sa_client_free(d.sa);
+out_port:
+	if (d.port)
+		loop_del_fd(d.loop, d.port->fd);
+	mad_port_close(d.port);
+out_loop:
+	loop_free(d.loop);
+	if (*d.cfg.ready_file)
+		unlink(d.cfg.ready_file);
+	log_close();
+	return ret < 0 ? 1 : 0;
+}

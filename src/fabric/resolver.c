@@ -1,0 +1,495 @@
+/*
+ * resolver - see resolver.h. Pending SA fetches are keyed by the request
+ * tuple and destination, so a thousand consumers missing the same path cost
+ * the SA one query. Answers are filed under the tuple they answer; the bulk
+ * fill covers the default tuple (this SGID, nothing else specified).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <infiniband/umad_sa.h>
+#include <infiniband/umad_types.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "fabric/resolver.h"
+#include "fabric/sa_client.h"
+#include "fabric/mad_port.h"
+#include "wire/path_rec.h"
+#include "wire/sa_mad.h"
+
+struct waiter {
+	struct waiter *next;
+	int64_t id;
+	resolve_fn fn;  /* NULL once cancelled */
+	void *arg;
+};
+
+struct fetch {
+	struct fetch *next;
+	struct resolver *r;
+	uint16_t tuple;
+	uint8_t by;            /* PR_REQ_DGID or PR_REQ_DLID */
+	union ibv_gid dgid;
+	uint16_t dlid;
+	struct waiter *waiters;
+};
+
+struct fill_waiter {
+	struct fill_waiter *next;
+	fill_fn fn;
+	void *arg;
+};
+
+struct resolver {
+	struct loop *loop;
+	struct mad_port *port;
+	struct sa_client *sa;
+	struct pr_cache *cache;
+	struct resolver_opts opts;
+	uint16_t default_tuple;
+	struct fetch *fetches;
+	int64_t next_waiter;
+	struct fill_waiter *fill_waiters;
+	uint64_t fill_started_ms;
+	struct resolver_stats stats;
+};
+
+/* --- helpers -------------------------------------------------------------- */
+
+static int tuple_of(struct resolver *r, const struct pr_request *req, uint16_t *id)
+{
+	struct pr_tuple t;
+
+	memset(&t, 0, sizeof(t));
+	t.sgid = (req->has & PR_REQ_SGID) ? req->sgid : r->port->gid;
+	t.flags = req->tuple_flags & PR_TUPLE_ALL_FLAGS;
+	t.service_id = req->service_id;
+	t.pkey = req->pkey;
+	t.qos_class = req->qos_class;
+	t.sl = req->sl;
+	t.tclass = req->tclass;
+	return pr_cache_tuple(r->cache, &t, true, id);
+}
+
+/* The PathRecord query the SA gets for a request: exactly its fields. */
+static uint64_t build_query(const struct resolver *r, const struct pr_request *req,
+			    struct ibv_path_record *q)
+{
+	uint64_t mask = PR_CM_SGID;
+
+	memset(q, 0, sizeof(*q));
+	pr_set_sgid(q, (req->has & PR_REQ_SGID) ? &req->sgid : &r->port->gid);
+	if (req->has & PR_REQ_DGID) {
+		pr_set_dgid(q, &req->dgid);
+		mask |= PR_CM_DGID;
+	}
+	if (req->has & PR_REQ_DLID) {
+		pr_set_dlid(q, req->dlid);
+		mask |= PR_CM_DLID;
+	}
+	if (req->tuple_flags & PR_TUPLE_SERVICE_ID) {
+		pr_set_service_id(q, req->service_id);
+		mask |= PR_CM_SERVICE_ID;
+	}
+	if (req->tuple_flags & PR_TUPLE_PKEY) {
+		pr_set_pkey(q, req->pkey);
+		mask |= PR_CM_PKEY;
+	}
+	if (req->tuple_flags & PR_TUPLE_QOS_CLASS) {
+		pr_set_qos_class(q, req->qos_class);
+		mask |= PR_CM_QOS_CLASS;
+	}
+	if (req->tuple_flags & PR_TUPLE_SL) {
+		pr_set_sl(q, req->sl);
+		mask |= PR_CM_SL;
+	}
+	if (req->tuple_flags & PR_TUPLE_TCLASS) {
+		pr_set_tclass(q, req->tclass);
+		mask |= PR_CM_TCLASS;
+	}
+	return mask;
+}
+
+/* Records of a GetResp or GetTableResp; NULL/0 when there are none. */
+static const unsigned char *response_records(const unsigned char *mad, size_t len, size_t *n,
+					     size_t *rec_len)
+{
+	struct sa_hdr h;
+
+	*n = 0;
+	*rec_len = PR_LEN;
+	if (sa_hdr_decode(mad, len, &h) < 0)
+		return NULL;
+	if (h.method == UMAD_SA_METHOD_GET_TABLE_RESP) {
+		if (sa_table_count(&h, len, rec_len, n) < 0 || *rec_len < PR_LEN)
+			*n = 0;
+	} else if (len >= SA_HDR_LEN + PR_LEN) {
+		*n = 1;
+	}
+	return mad + SA_HDR_LEN;
+}
+
+/* Copies up to max paths of (tuple, dest) out of the cache. */
+static size_t cache_lookup(struct resolver *r, uint16_t tuple, const struct pr_request *req,
+			   struct ibv_path_record *out, size_t max)
+{
+	const struct pr_entry *e[RESOLVE_MAX_PATHS];
+	size_t n, i, k = 0;
+
+	if (req->has & PR_REQ_DGID)
+		n = pr_cache_lookup_dgid(r->cache, tuple, &req->dgid, e, RESOLVE_MAX_PATHS);
+	else
+		n = pr_cache_lookup_dlid(r->cache, tuple, req->dlid, e, RESOLVE_MAX_PATHS);
+	if (n > RESOLVE_MAX_PATHS)
+		n = RESOLVE_MAX_PATHS;
+	for (i = 0; i < n && k < max; i++) {
+		if ((req->has & PR_REQ_DGID) && (req->has & PR_REQ_DLID) &&
+		    pr_dlid(&e[i]->rec) != req->dlid)
+			continue;
+		out[k++] = e[i]->rec;
+	}
+	return k;
+}
+
+static bool cache_negative(struct resolver *r, uint16_t tuple, const struct pr_request *req)
+{
+	uint64_t now = loop_now_ms();
+
+	if (req->has & PR_REQ_DGID)
+		return pr_cache_negative_dgid(r->cache, tuple, &req->dgid, now);
+	return pr_cache_negative_dlid(r->cache, tuple, req->dlid, now);
+}
+
+static int sa_status_errno(uint8_t status)
+{
+	switch (status) {
+	case UMAD_SA_STATUS_NO_RECORDS: return -ENOENT;
+	case UMAD_SA_STATUS_NO_RESOURCES: return -EBUSY;
+	case UMAD_SA_STATUS_REQ_DENIED: return -EACCES;
+	case UMAD_SA_STATUS_INSUF_COMPS: return -EDESTADDRREQ;
+	case UMAD_SA_STATUS_INVALID_GID: return -EADDRNOTAVAIL;
+	default: return -EINVAL;
+	}
+}
+
+/* --- fetches -------------------------------------------------------------- */
+
+static void fetch_complete(struct fetch *f, int err, uint8_t status,
+			   const struct ibv_path_record *recs, size_t n)
+{
+	struct resolver *r = f->r;
+	struct waiter *w;
+
+	for (struct fetch **pp = &r->fetches; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	while ((w = f->waiters)) {
+		f->waiters = w->next;
+		if (w->fn)
+			w->fn(w->arg, err, status, recs, n);
+		free(w);
+	}
+	free(f);
+}
+
+static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
+{
+	struct fetch *f = arg;
+	struct resolver *r = f->r;
+	struct ibv_path_record recs[RESOLVE_MAX_PATHS];
+	const unsigned char *p;
+	size_t n = 0, rec_len, i;
+
+	if (err) {
+		if (err == -ETIMEDOUT)
+			r->stats.sa_timeouts++;
+		fetch_complete(f, err, 0, NULL, 0);
+		return;
+	}
+	if (status == UMAD_SA_STATUS_SUCCESS) {
+		p = response_records(mad, len, &n, &rec_len);
+		if (n > RESOLVE_MAX_PATHS)
+			n = RESOLVE_MAX_PATHS;
+		for (i = 0; i < n; i++)
+			pr_decode(p + i * rec_len, rec_len, &recs[i]);
+	}
+	if (status == UMAD_SA_STATUS_NO_RECORDS || (status == UMAD_SA_STATUS_SUCCESS && !n)) {
+		uint64_t exp = loop_now_ms() + r->opts.negative_ttl_ms;
+
+		r->stats.sa_no_path++;
+		if (f->by == PR_REQ_DGID)
+			pr_cache_put_negative_dgid(r->cache, f->tuple, &f->dgid, exp);
+		else
+			pr_cache_put_negative_dlid(r->cache, f->tuple, f->dlid, exp);
+		fetch_complete(f, -ENOENT, UMAD_SA_STATUS_NO_RECORDS, NULL, 0);
+		return;
+	}
+	if (status != UMAD_SA_STATUS_SUCCESS) {
+		r->stats.sa_errors++;
+		fetch_complete(f, sa_status_errno(status), status, NULL, 0);
+		return;
+	}
+	/* File the answer under its tuple; all records of a pair share the DGID. */
+	{
+		struct pr_origin origin = { PR_SRC_SA, 0, r->stats.generation };
+		union ibv_gid dgid;
+
+		memcpy(&dgid, &recs[0].dgid, sizeof(dgid));
+		err = pr_cache_replace(r->cache, f->tuple, &dgid, recs, n, &origin, loop_now_ms());
+		if (err < 0)
+			LOG_WARN("cannot cache %zu paths: %s", n, strerror(-err));
+	}
+	fetch_complete(f, 0, 0, recs, n);
+}
+
+static struct fetch *fetch_find(struct resolver *r, uint16_t tuple, const struct pr_request *req)
+{
+	for (struct fetch *f = r->fetches; f; f = f->next) {
+		if (f->tuple != tuple)
+			continue;
+		if ((req->has & PR_REQ_DGID) && f->by == PR_REQ_DGID &&
+		    !memcmp(&f->dgid, &req->dgid, sizeof(f->dgid)))
+			return f;
+		if (!(req->has & PR_REQ_DGID) && f->by == PR_REQ_DLID && f->dlid == req->dlid)
+			return f;
+	}
+	return NULL;
+}
+
+/* --- public --------------------------------------------------------------- */
+
+int resolver_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
+		 const struct resolver_opts *opts, struct resolver **out)
+{
+	struct pr_cache_limits lim = { opts->max_entries, opts->max_negative };
+	struct pr_tuple t;
+	struct resolver *r;
+	int ret;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->loop = loop;
+	r->port = port;
+	r->sa = sa;
+	r->opts = *opts;
+	ret = pr_cache_new(&lim, &r->cache);
+	if (ret < 0) {
+		free(r);
+		return ret;
+	}
+	memset(&t, 0, sizeof(t));
+	t.sgid = port->gid;
+	ret = pr_cache_tuple(r->cache, &t, true, &r->default_tuple);
+	if (ret < 0) {
+		pr_cache_free(r->cache);
+		free(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+void resolver_free(struct resolver *r)
+{
+	if (!r)
+		return;
+	/* The SA client is freed first by the owner, which fails our fetches. */
+	pr_cache_free(r->cache);
+	free(r);
+}
+
+int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsigned flags,
+			 resolve_fn fn, void *arg)
+{
+	struct ibv_path_record out[RESOLVE_MAX_PATHS], q;
+	struct waiter *w;
+	struct fetch *f;
+	uint16_t tuple;
+	uint64_t mask;
+	int64_t ret;
+
+	if (!(req->has & (PR_REQ_DGID | PR_REQ_DLID)))
+		return -EDESTADDRREQ;
+	ret = tuple_of(r, req, &tuple);
+	if (ret < 0)
+		return ret;
+	if (!(flags & RESOLVE_SA)) {
+		size_t n = cache_lookup(r, tuple, req, out, RESOLVE_MAX_PATHS);
+
+		if (n) {
+			r->stats.hits++;
+			fn(arg, 0, 0, out, n);
+			return 0;
+		}
+		if (cache_negative(r, tuple, req)) {
+			r->stats.negative_hits++;
+			fn(arg, -ENOENT, UMAD_SA_STATUS_NO_RECORDS, NULL, 0);
+			return 0;
+		}
+		if (flags & RESOLVE_CACHE_ONLY) {
+			r->stats.misses++;
+			fn(arg, -ENOENT, 0, NULL, 0);
+			return 0;
+		}
+	}
+	r->stats.misses++;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->id = ++r->next_waiter;
+	w->fn = fn;
+	w->arg = arg;
+	f = fetch_find(r, tuple, req);
+	if (f) {
+		r->stats.coalesced++;
+		w->next = f->waiters;
+		f->waiters = w;
+		return w->id;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		free(w);
+		return -ENOMEM;
+	}
+	f->r = r;
+	f->tuple = tuple;
+	f->by = (req->has & PR_REQ_DGID) ? PR_REQ_DGID : PR_REQ_DLID;
+	f->dgid = req->dgid;
+	f->dlid = req->dlid;
+	f->waiters = w;
+	mask = build_query(r, req, &q);
+	ret = sa_client_query(r->sa, UMAD_METHOD_GET, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),
+			      fetch_done, f);
+	if (ret < 0) {
+		free(w);
+		free(f);
+		return ret;
+	}
+	f->next = r->fetches;
+	r->fetches = f;
+	return w->id;
+}
+
+void resolver_cancel(struct resolver *r, int64_t id)
+{
+	for (struct fetch *f = r->fetches; f; f = f->next)
+		for (struct waiter *w = f->waiters; w; w = w->next)
+			if (w->id == id) {
+				w->fn = NULL;
+				return;
+			}
+}
+
+void resolver_cancel_fill(struct resolver *r, void *arg)
+{
+	for (struct fill_waiter *w = r->fill_waiters; w; w = w->next)
+		if (w->arg == arg)
+			w->fn = NULL;
+}
+
+static void fill_finish(struct resolver *r, int err, size_t n)
+{
+	struct fill_waiter *w;
+
+	r->stats.filling = false;
+	while ((w = r->fill_waiters)) {
+		r->fill_waiters = w->next;
+		if (w->fn)
+			w->fn(w->arg, err, n);
+		free(w);
+	}
+}
+
+static void fill_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
+{
+	struct resolver *r = arg;
+	struct pr_origin origin = { PR_SRC_SA, 0, 0 };
+	struct ibv_path_record *recs;
+	const unsigned char *p;
+	size_t n = 0, rec_len, i, swept;
+	int ret;
+
+	if (err || (status && status != UMAD_SA_STATUS_NO_RECORDS)) {
+		r->stats.fill_failures++;
+		LOG_WARN("full refresh failed: %s",
+			 err ? strerror(-err) : sa_status_str((uint16_t)(status << 8)));
+		fill_finish(r, err ? err : sa_status_errno(status), 0);
+		return;
+	}
+	if (!status)
+		p = response_records(mad, len, &n, &rec_len);
+	recs = calloc(n ? n : 1, sizeof(*recs));
+	if (!recs) {
+		fill_finish(r, -ENOMEM, 0);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		pr_decode(p + i * rec_len, rec_len, &recs[i]);
+	origin.generation = pr_cache_begin_generation(r->cache);
+	ret = pr_cache_load(r->cache, r->default_tuple, recs, n, &origin, loop_now_ms());
+	free(recs);
+	if (ret < 0) {
+		r->stats.fill_failures++;
+		LOG_ERR("cannot load %zu paths: %s", n, strerror(-ret));
+		fill_finish(r, ret, 0);
+		return;
+	}
+	swept = pr_cache_sweep(r->cache, r->default_tuple, PR_SRC_SA, origin.generation);
+	r->stats.generation = origin.generation;
+	r->stats.fills++;
+	r->stats.last_fill_records = n;
+	r->stats.last_fill_swept = swept;
+	r->stats.last_fill_ms = loop_now_ms() - r->fill_started_ms;
+	LOG_INFO("generation %u: %zu paths from one GetTable in %llu ms, %zu stale removed",
+		 origin.generation, n, (unsigned long long)r->stats.last_fill_ms, swept);
+	fill_finish(r, 0, n);
+}
+
+int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
+{
+	struct fill_waiter *w = calloc(1, sizeof(*w));
+	struct ibv_path_record q;
+	int64_t ret;
+
+	if (!w)
+		return -ENOMEM;
+	w->fn = fn;
+	w->arg = arg;
+	w->next = r->fill_waiters;
+	r->fill_waiters = w;
+	if (r->stats.filling)
+		return 0;
+	memset(&q, 0, sizeof(q));
+	pr_set_sgid(&q, &r->port->gid);
+	r->stats.filling = true;
+	r->fill_started_ms = loop_now_ms();
+	ret = sa_client_query(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, PR_CM_SGID,
+			      &q, sizeof(q), fill_done, r);
+	if (ret < 0) {
+		r->fill_waiters = w->next;
+		free(w);
+		r->stats.filling = false;
+		return (int)ret;
+	}
+	return 0;
+}
+
+struct pr_cache *resolver_cache(struct resolver *r)
+{
+	return r->cache;
+}
+
+const union ibv_gid *resolver_own_gid(const struct resolver *r)
+{
+	return &r->port->gid;
+}
+
+void resolver_stats(const struct resolver *r, struct resolver_stats *out)
+{
+	*out = r->stats;
+}

@@ -1,0 +1,89 @@
+/*
+ * resolver - the PathRecord service every door calls: answer a request from
+ * the cache when the cache provably holds the SA's answer to that exact
+ * request, else fetch it from the master SA (one query per distinct request,
+ * however many consumers wait), cache it, and answer. Also the bulk fill: one
+ * GetTable with this port's SGID, then a sweep of what the new table lacks.
+ */
+#ifndef LOCALSA_FABRIC_RESOLVER_H
+#define LOCALSA_FABRIC_RESOLVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <infiniband/sa.h>
+
+#include "cache/pr_cache.h"
+
+struct loop;
+struct sa_client;
+struct mad_port;
+struct resolver;
+
+/* A consumer's request: a destination plus the optional QoS-relevant fields. */
+struct pr_request {
+	union ibv_gid sgid, dgid;
+	uint16_t dlid;
+	uint16_t pkey, qos_class;
+	uint64_t service_id;
+	uint8_t sl, tclass;
+	uint8_t has;             /* PR_REQ_* */
+	uint8_t tuple_flags;     /* PR_TUPLE_* for pkey, service_id, qos_class, sl, tclass */
+};
+
+enum {
+	PR_REQ_SGID = 1 << 0,
+	PR_REQ_DGID = 1 << 1,
+	PR_REQ_DLID = 1 << 2,
+};
+
+enum {
+	RESOLVE_SA = 1 << 0,      /* skip the cache: ask the SA and refresh the entry */
+	RESOLVE_CACHE_ONLY = 1 << 1,
+};
+
+enum { RESOLVE_MAX_PATHS = 128 };
+
+/*
+ * Called exactly once. err: 0 with n >= 1 paths in the SA's order; -ENOENT
+ * when the SA has no path (or a cached "no path" is fresh); -ETIMEDOUT when
+ * the SA did not answer; -EINVAL / -EACCES etc. for SA rejections (sa_status
+ * gives the SA's code). recs are valid only during the call.
+ */
+typedef void (*resolve_fn)(void *arg, int err, uint8_t sa_status,
+			   const struct ibv_path_record *recs, size_t n);
+
+struct resolver_opts {
+	unsigned negative_ttl_ms;  /* how long a "no path" answer is reused */
+	uint32_t max_entries;
+	uint32_t max_negative;
+};
+
+struct resolver_stats {
+	uint64_t hits, misses, negative_hits, coalesced, sa_no_path, sa_errors, sa_timeouts;
+	uint64_t fills, fill_failures, last_fill_records, last_fill_ms, last_fill_swept;
+	uint32_t generation;
+	bool filling;
+};
+
+typedef void (*fill_fn)(void *arg, int err, size_t records);
+
+int resolver_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
+		 const struct resolver_opts *opts, struct resolver **out);
+void resolver_free(struct resolver *r);
+/* Returns a waiter id > 0 (pending), 0 if fn was already called, or negative errno. */
+int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsigned flags,
+			 resolve_fn fn, void *arg);
+/* The callback of a pending waiter will not run. */
+void resolver_cancel(struct resolver *r, int64_t waiter);
+/* The fill callbacks registered with arg will not run. */
+void resolver_cancel_fill(struct resolver *r, void *arg);
+/* Starts a full refresh (GetTable SGID = own port); fn may be NULL. A fill in
+ * progress is joined, not repeated. */
+int resolver_fill(struct resolver *r, fill_fn fn, void *arg);
+struct pr_cache *resolver_cache(struct resolver *r);
+const union ibv_gid *resolver_own_gid(const struct resolver *r);
+void resolver_stats(const struct resolver *r, struct resolver_stats *out);
+
+#endif

@@ -1,0 +1,301 @@
+/*
+ * sa_client - see sa_client.h. Queries wait in a FIFO for a credit; each
+ * attempt is sent with the kernel's timeout and no kernel retries, so the
+ * pause between attempts is ours (doubling, capped). A guard timer per
+ * attempt covers a transport that never reports the timeout. Responses are
+ * matched on the low 32 TID bits: the kernel rewrites the high half.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <infiniband/umad_sa.h>
+#include <infiniband/umad_types.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "fabric/sa_client.h"
+#include "fabric/mad_port.h"
+#include "wire/sa_mad.h"
+
+struct sa_query {
+	struct sa_query *next;
+	struct sa_client *owner;
+	uint64_t id;
+	uint32_t tid_lo;
+	uint8_t method;
+	uint16_t attr_id;
+	uint64_t comp_mask;
+	unsigned char rec[SA_DATA_LEN];
+	size_t rec_len;
+	unsigned attempt;
+	uint64_t timer;
+	bool in_flight;       /* sent, waiting for the response */
+	sa_done_fn fn;
+	void *arg;
+};
+
+struct sa_client {
+	struct loop *loop;
+	struct mad_port *port;
+	struct sa_client_opts opts;
+	struct sa_query *active;   /* in flight or pausing between attempts */
+	struct sa_query *queue_head, *queue_tail;
+	unsigned n_active, n_queued;
+	uint64_t next_id;
+	uint32_t next_tid;
+	struct sa_client_stats stats;
+};
+
+static enum sa_stat method_stat(uint8_t method)
+{
+	switch (method) {
+	case UMAD_METHOD_GET: return SA_STAT_GET;
+	case UMAD_SA_METHOD_GET_TABLE: return SA_STAT_GET_TABLE;
+	case UMAD_METHOD_SET: return SA_STAT_SET;
+	case UMAD_SA_METHOD_DELETE: return SA_STAT_DELETE;
+	default: return SA_STAT_OTHER;
+	}
+}
+
+const char *sa_stat_name(enum sa_stat s)
+{
+	static const char *const names[] = { "get", "get_table", "set", "delete", "other" };
+
+	return s < SA_STAT_METHODS ? names[s] : "?";
+}
+
+static void attempt_send(struct sa_client *c, struct sa_query *q);
+static void pump(struct sa_client *c);
+
+static void active_remove(struct sa_client *c, struct sa_query *q)
+{
+	for (struct sa_query **pp = &c->active; *pp; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			c->n_active--;
+			return;
+		}
+}
+
+/* Ends a query: removes it, frees its credit, calls back, feeds the queue. */
+static void finish(struct sa_client *c, struct sa_query *q, int err, uint8_t status,
+		   const unsigned char *mad, size_t len)
+{
+	active_remove(c, q);
+	if (q->timer)
+		loop_timer_cancel(c->loop, q->timer);
+	if (err)
+		c->stats.failures++;
+	q->fn(q->arg, err, status, mad, len);
+	free(q);
+	pump(c);
+}
+
+static void retry_timer(struct loop *loop, void *arg)
+{
+	struct sa_query *q = arg;
+	struct sa_client *c = q->owner;
+
+	(void)loop;
+	q->timer = 0;
+	attempt_send(c, q);
+}
+
+static void attempt_failed(struct sa_client *c, struct sa_query *q)
+{
+	uint64_t pause;
+
+	q->in_flight = false;
+	c->stats.timeouts++;
+	if (q->attempt > c->opts.retries) {
+		LOG_WARN("SA %s attr 0x%04x: no answer after %u attempts",
+			 sa_method_str(q->method), q->attr_id, q->attempt);
+		finish(c, q, -ETIMEDOUT, 0, NULL, 0);
+		return;
+	}
+	pause = (uint64_t)c->opts.timeout_ms << (q->attempt - 1 < 16 ? q->attempt - 1 : 16);
+	if (pause > c->opts.backoff_max_ms)
+		pause = c->opts.backoff_max_ms;
+	c->stats.retries++;
+	LOG_DEBUG("SA %s tid 0x%x timed out; retry in %llu ms", sa_method_str(q->method),
+		  q->tid_lo, (unsigned long long)pause);
+	q->timer = loop_timer_add(c->loop, pause, retry_timer, q);
+}
+
+static void guard_timer(struct loop *loop, void *arg)
+{
+	struct sa_query *q = arg;
+	struct sa_client *c = q->owner;
+
+	(void)loop;
+	q->timer = 0;
+	attempt_failed(c, q);
+}
+
+static void attempt_send(struct sa_client *c, struct sa_query *q)
+{
+	unsigned char mad[MAD_LEN];
+	struct sa_hdr h;
+	int ret;
+
+	memset(mad, 0, sizeof(mad));
+	q->tid_lo = ++c->next_tid;
+	sa_hdr_init_request(&h, q->method, q->attr_id, q->tid_lo, q->comp_mask);
+	h.attr_offset = (uint16_t)(q->rec_len / 8);
+	sa_hdr_encode(mad, &h);
+	memcpy(mad + SA_HDR_LEN, q->rec, q->rec_len);
+	q->attempt++;
+	c->stats.attempts++;
+	ret = mad_port_send(c->port, c->port->sa_agent, c->port->sm_lid, 1, mad, sizeof(mad),
+			     (int)c->opts.timeout_ms, 0);
+	if (ret < 0) {
+		LOG_ERR("SA send to LID %u failed: %s", c->port->sm_lid, strerror(-ret));
+		finish(c, q, ret, 0, NULL, 0);
+		return;
+	}
+	q->in_flight = true;
+	/* The kernel reports the timeout; this guard only covers its absence. */
+	q->timer = loop_timer_add(c->loop, (uint64_t)c->opts.timeout_ms * 2 + 500, guard_timer, q);
+}
+
+static void pump(struct sa_client *c)
+{
+	while (c->queue_head && c->n_active < c->opts.credits) {
+		struct sa_query *q = c->queue_head;
+
+		c->queue_head = q->next;
+		if (!c->queue_head)
+			c->queue_tail = NULL;
+		c->n_queued--;
+		q->next = c->active;
+		c->active = q;
+		c->n_active++;
+		attempt_send(c, q);
+	}
+}
+
+int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_client_opts *opts,
+		  struct sa_client **out)
+{
+	struct sa_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->loop = loop;
+	c->port = port;
+	c->opts = *opts;
+	if (!c->opts.credits)
+		c->opts.credits = 1;
+	if (!c->opts.timeout_ms)
+		c->opts.timeout_ms = 1000;
+	if (c->opts.backoff_max_ms < c->opts.timeout_ms)
+		c->opts.backoff_max_ms = c->opts.timeout_ms;
+	if (!c->opts.max_queued)
+		c->opts.max_queued = 4096;
+	/* TIDs differ across restarts so late answers to a previous run don't match. */
+	c->next_tid = (uint32_t)(loop_now_ns() & 0xffff) << 16;
+	*out = c;
+	return 0;
+}
+
+void sa_client_free(struct sa_client *c)
+{
+	struct sa_query *q;
+
+	if (!c)
+		return;
+	c->opts.credits = 0; /* nothing new is sent while callbacks run */
+	while ((q = c->queue_head)) {
+		c->queue_head = q->next;
+		q->fn(q->arg, -ECANCELED, 0, NULL, 0);
+		free(q);
+	}
+	while ((q = c->active)) {
+		c->active = q->next;
+		if (q->timer)
+			loop_timer_cancel(c->loop, q->timer);
+		q->fn(q->arg, -ECANCELED, 0, NULL, 0);
+		free(q);
+	}
+	free(c);
+}
+
+int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, uint64_t comp_mask,
+			const void *rec, size_t rec_len, sa_done_fn fn, void *arg)
+{
+	struct sa_query *q;
+
+	if (rec_len > SA_DATA_LEN || rec_len % 8 || !fn)
+		return -EINVAL;
+	if (c->n_queued >= c->opts.max_queued) {
+		c->stats.rejected++;
+		return -ENOBUFS;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->owner = c;
+	q->id = ++c->next_id;
+	q->method = method;
+	q->attr_id = attr_id;
+	q->comp_mask = comp_mask;
+	memcpy(q->rec, rec, rec_len);
+	q->rec_len = rec_len;
+	q->fn = fn;
+	q->arg = arg;
+	c->stats.sent[method_stat(method)]++;
+	if (c->queue_tail)
+		c->queue_tail->next = q;
+	else
+		c->queue_head = q;
+	c->queue_tail = q;
+	c->n_queued++;
+	pump(c);
+	return (int64_t)q->id;
+}
+
+int sa_client_handle(struct sa_client *c, const struct umad_msg *msg)
+{
+	struct sa_hdr h;
+	struct sa_query *q;
+
+	if (msg->status) {
+		/* Our request came back unanswered: the kernel returns only its
+		 * MAD header, so only the class and TID can be read. */
+		uint64_t tid;
+
+		if (msg->len < 16 || msg->mad[1] != UMAD_CLASS_SUBN_ADM)
+			return 0;
+		memcpy(&tid, msg->mad + 8, sizeof(tid));
+		for (q = c->active; q; q = q->next)
+			if (q->in_flight && q->tid_lo == (uint32_t)be64toh(tid))
+				break;
+		if (!q)
+			return 0;
+		loop_timer_cancel(c->loop, q->timer);
+		q->timer = 0;
+		attempt_failed(c, q);
+		return 1;
+	}
+	if (sa_hdr_decode(msg->mad, msg->len, &h) < 0 || h.mgmt_class != UMAD_CLASS_SUBN_ADM ||
+	    !(h.method & 0x80))
+		return 0;
+	for (q = c->active; q; q = q->next)
+		if (q->in_flight && q->tid_lo == (uint32_t)h.tid)
+			break;
+	if (!q)
+		return 0;
+	c->stats.responses++;
+	finish(c, q, 0, sa_status_code(h.status), msg->mad, msg->len);
+	return 1;
+}
+
+void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out)
+{
+	*out = c->stats;
+	out->queued_now = c->n_queued;
+	out->outstanding_now = c->n_active;
+}

@@ -1,0 +1,56 @@
+/*
+ * sa_client - queries to the master SA with a bounded number outstanding
+ * (credits, as ibacm's sa_depth), kernel timeouts per attempt, and retries
+ * with exponential backoff. One callback per query, always exactly once.
+ */
+#ifndef LOCALSA_FABRIC_SA_CLIENT_H
+#define LOCALSA_FABRIC_SA_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct mad_port;
+struct umad_msg;
+struct sa_client;
+
+struct sa_client_opts {
+	unsigned credits;        /* queries outstanding at once (>= 1) */
+	unsigned timeout_ms;     /* one attempt */
+	unsigned retries;        /* attempts after the first */
+	unsigned backoff_max_ms; /* cap of the doubling pause between attempts */
+	unsigned max_queued;     /* queries waiting for a credit */
+};
+
+/*
+ * err: 0 with the SA's response (sa_status is its SA status code, 0 = ok),
+ * -ETIMEDOUT when no attempt was answered, -ECANCELED when the client is
+ * freed, other negative errno on a send failure.
+ */
+typedef void (*sa_done_fn)(void *arg, int err, uint8_t sa_status, const unsigned char *mad,
+			   size_t len);
+
+enum sa_stat {
+	SA_STAT_GET, SA_STAT_GET_TABLE, SA_STAT_SET, SA_STAT_DELETE, SA_STAT_OTHER,
+	SA_STAT_METHODS, /* count of the per-method counters above */
+};
+
+struct sa_client_stats {
+	uint64_t sent[SA_STAT_METHODS];   /* queries (not attempts) by method */
+	uint64_t attempts, retries, timeouts, failures, responses, queued_now, outstanding_now;
+	uint64_t rejected;                /* queue full */
+};
+
+int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_client_opts *opts,
+		  struct sa_client **out);
+void sa_client_free(struct sa_client *c);  /* fails pending queries with -ECANCELED */
+/* rec (rec_len bytes, <= 200) is the attribute template; returns a query id > 0
+ * or negative errno (-ENOBUFS when the queue is full). */
+int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, uint64_t comp_mask,
+			const void *rec, size_t rec_len, sa_done_fn fn, void *arg);
+/* Handles a response or a timed-out send; 1 if it was ours, 0 otherwise. */
+int sa_client_handle(struct sa_client *c, const struct umad_msg *msg);
+void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out);
+const char *sa_stat_name(enum sa_stat s);
+
+#endif

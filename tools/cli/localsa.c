@@ -1,0 +1,470 @@
+/*
+ * localsa - the operator's CLI for localsad: path lookups, dump, stats,
+ * refresh, flush, add, delete. It validates what it can before asking, and
+ * turns every daemon error into one clear line and a non-zero exit code.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/strbuf.h"
+#include "wire/ctl_proto.h"
+#include "wire/path_rec.h"
+
+#define DEFAULT_SOCKET "/run/localsa/localsa.sock"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NO_PATH = 3 };
+
+static const char *prog = "localsa";
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: localsa [-s SOCKET] COMMAND [options]\n"
+		"  path --dgid GID | --dlid LID [--sgid GID] [--pkey P] [--service-id S]\n"
+		"       [--qos-class Q] [--sl N] [--tclass N] [--sa] [--format text|json|saquery]\n"
+		"  dump [--format text|json|saquery]   every cached path\n"
+		"  stats [--json]                      counters\n"
+		"  refresh [--wait]                    full refresh (one GetTable)\n"
+		"  flush                               drop every cached path\n"
+		"  add --record HEX                    cache one PathRecord (128 hex digits)\n"
+		"  delete --dgid GID                   drop every path to GID\n"
+		"The socket defaults to $LOCALSA_SOCKET or " DEFAULT_SOCKET ".\n");
+}
+
+static int connect_daemon(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "%s: socket path too long: %s\n", prog, path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		fprintf(stderr, "%s: cannot reach localsad at %s: %s\n", prog, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends one request line and reads the whole reply. progress: show a spinner
+ * with the elapsed time while waiting (on a terminal). */
+static int roundtrip(const char *sock, const char *line, struct strbuf *reply, bool progress)
+{
+	struct timespec t0, t;
+	size_t want = 0;
+	int fd = connect_daemon(sock);
+
+	if (fd < 0)
+		return -1;
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+		fprintf(stderr, "%s: send: %s\n", prog, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		char buf[65536];
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		char *nl;
+
+		if (progress && poll(&pfd, 1, 100) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			fprintf(stderr, "\rrefreshing... %.1f s", (double)(t.tv_sec - t0.tv_sec) +
+				(double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+			continue;
+		}
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		strbuf_append(reply, buf, (size_t)n);
+		if (reply->err)
+			break;
+		/* Complete once the header's line count has arrived. */
+		if (!want && (nl = memchr(reply->buf, '\n', reply->len))) {
+			if (!strncmp(reply->buf, "ERR ", 4))
+				break;
+			want = strtoul(reply->buf + 3, NULL, 10) + 1;
+		}
+		if (want) {
+			size_t lines = 0;
+
+			for (size_t i = 0; i < reply->len; i++)
+				lines += reply->buf[i] == '\n';
+			if (lines >= want)
+				break;
+		}
+	}
+	if (progress)
+		fprintf(stderr, "\r\033[K");
+	close(fd);
+	if (!reply->len || reply->err) {
+		fprintf(stderr, "%s: the daemon closed the connection without a complete reply\n", prog);
+		return -1;
+	}
+	return 0;
+}
+
+/* Prints an ERR reply and maps it to an exit code; returns -1 for OK. */
+static int check_reply(const struct strbuf *reply, const char *what)
+{
+	const char *code, *msg;
+
+	if (!strncmp(reply->buf, "OK ", 3))
+		return -1;
+	if (strncmp(reply->buf, "ERR ", 4)) {
+		fprintf(stderr, "%s: malformed reply from the daemon\n", prog);
+		return EXIT_FAIL;
+	}
+	code = reply->buf + 4;
+	msg = strchr(code, ' ');
+	msg = msg ? msg + 1 : "";
+	fprintf(stderr, "%s: %s%s%.*s", prog, what ? what : "", what ? ": " : "",
+		(int)strcspn(msg, "\n"), msg);
+	fputc('\n', stderr);
+	return !strncmp(code, "NO_PATH", 7) ? EXIT_NO_PATH : EXIT_FAIL;
+}
+
+/* The lines after the OK header. */
+static char *reply_body(struct strbuf *reply)
+{
+	char *nl = strchr(reply->buf, '\n');
+
+	return nl ? nl + 1 : reply->buf + reply->len;
+}
+
+enum format { FMT_TEXT, FMT_JSON, FMT_SAQUERY };
+
+static int parse_format(const char *s, enum format *f)
+{
+	if (!strcmp(s, "text"))
+		*f = FMT_TEXT;
+	else if (!strcmp(s, "json"))
+		*f = FMT_JSON;
+	else if (!strcmp(s, "saquery"))
+		*f = FMT_SAQUERY;
+	else
+		return -1;
+	return 0;
+}
+
+/* Prints hex records (one per line, optionally after "rec=") in a format. */
+static int print_records(char *body, enum format fmt, bool dump)
+{
+	char out[4096], *save = NULL, *line;
+	size_t n = 0;
+
+	if (fmt == FMT_JSON)
+		printf("[");
+	for (line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct ibv_path_record rec;
+		char *hex = dump ? strstr(line, "rec=") : line;
+
+		if (!hex || ctl_hex_decode(dump ? hex + 4 : hex, &rec, sizeof(rec)) < 0) {
+			fprintf(stderr, "%s: malformed record from the daemon\n", prog);
+			return EXIT_FAIL;
+		}
+		switch (fmt) {
+		case FMT_SAQUERY:
+			pr_format_saquery(&rec, out, sizeof(out));
+			fputs(out, stdout);
+			break;
+		case FMT_JSON:
+			pr_format_json(&rec, out, sizeof(out));
+			printf("%s%s", n ? ",\n " : "", out);
+			break;
+		case FMT_TEXT:
+			pr_format_text(&rec, out, sizeof(out));
+			if (dump)
+				printf("%.*s  %s\n", (int)(hex - line), line, out);
+			else
+				printf("%s\n", out);
+			break;
+		}
+		n++;
+	}
+	if (fmt == FMT_JSON)
+		printf("]\n");
+	return EXIT_OK;
+}
+
+static int check_gid(const char *opt, const char *s)
+{
+	union ibv_gid gid;
+
+	if (pr_from_text_gid(s, &gid) < 0) {
+		fprintf(stderr, "%s: %s: '%s' is not a GID (e.g. fe80::2:c903:0:1 or 0x0002c90300000001)\n",
+			prog, opt, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_num(const char *opt, const char *s, uint64_t max)
+{
+	uint64_t v;
+
+	if (ctl_parse_u64(s, max, &v) < 0) {
+		fprintf(stderr, "%s: %s: '%s' is not a number in 0..%llu\n", prog, opt, s,
+			(unsigned long long)max);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_path(const char *sock, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dgid", required_argument, NULL, 'd' }, { "sgid", required_argument, NULL, 'g' },
+		{ "dlid", required_argument, NULL, 'l' }, { "pkey", required_argument, NULL, 'p' },
+		{ "service-id", required_argument, NULL, 'S' },
+		{ "qos-class", required_argument, NULL, 'q' }, { "sl", required_argument, NULL, 'L' },
+		{ "tclass", required_argument, NULL, 't' }, { "sa", no_argument, NULL, 'a' },
+		{ "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 },
+	};
+	struct strbuf line, reply;
+	enum format fmt = FMT_TEXT;
+	bool dest = false;
+	int c, ret;
+
+	strbuf_init(&line, CTL_MAX_LINE);
+	strbuf_init(&reply, 0);
+	strbuf_printf(&line, "path");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+		case 'g':
+			if (check_gid(c == 'd' ? "--dgid" : "--sgid", optarg) < 0)
+				goto usage;
+			strbuf_printf(&line, " %s=%s", c == 'd' ? "dgid" : "sgid", optarg);
+			dest |= c == 'd';
+			break;
+		case 'l':
+			if (check_num("--dlid", optarg, 0xbfff) < 0)
+				goto usage;
+			strbuf_printf(&line, " dlid=%s", optarg);
+			dest = true;
+			break;
+		case 'p':
+			if (check_num("--pkey", optarg, 0xffff) < 0)
+				goto usage;
+			strbuf_printf(&line, " pkey=%s", optarg);
+			break;
+		case 'S':
+			if (check_num("--service-id", optarg, UINT64_MAX) < 0)
+				goto usage;
+			strbuf_printf(&line, " service_id=%s", optarg);
+			break;
+		case 'q':
+			if (check_num("--qos-class", optarg, 0xfff) < 0)
+				goto usage;
+			strbuf_printf(&line, " qos_class=%s", optarg);
+			break;
+		case 'L':
+			if (check_num("--sl", optarg, 15) < 0)
+				goto usage;
+			strbuf_printf(&line, " sl=%s", optarg);
+			break;
+		case 't':
+			if (check_num("--tclass", optarg, 255) < 0)
+				goto usage;
+			strbuf_printf(&line, " tclass=%s", optarg);
+			break;
+		case 'a':
+			strbuf_printf(&line, " sa=1");
+			break;
+		case 'f':
+			if (parse_format(optarg, &fmt) < 0) {
+				fprintf(stderr, "%s: --format: '%s' is not text, json or saquery\n", prog, optarg);
+				goto usage;
+			}
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc || !dest) {
+		fprintf(stderr, "%s: path: %s\n", prog, optind != argc ? "unexpected argument" :
+			"a destination is needed: --dgid GID or --dlid LID");
+		goto usage;
+	}
+	ret = roundtrip(sock, line.buf, &reply, false) < 0 ? EXIT_FAIL : check_reply(&reply, "path");
+	if (ret < 0)
+		ret = print_records(reply_body(&reply), fmt, false);
+	strbuf_free(&line);
+	strbuf_free(&reply);
+	return ret;
+usage:
+	strbuf_free(&line);
+	strbuf_free(&reply);
+	return EXIT_USAGE;
+}
+
+/*
+ * Prints the daemon's flat stats JSON (one level of nesting) as aligned
+ * "name value" lines; nested members become "outer.inner".
+ */
+static void print_stats(const char *json)
+{
+	char key[64], outer[64] = "";
+	const char *p = json;
+
+	while ((p = strchr(p, '"'))) {
+		size_t n = strcspn(p + 1, "\"");
+		const char *v;
+
+		snprintf(key, sizeof(key), "%.*s", (int)n, p + 1);
+		v = p + 1 + n + 1;
+		v += strspn(v, ": ");
+		if (*v == '{') {
+			snprintf(outer, sizeof(outer), "%s", key);
+			p = v + 1;
+			continue;
+		}
+		n = strcspn(v, ",}");
+		printf("%s%s%-*s %.*s\n", outer, *outer ? "." : "",
+		       (int)(*outer ? 28 - strlen(outer) - 1 : 28), key, (int)n, v);
+		p = v + n;
+		if (*p == '}' && *outer) {
+			outer[0] = '\0';
+			p++;
+		}
+	}
+}
+
+static int simple(const char *sock, const char *line, const char *what, bool progress,
+		  void (*print)(char *body))
+{
+	struct strbuf reply;
+	int ret;
+
+	strbuf_init(&reply, 0);
+	ret = roundtrip(sock, line, &reply, progress) < 0 ? EXIT_FAIL : check_reply(&reply, what);
+	if (ret < 0) {
+		if (print)
+			print(reply_body(&reply));
+		ret = EXIT_OK;
+	}
+	strbuf_free(&reply);
+	return ret;
+}
+
+static void print_body(char *body)
+{
+	fputs(body, stdout);
+}
+
+static void print_stats_text(char *body)
+{
+	print_stats(body);
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = getenv("LOCALSA_SOCKET");
+	const char *cmd;
+	int i = 1;
+
+	if (!sock || !*sock)
+		sock = DEFAULT_SOCKET;
+	while (i < argc && argv[i][0] == '-') {
+		if ((!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) && i + 1 < argc) {
+			sock = argv[i + 1];
+			i += 2;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "%s: unknown option '%s'\n", prog, argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[i];
+	argc -= i;
+	argv += i;
+	if (!strcmp(cmd, "path"))
+		return cmd_path(sock, argc, argv);
+	if (!strcmp(cmd, "stats")) {
+		bool json = argc == 2 && !strcmp(argv[1], "--json");
+
+		if (argc > 2 || (argc == 2 && !json))
+			goto bad_args;
+		return simple(sock, "stats", "stats", false, json ? print_body : print_stats_text);
+	}
+	if (!strcmp(cmd, "dump")) {
+		enum format fmt = FMT_TEXT;
+		struct strbuf reply;
+		int ret;
+
+		if (argc == 3 && !strcmp(argv[1], "--format")) {
+			if (parse_format(argv[2], &fmt) < 0)
+				goto bad_args;
+		} else if (argc != 1) {
+			goto bad_args;
+		}
+		strbuf_init(&reply, 0);
+		ret = roundtrip(sock, "dump", &reply, false) < 0 ? EXIT_FAIL : check_reply(&reply, "dump");
+		if (ret < 0)
+			ret = print_records(reply_body(&reply), fmt, true);
+		strbuf_free(&reply);
+		return ret;
+	}
+	if (!strcmp(cmd, "refresh")) {
+		bool wait = argc == 2 && !strcmp(argv[1], "--wait");
+
+		if (argc > 2 || (argc == 2 && !wait))
+			goto bad_args;
+		return simple(sock, wait ? "refresh wait=1" : "refresh", "refresh",
+			      wait && isatty(STDERR_FILENO), print_body);
+	}
+	if (!strcmp(cmd, "flush")) {
+		if (argc != 1)
+			goto bad_args;
+		return simple(sock, "flush", "flush", false, NULL);
+	}
+	if (!strcmp(cmd, "delete") || !strcmp(cmd, "add")) {
+		bool del = !strcmp(cmd, "delete");
+		char line[CTL_MAX_LINE];
+		struct ibv_path_record rec;
+
+		if (argc != 3 || strcmp(argv[1], del ? "--dgid" : "--record"))
+			goto bad_args;
+		if (del && check_gid("--dgid", argv[2]) < 0)
+			return EXIT_USAGE;
+		if (!del && ctl_hex_decode(argv[2], &rec, sizeof(rec)) < 0) {
+			fprintf(stderr, "%s: --record wants 128 hex digits (a 64-byte PathRecord)\n", prog);
+			return EXIT_USAGE;
+		}
+		snprintf(line, sizeof(line), "%s %s=%s", cmd, del ? "dgid" : "rec", argv[2]);
+		return simple(sock, line, cmd, false, del ? print_body : NULL);
+	}
+	fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+bad_args:
+	fprintf(stderr, "%s: %s: bad arguments\n", prog, cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}
