@@ -201,7 +201,7 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 	struct fetch *f = arg;
 	struct resolver *r = f->r;
 	struct ibv_path_record recs[RESOLVE_MAX_PATHS];
-	const unsigned char *p;
+	const unsigned char *p = NULL;
 	size_t n = 0, rec_len, i;
 
 	if (err) {
@@ -221,10 +221,15 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 		uint64_t exp = loop_now_ms() + r->opts.negative_ttl_ms;
 
 		r->stats.sa_no_path++;
-		if (f->by == PR_REQ_DGID)
-			pr_cache_put_negative_dgid(r->cache, f->tuple, &f->dgid, exp);
-		else
-			pr_cache_put_negative_dlid(r->cache, f->tuple, f->dlid, exp);
+		for (int tries = 0; tries < 2; tries++) {
+			int ret = f->by == PR_REQ_DGID ?
+				pr_cache_put_negative_dgid(r->cache, f->tuple, &f->dgid, exp) :
+				pr_cache_put_negative_dlid(r->cache, f->tuple, f->dlid, exp);
+
+			if (ret != -ENOSPC)
+				break;
+			pr_cache_expire_negatives(r->cache, loop_now_ms());
+		}
 		fetch_complete(f, -ENOENT, UMAD_SA_STATUS_NO_RECORDS, NULL, 0);
 		return;
 	}
@@ -410,7 +415,7 @@ static void fill_done(void *arg, int err, uint8_t status, const unsigned char *m
 	struct resolver *r = arg;
 	struct pr_origin origin = { PR_SRC_SA, 0, 0 };
 	struct ibv_path_record *recs;
-	const unsigned char *p;
+	const unsigned char *p = NULL;
 	size_t n = 0, rec_len, i, swept;
 	int ret;
 
