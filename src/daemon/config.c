@@ -10,7 +10,7 @@
 #include "daemon/config.h"
 #include "wire/ctl_proto.h"
 
-enum opt_type { OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL };
+enum opt_type { OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS };
 
 struct opt {
 	const char *name;
@@ -46,6 +46,19 @@ static const struct opt options[] = {
 	  "full refresh period (one GetTable); 0: never" },
 	{ "max_entries", UINT(max_entries, 16, 200000000), "4000000", "cached paths, at most" },
 	{ "max_clients", UINT(max_clients, 1, 100000), "256", "control clients at once" },
+	{ "sa_server", UINT(sa_server, 0, 1), "1",
+	  "1: register as an SA-class server (traps arrive as Reports; the SA door)" },
+	{ "inform_traps", OPT_TRAPS, offsetof(struct config, traps), sizeof(((struct config *)0)->traps),
+	  0, 0xffff, "64,65", "traps to subscribe to at the SA (comma list; 'none')" },
+	{ "inform_refresh_s", UINT(inform_refresh_s, 0, 86400), "60",
+	  "re-send subscriptions this often (an SM restart forgets them); 0: never" },
+	{ "sm_poll_ms", UINT(sm_poll_ms, 0, 3600000), "2000",
+	  "read this port's MasterSMLID this often to follow a moving SM; 0: only on SA timeouts" },
+	{ "trap_refresh_delay_ms", UINT(trap_refresh_delay_ms, 0, 3600000), "1000",
+	  "full refresh this long after the last topology trap; 0: none" },
+	{ "max_stale_s", UINT(max_stale_s, 0, 86400 * 365), "0",
+	  "0: serve cached paths while the SA is unreachable; N: after N s without an SA "
+	  "answer, every lookup must be confirmed by the SA" },
 };
 
 static const struct opt *find(const char *name)
@@ -98,6 +111,27 @@ int config_set(struct config *c, const char *name, const char *value, char *msg,
 		}
 		c->socket_mode = (mode_t)m;
 		return 0;
+	}
+	case OPT_TRAPS: {
+		char copy[128], *save = NULL, *tok;
+		size_t n = 0;
+
+		if (strlen(value) >= sizeof(copy))
+			goto bad_traps;
+		strcpy(copy, value);
+		if (strcmp(copy, "none"))
+			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (n == sizeof(c->traps) / sizeof(c->traps[0]) ||
+				    ctl_parse_u64(tok, 0xffff, &v) < 0)
+					goto bad_traps;
+				c->traps[n++] = (uint16_t)v;
+			}
+		c->n_traps = n;
+		return 0;
+bad_traps:
+		snprintf(msg, msglen, "%s: '%s' is not a comma list of up to 8 trap numbers or 'none'",
+			 name, value);
+		return -EINVAL;
 	}
 	case OPT_LEVEL:
 		if (log_level_parse(value, &c->log_level) < 0) {

@@ -29,6 +29,13 @@ struct config {
 	unsigned refresh_interval_s;
 	uint32_t max_entries;
 	unsigned max_clients;
+	unsigned sa_server;            /* register as SA-class server: Reports, SA door */
+	uint16_t traps[8];             /* inform_traps */
+	size_t n_traps;
+	unsigned inform_refresh_s;
+	unsigned sm_poll_ms;
+	unsigned trap_refresh_delay_ms;
+	unsigned max_stale_s;
 };
 
 void config_defaults(struct config *c);

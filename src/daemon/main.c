@@ -16,6 +16,7 @@
 #include "base/loop.h"
 #include "base/strbuf.h"
 #include "daemon/config.h"
+#include "daemon/freshness.h"
 #include "doors/ctl_server.h"
 #include "fabric/mad_port.h"
 #include "fabric/resolver.h"
@@ -29,9 +30,10 @@ struct daemon {
 	struct sa_client *sa;
 	struct resolver *res;
 	struct ctl_server *ctl;
+	struct freshness *fresh;
 	uint64_t started_ms;
-	uint64_t refresh_timer;
 	uint64_t sighups;
+	unsigned stopping;
 	bool ready;
 };
 
@@ -82,13 +84,11 @@ static void first_fill_done(void *arg, int err, size_t records)
 	mark_ready(d);
 }
 
-static void refresh_tick(struct loop *loop, void *arg)
+static void shutdown_done(void *arg)
 {
 	struct daemon *d = arg;
 
-	d->refresh_timer = loop_timer_add(loop, (uint64_t)d->cfg.refresh_interval_s * 1000,
-					  refresh_tick, d);
-	resolver_fill(d->res, NULL, NULL);
+	loop_stop(d->loop);
 }
 
 static void on_signal(struct loop *loop, int signo, void *arg)
@@ -97,12 +97,14 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 
 	if (signo == SIGHUP) {
 		d->sighups++;
-		LOG_INFO("SIGHUP: full refresh");
-		resolver_fill(d->res, NULL, NULL);
+		freshness_refresh_now(d->fresh, "SIGHUP");
 		return;
 	}
 	LOG_INFO("%s: exiting", strsignal(signo));
-	loop_stop(loop);
+	if (d->fresh && !d->stopping++)
+		freshness_shutdown(d->fresh, shutdown_done, d); /* unsubscribe first */
+	else
+		loop_stop(loop);
 }
 
 static void on_mad(struct loop *loop, int fd, uint32_t events, void *arg)
@@ -123,7 +125,7 @@ static void on_mad(struct loop *loop, int fd, uint32_t events, void *arg)
 			LOG_WARN("receive failed: %s", strerror(-ret));
 			return;
 		}
-		if (!sa_client_handle(d->sa, &msg))
+		if (!sa_client_handle(d->sa, &msg) && !freshness_handle(d->fresh, &msg))
 			LOG_DEBUG("ignored MAD class 0x%02x method 0x%02x from LID %u",
 				  msg.len > 3 ? msg.mad[1] : 0, msg.len > 3 ? msg.mad[3] : 0, msg.slid);
 	}
@@ -140,6 +142,7 @@ static void extra_stats(void *arg, struct strbuf *o)
 		      LOCALSA_VERSION, (unsigned long long)((loop_now_ms() - d->started_ms) / 1000),
 		      d->port->ca_name, d->port->portnum, gid, d->port->lid, d->port->sm_lid,
 		      (unsigned long long)d->sighups);
+	freshness_stats_json(d->fresh, o);
 }
 
 /* --- start-up ------------------------------------------------------------- */
@@ -240,6 +243,7 @@ int main(int argc, char **argv)
 	struct sa_client_opts sa_opts;
 	struct resolver_opts res_opts;
 	struct ctl_server_opts ctl_opts;
+	struct freshness_opts fresh_opts;
 	struct daemon d;
 	int ret;
 
@@ -265,7 +269,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d.started_ms = loop_now_ms();
 
-	ret = mad_port_open(d.cfg.ca, (int)d.cfg.port, false, &d.port);
+	ret = mad_port_open(d.cfg.ca, (int)d.cfg.port, d.cfg.sa_server, &d.port);
 	if (ret < 0)
 		goto out_loop;
 	ret = loop_add_fd(d.loop, d.port->fd, EPOLLIN, on_mad, &d);
@@ -278,27 +282,36 @@ int main(int argc, char **argv)
 	ret = sa_client_new(d.loop, d.port, &sa_opts, &d.sa);
 	if (ret < 0)
 		goto out_port;
-	res_opts = (struct resolver_opts){ d.cfg.negative_ttl_ms, d.cfg.max_entries, 1u << 20 };
+	res_opts = (struct resolver_opts){ d.cfg.negative_ttl_ms, d.cfg.max_stale_s * 1000,
+					   d.cfg.max_entries, 1u << 20 };
 	ret = resolver_new(d.loop, d.port, d.sa, &res_opts, &d.res);
 	if (ret < 0)
 		goto out_sa;
+	fresh_opts = (struct freshness_opts){ d.cfg.refresh_interval_s, d.cfg.trap_refresh_delay_ms,
+					      d.cfg.sm_poll_ms, d.cfg.inform_refresh_s, d.cfg.traps,
+					      d.cfg.sa_server ? d.cfg.n_traps : 0 };
+	if (d.cfg.n_traps && !d.cfg.sa_server)
+		LOG_WARN("sa_server 0: no trap subscriptions (Reports could not reach us)");
+	ret = freshness_new(d.loop, d.port, d.sa, d.res, &fresh_opts, &d.fresh);
+	if (ret < 0)
+		goto out_res;
 	ctl_opts = (struct ctl_server_opts){ d.cfg.control_socket, d.cfg.socket_mode,
 					     d.cfg.max_clients, extra_stats, &d };
 	ret = ctl_server_new(d.loop, d.res, d.sa, &ctl_opts, &d.ctl);
 	if (ret < 0)
-		goto out_res;
+		goto out_fresh;
 	ret = resolver_fill(d.res, first_fill_done, &d);
 	if (ret < 0) {
 		LOG_WARN("cannot start the initial fill: %s", strerror(-ret));
 		mark_ready(&d);
 	}
-	if (d.cfg.refresh_interval_s)
-		d.refresh_timer = loop_timer_add(d.loop, (uint64_t)d.cfg.refresh_interval_s * 1000,
-						 refresh_tick, &d);
+	freshness_start(d.fresh);
 	LOG_INFO("serving on %s", d.cfg.control_socket);
 	ret = loop_run(d.loop);
 
 	ctl_server_free(d.ctl);
+out_fresh:
+	freshness_free(d.fresh);
 out_res:
 	sa_client_free(d.sa); /* fails pending fetches before their owner goes */
 	d.sa = NULL;

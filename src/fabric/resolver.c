@@ -210,6 +210,7 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 		fetch_complete(f, err, 0, NULL, 0);
 		return;
 	}
+	r->stats.last_sa_ok_ms = loop_now_ms();
 	if (status == UMAD_SA_STATUS_SUCCESS) {
 		p = response_records(mad, len, &n, &rec_len);
 		if (n > RESOLVE_MAX_PATHS)
@@ -265,6 +266,36 @@ static struct fetch *fetch_find(struct resolver *r, uint16_t tuple, const struct
 	return NULL;
 }
 
+/* Sends the SA query for (tuple, destination of req); w (may be NULL) waits. */
+static int fetch_start(struct resolver *r, uint16_t tuple, const struct pr_request *req,
+		       uint8_t method, struct waiter *w)
+{
+	struct ibv_path_record q;
+	struct fetch *f;
+	uint64_t mask;
+	int64_t ret;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->r = r;
+	f->tuple = tuple;
+	f->by = (req->has & PR_REQ_DGID) ? PR_REQ_DGID : PR_REQ_DLID;
+	f->dgid = req->dgid;
+	f->dlid = req->dlid;
+	f->waiters = w;
+	mask = build_query(r, req, &q);
+	ret = sa_client_query(r->sa, method, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),
+			      fetch_done, f);
+	if (ret < 0) {
+		free(f);
+		return (int)ret;
+	}
+	f->next = r->fetches;
+	r->fetches = f;
+	return 0;
+}
+
 /* --- public --------------------------------------------------------------- */
 
 int resolver_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
@@ -311,11 +342,10 @@ void resolver_free(struct resolver *r)
 int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsigned flags,
 			 resolve_fn fn, void *arg)
 {
-	struct ibv_path_record out[RESOLVE_MAX_PATHS], q;
+	struct ibv_path_record out[RESOLVE_MAX_PATHS];
 	struct waiter *w;
 	struct fetch *f;
 	uint16_t tuple;
-	uint64_t mask;
 	int64_t ret;
 
 	if (!(req->has & (PR_REQ_DGID | PR_REQ_DLID)))
@@ -323,6 +353,11 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 	ret = tuple_of(r, req, &tuple);
 	if (ret < 0)
 		return ret;
+	if (r->opts.max_stale_ms && !(flags & (RESOLVE_SA | RESOLVE_CACHE_ONLY)) &&
+	    loop_now_ms() - r->stats.last_sa_ok_ms > r->opts.max_stale_ms) {
+		r->stats.stale_bypass++;
+		flags |= RESOLVE_SA;
+	}
 	if (!(flags & RESOLVE_SA)) {
 		size_t n = cache_lookup(r, tuple, req, out, RESOLVE_MAX_PATHS);
 
@@ -356,27 +391,11 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 		f->waiters = w;
 		return w->id;
 	}
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		free(w);
-		return -ENOMEM;
-	}
-	f->r = r;
-	f->tuple = tuple;
-	f->by = (req->has & PR_REQ_DGID) ? PR_REQ_DGID : PR_REQ_DLID;
-	f->dgid = req->dgid;
-	f->dlid = req->dlid;
-	f->waiters = w;
-	mask = build_query(r, req, &q);
-	ret = sa_client_query(r->sa, UMAD_METHOD_GET, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),
-			      fetch_done, f);
+	ret = fetch_start(r, tuple, req, UMAD_METHOD_GET, w);
 	if (ret < 0) {
 		free(w);
-		free(f);
 		return ret;
 	}
-	f->next = r->fetches;
-	r->fetches = f;
 	return w->id;
 }
 
@@ -445,6 +464,7 @@ static void fill_done(void *arg, int err, uint8_t status, const unsigned char *m
 		return;
 	}
 	swept = pr_cache_sweep(r->cache, r->default_tuple, PR_SRC_SA, origin.generation);
+	r->stats.last_sa_ok_ms = loop_now_ms();
 	r->stats.generation = origin.generation;
 	r->stats.fills++;
 	r->stats.last_fill_records = n;
@@ -482,6 +502,33 @@ int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
 		return (int)ret;
 	}
 	return 0;
+}
+
+void resolver_gid_out(struct resolver *r, const union ibv_gid *gid)
+{
+	size_t n = pr_cache_remove_dgid(r->cache, gid);
+
+	r->stats.gids_out++;
+	if (r->opts.negative_ttl_ms)
+		pr_cache_put_negative_dgid(r->cache, r->default_tuple, gid,
+					   loop_now_ms() + r->opts.negative_ttl_ms);
+	LOG_INFO("GID out of service: %zu paths dropped", n);
+}
+
+void resolver_gid_in(struct resolver *r, const union ibv_gid *gid)
+{
+	struct pr_request req;
+	size_t n = pr_cache_remove_dgid(r->cache, gid);
+
+	r->stats.gids_in++;
+	memset(&req, 0, sizeof(req));
+	req.dgid = *gid;
+	req.has = PR_REQ_DGID;
+	if (fetch_find(r, r->default_tuple, &req))
+		return;
+	if (fetch_start(r, r->default_tuple, &req, UMAD_SA_METHOD_GET_TABLE, NULL) < 0)
+		LOG_WARN("cannot fetch the paths of a GID back in service");
+	LOG_INFO("GID in service: %zu old paths dropped, fetching", n);
 }
 
 struct pr_cache *resolver_cache(struct resolver *r)

@@ -56,6 +56,9 @@ typedef void (*resolve_fn)(void *arg, int err, uint8_t sa_status,
 
 struct resolver_opts {
 	unsigned negative_ttl_ms;  /* how long a "no path" answer is reused */
+	unsigned max_stale_ms;     /* 0: serve cached paths however long the SA is silent;
+				    * else: after this long without any SA answer, every lookup
+				    * asks the SA and fails when it does not answer */
 	uint32_t max_entries;
 	uint32_t max_negative;
 };
@@ -63,6 +66,8 @@ struct resolver_opts {
 struct resolver_stats {
 	uint64_t hits, misses, negative_hits, coalesced, sa_no_path, sa_errors, sa_timeouts;
 	uint64_t fills, fill_failures, last_fill_records, last_fill_ms, last_fill_swept;
+	uint64_t gids_out, gids_in, stale_bypass;
+	uint64_t last_sa_ok_ms;    /* loop clock of the last SA answer, 0 if none */
 	uint32_t generation;
 	bool filling;
 };
@@ -82,6 +87,12 @@ void resolver_cancel_fill(struct resolver *r, void *arg);
 /* Starts a full refresh (GetTable SGID = own port); fn may be NULL. A fill in
  * progress is joined, not repeated. */
 int resolver_fill(struct resolver *r, fill_fn fn, void *arg);
+/* Trap 65: every path to gid leaves the cache at once, and "no path" is
+ * remembered for the default tuple until the GID returns. */
+void resolver_gid_out(struct resolver *r, const union ibv_gid *gid);
+/* Trap 64: paths to gid in every tuple are dropped and the default tuple's
+ * are fetched (one GetTable SGID+DGID). */
+void resolver_gid_in(struct resolver *r, const union ibv_gid *gid);
 struct pr_cache *resolver_cache(struct resolver *r);
 const union ibv_gid *resolver_own_gid(const struct resolver *r);
 void resolver_stats(const struct resolver *r, struct resolver_stats *out);

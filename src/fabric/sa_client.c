@@ -47,6 +47,8 @@ struct sa_client {
 	uint64_t next_id;
 	uint32_t next_tid;
 	struct sa_client_stats stats;
+	void (*on_timeout)(void *arg);
+	void *on_timeout_arg;
 };
 
 static enum sa_stat method_stat(uint8_t method)
@@ -110,6 +112,8 @@ static void attempt_failed(struct sa_client *c, struct sa_query *q)
 
 	q->in_flight = false;
 	c->stats.timeouts++;
+	if (c->on_timeout)
+		c->on_timeout(c->on_timeout_arg);
 	if (q->attempt > c->opts.retries) {
 		LOG_WARN("SA %s attr 0x%04x: no answer after %u attempts",
 			 sa_method_str(q->method), q->attr_id, q->attempt);
@@ -298,4 +302,10 @@ void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out)
 	*out = c->stats;
 	out->queued_now = c->n_queued;
 	out->outstanding_now = c->n_active;
+}
+
+void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg)
+{
+	c->on_timeout = fn;
+	c->on_timeout_arg = arg;
 }

@@ -51,6 +51,8 @@ int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, u
 /* Handles a response or a timed-out send; 1 if it was ours, 0 otherwise. */
 int sa_client_handle(struct sa_client *c, const struct umad_msg *msg);
 void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out);
+/* fn runs whenever an attempt goes unanswered (e.g. to look for a new SM). */
+void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg);
 const char *sa_stat_name(enum sa_stat s);
 
 #endif

@@ -6,6 +6,7 @@
 # usage: daemon_saquery.sh "<lab up topology args>" NODE,NODE...
 . "$(dirname "$0")/daemon_common.sh"
 TOPO=$1
+[ "$TOPO" != default ] || TOPO=""
 NODES=$2
 printf 'negative_ttl_ms 30000\nsa_timeout_ms 500\nsa_retries 1\n' >"$TMP/localsad.conf"
 # shellcheck disable=SC2086

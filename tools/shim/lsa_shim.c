@@ -66,6 +66,7 @@ enum {
 	MAX_FD = 4096,
 	POLL_MS = 10,
 	REASM_STALE_MS = 5000,
+	UNFRAMED_RING = 64,  /* unframed requests remembered for their answer */
 	SMP_ATTR_SM_INFO = 0x0020,
 };
 _Static_assert(SEG_PAYLOAD == 188, "segment payload");
@@ -118,6 +119,16 @@ struct reasm {
 	unsigned char *buf; /* umad header + total MAD bytes */
 };
 
+/* A request that came without the framing header (a program without the
+ * shim): its response must go back unframed, cut by the simulator as stock
+ * umad2sim would, or the sender could not parse it. */
+struct unframed_req {
+	bool used;
+	uint8_t mgmt_class;
+	uint16_t lid;    /* the requester's LID, network order */
+	uint32_t tid_lo;
+};
+
 struct handle {
 	int rfd;           /* the eventfd the application sees; -1 for internal */
 	int simfd;         /* umad2sim's fake descriptor */
@@ -132,6 +143,8 @@ struct handle {
 	struct agent agents[32];
 	struct outstanding *outstanding;
 	struct reasm *reasm; /* touched only by the receive thread */
+	struct unframed_req unframed[UNFRAMED_RING]; /* under lock; a ring */
+	unsigned unframed_next;
 	char dev_path[64];
 };
 
@@ -267,6 +280,47 @@ static struct msg *msg_new(const void *umad_hdr, const void *mad, size_t mad_len
 	return m;
 }
 
+/* --- requests from programs without the shim ------------------------------ */
+
+/* Receive thread: remembers an unframed request; the oldest entry gives way. */
+static void unframed_note(struct handle *h, const struct ib_user_mad *u,
+			  const unsigned char *mad)
+{
+	struct unframed_req *e;
+
+	pthread_mutex_lock(&h->lock);
+	e = &h->unframed[h->unframed_next++ % UNFRAMED_RING];
+	e->used = true;
+	e->mgmt_class = mad[1];
+	e->lid = u->addr.lid;
+	e->tid_lo = mad_tid_lo(mad);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Send path: true (and forgets it) when this response answers an unframed request. */
+static bool unframed_take(struct handle *h, const unsigned char *umad)
+{
+	const struct ib_user_mad *u = (const struct ib_user_mad *)umad;
+	const unsigned char *mad = umad + UMAD_HDR_LEN;
+	bool found = false;
+
+	if (!is_response(mad[3]))
+		return false;
+	pthread_mutex_lock(&h->lock);
+	for (unsigned i = 0; i < UNFRAMED_RING; i++) {
+		struct unframed_req *e = &h->unframed[i];
+
+		if (e->used && e->lid == u->addr.lid && e->tid_lo == mad_tid_lo(mad) &&
+		    e->mgmt_class == mad[1]) {
+			e->used = false;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	return found;
+}
+
 /* --- sending -------------------------------------------------------------- */
 
 /* Writes one whole MAD (any length) to the simulator, segmented when framed. */
@@ -277,6 +331,15 @@ static int sim_send(struct handle *h, const unsigned char *umad, size_t len)
 	unsigned char seg[UMAD_HDR_LEN + SIM_MAD_LEN];
 	int ret = 0;
 
+	if (is_framed_class(mad[1]) && unframed_take(h, umad)) {
+		/* As stock umad2sim: one MAD, the rest of a large message is lost. */
+		size_t cut = len < UMAD_HDR_LEN + 256 ? len : UMAD_HDR_LEN + 256;
+		ssize_t n = next_write(h->simfd, umad, cut);
+
+		trace("answered an unframed request unframed (%zu of %zu MAD bytes)",
+		      cut - UMAD_HDR_LEN, mad_len);
+		return n == (ssize_t)cut ? 0 : -EIO;
+	}
 	if (!is_framed_class(mad[1])) {
 		ssize_t n = next_write(h->simfd, umad, len);
 
@@ -335,9 +398,10 @@ static void sm_answer(struct handle *h, const unsigned char *umad, size_t len)
 	} else {
 		mad[4] = mad[5] = 0;
 	}
-	memset(mad + 64, 0, 64);
+	memset(mad + 64, 0, 8);
+	memset(mad + 80, 0, 48);
 	memcpy(mad + 64, &sm_port_guid, 8);      /* GUID */
-	memset(mad + 72, 0, 8);                  /* SM_Key: not disclosed */
+	/* SM_Key: echo the requester's, which IBA allows a matching SM to return. */
 	memcpy(mad + 80, &act, 4);               /* ActCount */
 	mad[84] = 0;                             /* priority 0, state NOTACTIVE */
 	if (next_write(h->simfd, resp, sizeof(resp)) != (ssize_t)sizeof(resp))
@@ -356,6 +420,16 @@ static void deliver(struct handle *h, struct msg *m)
 	uint16_t attr = be16toh(*(uint16_t *)(mad + 16));
 
 	pthread_mutex_lock(&h->lock);
+	if (u->status) {
+		/* ibsim bounces an undeliverable MAD to its sender with a status.
+		 * The kernel reports nothing of the kind: the request just times
+		 * out, which expire_requests() does. */
+		trace("dropped a bounced MAD class 0x%x method 0x%x (status %u)", mgmt_class,
+		      method, u->status);
+		pthread_mutex_unlock(&h->lock);
+		free(m);
+		return;
+	}
 	if (is_response(method)) {
 		struct outstanding **pp, *o = NULL;
 		uint32_t tid = mad_tid_lo(mad);
@@ -424,8 +498,11 @@ static struct msg *reassemble(struct handle *h, const unsigned char *umad, size_
 	if (!is_framed_class(mad[1]) || mad_len < MAD_HDR_LEN + FRAME_LEN)
 		return msg_new(umad, mad, mad_len > 256 ? 256 : mad_len);
 	memcpy(&fr, mad + MAD_HDR_LEN, sizeof(fr));
-	if (be16toh(fr.magic) != FRAME_MAGIC) /* a sender without the shim */
+	if (be16toh(fr.magic) != FRAME_MAGIC) { /* a sender without the shim */
+		if (!is_response(mad[3]))
+			unframed_note(h, u, mad);
 		return msg_new(umad, mad, mad_len > SIM_MAD_LEN ? SIM_MAD_LEN : mad_len);
+	}
 	seg = be16toh(fr.seg);
 	nseg = be16toh(fr.nseg);
 	total = be32toh(fr.total);

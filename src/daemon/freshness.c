@@ -1,0 +1,229 @@
+/*
+ * freshness - see freshness.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "base/strbuf.h"
+#include "daemon/freshness.h"
+#include "fabric/informer.h"
+#include "fabric/mad_port.h"
+#include "fabric/resolver.h"
+#include "fabric/sa_client.h"
+#include "fabric/sm_tracker.h"
+
+enum { SHUTDOWN_GRACE_MS = 1000 };
+
+struct freshness {
+	struct loop *loop;
+	struct mad_port *port;
+	struct sa_client *sa;
+	struct resolver *res;
+	struct freshness_opts opts;
+	uint16_t traps[INFORMER_MAX_TRAPS];
+	struct informer *inf;
+	struct sm_tracker *sm;
+	uint64_t periodic_timer, trap_timer, shutdown_timer;
+	void (*shutdown_done)(void *arg);
+	void *shutdown_arg;
+	uint64_t refresh_periodic, refresh_trap, refresh_sm, refresh_signal;
+	uint64_t sm_changes;
+};
+
+static void periodic_tick(struct loop *loop, void *arg)
+{
+	struct freshness *f = arg;
+
+	f->periodic_timer = loop_timer_add(loop, (uint64_t)f->opts.refresh_interval_s * 1000,
+					   periodic_tick, f);
+	f->refresh_periodic++;
+	resolver_fill(f->res, NULL, NULL);
+}
+
+static void trap_refresh(struct loop *loop, void *arg)
+{
+	struct freshness *f = arg;
+
+	(void)loop;
+	f->trap_timer = 0;
+	f->refresh_trap++;
+	LOG_INFO("full refresh after topology traps");
+	resolver_fill(f->res, NULL, NULL);
+}
+
+static void on_trap(void *arg, uint16_t trap, const union ibv_gid *gid)
+{
+	struct freshness *f = arg;
+
+	if (gid && trap == 65)
+		resolver_gid_out(f->res, gid);
+	else if (gid && trap == 64)
+		resolver_gid_in(f->res, gid);
+	if (!f->opts.trap_refresh_delay_ms)
+		return;
+	/* Debounced: a burst of traps (a rebooting rack) costs one GetTable. */
+	if (f->trap_timer)
+		loop_timer_cancel(f->loop, f->trap_timer);
+	f->trap_timer = loop_timer_add(f->loop, f->opts.trap_refresh_delay_ms, trap_refresh, f);
+}
+
+static void on_sm_change(void *arg, uint16_t old_lid, uint16_t new_lid)
+{
+	struct freshness *f = arg;
+
+	(void)old_lid;
+	(void)new_lid;
+	f->sm_changes++;
+	f->refresh_sm++;
+	if (f->inf)
+		informer_subscribe(f->inf);
+	resolver_fill(f->res, NULL, NULL);
+}
+
+static void on_sa_timeout(void *arg)
+{
+	struct freshness *f = arg;
+
+	sm_tracker_check(f->sm); /* has the SM moved away? */
+}
+
+int freshness_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
+		  struct resolver *res, const struct freshness_opts *opts, struct freshness **out)
+{
+	struct freshness *f;
+	int ret;
+
+	if (opts->n_traps > INFORMER_MAX_TRAPS)
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->loop = loop;
+	f->port = port;
+	f->sa = sa;
+	f->res = res;
+	f->opts = *opts;
+	memcpy(f->traps, opts->traps, opts->n_traps * sizeof(*opts->traps));
+	f->opts.traps = f->traps;
+	ret = sm_tracker_new(loop, port, opts->sm_poll_ms, on_sm_change, f, &f->sm);
+	if (ret < 0)
+		goto out_free;
+	if (opts->n_traps) {
+		ret = informer_new(loop, port, sa, f->traps, opts->n_traps, opts->inform_refresh_s,
+				   on_trap, f, &f->inf);
+		if (ret < 0)
+			goto out_sm;
+	}
+	sa_client_on_timeout(sa, on_sa_timeout, f);
+	if (opts->refresh_interval_s)
+		f->periodic_timer = loop_timer_add(loop, (uint64_t)opts->refresh_interval_s * 1000,
+						   periodic_tick, f);
+	*out = f;
+	return 0;
+
+out_sm:
+	sm_tracker_free(f->sm);
+out_free:
+	free(f);
+	return ret;
+}
+
+void freshness_free(struct freshness *f)
+{
+	if (!f)
+		return;
+	sa_client_on_timeout(f->sa, NULL, NULL);
+	loop_timer_cancel(f->loop, f->periodic_timer);
+	loop_timer_cancel(f->loop, f->trap_timer);
+	loop_timer_cancel(f->loop, f->shutdown_timer);
+	informer_free(f->inf);
+	sm_tracker_free(f->sm);
+	free(f);
+}
+
+void freshness_start(struct freshness *f)
+{
+	if (f->inf)
+		informer_subscribe(f->inf);
+}
+
+void freshness_refresh_now(struct freshness *f, const char *why)
+{
+	f->refresh_signal++;
+	LOG_INFO("full refresh: %s", why);
+	resolver_fill(f->res, NULL, NULL);
+}
+
+int freshness_handle(struct freshness *f, const struct umad_msg *msg)
+{
+	if (sm_tracker_handle(f->sm, msg))
+		return 1;
+	return f->inf ? informer_handle(f->inf, msg) : 0;
+}
+
+static void shutdown_finish(void *arg)
+{
+	struct freshness *f = arg;
+	void (*done)(void *arg) = f->shutdown_done;
+
+	if (!done)
+		return;
+	f->shutdown_done = NULL;
+	if (f->shutdown_timer) {
+		loop_timer_cancel(f->loop, f->shutdown_timer);
+		f->shutdown_timer = 0;
+	}
+	done(f->shutdown_arg);
+}
+
+static void shutdown_grace(struct loop *loop, void *arg)
+{
+	struct freshness *f = arg;
+
+	(void)loop;
+	f->shutdown_timer = 0;
+	LOG_WARN("the SA did not confirm the unsubscriptions; exiting anyway");
+	shutdown_finish(f);
+}
+
+void freshness_shutdown(struct freshness *f, void (*done)(void *arg), void *arg)
+{
+	f->shutdown_done = done;
+	f->shutdown_arg = arg;
+	f->shutdown_timer = loop_timer_add(f->loop, SHUTDOWN_GRACE_MS, shutdown_grace, f);
+	if (f->inf)
+		informer_unsubscribe(f->inf, shutdown_finish, f);
+	else
+		shutdown_finish(f);
+}
+
+void freshness_stats_json(const struct freshness *f, struct strbuf *o)
+{
+	struct informer_stats is = { 0 };
+	const uint16_t *traps = NULL;
+	size_t n = 0;
+
+	if (f->inf) {
+		informer_stats(f->inf, &is);
+		n = informer_traps(f->inf, &traps);
+	}
+	strbuf_printf(o, "\"traps\": {");
+	for (size_t i = 0; i < n; i++)
+		strbuf_printf(o, "%s\"%u\": %llu", i ? ", " : "", traps[i],
+			      (unsigned long long)is.traps[i]);
+	strbuf_printf(o, "}, \"reports\": %llu, \"reports_duplicate\": %llu, \"reports_malformed\": %llu, "
+		      "\"subscriptions\": %u, \"subscribe_sent\": %llu, \"subscribe_ok\": %llu, "
+		      "\"subscribe_failed\": %llu, "
+		      "\"sm_changes\": %llu, \"refreshes\": {\"periodic\": %llu, \"trap\": %llu, "
+		      "\"sm_change\": %llu, \"signal\": %llu}, ",
+		      (unsigned long long)is.reports, (unsigned long long)is.duplicates,
+		      (unsigned long long)is.malformed, is.subscribed,
+		      (unsigned long long)is.subscribe_sent, (unsigned long long)is.subscribe_ok,
+		      (unsigned long long)is.subscribe_failed,
+		      (unsigned long long)f->sm_changes, (unsigned long long)f->refresh_periodic,
+		      (unsigned long long)f->refresh_trap, (unsigned long long)f->refresh_sm,
+		      (unsigned long long)f->refresh_signal);
+}

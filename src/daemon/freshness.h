@@ -1,0 +1,46 @@
+/*
+ * freshness - the policy that keeps the cache true: traps act at once
+ * (65: drop the GID's paths; 64: fetch them), any topology trap schedules
+ * one debounced full refresh, a periodic full refresh catches the rest, and
+ * an SM that moves (or restarts and forgets us) gets our subscriptions again
+ * and triggers a refresh. Serving stale entries is the resolver's
+ * max_stale_ms policy.
+ */
+#ifndef LOCALSA_DAEMON_FRESHNESS_H
+#define LOCALSA_DAEMON_FRESHNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct mad_port;
+struct sa_client;
+struct resolver;
+struct strbuf;
+struct umad_msg;
+struct freshness;
+
+struct freshness_opts {
+	unsigned refresh_interval_s;    /* periodic full refresh; 0: off */
+	unsigned trap_refresh_delay_ms; /* full refresh this long after the last trap; 0: off */
+	unsigned sm_poll_ms;            /* PortInfo read period; 0: only on SA timeouts */
+	unsigned inform_refresh_s;      /* re-subscription period; 0: only at start and SM change */
+	const uint16_t *traps;          /* traps to subscribe to; n_traps 0: none */
+	size_t n_traps;
+};
+
+int freshness_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
+		  struct resolver *res, const struct freshness_opts *opts, struct freshness **out);
+void freshness_free(struct freshness *f);
+/* Subscribes; call once the port is in the loop. */
+void freshness_start(struct freshness *f);
+/* A full refresh for an external reason (SIGHUP). */
+void freshness_refresh_now(struct freshness *f, const char *why);
+/* 1 if msg was for us (a Report or our PortInfo read). */
+int freshness_handle(struct freshness *f, const struct umad_msg *msg);
+/* Unsubscribes; done runs once the SA answered or after a short grace time. */
+void freshness_shutdown(struct freshness *f, void (*done)(void *arg), void *arg);
+/* Appends `"key": value, ` members to the stats JSON. */
+void freshness_stats_json(const struct freshness *f, struct strbuf *o);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * informer - see informer.h.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <infiniband/umad_sa.h>
+#include <infiniband/umad_types.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "fabric/informer.h"
+#include "fabric/mad_port.h"
+#include "fabric/sa_client.h"
+#include "wire/notice.h"
+#include "wire/sa_mad.h"
+
+enum { UMAD_SA_ATTR_INFORM_INFO = 0x0003, UMAD_SA_ATTR_NOTICE = 0x0002, RECENT_TIDS = 16,
+       RETRY_MS = 1000, DUPLICATE_WINDOW_MS = 1000 };
+
+struct sub_ctx {
+	struct informer *inf;
+	unsigned idx;
+	bool subscribe;
+};
+
+static int send_inform(struct informer *inf, unsigned idx, bool subscribe);
+
+struct informer {
+	struct loop *loop;
+	uint64_t retry_timer;
+	struct mad_port *port;
+	struct sa_client *sa;
+	uint16_t traps[INFORMER_MAX_TRAPS];
+	bool subscribed[INFORMER_MAX_TRAPS];
+	size_t n_traps;
+	unsigned refresh_s;
+	trap_fn fn;
+	void *arg;
+	uint64_t timer;
+	struct recent_report {
+		uint64_t key;         /* slid << 32 | TID */
+		uint64_t when_ms;
+		unsigned char notice[NOTICE_LEN];
+	} recent[RECENT_TIDS];
+	unsigned recent_pos;
+	unsigned pending_unsub;
+	void (*unsub_done)(void *arg);
+	void *unsub_arg;
+	struct informer_stats stats;
+};
+
+static void retry_tick(struct loop *loop, void *arg)
+{
+	struct informer *inf = arg;
+
+	(void)loop;
+	inf->retry_timer = 0;
+	for (unsigned i = 0; i < inf->n_traps; i++)
+		if (!inf->subscribed[i])
+			send_inform(inf, i, true);
+}
+
+static void sub_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
+{
+	struct sub_ctx *ctx = arg;
+	struct informer *inf = ctx->inf;
+	uint16_t trap = inf->traps[ctx->idx];
+
+	(void)mad;
+	(void)len;
+	if (ctx->subscribe) {
+		if (!err && !status) {
+			if (!inf->subscribed[ctx->idx])
+				LOG_INFO("subscribed to trap %u at SM LID %u", trap, inf->port->sm_lid);
+			inf->subscribed[ctx->idx] = true;
+			inf->stats.subscribe_ok++;
+		} else if (err != -ECANCELED) {
+			inf->subscribed[ctx->idx] = false;
+			inf->stats.subscribe_failed++;
+			LOG_WARN("subscription to trap %u failed: %s", trap,
+				 err ? strerror(-err) : sa_status_str((uint16_t)(status << 8)));
+			/* An SM that is still starting refuses; try again soon. */
+			if (!inf->retry_timer)
+				inf->retry_timer = loop_timer_add(inf->loop, RETRY_MS, retry_tick, inf);
+		}
+	} else {
+		inf->subscribed[ctx->idx] = false;
+		if (inf->pending_unsub && !--inf->pending_unsub && inf->unsub_done)
+			inf->unsub_done(inf->unsub_arg);
+	}
+	free(ctx);
+}
+
+static int send_inform(struct informer *inf, unsigned idx, bool subscribe)
+{
+	unsigned char rec[40] = { 0 }; /* 36 bytes, padded to the 8-byte attribute offset */
+	struct inform_info ii;
+	struct sub_ctx *ctx = calloc(1, sizeof(*ctx));
+	int64_t ret;
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->inf = inf;
+	ctx->idx = idx;
+	ctx->subscribe = subscribe;
+	inform_info_for_trap(&ii, inf->traps[idx], subscribe);
+	inform_info_encode(rec, &ii);
+	inf->stats.subscribe_sent += subscribe;
+	ret = sa_client_query(inf->sa, UMAD_METHOD_SET, UMAD_SA_ATTR_INFORM_INFO, 0, rec,
+			      sizeof(rec), sub_done, ctx);
+	if (ret < 0) {
+		free(ctx);
+		return (int)ret;
+	}
+	return 0;
+}
+
+void informer_subscribe(struct informer *inf)
+{
+	for (unsigned i = 0; i < inf->n_traps; i++)
+		send_inform(inf, i, true);
+}
+
+static void refresh_tick(struct loop *loop, void *arg)
+{
+	struct informer *inf = arg;
+
+	inf->timer = loop_timer_add(loop, (uint64_t)inf->refresh_s * 1000, refresh_tick, inf);
+	informer_subscribe(inf);
+}
+
+int informer_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
+		 const uint16_t *traps, size_t n_traps, unsigned refresh_s, trap_fn fn, void *arg,
+		 struct informer **out)
+{
+	struct informer *inf;
+
+	if (n_traps > INFORMER_MAX_TRAPS)
+		return -EINVAL;
+	inf = calloc(1, sizeof(*inf));
+	if (!inf)
+		return -ENOMEM;
+	inf->loop = loop;
+	inf->port = port;
+	inf->sa = sa;
+	memcpy(inf->traps, traps, n_traps * sizeof(*traps));
+	inf->n_traps = n_traps;
+	inf->refresh_s = refresh_s;
+	inf->fn = fn;
+	inf->arg = arg;
+	if (refresh_s)
+		inf->timer = loop_timer_add(loop, (uint64_t)refresh_s * 1000, refresh_tick, inf);
+	*out = inf;
+	return 0;
+}
+
+void informer_free(struct informer *inf)
+{
+	if (!inf)
+		return;
+	loop_timer_cancel(inf->loop, inf->timer);
+	loop_timer_cancel(inf->loop, inf->retry_timer);
+	free(inf);
+}
+
+void informer_unsubscribe(struct informer *inf, void (*done)(void *arg), void *arg)
+{
+	inf->unsub_done = done;
+	inf->unsub_arg = arg;
+	inf->pending_unsub = 0;
+	for (unsigned i = 0; i < inf->n_traps; i++)
+		if (inf->subscribed[i] && send_inform(inf, i, false) == 0)
+			inf->pending_unsub++;
+	if (!inf->pending_unsub && done)
+		done(arg);
+}
+
+/*
+ * A resent Report (our ReportResp was lost) has the same sender, TID and
+ * content and comes within the SA's response timeout. A restarted SM reuses
+ * TIDs, so an old TID alone proves nothing: acting twice is harmless, and
+ * missing a trap is not.
+ */
+static bool seen_before(struct informer *inf, uint16_t slid, uint32_t tid,
+			const unsigned char *notice)
+{
+	uint64_t key = (uint64_t)slid << 32 | tid, now = loop_now_ms();
+	struct recent_report *r;
+
+	for (unsigned i = 0; i < RECENT_TIDS; i++) {
+		r = &inf->recent[i];
+		if (r->key == key && now - r->when_ms < DUPLICATE_WINDOW_MS &&
+		    !memcmp(r->notice, notice, NOTICE_LEN))
+			return true;
+	}
+	r = &inf->recent[inf->recent_pos++ % RECENT_TIDS];
+	r->key = key;
+	r->when_ms = now;
+	memcpy(r->notice, notice, NOTICE_LEN);
+	return false;
+}
+
+int informer_handle(struct informer *inf, const struct umad_msg *msg)
+{
+	unsigned char resp[MAD_LEN];
+	struct notice n;
+	struct sa_hdr h;
+	union ibv_gid gid;
+	size_t len;
+	int ret;
+
+	if (sa_hdr_decode(msg->mad, msg->len, &h) < 0 || h.mgmt_class != UMAD_CLASS_SUBN_ADM ||
+	    h.method != UMAD_METHOD_REPORT)
+		return 0;
+	inf->stats.reports++;
+	if (h.attr_id != UMAD_SA_ATTR_NOTICE ||
+	    notice_decode(msg->mad + SA_HDR_LEN, msg->len - SA_HDR_LEN, &n) < 0) {
+		inf->stats.malformed++;
+		LOG_WARN("malformed Report from LID %u", msg->slid);
+		return 1;
+	}
+	/* Answer first: the SA resends a Report until it sees the ReportResp. */
+	len = msg->len < sizeof(resp) ? msg->len : sizeof(resp);
+	memcpy(resp, msg->mad, len);
+	h.method = UMAD_METHOD_REPORT_RESP;
+	h.status = 0;
+	sa_hdr_encode(resp, &h);
+	ret = mad_port_send(inf->port, inf->port->sa_agent, msg->slid, msg->sqpn ? msg->sqpn : 1,
+			    resp, len, 0, 0);
+	if (ret < 0)
+		LOG_WARN("ReportResp to LID %u failed: %s", msg->slid, strerror(-ret));
+	if (seen_before(inf, msg->slid, (uint32_t)h.tid, msg->mad + SA_HDR_LEN)) {
+		inf->stats.duplicates++;
+		return 1;
+	}
+	for (unsigned i = 0; i < inf->n_traps; i++)
+		if (inf->traps[i] == n.trap_number)
+			inf->stats.traps[i]++;
+	ret = notice_trap_gid(&n, &gid);
+	LOG_INFO("trap %u from LID %u", n.trap_number, msg->slid);
+	inf->fn(inf->arg, n.trap_number, ret == 0 ? &gid : NULL);
+	return 1;
+}
+
+void informer_stats(const struct informer *inf, struct informer_stats *out)
+{
+	*out = inf->stats;
+	out->subscribed = 0;
+	for (unsigned i = 0; i < inf->n_traps; i++)
+		out->subscribed += inf->subscribed[i];
+}
+
+size_t informer_traps(const struct informer *inf, const uint16_t **traps)
+{
+	*traps = inf->traps;
+	return inf->n_traps;
+}

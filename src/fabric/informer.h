@@ -1,0 +1,47 @@
+/*
+ * informer - InformInfo subscriptions at the master SA and the Reports
+ * (traps) that come back. Subscriptions are (re)sent at start, periodically
+ * (OpenSM forgets them on restart unless it keeps its SA database) and after
+ * an SM change; removed at clean exit with QPN 1. Every Report is answered
+ * with a ReportResp before it is acted on, so the SA does not resend it.
+ */
+#ifndef LOCALSA_FABRIC_INFORMER_H
+#define LOCALSA_FABRIC_INFORMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <infiniband/verbs.h>
+
+struct loop;
+struct mad_port;
+struct sa_client;
+struct umad_msg;
+struct informer;
+
+enum { INFORMER_MAX_TRAPS = 8 };
+
+/* gid is the GID the trap is about (traps 64-67), or NULL. */
+typedef void (*trap_fn)(void *arg, uint16_t trap, const union ibv_gid *gid);
+
+struct informer_stats {
+	uint64_t reports, duplicates, malformed;
+	uint64_t traps[INFORMER_MAX_TRAPS];  /* by position in the configured list */
+	uint64_t subscribe_sent, subscribe_ok, subscribe_failed;
+	unsigned subscribed;                 /* traps currently subscribed */
+};
+
+int informer_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
+		 const uint16_t *traps, size_t n_traps, unsigned refresh_s, trap_fn fn, void *arg,
+		 struct informer **out);
+void informer_free(struct informer *inf);
+/* (Re)sends every subscription now. */
+void informer_subscribe(struct informer *inf);
+/* Sends every unsubscription; done runs when all are answered or failed. */
+void informer_unsubscribe(struct informer *inf, void (*done)(void *arg), void *arg);
+/* 1 if msg was a Report (answered and dispatched), 0 otherwise. */
+int informer_handle(struct informer *inf, const struct umad_msg *msg);
+void informer_stats(const struct informer *inf, struct informer_stats *out);
+size_t informer_traps(const struct informer *inf, const uint16_t **traps);
+
+#endif

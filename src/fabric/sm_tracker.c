@@ -1,0 +1,149 @@
+/*
+ * sm_tracker - see sm_tracker.h. Without a directed-route agent it falls back
+ * to re-reading the port attributes through libibumad (sysfs on hardware).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <infiniband/umad_sm.h>
+#include <infiniband/umad_types.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "fabric/mad_port.h"
+#include "fabric/sm_tracker.h"
+#include "wire/port_info.h"
+
+enum { SMP_TIMEOUT_MS = 500 };
+
+struct sm_tracker {
+	struct loop *loop;
+	struct mad_port *port;
+	unsigned poll_ms;
+	sm_change_fn fn;
+	void *arg;
+	uint64_t timer;
+	uint32_t tid;
+	bool in_flight;
+	uint64_t sent_ms;
+	uint64_t changes;
+};
+
+static void apply(struct sm_tracker *t, uint16_t sm_lid, uint16_t lid)
+{
+	uint16_t old = t->port->sm_lid;
+
+	if (lid && lid != t->port->lid) {
+		LOG_INFO("port LID changed: %u -> %u", t->port->lid, lid);
+		t->port->lid = lid;
+	}
+	if (!sm_lid || sm_lid == old)
+		return;
+	t->port->sm_lid = sm_lid;
+	t->changes++;
+	LOG_INFO("master SM moved: LID %u -> %u", old, sm_lid);
+	t->fn(t->arg, old, sm_lid);
+}
+
+void sm_tracker_check(struct sm_tracker *t)
+{
+	unsigned char mad[256];
+	int ret;
+
+	/* A read lost without even a timeout report must not wedge us. */
+	if (t->in_flight && loop_now_ms() - t->sent_ms < 4 * SMP_TIMEOUT_MS)
+		return;
+	if (t->port->smp_agent < 0) {
+		uint16_t old_lid = t->port->lid, old_sm = t->port->sm_lid;
+
+		if (mad_port_refresh(t->port) == 0) {
+			uint16_t sm = t->port->sm_lid, lid = t->port->lid;
+
+			t->port->sm_lid = old_sm;
+			t->port->lid = old_lid;
+			apply(t, sm, lid);
+		}
+		return;
+	}
+	memset(mad, 0, sizeof(mad));
+	t->tid++;
+	smp_encode_dr_get(mad, t->tid, UMAD_SM_ATTR_PORT_INFO, 0);
+	ret = mad_port_send(t->port, t->port->smp_agent, 0xffff, 0, mad, sizeof(mad),
+			    SMP_TIMEOUT_MS, 1);
+	if (ret < 0) {
+		LOG_WARN("PortInfo read failed: %s", strerror(-ret));
+		return;
+	}
+	t->in_flight = true;
+	t->sent_ms = loop_now_ms();
+}
+
+int sm_tracker_handle(struct sm_tracker *t, const struct umad_msg *msg)
+{
+	const uint8_t *data;
+	uint16_t sm_lid, lid;
+	uint64_t tid;
+
+	if (msg->len < 16 || msg->mad[1] != UMAD_CLASS_SUBN_DIRECTED_ROUTE)
+		return 0;
+	memcpy(&tid, msg->mad + 8, sizeof(tid));
+	if (!t->in_flight || (uint32_t)be64toh(tid) != t->tid)
+		return 0;
+	t->in_flight = false;
+	if (msg->status) {
+		LOG_WARN("PortInfo read timed out");
+		return 1;
+	}
+	if (smp_resp_data(msg->mad, msg->len, &data) < 0 ||
+	    port_info_sm_lid(data, PORT_INFO_LEN, &sm_lid) < 0 ||
+	    port_info_lid(data, PORT_INFO_LEN, &lid) < 0) {
+		LOG_WARN("malformed PortInfo answer");
+		return 1;
+	}
+	apply(t, sm_lid, lid);
+	return 1;
+}
+
+static void poll_tick(struct loop *loop, void *arg)
+{
+	struct sm_tracker *t = arg;
+
+	t->timer = loop_timer_add(loop, t->poll_ms, poll_tick, t);
+	sm_tracker_check(t);
+}
+
+int sm_tracker_new(struct loop *loop, struct mad_port *port, unsigned poll_ms,
+		   sm_change_fn fn, void *arg, struct sm_tracker **out)
+{
+	struct sm_tracker *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->loop = loop;
+	t->port = port;
+	t->poll_ms = poll_ms;
+	t->fn = fn;
+	t->arg = arg;
+	t->tid = (uint32_t)(loop_now_ns() & 0xffff) << 16 | 0x8000;
+	if (poll_ms)
+		t->timer = loop_timer_add(loop, poll_ms, poll_tick, t);
+	*out = t;
+	return 0;
+}
+
+void sm_tracker_free(struct sm_tracker *t)
+{
+	if (!t)
+		return;
+	if (t->timer)
+		loop_timer_cancel(t->loop, t->timer);
+	free(t);
+}
+
+uint64_t sm_tracker_changes(const struct sm_tracker *t)
+{
+	return t->changes;
+}
