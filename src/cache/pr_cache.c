@@ -65,6 +65,10 @@ struct pr_cache {
 	uint32_t neg_cap, neg_used, neg_free, nneg;
 	struct chain_table neg_index;
 
+	uint64_t changes;
+	pr_cache_watch_fn watch_fn;
+	void *watch_arg;
+
 	uint16_t ntuples;
 	uint16_t thead[TUPLE_BUCKETS];
 	uint16_t tnext[PR_TUPLE_MAX];
@@ -543,6 +547,14 @@ static size_t purge_doomed(struct pr_cache *c, size_t nd)
 	return nd;
 }
 
+/* Paths were added, replaced or removed: tell the watcher. */
+static void paths_changed(struct pr_cache *c)
+{
+	c->changes++;
+	if (c->watch_fn)
+		c->watch_fn(c->watch_arg);
+}
+
 static int origin_get(const struct pr_cache *c, const struct pr_origin *origin,
 		      struct pr_origin *o)
 {
@@ -828,6 +840,8 @@ void pr_cache_flush(struct pr_cache *c)
 {
 	if (!c)
 		return;
+	if (c->nentries)
+		paths_changed(c);
 	free(c->ent);
 	c->ent = NULL;
 	c->ent_cap = c->ent_used = c->nentries = c->ndest = 0;
@@ -894,6 +908,8 @@ int pr_cache_replace(struct pr_cache *c, uint16_t tuple, const union ibv_gid *dg
 		for (size_t i = 0; i < n && c->nneg; i++)
 			neg_clear_for(c, tuple, &recs[i]);
 	}
+	if (n || old)
+		paths_changed(c);
 	return 0;
 }
 
@@ -949,6 +965,8 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 	}
 	for (size_t i = 0; i < n && c->nneg; i++)
 		neg_clear_for(c, tuple, &recs[i]);
+	if (n || doomed)
+		paths_changed(c);
 	return (int)n;
 }
 
@@ -970,7 +988,10 @@ size_t pr_cache_sweep(struct pr_cache *c, uint16_t tuple, enum pr_source source,
 			nd++;
 		}
 	}
-	return purge_doomed(c, nd);
+	nd = purge_doomed(c, nd);
+	if (nd)
+		paths_changed(c);
+	return nd;
 }
 
 size_t pr_cache_remove_dgid(struct pr_cache *c, const union ibv_gid *dgid)
@@ -981,6 +1002,8 @@ size_t pr_cache_remove_dgid(struct pr_cache *c, const union ibv_gid *dgid)
 		return 0;
 	for (uint16_t t = 0; t < c->ntuples && c->nentries; t++)
 		n += remove_key(c, t, dgid, false);
+	if (n)
+		paths_changed(c);
 	return n;
 }
 
@@ -999,7 +1022,10 @@ size_t pr_cache_remove_if(struct pr_cache *c, bool (*pred)(const struct pr_entry
 			nd++;
 		}
 	}
-	return purge_doomed(c, nd);
+	nd = purge_doomed(c, nd);
+	if (nd)
+		paths_changed(c);
+	return nd;
 }
 
 /* --- reading --- */
@@ -1072,4 +1098,17 @@ void pr_cache_stats(const struct pr_cache *c, struct pr_cache_stats *out)
 			 chunks * TUPLE_CHUNK * sizeof(struct pr_tuple),
 	};
 	out->bytes_per_entry = out->entries ? out->bytes / out->entries : 0;
+}
+
+void pr_cache_watch(struct pr_cache *c, pr_cache_watch_fn fn, void *arg)
+{
+	if (!c)
+		return;
+	c->watch_fn = fn;
+	c->watch_arg = arg;
+}
+
+uint64_t pr_cache_changes(const struct pr_cache *c)
+{
+	return c ? c->changes : 0;
 }

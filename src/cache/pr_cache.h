@@ -169,4 +169,13 @@ void pr_cache_foreach(const struct pr_cache *c, pr_cache_visit_fn fn, void *arg)
 
 void pr_cache_stats(const struct pr_cache *c, struct pr_cache_stats *out);
 
+/*
+ * Change tracking for the snapshot publisher: every call that adds, replaces or removes paths
+ * bumps a counter, then calls the watcher (one at most; fn NULL removes it). Negatives and
+ * tuples do not count: the snapshot holds paths only. The watcher must not modify the cache.
+ */
+typedef void (*pr_cache_watch_fn)(void *arg);
+void pr_cache_watch(struct pr_cache *c, pr_cache_watch_fn fn, void *arg);
+uint64_t pr_cache_changes(const struct pr_cache *c);
+
 #endif

@@ -10,7 +10,7 @@
 #include "daemon/config.h"
 #include "wire/ctl_proto.h"
 
-enum opt_type { OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS };
+enum opt_type { OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS, OPT_KEY };
 
 struct opt {
 	const char *name;
@@ -46,6 +46,11 @@ static const struct opt options[] = {
 	  "full refresh period (one GetTable); 0: never" },
 	{ "max_entries", UINT(max_entries, 16, 200000000), "4000000", "cached paths, at most" },
 	{ "max_clients", UINT(max_clients, 1, 100000), "256", "control clients at once" },
+	{ "acm_socket", STR(acm_socket), "/run/ibacm-unix.sock",
+	  "unix socket of the ibacm-compatible door (ibacm's own path); \"none\": no socket" },
+	{ "acm_tcp_port", UINT(acm_tcp_port, 0, 65535), "0",
+	  "also serve ACM clients on 127.0.0.1:PORT (ibacm uses 6125); 0: no TCP" },
+	{ "acm_max_clients", UINT(acm_max_clients, 1, 100000), "512", "ACM clients at once" },
 	{ "sa_server", UINT(sa_server, 0, 1), "1",
 	  "1: register as an SA-class server (traps arrive as Reports; the SA door)" },
 	{ "inform_traps", OPT_TRAPS, offsetof(struct config, traps), sizeof(((struct config *)0)->traps),
@@ -56,6 +61,12 @@ static const struct opt options[] = {
 	  "read this port's MasterSMLID this often to follow a moving SM; 0: only on SA timeouts" },
 	{ "trap_refresh_delay_ms", UINT(trap_refresh_delay_ms, 0, 3600000), "1000",
 	  "full refresh this long after the last topology trap; 0: none" },
+	{ "sa_sm_key", OPT_KEY, offsetof(struct config, sa_sm_key), sizeof(uint64_t), 0, 0, "none",
+	  "SM_Key that Set/Delete PathRecord at the SA door must carry; none: refuse writes" },
+	{ "sa_relay", UINT(sa_relay, 0, 1), "1",
+	  "1: the SA door relays to the master SA what the cache cannot answer" },
+	{ "sa_max_set_records", UINT(sa_max_set_records, 1, 10000000), "65536",
+	  "paths in one Set (SetTable) at the SA door, at most" },
 	{ "max_stale_s", UINT(max_stale_s, 0, 86400 * 365), "0",
 	  "0: serve cached paths while the SA is unreachable; N: after N s without an SA "
 	  "answer, every lookup must be confirmed by the SA" },
@@ -133,6 +144,20 @@ bad_traps:
 			 name, value);
 		return -EINVAL;
 	}
+	case OPT_KEY:
+		if (!strcmp(value, "none")) {
+			c->sa_sm_key_set = false;
+			c->sa_sm_key = 0;
+			return 0;
+		}
+		if (ctl_parse_u64(value, UINT64_MAX, &v) < 0) {
+			snprintf(msg, msglen, "%s: '%s' is not a 64-bit key (0x...) or 'none'", name,
+				 value);
+			return -EINVAL;
+		}
+		c->sa_sm_key = v;
+		c->sa_sm_key_set = true;
+		return 0;
 	case OPT_LEVEL:
 		if (log_level_parse(value, &c->log_level) < 0) {
 			snprintf(msg, msglen, "%s: '%s' is not err, warn, info or debug", name, value);

@@ -29,6 +29,9 @@ struct config {
 	unsigned refresh_interval_s;
 	uint32_t max_entries;
 	unsigned max_clients;
+	char acm_socket[108];          /* ACM door (ibacm protocol); "" for none */
+	unsigned acm_tcp_port;         /* ... on 127.0.0.1 too; 0 for none */
+	unsigned acm_max_clients;
 	unsigned sa_server;            /* register as SA-class server: Reports, SA door */
 	uint16_t traps[8];             /* inform_traps */
 	size_t n_traps;
@@ -36,6 +39,10 @@ struct config {
 	unsigned sm_poll_ms;
 	unsigned trap_refresh_delay_ms;
 	unsigned max_stale_s;
+	uint64_t sa_sm_key;            /* the SM_Key SA-door writes must carry */
+	bool sa_sm_key_set;            /* false: SA-door writes are refused */
+	unsigned sa_relay;
+	unsigned sa_max_set_records;
 };
 
 void config_defaults(struct config *c);

@@ -17,7 +17,9 @@
 #include "base/strbuf.h"
 #include "daemon/config.h"
 #include "daemon/freshness.h"
+#include "doors/acm_server.h"
 #include "doors/ctl_server.h"
+#include "doors/sa_server.h"
 #include "fabric/mad_port.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
@@ -30,6 +32,8 @@ struct daemon {
 	struct sa_client *sa;
 	struct resolver *res;
 	struct ctl_server *ctl;
+	struct sa_server *sad;        /* the SA door on QP1; NULL with sa_server 0 */
+	struct acm_server *acm;      /* NULL when off or when its socket is taken */
 	struct freshness *fresh;
 	uint64_t started_ms;
 	uint64_t sighups;
@@ -44,6 +48,7 @@ static void usage(FILE *out)
 		"  -c, --config FILE          read `name value` lines from FILE\n"
 		"  -f, --foreground           stay in the foreground, log to stderr\n"
 		"  -s, --control-socket PATH  the localsa CLI's socket\n"
+		"      --acm-socket PATH      the ACM (ibacm protocol) socket; \"none\": off\n"
 		"  -l, --log-file FILE        log to FILE\n"
 		"  -L, --log-level LEVEL      err, warn, info or debug\n"
 		"  -r, --ready-file FILE      create FILE once the first fill has finished\n"
@@ -125,7 +130,8 @@ static void on_mad(struct loop *loop, int fd, uint32_t events, void *arg)
 			LOG_WARN("receive failed: %s", strerror(-ret));
 			return;
 		}
-		if (!sa_client_handle(d->sa, &msg) && !freshness_handle(d->fresh, &msg))
+		if (!sa_client_handle(d->sa, &msg) && !freshness_handle(d->fresh, &msg) &&
+		    !(d->sad && sa_server_handle(d->sad, &msg)))
 			LOG_DEBUG("ignored MAD class 0x%02x method 0x%02x from LID %u",
 				  msg.len > 3 ? msg.mad[1] : 0, msg.len > 3 ? msg.mad[3] : 0, msg.slid);
 	}
@@ -143,9 +149,28 @@ static void extra_stats(void *arg, struct strbuf *o)
 		      d->port->ca_name, d->port->portnum, gid, d->port->lid, d->port->sm_lid,
 		      (unsigned long long)d->sighups);
 	freshness_stats_json(d->fresh, o);
+	if (d->sad)
+		sa_server_stats_json(d->sad, o);
+	acm_server_append_json(d->acm, o);
 }
 
 /* --- start-up ------------------------------------------------------------- */
+
+/* The ACM door is optional: when its socket is taken (ibacm runs) the daemon serves without it. */
+static void start_acm(struct daemon *d)
+{
+	struct acm_server_opts o = { strcmp(d->cfg.acm_socket, "none") ? d->cfg.acm_socket : "",
+				     (uint16_t)d->cfg.acm_tcp_port, d->cfg.acm_max_clients, 0 };
+	int ret;
+
+	if (!*o.path && !o.tcp_port)
+		return;
+	ret = acm_server_new(d->loop, d->res, d->port, &o, &d->acm);
+	if (ret < 0)
+		LOG_ERR("the ACM door is off: %s", strerror(-ret));
+}
+
+enum { OPT_ACM_SOCKET = 0x100 };  /* long-only options */
 
 static int parse_args(struct config *cfg, int argc, char **argv)
 {
@@ -153,6 +178,7 @@ static int parse_args(struct config *cfg, int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "control-socket", required_argument, NULL, 's' },
+		{ "acm-socket", required_argument, NULL, OPT_ACM_SOCKET },
 		{ "log-file", required_argument, NULL, 'l' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "ready-file", required_argument, NULL, 'r' },
@@ -184,6 +210,7 @@ static int parse_args(struct config *cfg, int argc, char **argv)
 			cfg->foreground = true;
 			continue;
 		case 's': name = "control_socket"; break;
+		case OPT_ACM_SOCKET: name = "acm_socket"; break;
 		case 'l': name = "log_file"; break;
 		case 'L': name = "log_level"; break;
 		case 'r': name = "ready_file"; break;
@@ -295,11 +322,20 @@ int main(int argc, char **argv)
 	ret = freshness_new(d.loop, d.port, d.sa, d.res, &fresh_opts, &d.fresh);
 	if (ret < 0)
 		goto out_res;
+	if (d.cfg.sa_server) {
+		struct sa_server_opts sad_opts = { d.cfg.sa_sm_key_set, d.cfg.sa_sm_key, d.cfg.sa_relay,
+						   d.cfg.sa_max_set_records, 0 };
+
+		ret = sa_server_new(d.loop, d.port, d.res, d.sa, &sad_opts, &d.sad);
+		if (ret < 0)
+			goto out_fresh;
+	}
 	ctl_opts = (struct ctl_server_opts){ d.cfg.control_socket, d.cfg.socket_mode,
 					     d.cfg.max_clients, extra_stats, &d };
 	ret = ctl_server_new(d.loop, d.res, d.sa, &ctl_opts, &d.ctl);
 	if (ret < 0)
 		goto out_fresh;
+	start_acm(&d);
 	ret = resolver_fill(d.res, first_fill_done, &d);
 	if (ret < 0) {
 		LOG_WARN("cannot start the initial fill: %s", strerror(-ret));
@@ -309,12 +345,14 @@ int main(int argc, char **argv)
 	LOG_INFO("serving on %s", d.cfg.control_socket);
 	ret = loop_run(d.loop);
 
+	acm_server_free(d.acm);
 	ctl_server_free(d.ctl);
 out_fresh:
 	freshness_free(d.fresh);
 out_res:
-	sa_client_free(d.sa); /* fails pending fetches before their owner goes */
+	sa_client_free(d.sa); /* fails pending fetches before their owners go */
 	d.sa = NULL;
+	sa_server_free(d.sad);
 	resolver_free(d.res);
 out_sa:
 	sa_client_free(d.sa);

@@ -120,6 +120,19 @@ int mad_port_refresh(struct mad_port *p)
 	return port_read_info(p);
 }
 
+int mad_port_ca_info(const struct mad_port *p, uint64_t *node_guid, uint8_t *num_ports)
+{
+	umad_ca_t ca;
+	int ret = umad_get_ca(p->ca_name, &ca);
+
+	if (ret < 0)
+		return ret;
+	*node_guid = be64toh(ca.node_guid);
+	*num_ports = (uint8_t)ca.numports;
+	umad_release_ca(&ca);
+	return 0;
+}
+
 int mad_port_send(struct mad_port *p, int agent, uint16_t dlid, uint32_t dqpn,
 		   const void *mad, size_t len, int timeout_ms, int retries)
 {

@@ -43,6 +43,8 @@ int mad_port_open(const char *ca, int port, bool sa_server, struct mad_port **ou
 void mad_port_close(struct mad_port *p);
 /* Re-reads LID, SM LID and GID from the port (sysfs on hardware). */
 int mad_port_refresh(struct mad_port *p);
+/* The port's CA: node GUID (host order) and number of physical ports. */
+int mad_port_ca_info(const struct mad_port *p, uint64_t *node_guid, uint8_t *num_ports);
 /* Sends one MAD (any length: the kernel does RMPP) to dlid/QP dqpn.
  * timeout_ms > 0 for requests that expect a response. */
 int mad_port_send(struct mad_port *p, int agent, uint16_t dlid, uint32_t dqpn,

@@ -52,6 +52,8 @@ struct resolver {
 	struct fetch *fetches;
 	int64_t next_waiter;
 	struct fill_waiter *fill_waiters;
+	union ibv_gid *order;      /* DGIDs in the last GetTable answer's order */
+	size_t n_order;
 	uint64_t fill_started_ms;
 	struct resolver_stats stats;
 };
@@ -335,6 +337,7 @@ void resolver_free(struct resolver *r)
 	if (!r)
 		return;
 	/* The SA client is freed first by the owner, which fails our fetches. */
+	free(r->order);
 	pr_cache_free(r->cache);
 	free(r);
 }
@@ -429,6 +432,97 @@ static void fill_finish(struct resolver *r, int err, size_t n)
 	}
 }
 
+/* Keeps the destinations' order of a GetTable answer (first appearance). */
+static void remember_order(struct resolver *r, const struct ibv_path_record *recs, size_t n)
+{
+	union ibv_gid *order = malloc((n ? n : 1) * sizeof(*order));
+	size_t k = 0;
+
+	if (!order)
+		return; /* the table then comes in cache order */
+	for (size_t i = 0; i < n; i++)
+		if (!k || memcmp(&order[k - 1], &recs[i].dgid, sizeof(*order)))
+			memcpy(&order[k++], &recs[i].dgid, sizeof(*order));
+	free(r->order);
+	r->order = order;
+	r->n_order = k;
+}
+
+struct table_ctx {
+	uint16_t tuple;
+	struct ibv_path_record *recs;
+	size_t n, cap;
+	bool failed;
+};
+
+static bool collect_tuple(const struct pr_entry *e, void *arg)
+{
+	struct table_ctx *t = arg;
+
+	if (e->tuple != t->tuple)
+		return true;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 256;
+		struct ibv_path_record *nr = realloc(t->recs, cap * sizeof(*nr));
+
+		if (!nr) {
+			t->failed = true;
+			return false;
+		}
+		t->recs = nr;
+		t->cap = cap;
+	}
+	t->recs[t->n++] = e->rec;
+	return true;
+}
+
+static int gid_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(union ibv_gid));
+}
+
+int resolver_table(struct resolver *r, struct ibv_path_record **out, size_t *n)
+{
+	struct table_ctx t = { .tuple = r->default_tuple };
+	const struct pr_entry *e[RESOLVE_MAX_PATHS];
+	struct ibv_path_record *res;
+	union ibv_gid *sorted;
+	size_t k = 0;
+
+	pr_cache_foreach(r->cache, collect_tuple, &t);
+	res = malloc((t.n ? t.n : 1) * sizeof(*res));
+	sorted = malloc((r->n_order ? r->n_order : 1) * sizeof(*sorted));
+	if (t.failed || !res || !sorted) {
+		free(res);
+		free(sorted);
+		free(t.recs);
+		return -ENOMEM;
+	}
+	/* SA order first, through the index; then what arrived since. O(n log n). */
+	for (size_t i = 0; i < r->n_order; i++) {
+		size_t m = pr_cache_lookup_dgid(r->cache, r->default_tuple, &r->order[i], e,
+						RESOLVE_MAX_PATHS);
+
+		for (size_t j = 0; j < m && j < RESOLVE_MAX_PATHS && k < t.n; j++)
+			res[k++] = e[j]->rec;
+	}
+	memcpy(sorted, r->order, r->n_order * sizeof(*sorted));
+	qsort(sorted, r->n_order, sizeof(*sorted), gid_cmp);
+	for (size_t i = 0; i < t.n && k < t.n; i++)
+		if (!bsearch(&t.recs[i].dgid, sorted, r->n_order, sizeof(*sorted), gid_cmp))
+			res[k++] = t.recs[i];
+	free(sorted);
+	free(t.recs);
+	*out = res;
+	*n = k;
+	return 0;
+}
+
+uint16_t resolver_default_tuple(const struct resolver *r)
+{
+	return r->default_tuple;
+}
+
 static void fill_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
 {
 	struct resolver *r = arg;
@@ -454,6 +548,7 @@ static void fill_done(void *arg, int err, uint8_t status, const unsigned char *m
 	}
 	for (i = 0; i < n; i++)
 		pr_decode(p + i * rec_len, rec_len, &recs[i]);
+	remember_order(r, recs, n);
 	origin.generation = pr_cache_begin_generation(r->cache);
 	ret = pr_cache_load(r->cache, r->default_tuple, recs, n, &origin, loop_now_ms());
 	free(recs);

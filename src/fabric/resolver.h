@@ -93,6 +93,13 @@ void resolver_gid_out(struct resolver *r, const union ibv_gid *gid);
 /* Trap 64: paths to gid in every tuple are dropped and the default tuple's
  * are fetched (one GetTable SGID+DGID). */
 void resolver_gid_in(struct resolver *r, const union ibv_gid *gid);
+/*
+ * The default tuple's paths (this SGID, every destination), in the order of
+ * the last GetTable answer; paths learned since come after. *out is malloc'd.
+ */
+int resolver_table(struct resolver *r, struct ibv_path_record **out, size_t *n);
+/* The tuple id of the default request (this SGID, nothing else specified). */
+uint16_t resolver_default_tuple(const struct resolver *r);
 struct pr_cache *resolver_cache(struct resolver *r);
 const union ibv_gid *resolver_own_gid(const struct resolver *r);
 void resolver_stats(const struct resolver *r, struct resolver_stats *out);

@@ -1,0 +1,25 @@
+/*
+ * door_listen - listening sockets for the doors: a unix stream socket that never steals a live
+ * service's path and can come from systemd socket activation, and a TCP socket on loopback.
+ * Every descriptor returned is non-blocking and close-on-exec.
+ */
+#ifndef LOCALSA_DOORS_DOOR_LISTEN_H
+#define LOCALSA_DOORS_DOOR_LISTEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * A listening unix socket at path. If systemd passed one bound to path (LISTEN_PID is this
+ * process, LISTEN_FDS counts from fd 3), that one is used and *bound is false. Otherwise a stale
+ * socket file (nothing accepts on it) is replaced, a new socket is bound with mode, and *bound is
+ * true: the caller unlinks path when done. -EADDRINUSE when something listens on path, -EEXIST
+ * when path is not a socket, -ENAMETOOLONG, other negative errno.
+ */
+int door_listen_unix(const char *path, mode_t mode, int backlog, int *fd, bool *bound);
+
+/* A listening TCP socket on 127.0.0.1:port (SO_REUSEADDR). */
+int door_listen_tcp_loopback(uint16_t port, int backlog, int *fd);
+
+#endif

@@ -1,0 +1,550 @@
+/*
+ * sa_server - see sa_server.h.
+ *
+ * Which PathRecord queries the cache answers: SGID given (or the requester is
+ * this port), a destination (DGID or DLID), and otherwise only the fields a
+ * tuple holds (PKey, ServiceID, QoS class, SL, TClass) and NumbPath; a
+ * GetTable with SGID = this port and nothing else is the whole cached table.
+ * Anything else — selectors, SLID, Reversible, raw traffic, another SGID
+ * without a destination — goes to the master SA unchanged, so its statuses
+ * are OpenSM's own.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <infiniband/umad_sa.h>
+#include <infiniband/umad_types.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "base/strbuf.h"
+#include "doors/sa_server.h"
+#include "fabric/mad_port.h"
+#include "fabric/resolver.h"
+#include "fabric/sa_client.h"
+#include "wire/path_rec.h"
+#include "wire/sa_mad.h"
+
+#define CACHEABLE_MASK (PR_CM_SGID | PR_CM_DGID | PR_CM_DLID | PR_CM_PKEY | PR_CM_SERVICE_ID | \
+			PR_CM_QOS_CLASS | PR_CM_SL | PR_CM_TCLASS | PR_CM_NUMB_PATH)
+
+enum { PR_ATTR_OFFSET = PR_LEN / 8 };
+
+struct pending {
+	struct pending *next;
+	struct sa_server *srv;
+	struct sa_hdr hdr;        /* the request's header */
+	uint16_t slid;
+	uint32_t sqpn;
+	int64_t waiter;           /* resolver waiter, or 0 for a relay */
+};
+
+struct sa_server_stats {
+	uint64_t requests, cache_answers, relayed, denied, malformed, unsupported, busy;
+	uint64_t set_records, deleted_records, pending_now;
+};
+
+struct sa_server {
+	struct loop *loop;
+	struct mad_port *port;
+	struct resolver *res;
+	struct sa_client *sa;
+	struct sa_server_opts opts;
+	struct pending *pending;
+	struct sa_server_stats st;
+};
+
+/* --- responses ------------------------------------------------------------ */
+
+static uint8_t resp_method(uint8_t method)
+{
+	return method == UMAD_METHOD_SET ? UMAD_METHOD_GET_RESP : (uint8_t)(method | 0x80);
+}
+
+/* Sends a response with mad_status (generic bits, SA status << 8) and records. */
+static void respond(struct sa_server *s, const struct sa_hdr *req, uint16_t slid, uint32_t sqpn,
+		    uint16_t mad_status, uint32_t attr_mod, const void *recs, size_t rec_len,
+		    size_t n)
+{
+	size_t len = SA_HDR_LEN + n * rec_len;
+	unsigned char *mad;
+	struct sa_hdr h = *req;
+	int ret;
+
+	if (len < MAD_LEN)
+		len = MAD_LEN;
+	mad = calloc(1, len);
+	if (!mad) {
+		LOG_ERR("no memory for a %zu-byte answer", len);
+		return;
+	}
+	h.method = resp_method(req->method);
+	h.status = mad_status;
+	h.attr_mod = attr_mod;
+	h.attr_offset = (uint16_t)(rec_len / 8);
+	h.rmpp_version = h.rmpp_type = h.rmpp_flags = h.rmpp_status = 0;
+	h.rmpp_seg_num = h.rmpp_paylen = 0;
+	if (h.method == UMAD_SA_METHOD_GET_TABLE_RESP) {
+		/* The kernel segments; the header only says RMPP is active. */
+		h.rmpp_version = UMAD_RMPP_VERSION;
+		h.rmpp_type = 1; /* DATA */
+		h.rmpp_flags = 0x07; /* active, first, last */
+		h.rmpp_seg_num = 1;
+		h.rmpp_paylen = (uint32_t)(SA_RMPP_CLASS_HDR_LEN + n * rec_len);
+	}
+	h.sm_key = 0;
+	sa_hdr_encode(mad, &h);
+	if (n)
+		memcpy(mad + SA_HDR_LEN, recs, n * rec_len);
+	ret = mad_port_send(s->port, s->port->sa_agent, slid, sqpn ? sqpn : 1, mad, len, 0, 0);
+	if (ret < 0)
+		LOG_WARN("answer to LID %u failed: %s", slid, strerror(-ret));
+	free(mad);
+}
+
+static void respond_status(struct sa_server *s, const struct sa_hdr *req, uint16_t slid,
+			   uint32_t sqpn, uint16_t mad_status)
+{
+	respond(s, req, slid, sqpn, mad_status, 0, NULL, 0, 0);
+}
+
+static uint16_t sa_status(uint8_t code)
+{
+	return (uint16_t)(code << 8);
+}
+
+/* --- pending requests ----------------------------------------------------- */
+
+static struct pending *pending_new(struct sa_server *s, const struct sa_hdr *h,
+				   const struct umad_msg *msg)
+{
+	struct pending *p;
+
+	if (s->st.pending_now >= s->opts.max_pending)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->srv = s;
+	p->hdr = *h;
+	p->slid = msg->slid;
+	p->sqpn = msg->sqpn;
+	p->next = s->pending;
+	s->pending = p;
+	s->st.pending_now++;
+	return p;
+}
+
+static void pending_free(struct pending *p)
+{
+	struct sa_server *s = p->srv;
+
+	for (struct pending **pp = &s->pending; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	s->st.pending_now--;
+	free(p);
+}
+
+/* --- Get / GetTable PathRecord -------------------------------------------- */
+
+static void resolved(void *arg, int err, uint8_t status, const struct ibv_path_record *recs,
+		     size_t n)
+{
+	struct pending *p = arg;
+	struct sa_server *s = p->srv;
+	bool table = p->hdr.method == UMAD_SA_METHOD_GET_TABLE;
+
+	if (!err) {
+		respond(s, &p->hdr, p->slid, p->sqpn, 0, 0, recs, PR_LEN, table ? n : 1);
+	} else if (err == -ENOENT) {
+		/* OpenSM: an empty table for GetTable, NO_RECORDS for Get. */
+		respond(s, &p->hdr, p->slid, p->sqpn,
+			table ? 0 : sa_status(UMAD_SA_STATUS_NO_RECORDS), 0, NULL, PR_LEN, 0);
+	} else {
+		respond_status(s, &p->hdr, p->slid, p->sqpn,
+			       sa_status(status ? status : UMAD_SA_STATUS_NO_RESOURCES));
+	}
+	pending_free(p);
+}
+
+/* Fills req from a cacheable query; false if the SA must see it as it is. */
+static bool cacheable(const struct sa_server *s, const struct sa_hdr *h,
+		      const struct ibv_path_record *q, uint16_t slid, struct pr_request *req)
+{
+	uint64_t mask = h->comp_mask;
+
+	if (mask & ~(uint64_t)CACHEABLE_MASK)
+		return false;
+	if ((mask & PR_CM_SERVICE_ID) && (mask & PR_CM_SERVICE_ID) != PR_CM_SERVICE_ID)
+		return false;
+	if ((mask & PR_CM_NUMB_PATH) && h->method == UMAD_SA_METHOD_GET_TABLE)
+		return false; /* a partial table: let the SA choose which paths */
+	memset(req, 0, sizeof(*req));
+	if (mask & PR_CM_SGID) {
+		memcpy(&req->sgid, &q->sgid, sizeof(req->sgid));
+		req->has |= PR_REQ_SGID;
+	} else if (slid != s->port->lid) {
+		return false; /* the source is the requester, whose GID we would guess */
+	}
+	if (mask & PR_CM_DGID) {
+		memcpy(&req->dgid, &q->dgid, sizeof(req->dgid));
+		req->has |= PR_REQ_DGID;
+	}
+	if (mask & PR_CM_DLID) {
+		req->dlid = pr_dlid(q);
+		req->has |= PR_REQ_DLID;
+	}
+	if (!(req->has & (PR_REQ_DGID | PR_REQ_DLID)))
+		return false;
+	if (mask & PR_CM_PKEY) {
+		req->pkey = pr_pkey(q);
+		req->tuple_flags |= PR_TUPLE_PKEY;
+	}
+	if (mask & PR_CM_SERVICE_ID) {
+		req->service_id = pr_service_id(q);
+		req->tuple_flags |= PR_TUPLE_SERVICE_ID;
+	}
+	if (mask & PR_CM_QOS_CLASS) {
+		req->qos_class = pr_qos_class(q);
+		req->tuple_flags |= PR_TUPLE_QOS_CLASS;
+	}
+	if (mask & PR_CM_SL) {
+		req->sl = pr_sl(q);
+		req->tuple_flags |= PR_TUPLE_SL;
+	}
+	if (mask & PR_CM_TCLASS) {
+		req->tclass = pr_tclass(q);
+		req->tuple_flags |= PR_TUPLE_TCLASS;
+	}
+	return true;
+}
+
+static bool whole_table_query(const struct sa_server *s, const struct sa_hdr *h,
+			      const struct ibv_path_record *q)
+{
+	return h->method == UMAD_SA_METHOD_GET_TABLE && h->comp_mask == PR_CM_SGID &&
+	       !memcmp(&q->sgid, &s->port->gid, sizeof(q->sgid));
+}
+
+static void relay(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg);
+
+static void get_path(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg,
+		     const struct ibv_path_record *q)
+{
+	struct pr_request req;
+	struct pending *p;
+	int64_t ret;
+
+	if (whole_table_query(s, h, q)) {
+		struct ibv_path_record *recs;
+		size_t n;
+
+		if (resolver_table(s->res, &recs, &n) == 0) {
+			s->st.cache_answers++;
+			respond(s, h, msg->slid, msg->sqpn, 0, 0, recs, PR_LEN, n);
+			free(recs);
+			return;
+		}
+	}
+	if (!cacheable(s, h, q, msg->slid, &req)) {
+		relay(s, h, msg);
+		return;
+	}
+	p = pending_new(s, h, msg);
+	if (!p) {
+		s->st.busy++;
+		respond_status(s, h, msg->slid, msg->sqpn, UMAD_STATUS_BUSY);
+		return;
+	}
+	ret = resolver_resolve(s->res, &req, 0, resolved, p);
+	if (ret < 0) {
+		pending_free(p);
+		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_NO_RESOURCES));
+	} else if (ret > 0) {
+		p->waiter = ret;
+	} else {
+		s->st.cache_answers++; /* answered synchronously: p is gone */
+	}
+}
+
+/* --- relay to the master SA ----------------------------------------------- */
+
+/* The SA's answer goes back unchanged but for the requester's TID. */
+static void relayed(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
+{
+	struct pending *p = arg;
+	struct sa_server *s = p->srv;
+	unsigned char *copy;
+	uint64_t tid = htobe64(p->hdr.tid);
+
+	(void)status;
+	if (err == -ECANCELED) {
+		pending_free(p);
+		return;
+	}
+	if (err || len < SA_HDR_LEN || !(copy = malloc(len))) {
+		respond_status(s, &p->hdr, p->slid, p->sqpn, sa_status(UMAD_SA_STATUS_NO_RESOURCES));
+		pending_free(p);
+		return;
+	}
+	memcpy(copy, mad, len);
+	memcpy(copy + 8, &tid, sizeof(tid));
+	if (mad_port_send(s->port, s->port->sa_agent, p->slid, p->sqpn ? p->sqpn : 1, copy, len,
+			  0, 0) < 0)
+		LOG_WARN("relayed answer to LID %u failed", p->slid);
+	free(copy);
+	pending_free(p);
+}
+
+static void relay(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg)
+{
+	struct pending *p;
+	size_t data_len = msg->len - SA_HDR_LEN;
+	int64_t ret;
+
+	if (!s->opts.relay || data_len > SA_DATA_LEN || msg->len > MAD_LEN) {
+		s->st.unsupported++;
+		respond_status(s, h, msg->slid, msg->sqpn, UMAD_STATUS_ATTR_NOT_SUPPORTED);
+		return;
+	}
+	p = pending_new(s, h, msg);
+	if (!p) {
+		s->st.busy++;
+		respond_status(s, h, msg->slid, msg->sqpn, UMAD_STATUS_BUSY);
+		return;
+	}
+	s->st.relayed++;
+	ret = sa_client_query(s->sa, h->method, h->attr_id, h->comp_mask, msg->mad + SA_HDR_LEN,
+			      data_len & ~(size_t)7, relayed, p);
+	if (ret < 0) {
+		pending_free(p);
+		respond_status(s, h, msg->slid, msg->sqpn, UMAD_STATUS_BUSY);
+	}
+}
+
+/* --- Set / Delete PathRecord ---------------------------------------------- */
+
+static bool write_allowed(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg)
+{
+	if (s->opts.writes_allowed && h->sm_key == s->opts.sm_key)
+		return true;
+	s->st.denied++;
+	LOG_WARN("%s PathRecord from LID %u refused: %s", sa_method_str(h->method), msg->slid,
+		 s->opts.writes_allowed ? "wrong SM_Key" : "writes are not enabled (sa_sm_key)");
+	respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_REQ_DENIED));
+	return false;
+}
+
+static void set_paths(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg)
+{
+	const unsigned char *data = msg->mad + SA_HDR_LEN;
+	struct pr_origin origin = { PR_SRC_SET, msg->slid, 0 };
+	struct ibv_path_record *recs;
+	size_t n = (msg->len - SA_HDR_LEN) / PR_LEN, i, done = 0;
+	int ret = 0;
+
+	if (!write_allowed(s, h, msg))
+		return;
+	if (h->attr_offset != PR_ATTR_OFFSET || !n) {
+		s->st.malformed++;
+		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_REQ_INVALID));
+		return;
+	}
+	/* RMPP: the payload length says how many records are real, not padding. */
+	if (h->rmpp_flags & 0x01) {
+		size_t rec_len = PR_LEN, count = 0;
+
+		if (sa_table_count(h, msg->len, &rec_len, &count) < 0 || !count) {
+			s->st.malformed++;
+			respond_status(s, h, msg->slid, msg->sqpn,
+				       sa_status(UMAD_SA_STATUS_REQ_INVALID));
+			return;
+		}
+		n = count;
+	} else {
+		n = 1;
+	}
+	if (n > s->opts.max_set_records) {
+		LOG_WARN("Set of %zu paths from LID %u refused: more than %u", n, msg->slid,
+			 s->opts.max_set_records);
+		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_NO_RESOURCES));
+		return;
+	}
+	recs = malloc(n * sizeof(*recs));
+	if (!recs) {
+		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_NO_RESOURCES));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		pr_decode(data + i * PR_LEN, PR_LEN, &recs[i]);
+	/* Records group by SGID into tuples; each group loads like a GetTable. */
+	origin.generation = pr_cache_begin_generation(resolver_cache(s->res));
+	for (i = 0; i < n && ret >= 0;) {
+		struct pr_tuple t;
+		uint16_t tuple;
+		size_t j = i;
+
+		while (j < n && !memcmp(&recs[j].sgid, &recs[i].sgid, sizeof(recs[i].sgid)))
+			j++;
+		memset(&t, 0, sizeof(t));
+		memcpy(&t.sgid, &recs[i].sgid, sizeof(t.sgid));
+		ret = pr_cache_tuple(resolver_cache(s->res), &t, true, &tuple);
+		if (ret >= 0)
+			ret = pr_cache_load(resolver_cache(s->res), tuple, recs + i, j - i, &origin,
+					    loop_now_ms());
+		if (ret >= 0)
+			done += j - i;
+		i = j;
+	}
+	free(recs);
+	s->st.set_records += done;
+	LOG_INFO("%zu paths loaded by Set from LID %u", done, msg->slid);
+	respond(s, h, msg->slid, msg->sqpn,
+		ret < 0 ? sa_status(UMAD_SA_STATUS_NO_RESOURCES) : 0, (uint32_t)done,
+		data, PR_LEN, 1);
+}
+
+struct delete_ctx {
+	struct ibv_path_record q;
+	uint64_t mask;
+};
+
+static bool delete_match(const struct pr_entry *e, void *arg)
+{
+	struct delete_ctx *d = arg;
+
+	return pr_matches(&e->rec, &d->q, d->mask);
+}
+
+static void delete_paths(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg,
+			 const struct ibv_path_record *q)
+{
+	struct delete_ctx d = { *q, h->comp_mask };
+	size_t n;
+
+	if (!write_allowed(s, h, msg))
+		return;
+	if (!h->comp_mask) {
+		/* A Delete without a mask would flush everything: say so explicitly. */
+		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_INSUF_COMPS));
+		return;
+	}
+	n = pr_cache_remove_if(resolver_cache(s->res), delete_match, &d);
+	s->st.deleted_records += n;
+	LOG_INFO("%zu paths deleted by LID %u", n, msg->slid);
+	respond(s, h, msg->slid, msg->sqpn, n ? 0 : sa_status(UMAD_SA_STATUS_NO_RECORDS),
+		(uint32_t)n, q, PR_LEN, 1);
+}
+
+/* --- dispatch ------------------------------------------------------------- */
+
+int sa_server_handle(struct sa_server *s, const struct umad_msg *msg)
+{
+	struct ibv_path_record q;
+	struct sa_hdr h;
+
+	if (msg->len < 24 || msg->mad[1] != UMAD_CLASS_SUBN_ADM || (msg->mad[3] & 0x80) ||
+	    msg->status)
+		return 0;
+	s->st.requests++;
+	if (sa_hdr_decode(msg->mad, msg->len, &h) < 0) {
+		/* Too short to answer in kind; an SA header is 56 bytes. */
+		s->st.malformed++;
+		LOG_DEBUG("dropped a %zu-byte SA MAD from LID %u", msg->len, msg->slid);
+		return 1;
+	}
+	if (h.class_version != UMAD_SA_CLASS_VERSION) {
+		s->st.malformed++;
+		respond_status(s, &h, msg->slid, msg->sqpn, UMAD_STATUS_BAD_VERSION);
+		return 1;
+	}
+	if (h.attr_id != UMAD_SA_ATTR_PATH_REC) {
+		if (h.method == UMAD_METHOD_GET || h.method == UMAD_SA_METHOD_GET_TABLE)
+			relay(s, &h, msg);
+		else
+			respond_status(s, &h, msg->slid, msg->sqpn, UMAD_STATUS_ATTR_NOT_SUPPORTED);
+		return 1;
+	}
+	if (h.method != UMAD_METHOD_SET &&
+	    (msg->len < SA_HDR_LEN + PR_LEN || pr_decode(msg->mad + SA_HDR_LEN, PR_LEN, &q) < 0)) {
+		s->st.malformed++;
+		respond_status(s, &h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_REQ_INVALID));
+		return 1;
+	}
+	switch (h.method) {
+	case UMAD_METHOD_GET:
+	case UMAD_SA_METHOD_GET_TABLE:
+		get_path(s, &h, msg, &q);
+		break;
+	case UMAD_METHOD_SET:
+		set_paths(s, &h, msg);
+		break;
+	case UMAD_SA_METHOD_DELETE:
+		delete_paths(s, &h, msg, &q);
+		break;
+	case UMAD_SA_METHOD_GET_MULTI:
+		s->st.unsupported++;
+		respond_status(s, &h, msg->slid, msg->sqpn, UMAD_STATUS_ATTR_NOT_SUPPORTED);
+		break;
+	default:
+		s->st.unsupported++;
+		respond_status(s, &h, msg->slid, msg->sqpn, UMAD_STATUS_METHOD_NOT_SUPPORTED);
+		break;
+	}
+	return 1;
+}
+
+int sa_server_new(struct loop *loop, struct mad_port *port, struct resolver *res,
+		  struct sa_client *sa, const struct sa_server_opts *opts, struct sa_server **out)
+{
+	struct sa_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->loop = loop;
+	s->port = port;
+	s->res = res;
+	s->sa = sa;
+	s->opts = *opts;
+	if (!s->opts.max_pending)
+		s->opts.max_pending = 1024;
+	if (!s->opts.max_set_records)
+		s->opts.max_set_records = 65536;
+	*out = s;
+	return 0;
+}
+
+void sa_server_free(struct sa_server *s)
+{
+	/* Free it after the SA client: that one's cancel callbacks still answer
+	 * (or drop) the requests pending here. */
+	if (!s)
+		return;
+	while (s->pending) {
+		struct pending *p = s->pending;
+
+		if (p->waiter)
+			resolver_cancel(s->res, p->waiter);
+		s->pending = p->next;
+		free(p);
+	}
+	free(s);
+}
+
+void sa_server_stats_json(const struct sa_server *s, struct strbuf *o)
+{
+	strbuf_printf(o, "\"sa_door\": {\"requests\": %llu, \"cache_answers\": %llu, \"relayed\": %llu, "
+		      "\"denied\": %llu, \"malformed\": %llu, \"unsupported\": %llu, \"busy\": %llu, "
+		      "\"set_records\": %llu, \"deleted_records\": %llu, \"pending\": %llu}, ",
+		      (unsigned long long)s->st.requests, (unsigned long long)s->st.cache_answers,
+		      (unsigned long long)s->st.relayed, (unsigned long long)s->st.denied,
+		      (unsigned long long)s->st.malformed, (unsigned long long)s->st.unsupported,
+		      (unsigned long long)s->st.busy, (unsigned long long)s->st.set_records,
+		      (unsigned long long)s->st.deleted_records,
+		      (unsigned long long)s->st.pending_now);
+}

@@ -1,0 +1,38 @@
+/*
+ * sa_server - the SA door on QP1, the seed's interface: standard SA MADs sent
+ * to this node's LID. Get/GetTable PathRecord are answered from the cache
+ * when it provably holds the SA's answer, else fetched (cached) and relayed;
+ * Set PathRecord (one record, or many in one RMPP message: "SetTable") loads
+ * the cache and Delete PathRecord invalidates it, both only with the
+ * configured SM_Key. Other attributes are relayed to the master SA.
+ */
+#ifndef LOCALSA_DOORS_SA_SERVER_H
+#define LOCALSA_DOORS_SA_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct loop;
+struct mad_port;
+struct resolver;
+struct sa_client;
+struct strbuf;
+struct umad_msg;
+struct sa_server;
+
+struct sa_server_opts {
+	bool writes_allowed;      /* false: every Set/Delete is REQ_DENIED */
+	uint64_t sm_key;          /* the key Set/Delete must carry */
+	bool relay;               /* relay what the cache cannot answer to the master SA */
+	uint32_t max_set_records; /* per Set; more is NO_RESOURCES */
+	unsigned max_pending;     /* requests waiting for the SA at once */
+};
+
+int sa_server_new(struct loop *loop, struct mad_port *port, struct resolver *res,
+		  struct sa_client *sa, const struct sa_server_opts *opts, struct sa_server **out);
+void sa_server_free(struct sa_server *s);
+/* 1 if msg was an SA request for us (answered now or later), 0 otherwise. */
+int sa_server_handle(struct sa_server *s, const struct umad_msg *msg);
+void sa_server_stats_json(const struct sa_server *s, struct strbuf *o);
+
+#endif

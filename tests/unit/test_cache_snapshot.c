@@ -1,0 +1,714 @@
+/*
+ * test_cache_snapshot.c - the shared-memory snapshot: lookups equal the cache's for every key
+ * and tuple, growth by re-creation, HOLD, take-over of a dead writer's object, permissions, and
+ * the stress test of issue 7: four reader threads resolve without pause while a publisher
+ * republishes 1,000 times a second with changing contents; every record a reader returns must be
+ * one that was published (records carry a checksum and their epoch), and no reader may block.
+ * Built a second time with ThreadSanitizer (test_cache_snapshot_tsan).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/pr_cache.h"
+#include "cache/snapshot.h"
+#include "check.h"
+
+#define SUBNET 0xfe80000000000000ULL
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+
+static char name_buf[64];
+
+static const char *test_name(const char *what)
+{
+	snprintf(name_buf, sizeof(name_buf), "/lsa-test-%s-%d", what, (int)getpid());
+	return name_buf;
+}
+
+static union ibv_gid gid_of(uint64_t guid)
+{
+	union ibv_gid g;
+
+	g.global.subnet_prefix = htobe64(SUBNET);
+	g.global.interface_id = htobe64(guid);
+	return g;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct ibv_path_record rec_of(uint64_t guid, uint16_t dlid, uint8_t sl, uint32_t tag)
+{
+	struct ibv_path_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.dgid = gid_of(guid);
+	r.sgid = gid_of(1);
+	r.dlid = htobe16(dlid);
+	r.slid = htobe16(1);
+	r.qosclass_sl = htobe16(sl & 0xf);
+	r.flowlabel_hoplimit = htobe32(tag);
+	r.reversible_numpath = 0x80 | 1;
+	r.pkey = htobe16(0xffff);
+	r.mtu = 0x80 | 4;
+	r.rate = 0x80 | 3;
+	r.packetlifetime = 0x80 | 18;
+	return r;
+}
+
+static struct pr_cache *new_cache(uint32_t max_entries)
+{
+	struct pr_cache_limits lim = { .max_entries = max_entries, .max_negative = 16 };
+	struct pr_cache *c = NULL;
+
+	CHECK_INT(0, pr_cache_new(&lim, &c));
+	return c;
+}
+
+static uint16_t tuple_id(struct pr_cache *c, const struct pr_tuple *t)
+{
+	uint16_t id = 0xffff;
+
+	CHECK_INT(0, pr_cache_tuple(c, t, true, &id));
+	return id;
+}
+
+static struct snap_writer *new_writer(const char *name, size_t min_half)
+{
+	struct snap_writer_opts o = {
+		.name = name, .socket_mode = 0660, .port_gid = gid_of(1), .port_lid = 1,
+		.control_socket = "/tmp/lsa-test.sock", .min_half_size = min_half,
+	};
+	struct snap_writer *w = NULL;
+
+	CHECK_INT(0, snap_writer_open(&o, &w));
+	return w;
+}
+
+/* Lookup in the snapshot and in the cache; both answers must be the same paths in order. */
+static void check_same(const struct snap_map *m, const struct pr_cache *c, uint16_t tid,
+		       const union ibv_gid *dgid, const uint16_t *dlid)
+{
+	const struct pr_tuple *t = pr_cache_tuple_get(c, tid);
+	const struct pr_entry *e[64];
+	struct ibv_path_record want[64], got[64];
+	struct snap_query q;
+	size_t n, k = 0, total = 0;
+	int r;
+
+	if (dgid)
+		n = pr_cache_lookup_dgid(c, tid, dgid, e, 64);
+	else
+		n = pr_cache_lookup_dlid(c, tid, *dlid, e, 64);
+	bool spans = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!dgid || !dlid || be16toh(e[i]->rec.dlid) == *dlid)
+			want[k++] = e[i]->rec;
+		spans |= memcmp(&e[i]->rec.dgid, &e[0]->rec.dgid, 16) != 0;
+	}
+	snap_query_init(&q, t, dgid, dlid);
+	r = snap_lookup(m, &q, got, 64, &total, NULL, NULL);
+	/* a DLID whose paths lead to several DGIDs: the daemon's insertion order decides */
+	CHECK_INT(k && !spans ? SNAP_HIT : SNAP_MISS, r);
+	if (r == SNAP_HIT) {
+		CHECK_INT(k, total);
+		CHECK_MEM(want, got, k * sizeof(want[0]));
+	}
+}
+
+/* --- behaviour --- */
+
+static int watched;
+static void on_watch(void *arg)
+{
+	(void)arg;
+	watched++;
+}
+
+static void test_lookup_equals_cache(void)
+{
+	const char *name = test_name("eq");
+	struct pr_cache *c = new_cache(1000);
+	struct pr_tuple td = { .sgid = gid_of(1) };
+	struct pr_tuple tp = { .sgid = gid_of(1), .pkey = 0x8001, .flags = PR_TUPLE_PKEY };
+	struct pr_tuple ts = { .sgid = gid_of(1), .service_id = 0x1000, .flags = PR_TUPLE_SERVICE_ID };
+	struct pr_tuple tq = { .sgid = gid_of(2), .qos_class = 5, .sl = 3,
+			       .flags = PR_TUPLE_QOS_CLASS | PR_TUPLE_SL };
+	uint16_t idd = tuple_id(c, &td), idp = tuple_id(c, &tp), ids = tuple_id(c, &ts);
+	uint16_t idq = tuple_id(c, &tq);
+	struct snap_writer *w = new_writer(name, 0);
+	struct snap_writer_stats ws;
+	struct snap_map m;
+	struct snap_query q;
+	struct ibv_path_record out[8];
+	size_t total;
+	uint64_t pub = 0;
+
+	pr_cache_watch(c, on_watch, NULL);
+	CHECK_INT(0, snap_map_open(name, &m));
+	CHECK_INT(1, m.object_gen);
+	CHECK_MEM(gid_of(1).raw, m.hdr->port_gid, 16);
+	CHECK_STR("/tmp/lsa-test.sock", m.hdr->control_socket);
+	/* the empty snapshot of open */
+	snap_query_init(&q, &td, &(union ibv_gid){ .raw = { 0xfe, 0x80 } }, NULL);
+	CHECK_INT(SNAP_MISS, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+
+	/* destinations 10..59; dest d has 1 + d % 3 paths, DLIDs 4d, 4d+1, ... (LMC) */
+	for (uint64_t d = 10; d < 60; d++) {
+		struct ibv_path_record r[3];
+		union ibv_gid g = gid_of(d);
+		size_t n = 1 + d % 3;
+
+		for (size_t i = 0; i < n; i++)
+			r[i] = rec_of(d, (uint16_t)(4 * d + i), 0, (uint32_t)(d * 10 + i));
+		CHECK_INT(0, pr_cache_replace(c, idd, &g, r, n, NULL, 0));
+		if (d % 2 == 0) {	/* the PKey tuple: another SL */
+			for (size_t i = 0; i < n; i++)
+				r[i] = rec_of(d, (uint16_t)(4 * d + i), 7, (uint32_t)(d * 10 + i + 5));
+			CHECK_INT(0, pr_cache_replace(c, idp, &g, r, n, NULL, 0));
+		}
+		if (d % 5 == 0) {
+			r[0] = rec_of(d, (uint16_t)(4 * d), 9, (uint32_t)(d * 10 + 9));
+			CHECK_INT(0, pr_cache_replace(c, ids, &g, r, 1, NULL, 0));
+		}
+	}
+	/* two paths with DLID 4*10 on two destinations: a DLID lookup is ambiguous */
+	{
+		struct ibv_path_record r = rec_of(70, 40, 0, 700);
+		union ibv_gid g = gid_of(70);
+
+		CHECK_INT(0, pr_cache_replace(c, idq, &g, &r, 1, NULL, 0));
+		r = rec_of(71, 40, 0, 710);
+		g = gid_of(71);
+		CHECK_INT(0, pr_cache_replace(c, idq, &g, &r, 1, NULL, 0));
+	}
+	CHECK(watched >= 50);
+	CHECK_INT(0, snap_writer_publish(w, c, 3));
+	snap_writer_stats(w, &ws);
+	CHECK_INT(1, ws.publications);
+	CHECK_INT(1, ws.publication);
+	CHECK_INT(0, ws.recreations);
+
+	for (uint64_t d = 5; d < 75; d++) {
+		union ibv_gid g = gid_of(d);
+		uint16_t ids_[4] = { idd, idp, ids, idq };
+
+		for (int t = 0; t < 4; t++) {
+			check_same(&m, c, ids_[t], &g, NULL);
+			for (uint16_t l = (uint16_t)(4 * d); l < 4 * d + 4; l++) {
+				check_same(&m, c, ids_[t], NULL, &l);
+				check_same(&m, c, ids_[t], &g, &l);
+			}
+		}
+	}
+	/* exact tuples: PKey 0x8001 answers only from its own tuple, even where the default has one */
+	{
+		union ibv_gid g = gid_of(11);
+		struct pr_tuple other = tp;
+
+		snap_query_init(&q, &tp, &g, NULL);
+		CHECK_INT(SNAP_MISS, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+		other.pkey = 0x8002;
+		g = gid_of(12);
+		snap_query_init(&q, &other, &g, NULL);
+		CHECK_INT(SNAP_MISS, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+		snap_query_init(&q, &tp, &g, NULL);
+		CHECK_INT(SNAP_HIT, snap_lookup(&m, &q, out, 8, &total, &pub, NULL));
+		CHECK_INT(1, pub);
+		CHECK_INT(7, be16toh(out[0].qosclass_sl) & 0xf);
+		/* fields whose flag is clear do not count, as in the cache */
+		other = td;
+		other.pkey = 0x1234;
+		other.sl = 9;
+		snap_query_init(&q, &other, &g, NULL);
+		CHECK_INT(SNAP_HIT, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+		CHECK_INT(0, be16toh(out[0].qosclass_sl) & 0xf);
+		/* fewer slots than paths: the count and the first ones */
+		g = gid_of(14);	/* 3 paths */
+		snap_query_init(&q, &td, &g, NULL);
+		CHECK_INT(SNAP_HIT, snap_lookup(&m, &q, out, 1, &total, NULL, NULL));
+		CHECK_INT(3, total);
+		CHECK_INT(140, be32toh(out[0].flowlabel_hoplimit));
+	}
+
+	/* a change shows after the next publication, not before */
+	{
+		union ibv_gid g = gid_of(13);
+
+		CHECK_INT(1, (long long)pr_cache_remove_dgid(c, &g) > 0);
+		snap_query_init(&q, &td, &g, NULL);
+		CHECK_INT(SNAP_HIT, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+		CHECK_INT(0, snap_writer_publish(w, c, 4));
+		CHECK_INT(SNAP_MISS, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+		check_same(&m, c, idd, &g, NULL);
+	}
+
+	/* HOLD: readers are sent to the daemon */
+	{
+		union ibv_gid g = gid_of(14);
+
+		snap_query_init(&q, &td, &g, NULL);
+		CHECK_INT(0, snap_writer_set_state(w, SNAP_HOLD));
+		CHECK_INT(SNAP_MISS, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+		CHECK_INT(0, snap_writer_set_state(w, SNAP_LIVE));
+		CHECK_INT(SNAP_HIT, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+		CHECK_INT(-EINVAL, snap_writer_set_state(w, SNAP_REPLACED));
+	}
+
+	/* the whole publication, in the cache's foreach order */
+	{
+		struct snap_contents sc;
+		struct pr_cache_stats st;
+
+		pr_cache_stats(c, &st);
+		CHECK_INT(0, snap_read_all(&m, &sc));
+		CHECK_INT(st.entries, sc.nrecords);
+		CHECK_INT(st.destinations, sc.ngroups);
+		CHECK_INT(st.tuples, sc.ntuples);
+		CHECK_INT(2, sc.publication);
+		CHECK_MEM(&tp, &sc.tuples[idp], sizeof(tp));
+		{
+			unsigned in_q = 0;
+
+			for (uint32_t g = 0; g < sc.ngroups; g++)
+				in_q += snap_group_tuple(sc.groups[g]) == idq;
+			CHECK_INT(2, in_q);
+		}
+		snap_contents_free(&sc);
+	}
+
+	snap_map_close(&m);
+	snap_writer_close(w);
+	CHECK_INT(-ENOENT, snap_map_open(name, &m));
+	pr_cache_free(c);
+}
+
+static void test_growth_and_close(void)
+{
+	const char *name = test_name("grow");
+	struct pr_cache *c = new_cache(100000);
+	struct pr_tuple td = { .sgid = gid_of(1) };
+	uint16_t idd = tuple_id(c, &td);
+	struct snap_writer *w = new_writer(name, 4096);
+	struct snap_writer_stats ws;
+	struct snap_map m, m2;
+	struct snap_query q;
+	struct ibv_path_record out[2], *recs = calloc(20000, sizeof(*recs));
+	union ibv_gid g = gid_of(100);
+	size_t total;
+
+	for (uint32_t i = 0; i < 20000; i++)
+		recs[i] = rec_of(100 + i, (uint16_t)(1 + i), 0, i);
+	CHECK_INT(0, snap_map_open(name, &m));
+	CHECK_INT(20, pr_cache_load(c, idd, recs, 20, NULL, 0));
+	CHECK_INT(0, snap_writer_publish(w, c, 1));
+	snap_query_init(&q, &td, &g, NULL);
+	CHECK_INT(SNAP_HIT, snap_lookup(&m, &q, out, 2, &total, NULL, NULL));
+	snap_writer_stats(w, &ws);
+	CHECK_INT(0, ws.recreations);
+
+	/* 20,000 paths do not fit: a new object, the old one says REPLACED */
+	CHECK_INT(20000, pr_cache_load(c, idd, recs, 20000, NULL, 0));
+	CHECK_INT(0, snap_writer_publish(w, c, 2));
+	snap_writer_stats(w, &ws);
+	CHECK_INT(1, ws.recreations);
+	CHECK_INT(2, ws.object_gen);
+	CHECK_INT(20000, ws.records);
+	CHECK_INT(-ESTALE, snap_lookup(&m, &q, out, 2, &total, NULL, NULL));
+	CHECK_INT(0, snap_map_open(name, &m2));
+	CHECK_INT(2, m2.object_gen);
+	CHECK(m2.object_id != m.object_id);
+	g = gid_of(100 + 19999);
+	snap_query_init(&q, &td, &g, NULL);
+	CHECK_INT(SNAP_HIT, snap_lookup(&m2, &q, out, 2, &total, NULL, NULL));
+	CHECK_INT(19999, be32toh(out[0].flowlabel_hoplimit));
+	CHECK_INT(2, atomic_load(&m2.hdr->publication));
+	snap_map_close(&m);
+
+	/* a second writer while the first lives */
+	{
+		struct snap_writer_opts o = { .name = name, .socket_mode = 0600 };
+		struct snap_writer *w2 = NULL;
+
+		CHECK_INT(-EADDRINUSE, snap_writer_open(&o, &w2));
+		CHECK(w2 == NULL);
+		o.name = "no-slash";
+		CHECK_INT(-EINVAL, snap_writer_open(&o, &w2));
+		o.name = "/a/b";
+		CHECK_INT(-EINVAL, snap_writer_open(&o, &w2));
+	}
+	snap_writer_close(w);
+	CHECK_INT(-ESTALE, snap_lookup(&m2, &q, out, 2, &total, NULL, NULL));
+	CHECK_INT(SNAP_STOPPED, atomic_load(&m2.hdr->state));
+	snap_map_close(&m2);
+	pr_cache_free(c);
+	free(recs);
+}
+
+/* A writer that dies without closing leaves its object; the next one retires it. */
+static void test_takeover(void)
+{
+	const char *name = test_name("take");
+	struct snap_map m;
+	struct snap_writer *w;
+	struct snap_writer_stats ws;
+	struct stat st;
+	pid_t pid;
+	int status = -1, fd;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct snap_writer_opts o = { .name = name, .socket_mode = 0666 };
+		struct pr_cache_limits lim = { 10, 10 };
+		struct pr_cache *c = NULL;
+		struct snap_writer *cw = NULL;
+
+		if (snap_writer_open(&o, &cw) || pr_cache_new(&lim, &c) ||
+		    snap_writer_publish(cw, c, 1) || snap_writer_publish(cw, c, 2))
+			_exit(1);
+		_exit(0);	/* no close: the object stays, LIVE */
+	}
+	waitpid(pid, &status, 0);
+	CHECK_INT(0, status);
+	CHECK_INT(0, snap_map_open(name, &m));
+	CHECK_INT(SNAP_LIVE, atomic_load(&m.hdr->state));
+	fd = shm_open(name, O_RDONLY, 0);
+	CHECK(fd >= 0 && fstat(fd, &st) == 0);
+	CHECK_INT(0644, st.st_mode & 0777);	/* socket 0666: everyone may read, only we write */
+	close(fd);
+
+	w = new_writer(name, 0);
+	CHECK_INT(SNAP_REPLACED, atomic_load(&m.hdr->state));
+	snap_writer_stats(w, &ws);
+	CHECK_INT(2, ws.object_gen);
+	CHECK_INT(2, ws.publication);	/* the counter goes on where the dead writer left it */
+	fd = shm_open(name, O_RDONLY, 0);
+	CHECK(fd >= 0 && fstat(fd, &st) == 0);
+	CHECK_INT(0640, st.st_mode & 0777);	/* socket 0660 */
+	close(fd);
+	snap_map_close(&m);
+	snap_writer_close(w);
+}
+
+/* --- the stress test --- */
+
+/*
+ * Epoch e of destination d: present unless (d + e) % 7 == 0, with 1 + (d + e) % 3 paths.
+ * Path i carries DLID 1 + 4d + i, SLID = the group size, flowlabel_hoplimit = e << 8 | i, and
+ * service_id = a checksum of all that, so a reader can tell a published record from anything else.
+ */
+#define DESTS 256
+
+static bool present(uint64_t d, uint64_t e) { return (d + e) % 7 != 0; }
+static unsigned npaths(uint64_t d, uint64_t e) { return 1 + (unsigned)((d + e) % 3); }
+
+static uint64_t checksum(uint64_t d, uint64_t e, uint64_t i, uint64_t n)
+{
+	uint64_t x = d << 40 ^ e << 12 ^ i << 4 ^ n;
+
+	x ^= x >> 31;
+	x *= 0x9e3779b97f4a7c15ULL;
+	x ^= x >> 29;
+	return x;
+}
+
+static struct ibv_path_record stress_rec(uint64_t d, uint64_t e, unsigned i, unsigned n)
+{
+	struct ibv_path_record r = rec_of(1000 + d, (uint16_t)(1 + 4 * d + i), 0, 0);
+
+	r.slid = htobe16((uint16_t)n);
+	r.flowlabel_hoplimit = htobe32((uint32_t)(e << 8 | i));
+	r.service_id = htobe64(checksum(d, e, i, n));
+	return r;
+}
+
+struct stress {
+	const char *name;
+	bool own_maps;			/* readers map by name (and remap) instead of sharing */
+	struct snap_writer *w;
+	struct snap_map shared;
+	_Atomic uint64_t published;	/* last epoch whose publication returned */
+	_Atomic int stop;
+	_Atomic int ready;
+	uint64_t publications, grows;
+};
+
+struct reader {
+	struct stress *s;
+	unsigned seed;
+	uint64_t lookups, hits, misses, bad, retries, remaps, max_ns;
+	char why[160];
+};
+
+static void bad(struct reader *rd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bad(struct reader *rd, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rd->bad++)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rd->why, sizeof(rd->why), fmt, ap);
+	va_end(ap);
+}
+
+/* Was "d (with path i if by_dlid) absent" true in some epoch of [lo, hi]? */
+static bool miss_possible(uint64_t d, int i, uint64_t lo, uint64_t hi)
+{
+	for (uint64_t e = lo; e <= hi; e++)
+		if (!present(d, e) || (i >= 0 && (unsigned)i >= npaths(d, e)))
+			return true;
+	return false;
+}
+
+static void verify(struct reader *rd, uint64_t d, int dl_index, const struct ibv_path_record *out,
+		   size_t n, uint64_t lo, uint64_t hi)
+{
+	uint64_t e = be32toh(out[0].flowlabel_hoplimit) >> 8;
+	unsigned np = npaths(d, e);
+
+	if (e < lo || e > hi)
+		{
+		bad(rd, "epoch %" PRIu64 " outside the window ending %" PRIu64, e, hi);
+		return;
+	}
+	if (!present(d, e))
+		{
+		bad(rd, "destination %" PRIu64 " was absent in epoch %" PRIu64, d, e);
+		return;
+	}
+	if (n != (dl_index >= 0 ? 1 : np))
+		{
+		bad(rd, "%zu paths, want %u", n, dl_index >= 0 ? 1 : np);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		const struct ibv_path_record *r = &out[k];
+		unsigned i = be32toh(r->flowlabel_hoplimit) & 0xff;
+		struct ibv_path_record want = stress_rec(d, e, i, np);
+
+		if (dl_index >= 0 ? i != (unsigned)dl_index : i != k)
+			{
+		bad(rd, "path index %u at position %zu", i, k);
+		return;
+	}
+		if (be32toh(r->flowlabel_hoplimit) >> 8 != e)
+			{
+		bad(rd, "a group mixes epochs %" PRIu64 " and %u", e,
+				   be32toh(r->flowlabel_hoplimit) >> 8);
+		return;
+	}
+		if (memcmp(r, &want, sizeof(want)))
+			{
+		bad(rd, "record %u of destination %" PRIu64 " was never published", i, d);
+		return;
+	}
+	}
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	struct stress *s = rd->s;
+	struct snap_map mine = { 0 }, *m = &s->shared;
+	struct snap_map retired[64];
+	int nretired = 0;
+	struct pr_tuple td = { .sgid = gid_of(1) };
+
+	while (!atomic_load(&s->ready))
+		;
+	if (s->own_maps) {
+		while (snap_map_open(s->name, &mine) < 0)
+			;
+		m = &mine;
+	}
+	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+		uint64_t d = (uint64_t)rand_r(&rd->seed) % (DESTS + 4);	/* a few never exist */
+		int kind = rand_r(&rd->seed) % 3, idx = kind ? rand_r(&rd->seed) % 3 : -1;
+		union ibv_gid g = gid_of(1000 + d);
+		uint16_t dlid = (uint16_t)(1 + 4 * d + (unsigned)(idx < 0 ? 0 : idx));
+		struct ibv_path_record out[4];
+		struct snap_query q;
+		size_t n = 0;
+		uint64_t lo, hi, t0, dt, pub = 0;
+		int r;
+
+		snap_query_init(&q, &td, kind == 1 ? NULL : &g, kind ? &dlid : NULL);
+		lo = atomic_load(&s->published);
+		t0 = now_ns();
+		r = snap_lookup(m, &q, out, 4, &n, &pub, &rd->retries);
+		dt = now_ns() - t0;
+		hi = atomic_load(&s->published) + 1;	/* flipped, not yet counted */
+		rd->lookups++;
+		if (dt > rd->max_ns)
+			rd->max_ns = dt;
+		if (r == -ESTALE && s->own_maps) {
+			if (nretired < 64)
+				retired[nretired++] = mine;	/* other threads' rule: keep until the end */
+			else
+				snap_map_close(&mine);
+			while (snap_map_open(s->name, &mine) < 0 &&
+			       !atomic_load_explicit(&s->stop, memory_order_relaxed))
+				;
+			rd->remaps++;
+			continue;
+		}
+		if (r == SNAP_HIT) {
+			rd->hits++;
+			if (d >= DESTS)
+				bad(rd, "destination %" PRIu64 " never existed", d);
+			else
+				verify(rd, d, idx, out, n, lo, hi);
+		} else if (r == SNAP_MISS) {
+			rd->misses++;
+			if (d < DESTS && lo && !miss_possible(d, idx, lo, hi))
+				bad(rd, "destination %" PRIu64 " missing in epochs up to %" PRIu64, d, hi);
+		} else {
+			bad(rd, "lookup returned %d", r);
+		}
+	}
+	for (int i = 0; i < nretired; i++)
+		snap_map_close(&retired[i]);
+	snap_map_close(&mine);
+	return NULL;
+}
+
+/* Publishes epochs at 1 kHz (absolute deadlines) until duration_ms has passed. */
+static void publisher(struct stress *s, struct pr_cache *c, uint16_t tid, uint64_t duration_ms,
+		      bool grow)
+{
+	uint64_t start = now_ns(), next = start, e = 0;
+	struct ibv_path_record *big = NULL;
+	struct pr_tuple tf = { .sgid = gid_of(2) };
+	uint16_t fid = tuple_id(c, &tf);
+	size_t nbig = 0;
+
+	while (now_ns() - start < duration_ms * 1000000u) {
+		struct timespec ts;
+
+		e++;
+		for (uint64_t d = 0; d < DESTS; d++) {
+			union ibv_gid g = gid_of(1000 + d);
+			struct ibv_path_record r[3];
+			unsigned n = present(d, e) ? npaths(d, e) : 0;
+
+			for (unsigned i = 0; i < n; i++)
+				r[i] = stress_rec(d, e, i, n);
+			CHECK_INT(0, pr_cache_replace(c, tid, &g, r, n, NULL, 0));
+		}
+		/* filler paths under another tuple, twice as many each time, make the object grow */
+		if (grow && e % 50 == 0 && nbig < 16384) {
+			nbig = nbig ? nbig * 2 : 4096;
+			big = realloc(big, nbig * sizeof(*big));
+			for (size_t i = 0; i < nbig; i++)
+				big[i] = rec_of(50000 + i, (uint16_t)(1 + i % 49000), 0, (uint32_t)i);
+			CHECK_INT(nbig, pr_cache_load(c, fid, big, nbig, NULL, 0));
+		} else if (grow && e % 50 == 25) {
+			pr_cache_sweep(c, fid, PR_SRC_SA, UINT32_MAX);
+		}
+		if (snap_writer_publish(s->w, c, (uint32_t)e) == 0)
+			atomic_store(&s->published, e);
+		else
+			CHECK(!"publish failed");
+		if (e == 1)
+			atomic_store(&s->ready, 1);
+		next += 1000000;
+		ts.tv_sec = (time_t)(next / 1000000000u);
+		ts.tv_nsec = (long)(next % 1000000000u);
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+	s->publications = e;
+	free(big);
+}
+
+static void stress(bool own_maps, uint64_t duration_ms)
+{
+	struct stress s = { .name = test_name(own_maps ? "stress-own" : "stress-shared"),
+			    .own_maps = own_maps };
+	struct pr_cache *c = new_cache(1u << 22);
+	struct pr_tuple td = { .sgid = gid_of(1) };
+	uint16_t tid = tuple_id(c, &td);
+	struct reader rd[4];
+	pthread_t th[4];
+	struct snap_writer_stats ws;
+	uint64_t lookups = 0, hits = 0, misses = 0, retries = 0, remaps = 0, max_ns = 0;
+
+	/* shared mapping: big enough never to grow (the readers hold the writer's pointers) */
+	s.w = new_writer(s.name, own_maps ? 4096 : 8u << 20);
+	snap_writer_map(s.w, &s.shared);
+	for (int i = 0; i < 4; i++) {
+		rd[i] = (struct reader){ .s = &s, .seed = (unsigned)(i * 7919 + 1) };
+		CHECK_INT(0, pthread_create(&th[i], NULL, reader_main, &rd[i]));
+	}
+	publisher(&s, c, tid, duration_ms, own_maps);
+	atomic_store(&s.stop, 1);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		lookups += rd[i].lookups;
+		hits += rd[i].hits;
+		misses += rd[i].misses;
+		retries += rd[i].retries;
+		remaps += rd[i].remaps;
+		if (rd[i].max_ns > max_ns)
+			max_ns = rd[i].max_ns;
+		CHECK_INT(0, rd[i].bad);
+		if (rd[i].bad)
+			fprintf(stderr, "reader %d: %llu bad answers, first: %s\n", i,
+				(unsigned long long)rd[i].bad, rd[i].why);
+		/* nobody starved: every reader kept answering */
+		CHECK(rd[i].lookups > 1000);
+		CHECK(rd[i].hits > 100);
+	}
+	snap_writer_stats(s.w, &ws);
+	printf("stress (%s mapping%s): %llu publications in %llu ms (%llu objects), "
+	       "%llu lookups (%llu hits, %llu misses), %llu seqlock retries, %llu remaps, "
+	       "slowest lookup %llu us\n",
+	       own_maps ? "own" : "shared", own_maps ? ", growing" : "",
+	       (unsigned long long)ws.publications, (unsigned long long)duration_ms,
+	       (unsigned long long)ws.object_gen, (unsigned long long)lookups,
+	       (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)retries,
+	       (unsigned long long)remaps, (unsigned long long)(max_ns / 1000));
+	/* 1,000 publications a second; under sanitizers the publisher, slowed down 5-15 times,
+	 * shares the CPUs with four spinning readers: a tenth is what two cores give it */
+	CHECK(ws.publications >= duration_ms * (SANITIZED ? 1 : own_maps ? 5 : 8) / 10);
+	if (own_maps) {
+		CHECK(ws.recreations >= 1);
+		CHECK(remaps >= 4);
+	}
+	snap_writer_close(s.w);
+	pr_cache_free(c);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t ms = argc > 1 ? strtoull(argv[1], NULL, 0) : 1500;
+
+	test_lookup_equals_cache();
+	test_growth_and_close();
+	test_takeover();
+	stress(false, ms);
+	stress(true, ms);
+	return CHECK_DONE();
+}
