@@ -12,3 +12,8 @@ localsa_lab_test(daemon_saquery_fat64 daemon_saquery.sh "--fat-tree 64"
 localsa_lab_test(daemon_sa_down daemon_sa_down.sh)
 localsa_lab_test(daemon_traps daemon_traps.sh)
 localsa_lab_test(daemon_sm_move daemon_sm_move.sh)
+localsa_lab_test(daemon_sa_door daemon_sa_door.sh)
+
+add_executable(lab_sa_fuzz sa_fuzz.c)
+target_link_libraries(lab_sa_fuzz PRIVATE lsa_fabric)
+localsa_target_flags(lab_sa_fuzz)
