@@ -1061,6 +1061,15 @@ void pr_cache_foreach(const struct pr_cache *c, pr_cache_visit_fn fn, void *arg)
 	for (uint32_t b = 0; b < c->by_dgid.nbuckets; b++) {
 		uint32_t head = c->by_dgid.head[b], prev = NIL;
 
+		/* buckets are read in order, their entries lie anywhere: fetch ahead (both lines) */
+		if (b + PREFETCH_AHEAD < c->by_dgid.nbuckets) {
+			uint32_t ahead = c->by_dgid.head[b + PREFETCH_AHEAD];
+
+			if (ahead != NIL) {
+				__builtin_prefetch(&c->ent[ahead]);
+				__builtin_prefetch((const char *)&c->ent[ahead] + 64);
+			}
+		}
 		for (uint32_t i = head; i != NIL; prev = i, i = c->ent[i].priv_next_dgid) {
 			const struct pr_entry *e = &c->ent[i];
 			struct pr_key k = dgid_key(e->tuple, &e->rec.dgid);

@@ -378,25 +378,56 @@ struct build {
 	int err;
 };
 
-static void dgid_insert(struct build *b, uint64_t first, uint64_t count)
+/*
+ * The indexes are filled after the records, group by group in record order, with the slot of
+ * the group PREFETCH_GROUPS ahead prefetched: a random slot is a cache miss, and overlapping
+ * them roughly halves the build time of a large snapshot.
+ */
+#define PREFETCH_GROUPS 16
+
+/* Slot of group g's DGID in the DGID table (first probe). */
+static uint64_t dgid_slot(const struct build *b, uint64_t g, uint64_t *g0, uint64_t *g1,
+			  uint16_t *tuple)
+{
+	uint64_t gw = own(b->h, b->off_groups + g);
+	uint64_t rec = b->off_records + (uint64_t)snap_group_first(gw) * RECORD_WORDS;
+
+	*tuple = snap_group_tuple(gw);
+	*g0 = own(b->h, rec + 1);	/* dgid: bytes 8..23 of the record */
+	*g1 = own(b->h, rec + 2);
+	return dgid_hash(b->thash[*tuple], *g0, *g1) & (b->dslots - 1);
+}
+
+static void dgid_insert(struct build *b, uint64_t g, uint64_t first, uint64_t count)
 {
 	uint64_t g0, g1, mask = b->dslots - 1, i;
+	uint16_t tuple;
 
-	gid_words(&b->gdgid, &g0, &g1);
-	i = dgid_hash(b->thash[b->gtuple], g0, g1) & mask;
+	i = dgid_slot(b, g, &g0, &g1, &tuple);
 	while (own(b->h, b->off_dgid + i * DGID_WORDS + 2) & VALID)
 		i = (i + 1) & mask;	/* terminates: load <= 3/4 */
 	put(b->h, b->off_dgid + i * DGID_WORDS, g0);
 	put(b->h, b->off_dgid + i * DGID_WORDS + 1, g1);
 	put(b->h, b->off_dgid + i * DGID_WORDS + 2,
-	    first | count << 32 | (uint64_t)b->gtuple << 48 | VALID);
+	    first | count << 32 | (uint64_t)tuple << 48 | VALID);
 }
 
-static void dlid_insert(struct build *b, uint16_t dlid, uint64_t first, uint64_t count)
+static uint64_t record_dlid_slot(const struct build *b, uint64_t r, uint16_t tuple,
+				 uint16_t *dlid)
 {
-	uint64_t key = dlid | (uint64_t)b->gtuple << 16 | VALID, mask = b->lslots - 1, i, k;
+	*dlid = word_dlid(own(b->h, b->off_records + r * RECORD_WORDS + 5));
+	return dlid_hash(b->thash[tuple], *dlid) & (b->lslots - 1);
+}
 
-	i = dlid_hash(b->thash[b->gtuple], dlid) & mask;
+/* A DLID seen again in the same group is a no-op; in another group it becomes AMBIGUOUS. */
+static void dlid_insert(struct build *b, uint64_t r, uint16_t tuple, uint64_t first,
+			uint64_t count)
+{
+	uint64_t mask = b->lslots - 1, i, k, key;
+	uint16_t dlid;
+
+	i = record_dlid_slot(b, r, tuple, &dlid);
+	key = dlid | (uint64_t)tuple << 16 | VALID;
 	while ((k = own(b->h, b->off_dlid + i * DLID_WORDS)) & VALID) {
 		if ((k & ~AMBIGUOUS) == key) {
 			if ((uint32_t)own(b->h, b->off_dlid + i * DLID_WORDS + 1) != first)
@@ -419,16 +450,38 @@ static void group_close(struct build *b)
 	b->open = false;
 	put(b->h, b->off_groups + b->ngroups++,
 	    b->gfirst | shown << 32 | (uint64_t)b->gtuple << 48);
-	dgid_insert(b, b->gfirst, shown);
-	for (uint64_t r = b->gfirst; r < b->nrecords; r++) {
-		uint16_t dlid = word_dlid(own(b->h, b->off_records + r * RECORD_WORDS + 5));
-		bool seen = false;
+}
 
-		/* several paths of a group usually share a DLID: insert it once */
-		for (uint64_t p = b->gfirst; p < r && !seen; p++)
-			seen = word_dlid(own(b->h, b->off_records + p * RECORD_WORDS + 5)) == dlid;
-		if (!seen)
-			dlid_insert(b, dlid, b->gfirst, shown);
+/* Both indexes, from the groups and records already written. */
+static void build_indexes(struct build *b)
+{
+	for (uint64_t g = 0; g < b->ngroups; g++) {
+		uint64_t gw = own(b->h, b->off_groups + g), g0, g1;
+		uint16_t t;
+
+		if (g + PREFETCH_GROUPS < b->ngroups)
+			__builtin_prefetch((const void *)&b->h[b->off_dgid + DGID_WORDS *
+				dgid_slot(b, g + PREFETCH_GROUPS, &g0, &g1, &t)], 1);
+		dgid_insert(b, g, snap_group_first(gw), (gw >> 32) & 0xffff);
+	}
+	for (uint64_t g = 0, r = 0; g < b->ngroups; g++) {
+		uint64_t gw = own(b->h, b->off_groups + g);
+		uint64_t end = g + 1 < b->ngroups ?
+			snap_group_first(own(b->h, b->off_groups + g + 1)) : b->nrecords;
+
+		for (; r < end; r++) {
+			uint16_t dlid;
+
+			if (r + PREFETCH_GROUPS < b->nrecords) {
+				uint64_t ahead = r + PREFETCH_GROUPS;
+				/* the tuple of a record ahead: its group's, or (rarely) a later one;
+				 * a wrong guess only costs a useless prefetch */
+				__builtin_prefetch((const void *)&b->h[b->off_dlid + DLID_WORDS *
+					record_dlid_slot(b, ahead, snap_group_tuple(gw), &dlid)], 1);
+			}
+			dlid_insert(b, r, snap_group_tuple(gw), snap_group_first(gw),
+				    (gw >> 32) & 0xffff);
+		}
 	}
 }
 
@@ -498,6 +551,8 @@ static int build_half(struct snap_writer *w, struct snap_object *o, int hx,
 	}
 	pr_cache_foreach(c, build_entry, &b);
 	group_close(&b);
+	if (!b.err)
+		build_indexes(&b);
 	if (b.err)
 		r = b.err;
 	else if (b.nrecords != b.max_records)

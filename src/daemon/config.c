@@ -9,8 +9,9 @@
 
 #include "daemon/config.h"
 #include "wire/ctl_proto.h"
+#include "wire/path_rec.h"
 
-enum opt_type { OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS, OPT_KEY };
+enum opt_type { OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS, OPT_KEY, OPT_ROLE, OPT_LIST };
 
 struct opt {
 	const char *name;
@@ -23,6 +24,7 @@ struct opt {
 
 #define STR(f) OPT_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0
 #define UINT(f, lo, hi) OPT_UINT, offsetof(struct config, f), sizeof(((struct config *)0)->f), lo, hi
+#define LIST(f, hi) OPT_LIST, offsetof(struct config, f), sizeof(struct config_list), 0, hi
 
 static const struct opt options[] = {
 	{ "ca", STR(ca), "", "CA name (e.g. mlx5_0); empty: the first CA with an active port" },
@@ -31,6 +33,9 @@ static const struct opt options[] = {
 	  "unix socket of the localsa CLI" },
 	{ "socket_mode", OPT_MODE, offsetof(struct config, socket_mode), sizeof(mode_t), 0, 0777,
 	  "0660", "file mode of the control socket (octal): who may read" },
+	{ "shm_name", STR(shm_name), "/localsa",
+	  "shared-memory snapshot for liblocalsa (shm_open name; readable as the socket is); "
+	  "\"none\": no snapshot" },
 	{ "log_level", OPT_LEVEL, offsetof(struct config, log_level), sizeof(enum log_level), 0, 3,
 	  "info", "err, warn, info or debug" },
 	{ "log_file", STR(log_file), "", "log file; empty: stderr in the foreground, syslog as a daemon" },
@@ -67,6 +72,23 @@ static const struct opt options[] = {
 	  "1: the SA door relays to the master SA what the cache cannot answer" },
 	{ "sa_max_set_records", UINT(sa_max_set_records, 1, 10000000), "65536",
 	  "paths in one Set (SetTable) at the SA door, at most" },
+	{ "role", OPT_ROLE, offsetof(struct config, role), sizeof(unsigned), 0, 2, "standalone",
+	  "standalone: one GetTable per fill; distributor: fetch all pairs, push slices; "
+	  "receiver: take pushes (needs sa_sm_key)" },
+	{ "distribute_to", STR(distribute_to), "all",
+	  "distributor: receivers' port GIDs (comma list), or all: every port in the table" },
+	{ "receiver_timeout_s", UINT(receiver_timeout_s, 1, 86400), "30",
+	  "receiver: fill from the SA itself after this long without a push or heartbeat" },
+	{ "distribute_heartbeat_ms", UINT(distribute_heartbeat_ms, 100, 3600000), "5000",
+	  "distributor: heartbeat period; out-of-sync receivers get their slice again" },
+	{ "distribute_delay_ms", UINT(distribute_delay_ms, 0, 60000), "100",
+	  "distributor: fetch the table this long after a trap (a burst costs one fetch)" },
+	{ "prefetch_service_ids", LIST(prefetch_service_ids, UINT64_MAX), "none",
+	  "ServiceIDs whose paths every fill also loads, one GetTable each (comma list; 'none')" },
+	{ "prefetch_pkeys", LIST(prefetch_pkeys, 0xffff), "none",
+	  "P_Keys whose paths every fill also loads, one GetTable each (comma list; 'none')" },
+	{ "prefetch_qos_classes", LIST(prefetch_qos_classes, 0xfff), "none",
+	  "QoS classes whose paths every fill also loads, one GetTable each (comma list; 'none')" },
 	{ "max_stale_s", UINT(max_stale_s, 0, 86400 * 365), "0",
 	  "0: serve cached paths while the SA is unreachable; N: after N s without an SA "
 	  "answer, every lookup must be confirmed by the SA" },
@@ -142,6 +164,39 @@ int config_set(struct config *c, const char *name, const char *value, char *msg,
 bad_traps:
 		snprintf(msg, msglen, "%s: '%s' is not a comma list of up to 8 trap numbers or 'none'",
 			 name, value);
+		return -EINVAL;
+	}
+	case OPT_LIST: {
+		struct config_list *l = (struct config_list *)field;
+		char copy[CONFIG_LIST_MAX * 20], *save = NULL, *tok;
+		size_t n = 0;
+
+		if (strlen(value) >= sizeof(copy))
+			goto bad_list;
+		strcpy(copy, value);
+		if (strcmp(copy, "none"))
+			for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+				if (n == CONFIG_LIST_MAX || ctl_parse_u64(tok, o->max, &v) < 0)
+					goto bad_list;
+				l->v[n++] = v;
+			}
+		l->n = n;
+		return 0;
+bad_list:
+		snprintf(msg, msglen, "%s: '%s' is not a comma list of up to %d numbers in 0..%#llx "
+			 "or 'none'", name, value, CONFIG_LIST_MAX, (unsigned long long)o->max);
+		return -EINVAL;
+	}
+	case OPT_ROLE: {
+		static const char *const roles[] = { "standalone", "distributor", "receiver" };
+
+		for (unsigned i = 0; i < 3; i++)
+			if (!strcmp(value, roles[i])) {
+				c->role = i;
+				return 0;
+			}
+		snprintf(msg, msglen, "%s: '%s' is not standalone, distributor or receiver", name,
+			 value);
 		return -EINVAL;
 	}
 	case OPT_KEY:
@@ -225,4 +280,37 @@ void config_print_options(FILE *out)
 	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
 		fprintf(out, "  %-20s %-28s %s\n", options[i].name,
 			*options[i].def ? options[i].def : "\"\"", options[i].help);
+}
+
+int config_targets(const struct config *c, bool *all, union ibv_gid **gids, size_t *n,
+		   char *msg, size_t msglen)
+{
+	char copy[sizeof(c->distribute_to)], *save = NULL, *tok;
+	union ibv_gid *g = NULL;
+	size_t k = 0;
+
+	*all = !strcmp(c->distribute_to, "all");
+	*gids = NULL;
+	*n = 0;
+	if (*all)
+		return 0;
+	strcpy(copy, c->distribute_to);
+	for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		union ibv_gid *ng = realloc(g, (k + 1) * sizeof(*g));
+
+		if (!ng) {
+			free(g);
+			return -ENOMEM;
+		}
+		g = ng;
+		if (pr_from_text_gid(tok, &g[k]) < 0) {
+			snprintf(msg, msglen, "distribute_to: '%s' is not a GID", tok);
+			free(g);
+			return -EINVAL;
+		}
+		k++;
+	}
+	*gids = g;
+	*n = k;
+	return 0;
 }

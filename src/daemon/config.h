@@ -10,13 +10,24 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include <infiniband/verbs.h>
+
 #include "base/log.h"
+
+enum config_role { CONFIG_ROLE_STANDALONE, CONFIG_ROLE_DISTRIBUTOR, CONFIG_ROLE_RECEIVER };
+
+#define CONFIG_LIST_MAX 16
+struct config_list {               /* a comma list of numbers */
+	uint64_t v[CONFIG_LIST_MAX];
+	size_t n;
+};
 
 struct config {
 	char ca[64];
 	unsigned port;
 	char control_socket[108];
 	mode_t socket_mode;
+	char shm_name[256];            /* liblocalsa's snapshot (shm_open name); "none": off */
 	enum log_level log_level;
 	char log_file[256];
 	char ready_file[256];
@@ -43,6 +54,14 @@ struct config {
 	bool sa_sm_key_set;            /* false: SA-door writes are refused */
 	unsigned sa_relay;
 	unsigned sa_max_set_records;
+	unsigned role;                 /* enum config_role */
+	char distribute_to[4096];      /* "all" or a comma list of port GIDs */
+	unsigned receiver_timeout_s;
+	unsigned distribute_heartbeat_ms;
+	unsigned distribute_delay_ms;
+	struct config_list prefetch_service_ids; /* tuples every fill loads with a GetTable too */
+	struct config_list prefetch_pkeys;
+	struct config_list prefetch_qos_classes;
 };
 
 void config_defaults(struct config *c);
@@ -50,6 +69,9 @@ void config_defaults(struct config *c);
 int config_load_file(struct config *c, const char *path, unsigned *line, char *msg, size_t msglen);
 /* Sets one option by name, from either source; -ENOENT unknown, -EINVAL bad value. */
 int config_set(struct config *c, const char *name, const char *value, char *msg, size_t msglen);
+/* Parses distribute_to: *all, or *n GIDs into a malloc'd *gids. */
+int config_targets(const struct config *c, bool *all, union ibv_gid **gids, size_t *n,
+		   char *msg, size_t msglen);
 /* Writes the documented list of options (name, default, meaning). */
 void config_print_options(FILE *out);
 

@@ -14,6 +14,7 @@
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "fabric/sm_tracker.h"
+#include "wire/pr_push.h"
 
 enum { SHUTDOWN_GRACE_MS = 1000 };
 
@@ -31,7 +32,32 @@ struct freshness {
 	void *shutdown_arg;
 	uint64_t refresh_periodic, refresh_trap, refresh_sm, refresh_signal;
 	uint64_t sm_changes;
+	/* Receiver state: pushes keep it in receiver mode; silence makes it standalone. */
+	bool fallen_back;
+	uint64_t watchdog_timer, last_push_ms, pushes, push_records, heartbeats, fallbacks;
+	uint16_t distributor_lid;
 };
+
+/* What this node does now: a receiver that lost its distributor acts alone. */
+static enum freshness_role role_now(const struct freshness *f)
+{
+	return f->opts.role == ROLE_RECEIVER && f->fallen_back ? ROLE_STANDALONE : f->opts.role;
+}
+
+/* A full refresh the way this node's role does it. */
+static void refresh(struct freshness *f, const char *why)
+{
+	switch (role_now(f)) {
+	case ROLE_STANDALONE:
+		resolver_fill(f->res, NULL, NULL);
+		break;
+	case ROLE_DISTRIBUTOR:
+		f->opts.on_change(f->opts.change_arg, why);
+		break;
+	case ROLE_RECEIVER:
+		break; /* the distributor pushes what changed */
+	}
+}
 
 static void periodic_tick(struct loop *loop, void *arg)
 {
@@ -40,7 +66,7 @@ static void periodic_tick(struct loop *loop, void *arg)
 	f->periodic_timer = loop_timer_add(loop, (uint64_t)f->opts.refresh_interval_s * 1000,
 					   periodic_tick, f);
 	f->refresh_periodic++;
-	resolver_fill(f->res, NULL, NULL);
+	refresh(f, "periodic refresh");
 }
 
 static void trap_refresh(struct loop *loop, void *arg)
@@ -51,17 +77,27 @@ static void trap_refresh(struct loop *loop, void *arg)
 	f->trap_timer = 0;
 	f->refresh_trap++;
 	LOG_INFO("full refresh after topology traps");
-	resolver_fill(f->res, NULL, NULL);
+	refresh(f, "topology traps");
 }
 
 static void on_trap(void *arg, uint16_t trap, const union ibv_gid *gid)
 {
 	struct freshness *f = arg;
 
+	/* A receiver leaves every change to its distributor: acting on a trap
+	 * alone would diverge from the slices the distributor believes it holds
+	 * (an unlink and relink inside one debounce push nothing at all). */
+	if (role_now(f) == ROLE_RECEIVER)
+		return;
 	if (gid && trap == 65)
-		resolver_gid_out(f->res, gid);
-	else if (gid && trap == 64)
+		resolver_gid_out(f->res, gid); /* local: costs the SA nothing */
+	else if (gid && trap == 64 && role_now(f) == ROLE_STANDALONE)
 		resolver_gid_in(f->res, gid);
+	if (role_now(f) == ROLE_DISTRIBUTOR) {
+		f->refresh_trap++;
+		f->opts.on_change(f->opts.change_arg, "trap");
+		return;
+	}
 	if (!f->opts.trap_refresh_delay_ms)
 		return;
 	/* Debounced: a burst of traps (a rebooting rack) costs one GetTable. */
@@ -80,7 +116,7 @@ static void on_sm_change(void *arg, uint16_t old_lid, uint16_t new_lid)
 	f->refresh_sm++;
 	if (f->inf)
 		informer_subscribe(f->inf);
-	resolver_fill(f->res, NULL, NULL);
+	refresh(f, "SM change");
 }
 
 static void on_sa_timeout(void *arg)
@@ -139,22 +175,79 @@ void freshness_free(struct freshness *f)
 	loop_timer_cancel(f->loop, f->periodic_timer);
 	loop_timer_cancel(f->loop, f->trap_timer);
 	loop_timer_cancel(f->loop, f->shutdown_timer);
+	loop_timer_cancel(f->loop, f->watchdog_timer);
 	informer_free(f->inf);
 	sm_tracker_free(f->sm);
 	free(f);
+}
+
+static void receiver_watchdog(struct loop *loop, void *arg)
+{
+	struct freshness *f = arg;
+
+	(void)loop;
+	f->watchdog_timer = 0;
+	if (f->fallen_back)
+		return;
+	f->fallen_back = true;
+	f->fallbacks++;
+	resolver_set_authoritative(f->res, false);
+	LOG_WARN("no push from a distributor for %u ms: filling from the SA myself",
+		 f->opts.receiver_timeout_ms);
+	resolver_fill(f->res, NULL, NULL);
+	if (f->opts.on_synced)
+		f->opts.on_synced(f->opts.synced_arg);
+}
+
+static void arm_watchdog(struct freshness *f)
+{
+	loop_timer_cancel(f->loop, f->watchdog_timer);
+	f->watchdog_timer = loop_timer_add(f->loop, f->opts.receiver_timeout_ms, receiver_watchdog, f);
+}
+
+void freshness_on_push(struct freshness *f, uint16_t slid, size_t records, uint32_t flags)
+{
+	(void)flags;
+	if (f->opts.role != ROLE_RECEIVER)
+		return;
+	f->last_push_ms = loop_now_ms();
+	f->distributor_lid = slid;
+	if (records) {
+		f->pushes++;
+		f->push_records += records;
+	} else {
+		f->heartbeats++;
+	}
+	if (f->fallen_back) {
+		LOG_INFO("distributor at LID %u is back: receiving again", slid);
+		f->fallen_back = false;
+	}
+	/* A full slice makes the table complete; until then misses ask the SA. */
+	if (flags & PR_PUSH_FULL)
+		resolver_set_authoritative(f->res, true);
+	arm_watchdog(f);
+	if (f->opts.on_synced)
+		f->opts.on_synced(f->opts.synced_arg);
 }
 
 void freshness_start(struct freshness *f)
 {
 	if (f->inf)
 		informer_subscribe(f->inf);
+	if (f->opts.role == ROLE_RECEIVER)
+		arm_watchdog(f);
+	else if (f->opts.role == ROLE_DISTRIBUTOR)
+		f->opts.on_change(f->opts.change_arg, "start");
 }
 
 void freshness_refresh_now(struct freshness *f, const char *why)
 {
 	f->refresh_signal++;
 	LOG_INFO("full refresh: %s", why);
-	resolver_fill(f->res, NULL, NULL);
+	if (role_now(f) == ROLE_RECEIVER)
+		resolver_fill(f->res, NULL, NULL); /* the operator asked: do it */
+	else
+		refresh(f, why);
 }
 
 int freshness_handle(struct freshness *f, const struct umad_msg *msg)
@@ -174,6 +267,7 @@ static void shutdown_finish(void *arg)
 	f->shutdown_done = NULL;
 	if (f->shutdown_timer) {
 		loop_timer_cancel(f->loop, f->shutdown_timer);
+	loop_timer_cancel(f->loop, f->watchdog_timer);
 		f->shutdown_timer = 0;
 	}
 	done(f->shutdown_arg);
@@ -226,4 +320,12 @@ void freshness_stats_json(const struct freshness *f, struct strbuf *o)
 		      (unsigned long long)f->sm_changes, (unsigned long long)f->refresh_periodic,
 		      (unsigned long long)f->refresh_trap, (unsigned long long)f->refresh_sm,
 		      (unsigned long long)f->refresh_signal);
+	if (f->opts.role == ROLE_RECEIVER)
+		strbuf_printf(o, "\"receiver\": {\"distributor_lid\": %u, \"pushes\": %llu, "
+			      "\"records\": %llu, \"heartbeats\": %llu, \"fallbacks\": %llu, "
+			      "\"fallen_back\": %s, \"last_push_age_ms\": %llu}, ",
+			      f->distributor_lid, (unsigned long long)f->pushes,
+			      (unsigned long long)f->push_records, (unsigned long long)f->heartbeats,
+			      (unsigned long long)f->fallbacks, f->fallen_back ? "true" : "false",
+			      (unsigned long long)(f->last_push_ms ? loop_now_ms() - f->last_push_ms : 0));
 }

@@ -9,6 +9,7 @@
 #ifndef LOCALSA_DAEMON_FRESHNESS_H
 #define LOCALSA_DAEMON_FRESHNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,7 +21,19 @@ struct strbuf;
 struct umad_msg;
 struct freshness;
 
+enum freshness_role {
+	ROLE_STANDALONE,  /* fills itself with one GetTable, follows traps */
+	ROLE_DISTRIBUTOR, /* changes go to on_change: the all-pairs fetch covers this node too */
+	ROLE_RECEIVER,    /* a distributor pushes; falls back to standalone when it goes quiet */
+};
+
 struct freshness_opts {
+	enum freshness_role role;
+	unsigned receiver_timeout_ms;   /* receiver: fall back after this long without a push */
+	void (*on_change)(void *arg, const char *why); /* distributor: the fabric changed */
+	void *change_arg;
+	void (*on_synced)(void *arg);   /* receiver: first push or fallback fill */
+	void *synced_arg;
 	unsigned refresh_interval_s;    /* periodic full refresh; 0: off */
 	unsigned trap_refresh_delay_ms; /* full refresh this long after the last trap; 0: off */
 	unsigned sm_poll_ms;            /* PortInfo read period; 0: only on SA timeouts */
@@ -40,6 +53,8 @@ void freshness_refresh_now(struct freshness *f, const char *why);
 int freshness_handle(struct freshness *f, const struct umad_msg *msg);
 /* Unsubscribes; done runs once the SA answered or after a short grace time. */
 void freshness_shutdown(struct freshness *f, void (*done)(void *arg), void *arg);
+/* Receiver: a distributor's Set or heartbeat was accepted. */
+void freshness_on_push(struct freshness *f, uint16_t slid, size_t records, uint32_t flags);
 /* Appends `"key": value, ` members to the stats JSON. */
 void freshness_stats_json(const struct freshness *f, struct strbuf *o);
 

@@ -20,6 +20,8 @@
 #include "doors/acm_server.h"
 #include "doors/ctl_server.h"
 #include "doors/sa_server.h"
+#include "doors/shm_door.h"
+#include "fabric/distributor.h"
 #include "fabric/mad_port.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
@@ -30,10 +32,13 @@ struct daemon {
 	struct loop *loop;
 	struct mad_port *port;
 	struct sa_client *sa;
+	struct sa_client *push_sa;    /* distributor: Sets to receivers, its own credits */
+	struct distributor *dist;
 	struct resolver *res;
 	struct ctl_server *ctl;
 	struct sa_server *sad;        /* the SA door on QP1; NULL with sa_server 0 */
 	struct acm_server *acm;      /* NULL when off or when its socket is taken */
+	struct shm_door *shm;        /* liblocalsa's snapshot; NULL when off or its name is taken */
 	struct freshness *fresh;
 	uint64_t started_ms;
 	uint64_t sighups;
@@ -49,6 +54,7 @@ static void usage(FILE *out)
 		"  -f, --foreground           stay in the foreground, log to stderr\n"
 		"  -s, --control-socket PATH  the localsa CLI's socket\n"
 		"      --acm-socket PATH      the ACM (ibacm protocol) socket; \"none\": off\n"
+		"      --shm-name NAME        liblocalsa's shared-memory snapshot; \"none\": off\n"
 		"  -l, --log-file FILE        log to FILE\n"
 		"  -L, --log-level LEVEL      err, warn, info or debug\n"
 		"  -r, --ready-file FILE      create FILE once the first fill has finished\n"
@@ -130,7 +136,9 @@ static void on_mad(struct loop *loop, int fd, uint32_t events, void *arg)
 			LOG_WARN("receive failed: %s", strerror(-ret));
 			return;
 		}
-		if (!sa_client_handle(d->sa, &msg) && !freshness_handle(d->fresh, &msg) &&
+		if (!sa_client_handle(d->sa, &msg) &&
+		    !(d->push_sa && sa_client_handle(d->push_sa, &msg)) &&
+		    !freshness_handle(d->fresh, &msg) &&
 		    !(d->sad && sa_server_handle(d->sad, &msg)))
 			LOG_DEBUG("ignored MAD class 0x%02x method 0x%02x from LID %u",
 				  msg.len > 3 ? msg.mad[1] : 0, msg.len > 3 ? msg.mad[3] : 0, msg.slid);
@@ -148,13 +156,114 @@ static void extra_stats(void *arg, struct strbuf *o)
 		      LOCALSA_VERSION, (unsigned long long)((loop_now_ms() - d->started_ms) / 1000),
 		      d->port->ca_name, d->port->portnum, gid, d->port->lid, d->port->sm_lid,
 		      (unsigned long long)d->sighups);
+	strbuf_printf(o, "\"role\": \"%s\", ", d->cfg.role == CONFIG_ROLE_DISTRIBUTOR ? "distributor" :
+		      d->cfg.role == CONFIG_ROLE_RECEIVER ? "receiver" : "standalone");
 	freshness_stats_json(d->fresh, o);
+	if (d->dist)
+		distributor_stats_json(d->dist, o);
 	if (d->sad)
 		sa_server_stats_json(d->sad, o);
 	acm_server_append_json(d->acm, o);
+	shm_door_stats_json(d->shm, o);
+}
+
+/* --- distribution ------------------------------------------------------- */
+
+static void fabric_changed(void *arg, const char *why)
+{
+	struct daemon *d = arg;
+
+	if (d->dist)
+		distributor_changed(d->dist, why);
+}
+
+static void synced(void *arg)
+{
+	mark_ready(arg);
+}
+
+static void pushed(void *arg, uint16_t slid, size_t records, uint32_t flags)
+{
+	struct daemon *d = arg;
+
+	freshness_on_push(d->fresh, slid, records, flags);
+}
+
+/* The distributor's own slice of the all-pairs table fills its own cache. */
+static void own_slice(void *arg, const struct ibv_path_record *recs, size_t n)
+{
+	struct daemon *d = arg;
+
+	if (resolver_load_table(d->res, recs, n) == 0)
+		LOG_INFO("own cache filled from the all-pairs table: %zu paths", n);
+	mark_ready(d);
+}
+
+static int start_distributor(struct daemon *d)
+{
+	struct sa_client_opts push_opts = { 8, d->cfg.sa_timeout_ms, d->cfg.sa_retries,
+					    d->cfg.sa_backoff_max_ms, 0, 1 };
+	struct distributor_opts o = { 0 };
+	union ibv_gid *targets = NULL;
+	char msg[256];
+	int ret;
+
+	if (!d->cfg.sa_sm_key_set) {
+		LOG_ERR("role distributor needs sa_sm_key: receivers refuse unauthenticated pushes");
+		return -EINVAL;
+	}
+	ret = config_targets(&d->cfg, &o.all, &targets, &o.n_targets, msg, sizeof(msg));
+	if (ret < 0) {
+		LOG_ERR("%s", msg);
+		return ret;
+	}
+	ret = sa_client_new(d->loop, d->port, &push_opts, &d->push_sa);
+	if (ret < 0)
+		goto out;
+	o.sm_key = d->cfg.sa_sm_key;
+	o.targets = targets;
+	o.heartbeat_ms = d->cfg.distribute_heartbeat_ms;
+	o.change_delay_ms = d->cfg.distribute_delay_ms;
+	o.max_records_per_push = d->cfg.sa_max_set_records;
+	o.own_slice = own_slice;
+	o.own_arg = d;
+	ret = distributor_new(d->loop, d->port, d->sa, d->push_sa, &o, &d->dist);
+out:
+	free(targets);
+	return ret;
 }
 
 /* --- start-up ------------------------------------------------------------- */
+
+/* The tuples every fill loads with a GetTable besides the default one (prefetch_* options). */
+static int add_prefetches(struct daemon *d)
+{
+	const struct {
+		const struct config_list *l;
+		uint8_t flag;
+	} lists[] = {
+		{ &d->cfg.prefetch_service_ids, PR_TUPLE_SERVICE_ID },
+		{ &d->cfg.prefetch_pkeys, PR_TUPLE_PKEY },
+		{ &d->cfg.prefetch_qos_classes, PR_TUPLE_QOS_CLASS },
+	};
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		for (size_t k = 0; k < lists[i].l->n; k++) {
+			struct pr_request req = { .tuple_flags = lists[i].flag };
+			uint64_t v = lists[i].l->v[k];
+			int ret;
+
+			req.service_id = v;
+			req.pkey = (uint16_t)v;
+			req.qos_class = (uint16_t)v;
+			ret = resolver_prefetch_add(d->res, &req);
+			if (ret < 0 && ret != -EEXIST) {
+				LOG_ERR("cannot prefetch %#llx: %s", (unsigned long long)v, strerror(-ret));
+				return ret;
+			}
+		}
+	return 0;
+}
 
 /* The ACM door is optional: when its socket is taken (ibacm runs) the daemon serves without it. */
 static void start_acm(struct daemon *d)
@@ -170,7 +279,24 @@ static void start_acm(struct daemon *d)
 		LOG_ERR("the ACM door is off: %s", strerror(-ret));
 }
 
-enum { OPT_ACM_SOCKET = 0x100 };  /* long-only options */
+/* liblocalsa's snapshot is optional too: without it the library asks the control socket. */
+static void start_shm(struct daemon *d)
+{
+	struct shm_door_opts o = {
+		.name = d->cfg.shm_name, .socket_mode = d->cfg.socket_mode,
+		.control_socket = d->cfg.control_socket, .port_lid = d->port->lid,
+		.max_stale_ms = d->cfg.max_stale_s * 1000,
+	};
+	int ret;
+
+	if (!*o.name || !strcmp(o.name, "none"))
+		return;
+	ret = shm_door_new(d->loop, d->res, &o, &d->shm);
+	if (ret < 0)
+		LOG_ERR("no snapshot for liblocalsa (it asks the socket instead): %s", strerror(-ret));
+}
+
+enum { OPT_ACM_SOCKET = 0x100, OPT_SHM_NAME };  /* long-only options */
 
 static int parse_args(struct config *cfg, int argc, char **argv)
 {
@@ -179,6 +305,7 @@ static int parse_args(struct config *cfg, int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "control-socket", required_argument, NULL, 's' },
 		{ "acm-socket", required_argument, NULL, OPT_ACM_SOCKET },
+		{ "shm-name", required_argument, NULL, OPT_SHM_NAME },
 		{ "log-file", required_argument, NULL, 'l' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "ready-file", required_argument, NULL, 'r' },
@@ -211,6 +338,7 @@ static int parse_args(struct config *cfg, int argc, char **argv)
 			continue;
 		case 's': name = "control_socket"; break;
 		case OPT_ACM_SOCKET: name = "acm_socket"; break;
+		case OPT_SHM_NAME: name = "shm_name"; break;
 		case 'l': name = "log_file"; break;
 		case 'L': name = "log_level"; break;
 		case 'r': name = "ready_file"; break;
@@ -305,7 +433,7 @@ int main(int argc, char **argv)
 		goto out_port;
 	}
 	sa_opts = (struct sa_client_opts){ d.cfg.sa_credits, d.cfg.sa_timeout_ms, d.cfg.sa_retries,
-					   d.cfg.sa_backoff_max_ms, 0 };
+					   d.cfg.sa_backoff_max_ms, 0, 0 };
 	ret = sa_client_new(d.loop, d.port, &sa_opts, &d.sa);
 	if (ret < 0)
 		goto out_port;
@@ -314,9 +442,22 @@ int main(int argc, char **argv)
 	ret = resolver_new(d.loop, d.port, d.sa, &res_opts, &d.res);
 	if (ret < 0)
 		goto out_sa;
-	fresh_opts = (struct freshness_opts){ d.cfg.refresh_interval_s, d.cfg.trap_refresh_delay_ms,
-					      d.cfg.sm_poll_ms, d.cfg.inform_refresh_s, d.cfg.traps,
-					      d.cfg.sa_server ? d.cfg.n_traps : 0 };
+	ret = add_prefetches(&d);
+	if (ret < 0)
+		goto out_res;
+	fresh_opts = (struct freshness_opts){
+		.role = d.cfg.role == CONFIG_ROLE_DISTRIBUTOR ? ROLE_DISTRIBUTOR :
+			d.cfg.role == CONFIG_ROLE_RECEIVER ? ROLE_RECEIVER : ROLE_STANDALONE,
+		.receiver_timeout_ms = d.cfg.receiver_timeout_s * 1000,
+		.on_change = fabric_changed, .change_arg = &d,
+		.on_synced = synced, .synced_arg = &d,
+		.refresh_interval_s = d.cfg.refresh_interval_s,
+		.trap_refresh_delay_ms = d.cfg.trap_refresh_delay_ms,
+		.sm_poll_ms = d.cfg.sm_poll_ms,
+		.inform_refresh_s = d.cfg.inform_refresh_s,
+		.traps = d.cfg.traps,
+		.n_traps = d.cfg.sa_server ? d.cfg.n_traps : 0,
+	};
 	if (d.cfg.n_traps && !d.cfg.sa_server)
 		LOG_WARN("sa_server 0: no trap subscriptions (Reports could not reach us)");
 	ret = freshness_new(d.loop, d.port, d.sa, d.res, &fresh_opts, &d.fresh);
@@ -324,34 +465,51 @@ int main(int argc, char **argv)
 		goto out_res;
 	if (d.cfg.sa_server) {
 		struct sa_server_opts sad_opts = { d.cfg.sa_sm_key_set, d.cfg.sa_sm_key, d.cfg.sa_relay,
-						   d.cfg.sa_max_set_records, 0 };
+						   d.cfg.sa_max_set_records, 0, pushed, &d };
 
 		ret = sa_server_new(d.loop, d.port, d.res, d.sa, &sad_opts, &d.sad);
 		if (ret < 0)
 			goto out_fresh;
 	}
+	start_shm(&d);
 	ctl_opts = (struct ctl_server_opts){ d.cfg.control_socket, d.cfg.socket_mode,
-					     d.cfg.max_clients, extra_stats, &d };
+					     d.cfg.max_clients, extra_stats, &d,
+					     d.shm ? d.cfg.shm_name : NULL };
 	ret = ctl_server_new(d.loop, d.res, d.sa, &ctl_opts, &d.ctl);
 	if (ret < 0)
 		goto out_fresh;
 	start_acm(&d);
-	ret = resolver_fill(d.res, first_fill_done, &d);
-	if (ret < 0) {
-		LOG_WARN("cannot start the initial fill: %s", strerror(-ret));
+	if (d.cfg.role == CONFIG_ROLE_DISTRIBUTOR) {
+		ret = start_distributor(&d);
+		if (ret < 0)
+			goto out_ctl;
+	} else if (d.cfg.role == CONFIG_ROLE_RECEIVER) {
+		/* Serving at once: its cache fills when the distributor pushes. */
+		if (!d.cfg.sa_sm_key_set || !d.cfg.sa_server)
+			LOG_WARN("role receiver without sa_sm_key and sa_server: every push is refused");
 		mark_ready(&d);
+	} else {
+		ret = resolver_fill(d.res, first_fill_done, &d);
+		if (ret < 0) {
+			LOG_WARN("cannot start the initial fill: %s", strerror(-ret));
+			mark_ready(&d);
+		}
 	}
 	freshness_start(d.fresh);
 	LOG_INFO("serving on %s", d.cfg.control_socket);
 	ret = loop_run(d.loop);
 
+out_ctl:
 	acm_server_free(d.acm);
 	ctl_server_free(d.ctl);
 out_fresh:
+	shm_door_free(d.shm);	/* readers hear the daemon stopped */
 	freshness_free(d.fresh);
 out_res:
+	sa_client_free(d.push_sa);
 	sa_client_free(d.sa); /* fails pending fetches before their owners go */
 	d.sa = NULL;
+	distributor_free(d.dist);
 	sa_server_free(d.sad);
 	resolver_free(d.res);
 out_sa:

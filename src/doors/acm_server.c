@@ -4,7 +4,8 @@
  * so replies come back in request order. A client whose lookup waits for the SA is "waiting":
  * its further input stays in the kernel's socket buffer until the answer is written. A client
  * that does not read its replies stops being read once ACM_OUT_HIGH bytes are queued for it; one
- * that leaves a message unfinished for partial_timeout_ms is closed. A slow or hostile client so
+ * that leaves a message unfinished for partial_timeout_ms is closed, and so is one being closed
+ * whose last (error) reply is not read within that time. A slow or hostile client so
  * costs its own slot and nobody else's time.
  */
 #include <errno.h>
@@ -78,7 +79,7 @@ struct acm_client {
 	bool closing;		/* protocol violation: flush the error reply, then close */
 	bool dead;		/* socket error or hang-up: close now */
 	size_t in_len;
-	uint64_t partial_timer;
+	uint64_t timer;		/* unfinished message, or unread final reply: give up then */
 	struct acm_wait wait;
 	struct strbuf out;
 	uint8_t in[ACM_MSG_MAX_LEN];
@@ -402,11 +403,11 @@ static void serve_resolve(struct acm_client *c, const struct acm_msg_hdr *h, con
 		return;
 	}
 	w->mask = acm_msg_path_mask(&w->want) & ~(uint64_t)ANSWERED_BY_QUERY;
-	if (r.flags & ACM_FLAGS_QUERY_SA) {
+	if (r.flags & ACM_MSG_FLAG_QUERY_SA) {
 		flags = RESOLVE_SA;
 		w->verify = true;
 		s->st.verifications++;
-	} else if (r.flags & ACM_FLAGS_NODELAY) {
+	} else if (r.flags & ACM_MSG_FLAG_NODELAY) {
 		flags = RESOLVE_CACHE_ONLY;
 		w->cache_only = true;
 	}
@@ -555,8 +556,8 @@ static void client_free(struct acm_client *c)
 
 	if (c->waiting && c->wait.id > 0)
 		resolver_cancel(s->res, c->wait.id);
-	if (c->partial_timer)
-		loop_timer_cancel(s->loop, c->partial_timer);
+	if (c->timer)
+		loop_timer_cancel(s->loop, c->timer);
 	loop_del_fd(s->loop, c->fd);
 	close(c->fd);
 	if (c->prev)
@@ -570,13 +571,18 @@ static void client_free(struct acm_client *c)
 	free(c);
 }
 
-static void partial_expired(struct loop *loop, void *arg)
+static void client_expired(struct loop *loop, void *arg)
 {
 	struct acm_client *c = arg;
 	struct acm_msg_hdr h;
 
 	(void)loop;
-	c->partial_timer = 0;
+	c->timer = 0;
+	if (c->closing) {	/* the error reply was never read: drop it */
+		c->dead = true;
+		client_settle(c);
+		return;
+	}
 	LOG_DEBUG("fd %d: message unfinished after %u ms, closing", c->fd,
 		  c->srv->opts.partial_timeout_ms);
 	c->srv->st.protocol_errors++;
@@ -588,13 +594,13 @@ static void partial_expired(struct loop *loop, void *arg)
 
 /*
  * Called after every event of a client: frees a client that is finished, otherwise sets what
- * epoll watches and the unfinished-message timer. Returns false if c was freed.
+ * epoll watches and its timer. Returns false if c was freed.
  */
 static bool client_settle(struct acm_client *c)
 {
 	struct acm_server *s = c->srv;
 	uint32_t ev = 0;
-	bool partial;
+	bool timed;
 
 	if (c->dead || ((c->closing || (c->eof && !c->in_len)) && !c->waiting && !c->out.len)) {
 		client_free(c);
@@ -608,13 +614,14 @@ static bool client_settle(struct acm_client *c)
 	if (ev != c->events && loop_mod_fd(s->loop, c->fd, ev) == 0)
 		c->events = ev;
 	/* Reading, yet bytes are left: they are a message begun and not finished. */
-	partial = (ev & EPOLLIN) && c->in_len;
-	if (partial && !c->partial_timer) {
-		c->partial_timer = loop_timer_add(s->loop, s->opts.partial_timeout_ms,
-						  partial_expired, c);
-	} else if (!partial && c->partial_timer) {
-		loop_timer_cancel(s->loop, c->partial_timer);
-		c->partial_timer = 0;
+	/* Reading, yet bytes are left: they are a message begun and not finished. Or closing, yet
+	 * the error reply is still unsent: the peer does not read. Either may not last. */
+	timed = ((ev & EPOLLIN) && c->in_len) || (c->closing && c->out.len);
+	if (timed && !c->timer) {
+		c->timer = loop_timer_add(s->loop, s->opts.partial_timeout_ms, client_expired, c);
+	} else if (!timed && c->timer) {
+		loop_timer_cancel(s->loop, c->timer);
+		c->timer = 0;
 	}
 	return true;
 }
@@ -779,7 +786,8 @@ int acm_server_new(struct loop *loop, struct resolver *res, struct mad_port *por
 		if (ret < 0)
 			goto out_close;
 	}
-	LOG_INFO("ACM service on %s%s%s", want_unix ? s->path : "",
+	LOG_INFO("ACM service on %s%s%s%s", want_unix ? s->path : "",
+		 want_unix && !s->unix_l.bound ? " (socket from systemd)" : "",
 		 want_unix && s->opts.tcp_port ? " and " : "",
 		 s->opts.tcp_port ? "127.0.0.1 (TCP)" : "");
 	*out = s;

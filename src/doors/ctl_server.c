@@ -293,6 +293,10 @@ static void stats_json(struct ctl_client *c)
 		      (unsigned long long)cs.entries, (unsigned long long)cs.destinations,
 		      (unsigned long long)cs.negatives, (unsigned long long)cs.tuples,
 		      (unsigned long long)cs.bytes, (unsigned long long)cs.bytes_per_entry);
+	strbuf_printf(o, "\"prefetch_tuples\": %llu, \"prefetch_records\": %llu, "
+		      "\"prefetch_failures\": %llu, ", (unsigned long long)rs.prefetch_tuples,
+		      (unsigned long long)rs.prefetch_records,
+		      (unsigned long long)rs.prefetch_failures);
 	strbuf_printf(o, "\"generation\": %u, \"fills\": %llu, \"fill_failures\": %llu, "
 		      "\"last_fill_records\": %llu, \"last_fill_ms\": %llu, \"last_fill_swept\": %llu, "
 		      "\"refreshing\": %s, \"control_requests\": %llu, \"control_errors\": %llu}\n",
@@ -392,7 +396,7 @@ static void cmd_write(struct ctl_client *c, const struct ctl_request *req)
 	if (!strcmp(req->cmd, "refresh")) {
 		cmd_refresh(c, req);
 	} else if (!strcmp(req->cmd, "flush")) {
-		pr_cache_flush(cache);
+		resolver_flush(c->srv->res);
 		LOG_INFO("cache flushed by uid %u", (unsigned)c->uid);
 		strbuf_printf(&c->out, "OK 0\n");
 	} else if (!strcmp(req->cmd, "delete")) {
@@ -449,6 +453,9 @@ static void dispatch(struct ctl_client *c, char *line)
 		stats_json(c);
 	else if (!strcmp(req.cmd, "dump"))
 		cmd_dump(c);
+	else if (!strcmp(req.cmd, "info"))	/* liblocalsa asks where the snapshot is */
+		strbuf_printf(&c->out, "OK 1\nshm=%s\n",
+			      c->srv->opts.shm_name ? c->srv->opts.shm_name : "");
 	else if (!strcmp(req.cmd, "refresh") || !strcmp(req.cmd, "flush") ||
 		 !strcmp(req.cmd, "add") || !strcmp(req.cmd, "delete"))
 		cmd_write(c, &req);

@@ -1,6 +1,7 @@
 /*
  * ctl_server - the control socket door (unix stream socket) behind the
- * `localsa` CLI: path lookups, dump, stats, refresh, flush, add, delete.
+ * `localsa` CLI and liblocalsa's misses: path lookups, dump, stats, refresh,
+ * flush, add, delete, and info (where the shared-memory snapshot is).
  * Writes are allowed to root and to the daemon's own user (SO_PEERCRED);
  * reads to whoever the socket's file mode lets connect.
  */
@@ -22,6 +23,8 @@ struct ctl_server_opts {
 	/* Appends daemon-level members ("\"key\": value, ") to the stats JSON. */
 	void (*extra_stats)(void *arg, struct strbuf *json);
 	void *extra_arg;
+	/* The snapshot liblocalsa maps, told by `info` (NULL: none). */
+	const char *shm_name;
 };
 
 int ctl_server_new(struct loop *loop, struct resolver *res, struct sa_client *sa,

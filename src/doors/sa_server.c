@@ -1,13 +1,15 @@
 /*
  * sa_server - see sa_server.h.
  *
- * Which PathRecord queries the cache answers: SGID given (or the requester is
- * this port), a destination (DGID or DLID), and otherwise only the fields a
- * tuple holds (PKey, ServiceID, QoS class, SL, TClass) and NumbPath; a
- * GetTable with SGID = this port and nothing else is the whole cached table.
- * Anything else — selectors, SLID, Reversible, raw traffic, another SGID
- * without a destination — goes to the master SA unchanged, so its statuses
- * are OpenSM's own.
+ * Which PathRecord queries the cache answers: SGID given (without it OpenSM
+ * answers for every source port), a destination (DGID or DLID), and otherwise
+ * only the fields a tuple holds (PKey, ServiceID, QoS class, SL, TClass) and
+ * NumbPath (Get only); each is answered from the paths the SA gave for that
+ * same tuple, or fetched with exactly that request. A GetTable with SGID and
+ * tuple fields but no destination is a whole table: answered when the cache
+ * holds it (the default tuple, or a prefetched tuple once loaded). Anything
+ * else — selectors, SLID, Reversible, raw traffic, no SGID, a table the cache
+ * lacks — goes to the master SA unchanged, so its statuses are OpenSM's own.
  */
 #include <endian.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "wire/path_rec.h"
+#include "wire/pr_push.h"
 #include "wire/sa_mad.h"
 
 #define CACHEABLE_MASK (PR_CM_SGID | PR_CM_DGID | PR_CM_DLID | PR_CM_PKEY | PR_CM_SERVICE_ID | \
@@ -174,7 +177,7 @@ static void resolved(void *arg, int err, uint8_t status, const struct ibv_path_r
 
 /* Fills req from a cacheable query; false if the SA must see it as it is. */
 static bool cacheable(const struct sa_server *s, const struct sa_hdr *h,
-		      const struct ibv_path_record *q, uint16_t slid, struct pr_request *req)
+		      const struct ibv_path_record *q, struct pr_request *req)
 {
 	uint64_t mask = h->comp_mask;
 
@@ -184,13 +187,13 @@ static bool cacheable(const struct sa_server *s, const struct sa_hdr *h,
 		return false;
 	if ((mask & PR_CM_NUMB_PATH) && h->method == UMAD_SA_METHOD_GET_TABLE)
 		return false; /* a partial table: let the SA choose which paths */
+	/* Without SGID the SA answers for every source port (a Get: the first one), not for
+	 * the requester's: that is no request the cache files. */
+	if (!(mask & PR_CM_SGID))
+		return false;
 	memset(req, 0, sizeof(*req));
-	if (mask & PR_CM_SGID) {
-		memcpy(&req->sgid, &q->sgid, sizeof(req->sgid));
-		req->has |= PR_REQ_SGID;
-	} else if (slid != s->port->lid) {
-		return false; /* the source is the requester, whose GID we would guess */
-	}
+	memcpy(&req->sgid, &q->sgid, sizeof(req->sgid));
+	req->has |= PR_REQ_SGID;
 	if (mask & PR_CM_DGID) {
 		memcpy(&req->dgid, &q->dgid, sizeof(req->dgid));
 		req->has |= PR_REQ_DGID;
@@ -199,7 +202,12 @@ static bool cacheable(const struct sa_server *s, const struct sa_hdr *h,
 		req->dlid = pr_dlid(q);
 		req->has |= PR_REQ_DLID;
 	}
-	if (!(req->has & (PR_REQ_DGID | PR_REQ_DLID)))
+	/* Without destination only a GetTable, answered if the cache holds that whole table. */
+	if (!(req->has & (PR_REQ_DGID | PR_REQ_DLID)) && h->method != UMAD_SA_METHOD_GET_TABLE)
+		return false;
+	/* With LMC > 0 a table holds several paths per port pair, a cached Get answer one. */
+	if ((req->has & (PR_REQ_DGID | PR_REQ_DLID)) && h->method == UMAD_SA_METHOD_GET_TABLE &&
+	    s->port->lmc)
 		return false;
 	if (mask & PR_CM_PKEY) {
 		req->pkey = pr_pkey(q);
@@ -224,13 +232,6 @@ static bool cacheable(const struct sa_server *s, const struct sa_hdr *h,
 	return true;
 }
 
-static bool whole_table_query(const struct sa_server *s, const struct sa_hdr *h,
-			      const struct ibv_path_record *q)
-{
-	return h->method == UMAD_SA_METHOD_GET_TABLE && h->comp_mask == PR_CM_SGID &&
-	       !memcmp(&q->sgid, &s->port->gid, sizeof(q->sgid));
-}
-
 static void relay(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg);
 
 static void get_path(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg,
@@ -240,19 +241,22 @@ static void get_path(struct sa_server *s, const struct sa_hdr *h, const struct u
 	struct pending *p;
 	int64_t ret;
 
-	if (whole_table_query(s, h, q)) {
+	if (!cacheable(s, h, q, &req)) {
+		relay(s, h, msg);
+		return;
+	}
+	if (!(req.has & (PR_REQ_DGID | PR_REQ_DLID))) {
+		/* A whole table: this port's default one, or a prefetched tuple's. */
 		struct ibv_path_record *recs;
 		size_t n;
 
-		if (resolver_table(s->res, &recs, &n) == 0) {
-			s->st.cache_answers++;
-			respond(s, h, msg->slid, msg->sqpn, 0, 0, recs, PR_LEN, n);
-			free(recs);
+		if (resolver_table_request(s->res, &req, &recs, &n) < 0) {
+			relay(s, h, msg);
 			return;
 		}
-	}
-	if (!cacheable(s, h, q, msg->slid, &req)) {
-		relay(s, h, msg);
+		s->st.cache_answers++;
+		respond(s, h, msg->slid, msg->sqpn, 0, 0, recs, PR_LEN, n);
+		free(recs);
 		return;
 	}
 	p = pending_new(s, h, msg);
@@ -350,6 +354,12 @@ static void set_paths(struct sa_server *s, const struct sa_hdr *h, const struct 
 
 	if (!write_allowed(s, h, msg))
 		return;
+	if (h->attr_mod & PR_PUSH_HEARTBEAT) {
+		if (s->opts.on_push)
+			s->opts.on_push(s->opts.push_arg, msg->slid, 0, h->attr_mod);
+		respond(s, h, msg->slid, msg->sqpn, 0, 0, NULL, PR_LEN, 0);
+		return;
+	}
 	if (h->attr_offset != PR_ATTR_OFFSET || !n) {
 		s->st.malformed++;
 		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_REQ_INVALID));
@@ -382,7 +392,8 @@ static void set_paths(struct sa_server *s, const struct sa_hdr *h, const struct 
 	}
 	for (i = 0; i < n; i++)
 		pr_decode(data + i * PR_LEN, PR_LEN, &recs[i]);
-	/* Records group by SGID into tuples; each group loads like a GetTable. */
+	/* Records group by SGID into tuples; each group loads like a GetTable, and
+	 * a full push then drops what the previous pushes gave and this one lacks. */
 	origin.generation = pr_cache_begin_generation(resolver_cache(s->res));
 	for (i = 0; i < n && ret >= 0;) {
 		struct pr_tuple t;
@@ -397,13 +408,20 @@ static void set_paths(struct sa_server *s, const struct sa_hdr *h, const struct 
 		if (ret >= 0)
 			ret = pr_cache_load(resolver_cache(s->res), tuple, recs + i, j - i, &origin,
 					    loop_now_ms());
-		if (ret >= 0)
+		if (ret >= 0) {
 			done += j - i;
+			if (h->attr_mod & PR_PUSH_FULL)
+				pr_cache_sweep(resolver_cache(s->res), tuple, PR_SRC_SET,
+					       origin.generation);
+		}
 		i = j;
 	}
 	free(recs);
 	s->st.set_records += done;
-	LOG_INFO("%zu paths loaded by Set from LID %u", done, msg->slid);
+	LOG_INFO("%zu paths loaded by Set from LID %u%s", done, msg->slid,
+		 h->attr_mod & PR_PUSH_FULL ? " (full slice)" : "");
+	if (ret >= 0 && s->opts.on_push)
+		s->opts.on_push(s->opts.push_arg, msg->slid, done, h->attr_mod);
 	respond(s, h, msg->slid, msg->sqpn,
 		ret < 0 ? sa_status(UMAD_SA_STATUS_NO_RESOURCES) : 0, (uint32_t)done,
 		data, PR_LEN, 1);

@@ -26,6 +26,9 @@ struct sa_server_opts {
 	bool relay;               /* relay what the cache cannot answer to the master SA */
 	uint32_t max_set_records; /* per Set; more is NO_RESOURCES */
 	unsigned max_pending;     /* requests waiting for the SA at once */
+	/* Called after every accepted Set: records loaded, PR_PUSH_* flags. */
+	void (*on_push)(void *arg, uint16_t slid, size_t records, uint32_t flags);
+	void *push_arg;
 };
 
 int sa_server_new(struct loop *loop, struct mad_port *port, struct resolver *res,

@@ -30,7 +30,7 @@ struct fetch {
 	struct fetch *next;
 	struct resolver *r;
 	uint16_t tuple;
-	uint8_t by;            /* PR_REQ_DGID or PR_REQ_DLID */
+	uint8_t by;            /* PR_REQ_DGID, PR_REQ_DLID or both: the request's destination */
 	union ibv_gid dgid;
 	uint16_t dlid;
 	struct waiter *waiters;
@@ -40,6 +40,20 @@ struct fill_waiter {
 	struct fill_waiter *next;
 	fill_fn fn;
 	void *arg;
+};
+
+/*
+ * A tuple besides the default one that every fill loads with one GetTable (SGID + its fields):
+ * the SA's answers for, e.g., one ServiceID to every destination. Its table answers whole-table
+ * queries only once loaded, and stops after a flush.
+ */
+struct prefetch {
+	struct resolver *r;
+	struct pr_request req;     /* the tuple's fields, no destination */
+	uint16_t tuple;
+	bool loaded;
+	union ibv_gid *order;      /* DGIDs in its last answer's order */
+	size_t n_order;
 };
 
 struct resolver {
@@ -52,15 +66,22 @@ struct resolver {
 	struct fetch *fetches;
 	int64_t next_waiter;
 	struct fill_waiter *fill_waiters;
+	bool authoritative;        /* default-tuple misses are "no path" (pushed table) */
 	union ibv_gid *order;      /* DGIDs in the last GetTable answer's order */
 	size_t n_order;
+	struct prefetch *prefetch; /* tuples filled by GetTable too, besides the default */
+	size_t n_prefetch;
+	unsigned fill_pending;     /* GetTable answers the fill in progress still awaits */
+	int fill_err;              /* the default table's outcome, told once all are in */
+	size_t fill_records;
 	uint64_t fill_started_ms;
 	struct resolver_stats stats;
 };
 
 /* --- helpers -------------------------------------------------------------- */
 
-static int tuple_of(struct resolver *r, const struct pr_request *req, uint16_t *id)
+/* The request's tuple id; create: intern it if new (else -ENOENT). */
+static int tuple_of(struct resolver *r, const struct pr_request *req, bool create, uint16_t *id)
 {
 	struct pr_tuple t;
 
@@ -72,7 +93,7 @@ static int tuple_of(struct resolver *r, const struct pr_request *req, uint16_t *
 	t.qos_class = req->qos_class;
 	t.sl = req->sl;
 	t.tclass = req->tclass;
-	return pr_cache_tuple(r->cache, &t, true, id);
+	return pr_cache_tuple(r->cache, &t, create, id);
 }
 
 /* The PathRecord query the SA gets for a request: exactly its fields. */
@@ -159,6 +180,9 @@ static bool cache_negative(struct resolver *r, uint16_t tuple, const struct pr_r
 {
 	uint64_t now = loop_now_ms();
 
+	/* With both, the SA checks that they agree (REQ_INVALID if not): ask it. */
+	if ((req->has & PR_REQ_DGID) && (req->has & PR_REQ_DLID))
+		return false;
 	if (req->has & PR_REQ_DGID)
 		return pr_cache_negative_dgid(r->cache, tuple, &req->dgid, now);
 	return pr_cache_negative_dlid(r->cache, tuple, req->dlid, now);
@@ -224,7 +248,8 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 		uint64_t exp = loop_now_ms() + r->opts.negative_ttl_ms;
 
 		r->stats.sa_no_path++;
-		for (int tries = 0; tries < 2; tries++) {
+		/* "No path" for a DGID and a DLID together is no fact about either alone. */
+		for (int tries = 0; f->by != (PR_REQ_DGID | PR_REQ_DLID) && tries < 2; tries++) {
 			int ret = f->by == PR_REQ_DGID ?
 				pr_cache_put_negative_dgid(r->cache, f->tuple, &f->dgid, exp) :
 				pr_cache_put_negative_dlid(r->cache, f->tuple, f->dlid, exp);
@@ -241,8 +266,12 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 		fetch_complete(f, sa_status_errno(status), status, NULL, 0);
 		return;
 	}
-	/* File the answer under its tuple; all records of a pair share the DGID. */
-	{
+	/*
+	 * File the answer under its tuple; all records of a pair share the DGID. An answer to a
+	 * DLID is the (tuple, DGID) set only when each port has one LID: with LMC > 0 it holds
+	 * the paths to one of the port's LIDs, and DGID lookups would find too few.
+	 */
+	if (!(f->by & PR_REQ_DLID) || !r->port->lmc) {
 		struct pr_origin origin = { PR_SRC_SA, 0, r->stats.generation };
 		union ibv_gid dgid;
 
@@ -256,14 +285,17 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 
 static struct fetch *fetch_find(struct resolver *r, uint16_t tuple, const struct pr_request *req)
 {
+	uint8_t by = req->has & (PR_REQ_DGID | PR_REQ_DLID);
+
+	/* Only the same request: a DGID with a wrong DLID is REQ_INVALID, the DGID alone is not. */
 	for (struct fetch *f = r->fetches; f; f = f->next) {
-		if (f->tuple != tuple)
+		if (f->tuple != tuple || f->by != by)
 			continue;
-		if ((req->has & PR_REQ_DGID) && f->by == PR_REQ_DGID &&
-		    !memcmp(&f->dgid, &req->dgid, sizeof(f->dgid)))
-			return f;
-		if (!(req->has & PR_REQ_DGID) && f->by == PR_REQ_DLID && f->dlid == req->dlid)
-			return f;
+		if ((by & PR_REQ_DGID) && memcmp(&f->dgid, &req->dgid, sizeof(f->dgid)))
+			continue;
+		if ((by & PR_REQ_DLID) && f->dlid != req->dlid)
+			continue;
+		return f;
 	}
 	return NULL;
 }
@@ -282,7 +314,7 @@ static int fetch_start(struct resolver *r, uint16_t tuple, const struct pr_reque
 		return -ENOMEM;
 	f->r = r;
 	f->tuple = tuple;
-	f->by = (req->has & PR_REQ_DGID) ? PR_REQ_DGID : PR_REQ_DLID;
+	f->by = req->has & (PR_REQ_DGID | PR_REQ_DLID);
 	f->dgid = req->dgid;
 	f->dlid = req->dlid;
 	f->waiters = w;
@@ -338,6 +370,9 @@ void resolver_free(struct resolver *r)
 		return;
 	/* The SA client is freed first by the owner, which fails our fetches. */
 	free(r->order);
+	for (size_t i = 0; i < r->n_prefetch; i++)
+		free(r->prefetch[i].order);
+	free(r->prefetch);
 	pr_cache_free(r->cache);
 	free(r);
 }
@@ -353,7 +388,7 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 
 	if (!(req->has & (PR_REQ_DGID | PR_REQ_DLID)))
 		return -EDESTADDRREQ;
-	ret = tuple_of(r, req, &tuple);
+	ret = tuple_of(r, req, true, &tuple);
 	if (ret < 0)
 		return ret;
 	if (r->opts.max_stale_ms && !(flags & (RESOLVE_SA | RESOLVE_CACHE_ONLY)) &&
@@ -374,7 +409,8 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 			fn(arg, -ENOENT, UMAD_SA_STATUS_NO_RECORDS, NULL, 0);
 			return 0;
 		}
-		if (flags & RESOLVE_CACHE_ONLY) {
+		if ((flags & RESOLVE_CACHE_ONLY) ||
+		    (r->authoritative && tuple == r->default_tuple)) {
 			r->stats.misses++;
 			fn(arg, -ENOENT, 0, NULL, 0);
 			return 0;
@@ -419,21 +455,37 @@ void resolver_cancel_fill(struct resolver *r, void *arg)
 			w->fn = NULL;
 }
 
-static void fill_finish(struct resolver *r, int err, size_t n)
+/* One GetTable of the fill in progress was answered; the waiters hear the default table's
+ * outcome (fill_err, fill_records) once every table of the fill is in. */
+static void fill_step(struct resolver *r)
 {
 	struct fill_waiter *w;
 
+	if (r->fill_pending > 1) {
+		r->fill_pending--;
+		return;
+	}
+	r->fill_pending = 0;
 	r->stats.filling = false;
 	while ((w = r->fill_waiters)) {
 		r->fill_waiters = w->next;
 		if (w->fn)
-			w->fn(w->arg, err, n);
+			w->fn(w->arg, r->fill_err, r->fill_records);
 		free(w);
 	}
 }
 
+/* The default table's answer is in (or failed). */
+static void fill_finish(struct resolver *r, int err, size_t n)
+{
+	r->fill_err = err;
+	r->fill_records = n;
+	fill_step(r);
+}
+
 /* Keeps the destinations' order of a GetTable answer (first appearance). */
-static void remember_order(struct resolver *r, const struct ibv_path_record *recs, size_t n)
+static void remember_order(union ibv_gid **orderp, size_t *n_orderp,
+			   const struct ibv_path_record *recs, size_t n)
 {
 	union ibv_gid *order = malloc((n ? n : 1) * sizeof(*order));
 	size_t k = 0;
@@ -443,9 +495,9 @@ static void remember_order(struct resolver *r, const struct ibv_path_record *rec
 	for (size_t i = 0; i < n; i++)
 		if (!k || memcmp(&order[k - 1], &recs[i].dgid, sizeof(*order)))
 			memcpy(&order[k++], &recs[i].dgid, sizeof(*order));
-	free(r->order);
-	r->order = order;
-	r->n_order = k;
+	free(*orderp);
+	*orderp = order;
+	*n_orderp = k;
 }
 
 struct table_ctx {
@@ -481,9 +533,11 @@ static int gid_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(union ibv_gid));
 }
 
-int resolver_table(struct resolver *r, struct ibv_path_record **out, size_t *n)
+/* The paths of one tuple: in the order of its last GetTable answer, then what arrived since. */
+static int table_collect(struct resolver *r, uint16_t tuple, const union ibv_gid *order,
+			 size_t n_order, struct ibv_path_record **out, size_t *n)
 {
-	struct table_ctx t = { .tuple = r->default_tuple };
+	struct table_ctx t = { .tuple = tuple };
 	const struct pr_entry *e[RESOLVE_MAX_PATHS];
 	struct ibv_path_record *res;
 	union ibv_gid *sorted;
@@ -491,7 +545,7 @@ int resolver_table(struct resolver *r, struct ibv_path_record **out, size_t *n)
 
 	pr_cache_foreach(r->cache, collect_tuple, &t);
 	res = malloc((t.n ? t.n : 1) * sizeof(*res));
-	sorted = malloc((r->n_order ? r->n_order : 1) * sizeof(*sorted));
+	sorted = malloc((n_order ? n_order : 1) * sizeof(*sorted));
 	if (t.failed || !res || !sorted) {
 		free(res);
 		free(sorted);
@@ -499,23 +553,49 @@ int resolver_table(struct resolver *r, struct ibv_path_record **out, size_t *n)
 		return -ENOMEM;
 	}
 	/* SA order first, through the index; then what arrived since. O(n log n). */
-	for (size_t i = 0; i < r->n_order; i++) {
-		size_t m = pr_cache_lookup_dgid(r->cache, r->default_tuple, &r->order[i], e,
-						RESOLVE_MAX_PATHS);
+	for (size_t i = 0; i < n_order; i++) {
+		size_t m = pr_cache_lookup_dgid(r->cache, tuple, &order[i], e, RESOLVE_MAX_PATHS);
 
 		for (size_t j = 0; j < m && j < RESOLVE_MAX_PATHS && k < t.n; j++)
 			res[k++] = e[j]->rec;
 	}
-	memcpy(sorted, r->order, r->n_order * sizeof(*sorted));
-	qsort(sorted, r->n_order, sizeof(*sorted), gid_cmp);
+	if (n_order)
+		memcpy(sorted, order, n_order * sizeof(*sorted));
+	qsort(sorted, n_order, sizeof(*sorted), gid_cmp);
 	for (size_t i = 0; i < t.n && k < t.n; i++)
-		if (!bsearch(&t.recs[i].dgid, sorted, r->n_order, sizeof(*sorted), gid_cmp))
+		if (!bsearch(&t.recs[i].dgid, sorted, n_order, sizeof(*sorted), gid_cmp))
 			res[k++] = t.recs[i];
 	free(sorted);
 	free(t.recs);
 	*out = res;
 	*n = k;
 	return 0;
+}
+
+int resolver_table(struct resolver *r, struct ibv_path_record **out, size_t *n)
+{
+	return table_collect(r, r->default_tuple, r->order, r->n_order, out, n);
+}
+
+int resolver_table_request(struct resolver *r, const struct pr_request *req,
+			   struct ibv_path_record **out, size_t *n)
+{
+	uint16_t tuple;
+
+	if (req->has & (PR_REQ_DGID | PR_REQ_DLID))
+		return -EINVAL;
+	if (tuple_of(r, req, false, &tuple) < 0)
+		return -ENOENT;
+	if (tuple == r->default_tuple)
+		return resolver_table(r, out, n);
+	for (size_t i = 0; i < r->n_prefetch; i++) {
+		struct prefetch *p = &r->prefetch[i];
+
+		if (p->tuple == tuple)
+			return p->loaded ? table_collect(r, tuple, p->order, p->n_order, out, n) :
+					   -ENOENT;
+	}
+	return -ENOENT;
 }
 
 uint16_t resolver_default_tuple(const struct resolver *r)
@@ -526,10 +606,9 @@ uint16_t resolver_default_tuple(const struct resolver *r)
 static void fill_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
 {
 	struct resolver *r = arg;
-	struct pr_origin origin = { PR_SRC_SA, 0, 0 };
 	struct ibv_path_record *recs;
 	const unsigned char *p = NULL;
-	size_t n = 0, rec_len, i, swept;
+	size_t n = 0, rec_len, i;
 	int ret;
 
 	if (err || (status && status != UMAD_SA_STATUS_NO_RECORDS)) {
@@ -548,26 +627,113 @@ static void fill_done(void *arg, int err, uint8_t status, const unsigned char *m
 	}
 	for (i = 0; i < n; i++)
 		pr_decode(p + i * rec_len, rec_len, &recs[i]);
-	remember_order(r, recs, n);
-	origin.generation = pr_cache_begin_generation(r->cache);
-	ret = pr_cache_load(r->cache, r->default_tuple, recs, n, &origin, loop_now_ms());
+	ret = resolver_load_table(r, recs, n);
 	free(recs);
 	if (ret < 0) {
-		r->stats.fill_failures++;
-		LOG_ERR("cannot load %zu paths: %s", n, strerror(-ret));
 		fill_finish(r, ret, 0);
 		return;
 	}
-	swept = pr_cache_sweep(r->cache, r->default_tuple, PR_SRC_SA, origin.generation);
+	r->stats.last_fill_ms = loop_now_ms() - r->fill_started_ms;
+	LOG_INFO("generation %u: %zu paths from one GetTable in %llu ms, %llu stale removed",
+		 r->stats.generation, n, (unsigned long long)r->stats.last_fill_ms,
+		 (unsigned long long)r->stats.last_fill_swept);
+	fill_finish(r, 0, n);
+}
+
+int resolver_load_table(struct resolver *r, const struct ibv_path_record *recs, size_t n)
+{
+	struct pr_origin origin = { PR_SRC_SA, 0, 0 };
+	int ret;
+
+	remember_order(&r->order, &r->n_order, recs, n);
+	origin.generation = pr_cache_begin_generation(r->cache);
+	ret = pr_cache_load(r->cache, r->default_tuple, recs, n, &origin, loop_now_ms());
+	if (ret < 0) {
+		r->stats.fill_failures++;
+		LOG_ERR("cannot load %zu paths: %s", n, strerror(-ret));
+		return ret;
+	}
+	r->stats.last_fill_swept = pr_cache_sweep(r->cache, r->default_tuple, PR_SRC_SA,
+						  origin.generation);
 	r->stats.last_sa_ok_ms = loop_now_ms();
 	r->stats.generation = origin.generation;
 	r->stats.fills++;
 	r->stats.last_fill_records = n;
-	r->stats.last_fill_swept = swept;
-	r->stats.last_fill_ms = loop_now_ms() - r->fill_started_ms;
-	LOG_INFO("generation %u: %zu paths from one GetTable in %llu ms, %zu stale removed",
-		 origin.generation, n, (unsigned long long)r->stats.last_fill_ms, swept);
-	fill_finish(r, 0, n);
+	return 0;
+}
+
+/* A prefetched tuple's GetTable answer: loaded and swept like the default table. */
+static void prefetch_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
+{
+	struct prefetch *p = arg;
+	struct resolver *r = p->r;
+	struct pr_origin origin = { PR_SRC_SA, 0, 0 };
+	struct ibv_path_record *recs = NULL;
+	const unsigned char *data = NULL;
+	size_t n = 0, rec_len, i;
+	int ret = err ? err : (status && status != UMAD_SA_STATUS_NO_RECORDS) ? -EPROTO : 0;
+
+	if (!ret && !status)
+		data = response_records(mad, len, &n, &rec_len);
+	if (!ret && !(recs = calloc(n ? n : 1, sizeof(*recs))))
+		ret = -ENOMEM;
+	if (!ret) {
+		for (i = 0; i < n; i++)
+			pr_decode(data + i * rec_len, rec_len, &recs[i]);
+		origin.generation = pr_cache_begin_generation(r->cache);
+		ret = pr_cache_load(r->cache, p->tuple, recs, n, &origin, loop_now_ms());
+	}
+	if (ret < 0) {
+		r->stats.prefetch_failures++;
+		if (err != -ECANCELED)
+			LOG_WARN("prefetch of tuple %u failed: %s", p->tuple,
+				 ret == -EPROTO ? sa_status_str((uint16_t)(status << 8)) :
+						  strerror(-ret));
+	} else {
+		pr_cache_sweep(r->cache, p->tuple, PR_SRC_SA, origin.generation);
+		remember_order(&p->order, &p->n_order, recs, n);
+		p->loaded = true;
+		r->stats.prefetch_records += n;
+		LOG_DEBUG("tuple %u: %zu paths from one GetTable", p->tuple, n);
+	}
+	free(recs);
+	fill_step(r);
+}
+
+int resolver_prefetch_add(struct resolver *r, const struct pr_request *req)
+{
+	struct prefetch *np;
+	uint16_t tuple;
+	int ret;
+
+	if (req->has & (PR_REQ_DGID | PR_REQ_DLID) || !(req->tuple_flags & PR_TUPLE_ALL_FLAGS))
+		return -EINVAL;
+	if (r->stats.filling)
+		return -EBUSY;
+	ret = tuple_of(r, req, true, &tuple);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < r->n_prefetch; i++)
+		if (r->prefetch[i].tuple == tuple)
+			return -EEXIST;
+	np = realloc(r->prefetch, (r->n_prefetch + 1) * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	r->prefetch = np;
+	np = &r->prefetch[r->n_prefetch++];
+	memset(np, 0, sizeof(*np));
+	np->r = r;
+	np->req = *req;
+	np->tuple = tuple;
+	r->stats.prefetch_tuples = r->n_prefetch;
+	return 0;
+}
+
+void resolver_flush(struct resolver *r)
+{
+	pr_cache_flush(r->cache);
+	for (size_t i = 0; i < r->n_prefetch; i++)
+		r->prefetch[i].loaded = false;
 }
 
 int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
@@ -588,15 +754,37 @@ int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
 	pr_set_sgid(&q, &r->port->gid);
 	r->stats.filling = true;
 	r->fill_started_ms = loop_now_ms();
+	r->fill_pending = 1;
 	ret = sa_client_query(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, PR_CM_SGID,
 			      &q, sizeof(q), fill_done, r);
 	if (ret < 0) {
 		r->fill_waiters = w->next;
 		free(w);
+		r->fill_pending = 0;
 		r->stats.filling = false;
 		return (int)ret;
 	}
+	/* One GetTable per prefetched tuple; the sa_client's credits pace them. The array does
+	 * not move while they are out (resolver_prefetch_add refuses during a fill). */
+	for (size_t i = 0; i < r->n_prefetch; i++) {
+		struct prefetch *p = &r->prefetch[i];
+		uint64_t mask = build_query(r, &p->req, &q);
+
+		r->fill_pending++;
+		ret = sa_client_query(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, mask,
+				      &q, sizeof(q), prefetch_done, p);
+		if (ret < 0) {
+			r->fill_pending--;
+			r->stats.prefetch_failures++;
+			LOG_WARN("cannot prefetch tuple %u: %s", p->tuple, strerror((int)-ret));
+		}
+	}
 	return 0;
+}
+
+void resolver_set_authoritative(struct resolver *r, bool on)
+{
+	r->authoritative = on;
 }
 
 void resolver_gid_out(struct resolver *r, const union ibv_gid *gid)
@@ -616,13 +804,20 @@ void resolver_gid_in(struct resolver *r, const union ibv_gid *gid)
 	size_t n = pr_cache_remove_dgid(r->cache, gid);
 
 	r->stats.gids_in++;
-	memset(&req, 0, sizeof(req));
-	req.dgid = *gid;
-	req.has = PR_REQ_DGID;
-	if (fetch_find(r, r->default_tuple, &req))
-		return;
-	if (fetch_start(r, r->default_tuple, &req, UMAD_SA_METHOD_GET_TABLE, NULL) < 0)
-		LOG_WARN("cannot fetch the paths of a GID back in service");
+	/* The default tuple, then every prefetched one: one GetTable (SGID, DGID, fields) each. */
+	for (size_t i = 0; i <= r->n_prefetch; i++) {
+		uint16_t tuple = i ? r->prefetch[i - 1].tuple : r->default_tuple;
+
+		memset(&req, 0, sizeof(req));
+		if (i)
+			req = r->prefetch[i - 1].req;
+		req.dgid = *gid;
+		req.has |= PR_REQ_DGID;
+		if (fetch_find(r, tuple, &req))
+			continue;
+		if (fetch_start(r, tuple, &req, UMAD_SA_METHOD_GET_TABLE, NULL) < 0)
+			LOG_WARN("cannot fetch the paths of a GID back in service (tuple %u)", tuple);
+	}
 	LOG_INFO("GID in service: %zu old paths dropped, fetching", n);
 }
 

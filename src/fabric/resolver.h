@@ -67,6 +67,7 @@ struct resolver_stats {
 	uint64_t hits, misses, negative_hits, coalesced, sa_no_path, sa_errors, sa_timeouts;
 	uint64_t fills, fill_failures, last_fill_records, last_fill_ms, last_fill_swept;
 	uint64_t gids_out, gids_in, stale_bypass;
+	uint64_t prefetch_tuples, prefetch_records, prefetch_failures; /* records: summed over fills */
 	uint64_t last_sa_ok_ms;    /* loop clock of the last SA answer, 0 if none */
 	uint32_t generation;
 	bool filling;
@@ -84,20 +85,43 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 void resolver_cancel(struct resolver *r, int64_t waiter);
 /* The fill callbacks registered with arg will not run. */
 void resolver_cancel_fill(struct resolver *r, void *arg);
-/* Starts a full refresh (GetTable SGID = own port); fn may be NULL. A fill in
- * progress is joined, not repeated. */
+/* Starts a full refresh (GetTable SGID = own port, then one per prefetched
+ * tuple); fn may be NULL and hears the default table's outcome once every
+ * table is in. A fill in progress is joined, not repeated. */
 int resolver_fill(struct resolver *r, fill_fn fn, void *arg);
+/*
+ * Every fill from now on also loads req's tuple (this SGID or req's, plus its
+ * PKey / ServiceID / QoS class / SL / TClass; no destination) with one
+ * GetTable, swept by generation like the default tuple. -EINVAL (a
+ * destination, or no field), -EEXIST, -EBUSY during a fill, -ENOSPC, -ENOMEM.
+ */
+int resolver_prefetch_add(struct resolver *r, const struct pr_request *req);
+/* Drops every path and negative answer, and forgets that tables were loaded. */
+void resolver_flush(struct resolver *r);
+/* Loads a GetTable answer for this SGID (from the SA or from the all-pairs
+ * table a distributor fetched) as a full refresh of the default tuple. */
+int resolver_load_table(struct resolver *r, const struct ibv_path_record *recs, size_t n);
+/* Authoritative: the default tuple holds a complete, pushed table, so a
+ * destination missing from it has no path and costs the SA no query. */
+void resolver_set_authoritative(struct resolver *r, bool on);
 /* Trap 65: every path to gid leaves the cache at once, and "no path" is
  * remembered for the default tuple until the GID returns. */
 void resolver_gid_out(struct resolver *r, const union ibv_gid *gid);
-/* Trap 64: paths to gid in every tuple are dropped and the default tuple's
- * are fetched (one GetTable SGID+DGID). */
+/* Trap 64: paths to gid in every tuple are dropped; the default tuple's and
+ * each prefetched tuple's are fetched (one GetTable SGID+DGID(+fields) each). */
 void resolver_gid_in(struct resolver *r, const union ibv_gid *gid);
 /*
  * The default tuple's paths (this SGID, every destination), in the order of
  * the last GetTable answer; paths learned since come after. *out is malloc'd.
  */
 int resolver_table(struct resolver *r, struct ibv_path_record **out, size_t *n);
+/*
+ * The same for a request without destination (SGID and tuple fields): the
+ * default tuple's table, or a prefetched tuple's once its GetTable answer is
+ * loaded (and not flushed since). -ENOENT: the cache holds no such table.
+ */
+int resolver_table_request(struct resolver *r, const struct pr_request *req,
+			   struct ibv_path_record **out, size_t *n);
 /* The tuple id of the default request (this SGID, nothing else specified). */
 uint16_t resolver_default_tuple(const struct resolver *r);
 struct pr_cache *resolver_cache(struct resolver *r);

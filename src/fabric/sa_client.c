@@ -25,11 +25,13 @@ struct sa_query {
 	struct sa_client *owner;
 	uint64_t id;
 	uint32_t tid_lo;
+	uint16_t dlid;             /* 0: the master SA, wherever it is at send time */
 	uint8_t method;
 	uint16_t attr_id;
-	uint64_t comp_mask;
-	unsigned char rec[SA_DATA_LEN];
-	size_t rec_len;
+	uint32_t attr_mod;
+	uint64_t comp_mask, sm_key;
+	unsigned char *data;
+	size_t len, rec_len;
 	unsigned attempt;
 	uint64_t timer;
 	bool in_flight;       /* sent, waiting for the response */
@@ -92,6 +94,7 @@ static void finish(struct sa_client *c, struct sa_query *q, int err, uint8_t sta
 	if (err)
 		c->stats.failures++;
 	q->fn(q->arg, err, status, mad, len);
+	free(q->data);
 	free(q);
 	pump(c);
 }
@@ -141,22 +144,39 @@ static void guard_timer(struct loop *loop, void *arg)
 
 static void attempt_send(struct sa_client *c, struct sa_query *q)
 {
-	unsigned char mad[MAD_LEN];
+	size_t len = SA_HDR_LEN + q->len < MAD_LEN ? MAD_LEN : SA_HDR_LEN + q->len;
+	unsigned char *mad = calloc(1, len);
+	uint16_t dlid = q->dlid ? q->dlid : c->port->sm_lid;
 	struct sa_hdr h;
 	int ret;
 
-	memset(mad, 0, sizeof(mad));
-	q->tid_lo = ++c->next_tid;
+	if (!mad) {
+		finish(c, q, -ENOMEM, 0, NULL, 0);
+		return;
+	}
+	/* The low 28 bits count, the next 4 name this client on the port. */
+	c->next_tid = (c->next_tid + 1) & 0x0fffffff;
+	q->tid_lo = (uint32_t)c->opts.id << 28 | c->next_tid;
 	sa_hdr_init_request(&h, q->method, q->attr_id, q->tid_lo, q->comp_mask);
 	h.attr_offset = (uint16_t)(q->rec_len / 8);
+	h.attr_mod = q->attr_mod;
+	h.sm_key = q->sm_key;
+	if (SA_HDR_LEN + q->len > MAD_LEN) { /* one RMPP message: the kernel segments */
+		h.rmpp_version = 1;
+		h.rmpp_type = 1;     /* DATA */
+		h.rmpp_flags = 0x07; /* active, first, last */
+		h.rmpp_seg_num = 1;
+		h.rmpp_paylen = (uint32_t)(SA_RMPP_CLASS_HDR_LEN + q->len);
+	}
 	sa_hdr_encode(mad, &h);
-	memcpy(mad + SA_HDR_LEN, q->rec, q->rec_len);
+	memcpy(mad + SA_HDR_LEN, q->data, q->len);
 	q->attempt++;
 	c->stats.attempts++;
-	ret = mad_port_send(c->port, c->port->sa_agent, c->port->sm_lid, 1, mad, sizeof(mad),
-			     (int)c->opts.timeout_ms, 0);
+	ret = mad_port_send(c->port, c->port->sa_agent, dlid, 1, mad, len,
+			    (int)c->opts.timeout_ms, 0);
+	free(mad);
 	if (ret < 0) {
-		LOG_ERR("SA send to LID %u failed: %s", c->port->sm_lid, strerror(-ret));
+		LOG_ERR("SA send to LID %u failed: %s", dlid, strerror(-ret));
 		finish(c, q, ret, 0, NULL, 0);
 		return;
 	}
@@ -200,7 +220,8 @@ int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_clie
 	if (!c->opts.max_queued)
 		c->opts.max_queued = 4096;
 	/* TIDs differ across restarts so late answers to a previous run don't match. */
-	c->next_tid = (uint32_t)(loop_now_ns() & 0xffff) << 16;
+	c->next_tid = (uint32_t)(loop_now_ns() & 0xfff) << 16;
+	c->opts.id &= 0xf;
 	*out = c;
 	return 0;
 }
@@ -215,6 +236,7 @@ void sa_client_free(struct sa_client *c)
 	while ((q = c->queue_head)) {
 		c->queue_head = q->next;
 		q->fn(q->arg, -ECANCELED, 0, NULL, 0);
+		free(q->data);
 		free(q);
 	}
 	while ((q = c->active)) {
@@ -222,35 +244,43 @@ void sa_client_free(struct sa_client *c)
 		if (q->timer)
 			loop_timer_cancel(c->loop, q->timer);
 		q->fn(q->arg, -ECANCELED, 0, NULL, 0);
+		free(q->data);
 		free(q);
 	}
 	free(c);
 }
 
-int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, uint64_t comp_mask,
-			const void *rec, size_t rec_len, sa_done_fn fn, void *arg)
+int64_t sa_client_send(struct sa_client *c, const struct sa_request *req, sa_done_fn fn,
+		       void *arg)
 {
 	struct sa_query *q;
 
-	if (rec_len > SA_DATA_LEN || rec_len % 8 || !fn)
+	if (!fn || (req->rec_len && req->rec_len % 8) || req->len > (256u << 20))
 		return -EINVAL;
 	if (c->n_queued >= c->opts.max_queued) {
 		c->stats.rejected++;
 		return -ENOBUFS;
 	}
 	q = calloc(1, sizeof(*q));
-	if (!q)
+	if (!q || !(q->data = malloc(req->len ? req->len : 1))) {
+		free(q);
 		return -ENOMEM;
+	}
 	q->owner = c;
 	q->id = ++c->next_id;
-	q->method = method;
-	q->attr_id = attr_id;
-	q->comp_mask = comp_mask;
-	memcpy(q->rec, rec, rec_len);
-	q->rec_len = rec_len;
+	q->dlid = req->dlid;
+	q->method = req->method;
+	q->attr_id = req->attr_id;
+	q->attr_mod = req->attr_mod;
+	q->comp_mask = req->comp_mask;
+	q->sm_key = req->sm_key;
+	if (req->len)
+		memcpy(q->data, req->data, req->len);
+	q->len = req->len;
+	q->rec_len = req->rec_len;
 	q->fn = fn;
 	q->arg = arg;
-	c->stats.sent[method_stat(method)]++;
+	c->stats.sent[method_stat(req->method)]++;
 	if (c->queue_tail)
 		c->queue_tail->next = q;
 	else
@@ -259,6 +289,16 @@ int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, u
 	c->n_queued++;
 	pump(c);
 	return (int64_t)q->id;
+}
+
+int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, uint64_t comp_mask,
+			const void *rec, size_t rec_len, sa_done_fn fn, void *arg)
+{
+	struct sa_request req = { 0, method, attr_id, 0, comp_mask, 0, rec, rec_len, rec_len };
+
+	if (rec_len > SA_DATA_LEN || rec_len % 8)
+		return -EINVAL;
+	return sa_client_send(c, &req, fn, arg);
 }
 
 int sa_client_handle(struct sa_client *c, const struct umad_msg *msg)

@@ -20,6 +20,7 @@ struct sa_client_opts {
 	unsigned retries;        /* attempts after the first */
 	unsigned backoff_max_ms; /* cap of the doubling pause between attempts */
 	unsigned max_queued;     /* queries waiting for a credit */
+	unsigned id;             /* 0..15: TID space of this client on its port */
 };
 
 /*
@@ -41,6 +42,7 @@ struct sa_client_stats {
 	uint64_t rejected;                /* queue full */
 };
 
+/* Clients sharing a port must use different ids (0..15): they split the TID space. */
 int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_client_opts *opts,
 		  struct sa_client **out);
 void sa_client_free(struct sa_client *c);  /* fails pending queries with -ECANCELED */
@@ -48,6 +50,21 @@ void sa_client_free(struct sa_client *c);  /* fails pending queries with -ECANCE
  * or negative errno (-ENOBUFS when the queue is full). */
 int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, uint64_t comp_mask,
 			const void *rec, size_t rec_len, sa_done_fn fn, void *arg);
+/* A query to any SA-class agent (a local SA, for pushes): data may exceed one
+ * MAD (then it travels as one RMPP message); attr_offset = rec_len / 8. */
+struct sa_request {
+	uint16_t dlid;            /* 0: the master SA */
+	uint8_t method;
+	uint16_t attr_id;
+	uint32_t attr_mod;
+	uint64_t comp_mask;
+	uint64_t sm_key;
+	const void *data;
+	size_t len;               /* bytes of data */
+	size_t rec_len;           /* one record, for the attribute offset */
+};
+int64_t sa_client_send(struct sa_client *c, const struct sa_request *req, sa_done_fn fn,
+		       void *arg);
 /* Handles a response or a timed-out send; 1 if it was ours, 0 otherwise. */
 int sa_client_handle(struct sa_client *c, const struct umad_msg *msg);
 void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out);

@@ -26,6 +26,13 @@ enum {
 };
 
 /*
+ * acm.h's ACM_FLAGS_QUERY_SA is (1<<31) on an int: the shift overflows, undefined behaviour
+ * that UBSan reports wherever the macro is evaluated. The same two bits, unsigned:
+ */
+#define ACM_MSG_FLAG_QUERY_SA 0x80000000u	/* ask the SA (ib_acme -v) */
+#define ACM_MSG_FLAG_NODELAY 0x40000000u	/* cache only (ib_acme -c) */
+
+/*
  * Address types of an entry beyond acm.h's NAME/IP/IP6 (1..3) and PATH (0x10): ibacm accepts
  * its internal ACM_ADDRESS_GID and ACM_ADDRESS_LID (acm_mad.h) too. A GID entry holds the 16 raw
  * bytes, a LID entry the LID big-endian in its first two bytes.
@@ -58,7 +65,7 @@ int acm_msg_frame(const void *buf, size_t len, struct acm_msg_hdr *hdr);
  *    DLID) and optionally the source (SGID, SLID) and QoS fields; dst == 0, src == -1.
  *  - address form: one entry flagged ACM_EP_FLAG_DEST, at most one ACM_EP_FLAG_SOURCE, each of
  *    a type in 1..5; src is -1 when the source was left to the service.
- * flags are the destination entry's (ACM_FLAGS_QUERY_SA, ACM_FLAGS_NODELAY).
+ * flags are the destination entry's (ACM_MSG_FLAG_QUERY_SA, ACM_MSG_FLAG_NODELAY).
  */
 struct acm_msg_resolve {
 	unsigned n_eps;

@@ -9,8 +9,11 @@
  * from <infiniband/acm.h> as libacm builds them, independently of localsa's codec. Every socket
  * has send/receive timeouts and the parent a deadline, so a hang is a failure, never a stuck test.
  *
+ * Holders (-H) connect and stay idle for HOLD_S seconds; one the service closes at once was
+ * turned away (its client cap): the count of both is printed, for the caller to judge.
+ *
  * usage: lsa_acm_stress (-S SOCKET | -T PORT) -e EXPECT [-g GOOD] [-b BAD] [-r ROUNDS]
- *                       [-d DEADLINE_S] [-s SGID]
+ *                       [-H HOLDERS] [-d DEADLINE_S] [-s SGID]
  * EXPECT: one destination per line, "DGID DLID". Exit 0 when every client passed.
  */
 #include <arpa/inet.h>
@@ -31,7 +34,11 @@
 
 #include <infiniband/acm.h>
 
-enum { MAX_DEST = 8192, MAX_CLIENTS = 1000, IO_TIMEOUT_S = 10, EP_GID = 4, EP_LID = 5 };
+/* acm.h's ACM_FLAGS_QUERY_SA without its int overflow (1 << 31), which UBSan reports */
+#define ACM_FLAG_QUERY_SA_U 0x80000000u
+
+enum { MAX_DEST = 8192, MAX_CLIENTS = 2000, IO_TIMEOUT_S = 10, EP_GID = 4, EP_LID = 5,
+       HOLD_S = 2, EXIT_REJECTED = 3 };
 
 struct dest {
 	union ibv_gid gid;
@@ -103,7 +110,11 @@ static int send_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
-/* Bytes read (n when complete, fewer at EOF), or -1 on error or timeout. */
+/*
+ * Bytes read (n when complete, fewer at the end of the connection), or -1 on a timeout or other
+ * error. A reset counts as an end: a service that closes a socket holding unread input (a flood)
+ * makes the kernel reset the connection.
+ */
 static ssize_t recv_all(int fd, void *buf, size_t n)
 {
 	uint8_t *p = buf;
@@ -114,6 +125,8 @@ static ssize_t recv_all(int fd, void *buf, size_t n)
 
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && errno == ECONNRESET)
+			break;
 		if (k < 0)
 			return -1;
 		if (k == 0)
@@ -198,13 +211,13 @@ static size_t msg_resolve_addr(struct acm_msg *m, const struct dest *d, bool by_
 	return m->hdr.length;
 }
 
-static size_t msg_query(struct acm_msg *m, uint8_t opcode, uint8_t src_out, uint8_t src_index)
+static size_t msg_query(struct acm_msg *m, uint8_t opcode, uint8_t out_idx, uint8_t in_idx)
 {
 	memset(m, 0, sizeof(*m));
 	m->hdr.version = ACM_VERSION;
 	m->hdr.opcode = opcode;
-	m->hdr.src_out = src_out;
-	m->hdr.src_index = src_index;
+	m->hdr.src_out = out_idx;
+	m->hdr.src_index = in_idx;
 	m->hdr.length = htobe16(ACM_MSG_HDR_LENGTH);
 	return ACM_MSG_HDR_LENGTH;
 }
@@ -298,7 +311,7 @@ static int good_client(int idx, int rounds)
 	/* verification by the SA for a few, as `ib_acme -v` */
 	for (int i = 0; i < n_dests && i < 4; i++)
 		if (resolve_ok(fd, &dests[(i * 7 + idx) % n_dests], idx % 2,
-			       (uint32_t)ACM_FLAGS_QUERY_SA, ++tid))
+			       ACM_FLAG_QUERY_SA_U, ++tid))
 			return 1;
 	if (query_ok(fd, ACM_OP_PERF_QUERY, 0, 0) || query_ok(fd, ACM_OP_EP_QUERY, 1, 0))
 		return 1;
@@ -438,7 +451,7 @@ static int bad_client(int kind)
 	case 11: /* connect and hang up */
 		break;
 	case 12: /* ask (the SA, too) and leave without reading */
-		len = msg_resolve_path(&m, &dests[0], false, (uint32_t)ACM_FLAGS_QUERY_SA, 1);
+		len = msg_resolve_path(&m, &dests[0], false, ACM_FLAG_QUERY_SA_U, 1);
 		send_all(fd, &m, len);
 		break;
 	case 13: /* version 2, otherwise a fine PERF_QUERY */
@@ -453,6 +466,21 @@ static int bad_client(int kind)
 	}
 	close(fd);
 	return 0;
+}
+
+/* Idle for HOLD_S seconds: 0 if still connected then, EXIT_REJECTED if the service hung up. */
+static int holder(void)
+{
+	struct timeval tv = { .tv_sec = HOLD_S };
+	int fd = connect_svc();
+	uint8_t b;
+
+	if (fd < 0)
+		return 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (recv(fd, &b, 1, 0) >= 0 || errno == ECONNRESET)
+		return EXIT_REJECTED;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : 1;
 }
 
 /* --- the parent ------------------------------------------------------------- */
@@ -490,19 +518,20 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
 	static pid_t pids[MAX_CLIENTS];
-	static int kinds[MAX_CLIENTS];	/* -1 good, else bad kind */
-	int good = 20, bad = 100, rounds = 2, deadline = 40, opt, n = 0, fails = 0, done = 0;
-	int bad_fail[N_BAD] = { 0 }, good_fail = 0;
+	static int kinds[MAX_CLIENTS];	/* -1 good, -2 holder, else bad kind */
+	int good = 20, bad = 100, hold = 0, rounds = 2, deadline = 40, opt, n = 0, fails = 0;
+	int bad_fail[N_BAD] = { 0 }, good_fail = 0, held = 0, rejected = 0, done = 0;
 	const char *expect = NULL;
 	double t0, good_last = 0;
 
-	while ((opt = getopt(argc, argv, "S:T:e:g:b:r:d:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "S:T:e:g:b:H:r:d:s:")) != -1) {
 		switch (opt) {
 		case 'S': svc_path = optarg; break;
 		case 'T': svc_port = atoi(optarg); break;
 		case 'e': expect = optarg; break;
 		case 'g': good = atoi(optarg); break;
 		case 'b': bad = atoi(optarg); break;
+		case 'H': hold = atoi(optarg); break;
 		case 'r': rounds = atoi(optarg); break;
 		case 'd': deadline = atoi(optarg); break;
 		case 's':
@@ -512,21 +541,22 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: %s (-S SOCKET | -T PORT) -e EXPECT [-g GOOD] [-b BAD] "
-				"[-r ROUNDS] [-d DEADLINE_S] [-s SGID]\n", argv[0]);
+				"[-r ROUNDS] [-H HOLDERS] [-d DEADLINE_S] [-s SGID]\n", argv[0]);
 			return 2;
 		}
 	}
 	if ((!svc_path && !svc_port) || !expect || load_expect(expect) < 0 ||
-	    good + bad > MAX_CLIENTS || good < 0 || bad < 0)
+	    good + bad + hold > MAX_CLIENTS || good < 0 || bad < 0 || hold < 0)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	t0 = now_s();
 	/* interleave: the good ones spread evenly among the bad ones */
-	for (int i = 0, b = 0; i < good + bad; i++) {
-		bool is_good = (long)i * good / (good + bad) != (long)(i + 1) * good / (good + bad);
+	for (int i = 0, b = 0; i < good + bad + hold; i++) {
+		bool is_good = i < good + bad &&
+			       (long)i * good / (good + bad) != (long)(i + 1) * good / (good + bad);
 		pid_t pid;
 
-		kinds[i] = is_good ? -1 : b++ % N_BAD;
+		kinds[i] = i >= good + bad ? -2 : is_good ? -1 : b++ % N_BAD;
 		pid = fork();
 		if (pid < 0) {
 			perror("fork");
@@ -535,13 +565,16 @@ int main(int argc, char **argv)
 		if (pid == 0) {
 			char name[64];
 
-			if (kinds[i] < 0)
+			if (kinds[i] == -2)
+				snprintf(name, sizeof(name), "holder %d", i);
+			else if (kinds[i] < 0)
 				snprintf(name, sizeof(name), "good client %d", i);
 			else
 				snprintf(name, sizeof(name), "bad client %d (%s)", i, bad_names[kinds[i]]);
 			who = name;
 			alarm((unsigned)deadline);
-			_exit(kinds[i] < 0 ? good_client(i, rounds) : bad_client(kinds[i]));
+			_exit(kinds[i] == -2 ? holder() : kinds[i] < 0 ? good_client(i, rounds) :
+			      bad_client(kinds[i]));
 		}
 		pids[i] = pid;
 		n++;
@@ -573,19 +606,29 @@ int main(int argc, char **argv)
 			continue;
 		pids[i] = 0;
 		done++;
+		if (kinds[i] == -2 && WIFEXITED(st) && WEXITSTATUS(st) == EXIT_REJECTED) {
+			rejected++;
+			continue;
+		}
+		if (kinds[i] == -2 && WIFEXITED(st) && !WEXITSTATUS(st)) {
+			held++;
+			continue;
+		}
 		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
 			fails++;
-			if (kinds[i] < 0)
+			if (kinds[i] == -1)
 				good_fail++;
-			else
+			else if (kinds[i] >= 0)
 				bad_fail[kinds[i]]++;
 		}
-		if (kinds[i] < 0)
+		if (kinds[i] == -1)
 			good_last = now_s() - t0;
 	}
 	printf("%d good clients (%d x %d resolves each, all answered by %.2f s), %d bad clients, "
 	       "%d failed, %.2f s in all\n", good, rounds, n_dests, good_last, bad, fails,
 	       now_s() - t0);
+	if (hold)
+		printf("%d holders: %d held, %d turned away\n", hold, held, rejected);
 	if (good_fail)
 		printf("  good clients failed: %d\n", good_fail);
 	for (int k = 0; k < N_BAD; k++)

@@ -10,6 +10,7 @@ D=$TMP/lab
 FAILS=0
 PASSES=0
 cleanup() {
+	[ -z "${KEEP_LAB:-}" ] || { echo "kept $D"; return; }
 	"$LAB" down --dir "$D" >/dev/null 2>&1 || true
 	rm -rf "$TMP"
 }

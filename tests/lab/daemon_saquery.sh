@@ -5,6 +5,9 @@
 # an unknown GID costs one Get, then is answered from the negative cache.
 # usage: daemon_saquery.sh "<lab up topology args>" NODE,NODE...
 . "$(dirname "$0")/daemon_common.sh"
+# The daemon's own door: the CLI asks the socket, not liblocalsa's snapshot (whose answers
+# never reach the daemon's hit counter; tests/lab/lib_saquery.sh checks the snapshot).
+export LOCALSA_SHM=none
 TOPO=$1
 [ "$TOPO" != default ] || TOPO=""
 NODES=$2

@@ -11,6 +11,7 @@
  * usage: sa_pairs [-w WINDOW]. Exit status 0 when every Get matched.
  */
 #include <endian.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

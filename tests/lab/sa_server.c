@@ -8,11 +8,14 @@
  *   Set      -> GetResp echoing the record it was given
  *   Delete   -> DeleteResp echoing the record it was given
  * Prints "ready lid L" once registered, then "served METHOD: N records" per
- * request; exits 0 after REQUESTS requests, 1 when IDLE seconds pass first.
+ * request. Exits 0 after REQUESTS requests, or, with -q, once FILE exists
+ * after them (it keeps the port, and so its IsSM claim, until then); exits 1
+ * when IDLE seconds pass first.
  *
- * usage: sa_server [-n REQUESTS] [-r RECORDS] [-t IDLE]
+ * usage: sa_server [-n REQUESTS] [-r RECORDS] [-t IDLE] [-q FILE]
  */
 #include <endian.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,30 +93,43 @@ int main(int argc, char **argv)
 	static const uint8_t methods[] = { UMAD_METHOD_GET, UMAD_METHOD_SET,
 					   UMAD_SA_METHOD_GET_TABLE, UMAD_SA_METHOD_DELETE };
 	unsigned requests = 4, idle_s = 30, served = 0;
+	const char *quit_file = NULL;
+	double idle_since;
 	size_t records = 300;
 	struct lab_port port;
 	struct lab_msg m = { 0 };
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:r:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:r:t:q:")) != -1) {
 		switch (opt) {
 		case 'n': requests = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'r': records = strtoul(optarg, NULL, 0); break;
 		case 't': idle_s = (unsigned)strtoul(optarg, NULL, 0); break;
-		default: lab_fail("usage: sa_server [-n REQUESTS] [-r RECORDS] [-t IDLE]");
+		case 'q': quit_file = optarg; break;
+		default: lab_fail("usage: sa_server [-n REQUESTS] [-r RECORDS] [-t IDLE] [-q FILE]");
 		}
 	}
 	lab_port_open(&port, methods, sizeof(methods));
 	printf("ready lid %u\n", port.lid);
 	fflush(stdout);
 
-	while (served < requests) {
+	idle_since = lab_now_ms();
+	for (;;) {
 		const struct umad_sa_packet *q;
-		int ret = lab_recv(&port, &m, (int)idle_s * 1000, NULL);
+		int ret;
 
+		if (served >= requests && (!quit_file || access(quit_file, F_OK) == 0))
+			break;
+		ret = lab_recv(&port, &m, 50, NULL);
+		if (ret == -ETIMEDOUT || ret == -EAGAIN) {
+			if (lab_now_ms() - idle_since > idle_s * 1000.0)
+				lab_fail("served %u of %u requests, then nothing for %u s", served,
+					 requests, idle_s);
+			continue;
+		}
 		if (ret < 0)
-			lab_fail("served %u of %u requests, then nothing for %u s", served,
-				 requests, idle_s);
+			lab_fail("umad_recv: %s", strerror(-ret));
+		idle_since = lab_now_ms();
 		q = lab_msg_sa(&m);
 		if (q->mad_hdr.method & UMAD_METHOD_RESP_MASK ||
 		    be16toh(q->mad_hdr.attr_id) != UMAD_SA_ATTR_PATH_REC) {

@@ -47,7 +47,7 @@ static void test_libacm_path_request(void)
 	memcpy(p.dgid.raw, dgid_raw, 16);
 	memcpy(p.sgid.raw, sgid_raw, 16);
 	p.reversible_numpath = IBV_PATH_RECORD_REVERSIBLE | 1;
-	len = libacm_resolve_path(&m, &p, ACM_FLAGS_QUERY_SA);
+	len = libacm_resolve_path(&m, &p, ACM_MSG_FLAG_QUERY_SA);
 	CHECK_INT(88, acm_msg_frame(&m, len, &h));
 	CHECK_INT(1, h.version);
 	CHECK_INT(ACM_OP_RESOLVE, h.opcode);
@@ -58,7 +58,7 @@ static void test_libacm_path_request(void)
 	CHECK_INT(1, r.n_eps);
 	CHECK_INT(0, r.dst);
 	CHECK_INT(-1, r.src);
-	CHECK_INT((uint32_t)ACM_FLAGS_QUERY_SA, r.flags);
+	CHECK_INT(ACM_MSG_FLAG_QUERY_SA, r.flags);
 	CHECK_MEM(&p, &r.ep[0].info.path, sizeof(p));
 
 	/* the same request, written byte by byte: header, then flags/type host order */
@@ -172,10 +172,10 @@ static void test_resolve_path_form(void)
 	memset(&p, 0, sizeof(p));
 	p.dlid = htobe16(20);
 	len = resolve_msg(b, 1);
-	set_ep(b, 0, ACM_FLAGS_NODELAY, ACM_EP_INFO_PATH, &p, sizeof(p));
+	set_ep(b, 0, ACM_MSG_FLAG_NODELAY, ACM_EP_INFO_PATH, &p, sizeof(p));
 	CHECK_INT(ACM_STATUS_SUCCESS, acm_msg_resolve_decode(b, len, &r));
 	CHECK(r.path_form);
-	CHECK_INT(ACM_FLAGS_NODELAY, r.flags);
+	CHECK_INT(ACM_MSG_FLAG_NODELAY, r.flags);
 	CHECK_INT(20, pr_dlid(&r.ep[0].info.path));
 
 	/* no destination at all */
@@ -233,13 +233,13 @@ static void test_resolve_address_form(void)
 
 	/* GID destination, GID source, in either order */
 	len = resolve_msg(b, 2);
-	set_ep(b, 0, ACM_EP_FLAG_DEST | ACM_FLAGS_QUERY_SA, ACM_MSG_EP_GID, dgid_raw, 16);
+	set_ep(b, 0, ACM_EP_FLAG_DEST | ACM_MSG_FLAG_QUERY_SA, ACM_MSG_EP_GID, dgid_raw, 16);
 	set_ep(b, 1, ACM_EP_FLAG_SOURCE, ACM_MSG_EP_GID, sgid_raw, 16);
 	CHECK_INT(ACM_STATUS_SUCCESS, acm_msg_resolve_decode(b, len, &r));
 	CHECK(!r.path_form);
 	CHECK_INT(0, r.dst);
 	CHECK_INT(1, r.src);
-	CHECK_INT(ACM_EP_FLAG_DEST | (uint32_t)ACM_FLAGS_QUERY_SA, r.flags);
+	CHECK_INT(ACM_EP_FLAG_DEST | ACM_MSG_FLAG_QUERY_SA, r.flags);
 	acm_msg_ep_gid(&r.ep[r.dst], &g);
 	CHECK_MEM(dgid_raw, g.raw, 16);
 
@@ -477,6 +477,7 @@ static void test_path_mask(void)
 	CHECK_INT(PR_CM_DGID | PR_CM_REVERSIBLE | PR_CM_SLID | PR_CM_PKEY | PR_CM_SL |
 		  PR_CM_MTU_SELECTOR | PR_CM_MTU | PR_CM_RATE | PR_CM_PKT_LIFE_SELECTOR |
 		  PR_CM_SERVICE_ID, acm_msg_path_mask(&p));
+	CHECK_INT((uint32_t)ACM_FLAGS_NODELAY, ACM_MSG_FLAG_NODELAY);
 	CHECK_STR("EDESTTYPE", acm_msg_status_str(ACM_STATUS_EDESTTYPE));
 	CHECK_STR("UNKNOWN", acm_msg_status_str(4));
 	CHECK_STR("UNKNOWN", acm_msg_status_str(200));

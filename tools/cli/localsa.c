@@ -2,6 +2,8 @@
  * localsa - the operator's CLI for localsad: path lookups, dump, stats,
  * refresh, flush, add, delete. It validates what it can before asking, and
  * turns every daemon error into one clear line and a non-zero exit code.
+ * `path` goes through liblocalsa, as applications do: a hit is read from the
+ * daemon's shared-memory snapshot, anything else is asked of the socket.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/strbuf.h"
+#include "localsa.h"
 #include "wire/ctl_proto.h"
 #include "wire/path_rec.h"
 
@@ -28,7 +31,7 @@ static const char *prog = "localsa";
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: localsa [-s SOCKET] COMMAND [options]\n"
+		"usage: localsa [-s SOCKET] [--shm NAME] COMMAND [options]\n"
 		"  path --dgid GID | --dlid LID [--sgid GID] [--pkey P] [--service-id S]\n"
 		"       [--qos-class Q] [--sl N] [--tclass N] [--sa] [--format text|json|saquery]\n"
 		"  dump [--format text|json|saquery]   every cached path\n"
@@ -37,7 +40,9 @@ static void usage(FILE *out)
 		"  flush                               drop every cached path\n"
 		"  add --record HEX                    cache one PathRecord (128 hex digits)\n"
 		"  delete --dgid GID                   drop every path to GID\n"
-		"The socket defaults to $LOCALSA_SOCKET or " DEFAULT_SOCKET ".\n");
+		"The socket defaults to $LOCALSA_SOCKET or " DEFAULT_SOCKET ".\n"
+		"path reads the daemon's snapshot (--shm NAME, $LOCALSA_SHM, else the one the\n"
+		"daemon names; \"none\": always ask the socket).\n");
 }
 
 static int connect_daemon(const char *path)
@@ -164,10 +169,35 @@ static int parse_format(const char *s, enum format *f)
 	return 0;
 }
 
+/* Prints the n-th record of a list; prefix (dump's "tuple=... ", may be empty) leads text lines. */
+static void print_record(const struct ibv_path_record *rec, enum format fmt, size_t n,
+			 const char *prefix, int prefix_len)
+{
+	char out[4096];
+
+	switch (fmt) {
+	case FMT_SAQUERY:
+		pr_format_saquery(rec, out, sizeof(out));
+		fputs(out, stdout);
+		break;
+	case FMT_JSON:
+		pr_format_json(rec, out, sizeof(out));
+		printf("%s%s", n ? ",\n " : "", out);
+		break;
+	case FMT_TEXT:
+		pr_format_text(rec, out, sizeof(out));
+		if (prefix_len)
+			printf("%.*s  %s\n", prefix_len, prefix, out);
+		else
+			printf("%s\n", out);
+		break;
+	}
+}
+
 /* Prints hex records (one per line, optionally after "rec=") in a format. */
 static int print_records(char *body, enum format fmt, bool dump)
 {
-	char out[4096], *save = NULL, *line;
+	char *save = NULL, *line;
 	size_t n = 0;
 
 	if (fmt == FMT_JSON)
@@ -180,28 +210,21 @@ static int print_records(char *body, enum format fmt, bool dump)
 			fprintf(stderr, "%s: malformed record from the daemon\n", prog);
 			return EXIT_FAIL;
 		}
-		switch (fmt) {
-		case FMT_SAQUERY:
-			pr_format_saquery(&rec, out, sizeof(out));
-			fputs(out, stdout);
-			break;
-		case FMT_JSON:
-			pr_format_json(&rec, out, sizeof(out));
-			printf("%s%s", n ? ",\n " : "", out);
-			break;
-		case FMT_TEXT:
-			pr_format_text(&rec, out, sizeof(out));
-			if (dump)
-				printf("%.*s  %s\n", (int)(hex - line), line, out);
-			else
-				printf("%s\n", out);
-			break;
-		}
-		n++;
+		print_record(&rec, fmt, n++, line, (int)(hex - line));
 	}
 	if (fmt == FMT_JSON)
 		printf("]\n");
 	return EXIT_OK;
+}
+
+static void print_paths(const struct ibv_path_record *recs, size_t n, enum format fmt)
+{
+	if (fmt == FMT_JSON)
+		printf("[");
+	for (size_t i = 0; i < n; i++)
+		print_record(&recs[i], fmt, i, "", 0);
+	if (fmt == FMT_JSON)
+		printf("]\n");
 }
 
 static int check_gid(const char *opt, const char *s)
@@ -228,7 +251,33 @@ static int check_num(const char *opt, const char *s, uint64_t max)
 	return 0;
 }
 
-static int cmd_path(const char *sock, int argc, char **argv)
+/* liblocalsa's errors as the daemon used to word them; the exit code. */
+static int path_error(int err, const char *sock)
+{
+	switch (err) {
+	case -ENOENT:
+		fprintf(stderr, "%s: path: no path (the SA has no record)\n", prog);
+		return EXIT_NO_PATH;
+	case -ETIMEDOUT:
+		fprintf(stderr, "%s: path: the SA did not answer\n", prog);
+		break;
+	case -EREMOTEIO:
+		fprintf(stderr, "%s: path: the SA refused the request\n", prog);
+		break;
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+		fprintf(stderr, "%s: cannot reach localsad at %s: %s\n", prog, sock, strerror(-err));
+		break;
+	case -EACCES:
+		fprintf(stderr, "%s: path: %s: permission denied (the socket's mode)\n", prog, sock);
+		break;
+	default:
+		fprintf(stderr, "%s: path: %s\n", prog, strerror(-err));
+	}
+	return EXIT_FAIL;
+}
+
+static int cmd_path(const char *sock, const char *shm, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "dgid", required_argument, NULL, 'd' }, { "sgid", required_argument, NULL, 'g' },
@@ -238,83 +287,77 @@ static int cmd_path(const char *sock, int argc, char **argv)
 		{ "tclass", required_argument, NULL, 't' }, { "sa", no_argument, NULL, 'a' },
 		{ "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 },
 	};
-	struct strbuf line, reply;
+	struct ibv_path_record paths[128];
+	struct localsa_query q = { 0 };
+	struct localsa *h = NULL;
 	enum format fmt = FMT_TEXT;
-	bool dest = false;
+	uint64_t v;
 	int c, ret;
 
-	strbuf_init(&line, CTL_MAX_LINE);
-	strbuf_init(&reply, 0);
-	strbuf_printf(&line, "path");
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 		case 'g':
 			if (check_gid(c == 'd' ? "--dgid" : "--sgid", optarg) < 0)
-				goto usage;
-			strbuf_printf(&line, " %s=%s", c == 'd' ? "dgid" : "sgid", optarg);
-			dest |= c == 'd';
+				return EXIT_USAGE;
+			pr_from_text_gid(optarg, c == 'd' ? &q.dgid : &q.sgid);
+			q.flags |= c == 'd' ? LOCALSA_Q_DGID : LOCALSA_Q_SGID;
+			break;
+#define NUM(opt, max, field, flag)                                       \
+			if (check_num(opt, optarg, max) < 0)             \
+				return EXIT_USAGE;                       \
+			ctl_parse_u64(optarg, max, &v);                  \
+			q.field = (__typeof__(q.field))v;                \
+			q.flags |= flag;                                 \
 			break;
 		case 'l':
-			if (check_num("--dlid", optarg, 0xbfff) < 0)
-				goto usage;
-			strbuf_printf(&line, " dlid=%s", optarg);
-			dest = true;
-			break;
+			NUM("--dlid", 0xbfff, dlid, LOCALSA_Q_DLID)
 		case 'p':
-			if (check_num("--pkey", optarg, 0xffff) < 0)
-				goto usage;
-			strbuf_printf(&line, " pkey=%s", optarg);
-			break;
+			NUM("--pkey", 0xffff, pkey, LOCALSA_Q_PKEY)
 		case 'S':
-			if (check_num("--service-id", optarg, UINT64_MAX) < 0)
-				goto usage;
-			strbuf_printf(&line, " service_id=%s", optarg);
-			break;
+			NUM("--service-id", UINT64_MAX, service_id, LOCALSA_Q_SERVICE_ID)
 		case 'q':
-			if (check_num("--qos-class", optarg, 0xfff) < 0)
-				goto usage;
-			strbuf_printf(&line, " qos_class=%s", optarg);
-			break;
+			NUM("--qos-class", 0xfff, qos_class, LOCALSA_Q_QOS_CLASS)
 		case 'L':
-			if (check_num("--sl", optarg, 15) < 0)
-				goto usage;
-			strbuf_printf(&line, " sl=%s", optarg);
-			break;
+			NUM("--sl", 15, sl, LOCALSA_Q_SL)
 		case 't':
-			if (check_num("--tclass", optarg, 255) < 0)
-				goto usage;
-			strbuf_printf(&line, " tclass=%s", optarg);
-			break;
+			NUM("--tclass", 255, tclass, LOCALSA_Q_TCLASS)
+#undef NUM
 		case 'a':
-			strbuf_printf(&line, " sa=1");
+			q.flags |= LOCALSA_Q_SA;
 			break;
 		case 'f':
 			if (parse_format(optarg, &fmt) < 0) {
 				fprintf(stderr, "%s: --format: '%s' is not text, json or saquery\n", prog, optarg);
-				goto usage;
+				return EXIT_USAGE;
 			}
 			break;
 		default:
-			goto usage;
+			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc || !dest) {
+	if (optind != argc || !(q.flags & (LOCALSA_Q_DGID | LOCALSA_Q_DLID))) {
 		fprintf(stderr, "%s: path: %s\n", prog, optind != argc ? "unexpected argument" :
 			"a destination is needed: --dgid GID or --dlid LID");
-		goto usage;
+		return EXIT_USAGE;
 	}
-	ret = roundtrip(sock, line.buf, &reply, false) < 0 ? EXIT_FAIL : check_reply(&reply, "path");
+	if (q.flags & LOCALSA_Q_DLID && !q.dlid) {
+		fprintf(stderr, "%s: path: dlid 0 is not a valid LID\n", prog);
+		return EXIT_USAGE;
+	}
+	ret = localsa_open(sock, shm, &h);
+	if (ret < 0) {
+		fprintf(stderr, "%s: %s\n", prog, strerror(-ret));
+		return EXIT_FAIL;
+	}
+	ret = localsa_resolve_all(h, &q, paths, sizeof(paths) / sizeof(paths[0]));
+	localsa_close(h);
 	if (ret < 0)
-		ret = print_records(reply_body(&reply), fmt, false);
-	strbuf_free(&line);
-	strbuf_free(&reply);
-	return ret;
-usage:
-	strbuf_free(&line);
-	strbuf_free(&reply);
-	return EXIT_USAGE;
+		return path_error(ret, sock);
+	print_paths(paths, (size_t)ret < sizeof(paths) / sizeof(paths[0]) ? (size_t)ret :
+			   sizeof(paths) / sizeof(paths[0]), fmt);
+	return EXIT_OK;
 }
 
 /*
@@ -379,6 +422,7 @@ static void print_stats_text(char *body)
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("LOCALSA_SOCKET");
+	const char *shm = NULL;	/* liblocalsa: $LOCALSA_SHM, else ask the daemon */
 	const char *cmd;
 	int i = 1;
 
@@ -387,6 +431,9 @@ int main(int argc, char **argv)
 	while (i < argc && argv[i][0] == '-') {
 		if ((!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) && i + 1 < argc) {
 			sock = argv[i + 1];
+			i += 2;
+		} else if (!strcmp(argv[i], "--shm") && i + 1 < argc) {
+			shm = argv[i + 1];
 			i += 2;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
@@ -405,7 +452,7 @@ int main(int argc, char **argv)
 	argc -= i;
 	argv += i;
 	if (!strcmp(cmd, "path"))
-		return cmd_path(sock, argc, argv);
+		return cmd_path(sock, shm, argc, argv);
 	if (!strcmp(cmd, "stats")) {
 		bool json = argc == 2 && !strcmp(argv[1], "--json");
 

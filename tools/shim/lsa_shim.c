@@ -36,6 +36,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -626,6 +627,21 @@ static void drop_stale_reassembly(struct handle *h, uint64_t now)
 	}
 }
 
+/*
+ * umad2sim writes the received address only up to grh_present; gid_index
+ * through the end of the header (GRH fields, pkey_index) are stale bytes of
+ * its own buffers. Without a GRH the kernel leaves them zero, and the
+ * simulator has no P_Key index to report but 0. OpenSM keys InformInfo
+ * subscriptions on the whole address, pkey_ix included: with stale bytes an
+ * unsubscribe matched no subscription (ERR 4307), at random.
+ */
+static void scrub_header(unsigned char *umad)
+{
+	const size_t from = offsetof(struct ib_user_mad, addr) + offsetof(ib_mad_addr_t, gid_index);
+
+	memset(umad + from, 0, UMAD_HDR_LEN - from);
+}
+
 static void *receiver(void *arg)
 {
 	struct handle *h = arg;
@@ -640,7 +656,10 @@ static void *receiver(void *arg)
 			ssize_t n = next_read(h->simfd, buf, sizeof(buf));
 
 			if (n >= (ssize_t)(UMAD_HDR_LEN + MAD_HDR_LEN)) {
-				struct msg *m = reassemble(h, buf, (size_t)n);
+				struct msg *m;
+
+				scrub_header(buf);
+				m = reassemble(h, buf, (size_t)n);
 
 				if (m && h->internal) {
 					unsigned char *mad = m->data + UMAD_HDR_LEN;
@@ -889,6 +908,59 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t count)
 	return ret;
 }
 
+/*
+ * With LSA_SHIM_STATS=DIR, each process keeps DIR/<pid> up to date with the
+ * PathRecord queries it sent (SA class, Get/GetTable/GetMulti, attribute
+ * 0x35; not Set or Delete, which are pushes) and to which LIDs: how the lab
+ * measures the load on the master SA.
+ */
+static void count_sa_request(const unsigned char *mad, const struct ib_user_mad *u)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static unsigned long get, get_table, other;
+	static uint16_t lids[64];
+	static unsigned long per_lid[64];
+	const char *dir = getenv("LSA_SHIM_STATS");
+	char path[512], line[4096];
+	uint16_t attr, lid = be16toh(u->addr.lid);
+	size_t n;
+	int fd;
+
+	if (!dir || !*dir || mad[1] != UMAD_CLASS_SUBN_ADM ||
+	    (mad[3] != UMAD_METHOD_GET && mad[3] != 0x12 && mad[3] != 0x14))
+		return;
+	memcpy(&attr, mad + 16, sizeof(attr));
+	if (be16toh(attr) != 0x0035)
+		return;
+	pthread_mutex_lock(&lock);
+	if (mad[3] == UMAD_METHOD_GET)
+		get++;
+	else if (mad[3] == 0x12)
+		get_table++;
+	else
+		other++;
+	for (unsigned i = 0; i < 64; i++)
+		if (lids[i] == lid || !lids[i]) {
+			lids[i] = lid;
+			per_lid[i]++;
+			break;
+		}
+	n = (size_t)snprintf(line, sizeof(line), "pid %d get %lu get_table %lu other %lu",
+			     getpid(), get, get_table, other);
+	for (unsigned i = 0; i < 64 && lids[i] && n < sizeof(line) - 32; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " to_lid_%u %lu", lids[i],
+				      per_lid[i]);
+	line[n++] = '\n';
+	snprintf(path, sizeof(path), "%s/%d", dir, getpid());
+	fd = next_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (next_write(fd, line, n) != (ssize_t)n)
+			trace("cannot write %s", path);
+		next_close(fd);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count)
 {
 	const struct ib_user_mad *u = buf;
@@ -929,6 +1001,7 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count)
 		errno = -ret;
 		return -1;
 	}
+	count_sa_request(mad, u);
 	return (ssize_t)count;
 }
 

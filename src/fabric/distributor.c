@@ -1,0 +1,458 @@
+/*
+ * distributor - see distributor.h.
+ *
+ * State per receiver: its last pushed slice (sorted by DGID), its LID, and
+ * whether it is in sync. A fetch computes every new slice; a receiver in sync
+ * gets the difference, one out of sync its whole slice (PR_PUSH_FULL), so a
+ * receiver that restarts or missed a push converges at the next heartbeat.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <infiniband/umad_sa.h>
+#include <infiniband/umad_types.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "base/strbuf.h"
+#include "fabric/distributor.h"
+#include "fabric/mad_port.h"
+#include "fabric/sa_client.h"
+#include "wire/path_rec.h"
+#include "wire/pr_push.h"
+#include "wire/sa_mad.h"
+
+struct target {
+	union ibv_gid gid;
+	uint16_t lid;
+	bool in_sync;
+	bool present;                 /* in the last table */
+	struct ibv_path_record *slice; /* last pushed, sorted by DGID */
+	size_t n;
+	unsigned pending;             /* pushes in flight */
+	bool failed;                  /* one of them failed */
+	uint64_t push_started_ms;
+	unsigned fails;               /* pushes failed in a row: no localsa there? */
+	uint64_t next_try_ms;         /* back off from a receiver that does not answer */
+};
+
+struct push_ctx {
+	struct distributor *d;
+	size_t target;
+	uint64_t gen;
+	uint8_t method;
+};
+
+struct distributor {
+	struct loop *loop;
+	struct mad_port *port;
+	struct sa_client *master, *push;
+	struct distributor_opts opts;
+	struct target *targets;
+	size_t n_targets;
+	uint64_t fetch_timer, heartbeat_timer;
+	bool fetching, refetch;
+	uint64_t gen;                 /* bumps per fetch; stale push answers are ignored */
+	struct {
+		uint64_t fetches, fetch_failures, records_fetched, last_fetch_ms;
+		uint64_t pushes, push_failures, records_pushed, bytes_pushed, deletes;
+		uint64_t heartbeats, resyncs, last_push_latency_ms, max_push_latency_ms;
+	} st;
+};
+
+static int gid_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(union ibv_gid));
+}
+
+static int rec_cmp_dgid(const void *a, const void *b)
+{
+	const struct ibv_path_record *x = a, *y = b;
+	int c = memcmp(&x->dgid, &y->dgid, sizeof(x->dgid));
+
+	return c ? c : memcmp(x, y, sizeof(*x));
+}
+
+static int rec_cmp_sgid(const void *a, const void *b)
+{
+	const struct ibv_path_record *x = a, *y = b;
+	int c = memcmp(&x->sgid, &y->sgid, sizeof(x->sgid));
+
+	return c ? c : rec_cmp_dgid(a, b);
+}
+
+/* --- pushing -------------------------------------------------------------- */
+
+static void push_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
+{
+	struct push_ctx *p = arg;
+	struct distributor *d;
+	struct target *t;
+
+	(void)mad;
+	(void)len;
+	if (err == -ECANCELED) { /* shutting down: the distributor may be gone */
+		free(p);
+		return;
+	}
+	d = p->d;
+	t = &d->targets[p->target];
+	/* A Delete of a destination the receiver already dropped (its own trap 65). */
+	if (p->method == UMAD_SA_METHOD_DELETE && status == UMAD_SA_STATUS_NO_RECORDS)
+		status = 0;
+	if (err || status) {
+		d->st.push_failures++;
+		if (!t->failed && !t->fails++)
+			LOG_WARN("push to LID %u failed: %s (retrying with backoff)", t->lid,
+				 err ? strerror(-err) : sa_status_str((uint16_t)(status << 8)));
+		t->failed = true;
+		t->next_try_ms = loop_now_ms() +
+			((uint64_t)d->opts.heartbeat_ms << (t->fails < 8 ? t->fails : 8));
+	} else if (t->fails) {
+		LOG_INFO("receiver at LID %u answers again", t->lid);
+		t->fails = 0;
+	}
+	if (t->pending && !--t->pending) {
+		if (t->failed) {
+			t->in_sync = false;
+		} else if (p->gen == d->gen) {
+			uint64_t ms = loop_now_ms() - t->push_started_ms;
+
+			t->in_sync = true;
+			d->st.last_push_latency_ms = ms;
+			if (ms > d->st.max_push_latency_ms)
+				d->st.max_push_latency_ms = ms;
+		}
+	}
+	free(p);
+}
+
+static int send_push(struct distributor *d, size_t ti, uint8_t method, uint32_t flags,
+		     uint64_t mask, const struct ibv_path_record *recs, size_t n)
+{
+	struct target *t = &d->targets[ti];
+	struct push_ctx *p = calloc(1, sizeof(*p));
+	struct sa_request req = { t->lid, method, UMAD_SA_ATTR_PATH_REC, flags, mask,
+				  d->opts.sm_key, recs, n * PR_LEN, PR_LEN };
+	struct ibv_path_record zero;
+	int64_t ret;
+
+	if (!p)
+		return -ENOMEM;
+	if (!n) {
+		memset(&zero, 0, sizeof(zero));
+		req.data = &zero;
+		req.len = PR_LEN;
+	}
+	p->d = d;
+	p->target = ti;
+	p->gen = d->gen;
+	p->method = method;
+	ret = sa_client_send(d->push, &req, push_done, p);
+	if (ret < 0) {
+		free(p);
+		t->failed = true;
+		return (int)ret;
+	}
+	t->pending++;
+	d->st.pushes++;
+	d->st.records_pushed += n;
+	d->st.bytes_pushed += SA_HDR_LEN + req.len;
+	return 0;
+}
+
+/* Sends t what changed between its last slice and the new one. */
+static void push_diff(struct distributor *d, size_t ti, const struct ibv_path_record *slice,
+		      size_t n)
+{
+	struct target *t = &d->targets[ti];
+	struct ibv_path_record *changed = malloc((n ? n : 1) * sizeof(*changed));
+	size_t i = 0, j = 0, k = 0;
+
+	if (!changed)
+		return;
+	/* Both slices are sorted by DGID; compare destination by destination. */
+	while (i < n || j < t->n) {
+		int c = i == n ? 1 : j == t->n ? -1 :
+			memcmp(&slice[i].dgid, &t->slice[j].dgid, sizeof(slice[i].dgid));
+		size_t ie = i, je = j;
+
+		while (ie < n && !memcmp(&slice[ie].dgid, &slice[i].dgid, sizeof(slice[i].dgid)) &&
+		       c <= 0)
+			ie++;
+		while (je < t->n && c >= 0 &&
+		       !memcmp(&t->slice[je].dgid, &t->slice[j].dgid, sizeof(slice[0].dgid)))
+			je++;
+		if (c < 0 || (c == 0 && (ie - i != je - j ||
+					 memcmp(&slice[i], &t->slice[j], (ie - i) * sizeof(*slice))))) {
+			memcpy(&changed[k], &slice[i], (ie - i) * sizeof(*slice));
+			k += ie - i;
+		} else if (c > 0) {
+			struct ibv_path_record q;
+
+			memset(&q, 0, sizeof(q));
+			memcpy(&q.sgid, &t->gid, sizeof(q.sgid));
+			memcpy(&q.dgid, &t->slice[j].dgid, sizeof(q.dgid));
+			if (send_push(d, ti, UMAD_SA_METHOD_DELETE, 0, PR_CM_SGID | PR_CM_DGID, &q, 1) == 0)
+				d->st.deletes++;
+		}
+		i = ie;
+		j = je;
+	}
+	for (i = 0; i < k; i += d->opts.max_records_per_push) {
+		size_t m = k - i < d->opts.max_records_per_push ? k - i : d->opts.max_records_per_push;
+
+		send_push(d, ti, UMAD_METHOD_SET, 0, 0, changed + i, m);
+	}
+	free(changed);
+}
+
+static void push_slice(struct distributor *d, size_t ti, const struct ibv_path_record *slice,
+		       size_t n)
+{
+	struct target *t = &d->targets[ti];
+	struct ibv_path_record *copy = malloc((n ? n : 1) * sizeof(*copy));
+
+	if (!copy)
+		return;
+	memcpy(copy, slice, n * sizeof(*copy));
+	t->failed = false;
+	t->push_started_ms = loop_now_ms();
+	if (t->in_sync && t->slice) {
+		push_diff(d, ti, slice, n);
+	} else if (n) {
+		/* One message: a full push split in two would sweep its first half. */
+		d->st.resyncs++;
+		send_push(d, ti, UMAD_METHOD_SET, PR_PUSH_FULL, 0, slice, n);
+	}
+	free(t->slice);
+	t->slice = copy;
+	t->n = n;
+}
+
+/* --- fetching ------------------------------------------------------------- */
+
+static void add_target(struct distributor *d, const union ibv_gid *gid)
+{
+	struct target *nt = realloc(d->targets, (d->n_targets + 1) * sizeof(*nt));
+
+	if (!nt)
+		return;
+	d->targets = nt;
+	memset(&nt[d->n_targets], 0, sizeof(*nt));
+	nt[d->n_targets].gid = *gid;
+	d->n_targets++;
+}
+
+static struct target *find_target(struct distributor *d, const union ibv_gid *gid, size_t *idx)
+{
+	for (size_t i = 0; i < d->n_targets; i++)
+		if (!memcmp(&d->targets[i].gid, gid, sizeof(*gid))) {
+			*idx = i;
+			return &d->targets[i];
+		}
+	return NULL;
+}
+
+/* [*lo, *hi): the records with this SGID, contiguous in a table sorted by SGID. */
+static void slice_of(const struct ibv_path_record *recs, size_t n, const union ibv_gid *sgid,
+		     size_t *lo, size_t *hi)
+{
+	size_t l = 0, h = n;
+
+	while (l < h) {
+		size_t mid = (l + h) / 2;
+
+		if (memcmp(&recs[mid].sgid, sgid, sizeof(*sgid)) < 0)
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	for (h = l; h < n && !memcmp(&recs[h].sgid, sgid, sizeof(*sgid)); h++)
+		;
+	*lo = l;
+	*hi = h;
+}
+
+static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
+{
+	struct distributor *d = arg;
+	struct ibv_path_record *recs = NULL;
+	size_t n = 0, rec_len = PR_LEN, i, ti;
+	struct sa_hdr h;
+
+	if (err == -ECANCELED) /* shutting down: the distributor may be gone */
+		return;
+	d->fetching = false;
+	if (err || status || sa_hdr_decode(mad, len, &h) < 0 ||
+	    sa_table_count(&h, len, &rec_len, &n) < 0 || rec_len < PR_LEN) {
+		d->st.fetch_failures++;
+		LOG_WARN("all-pairs fetch failed: %s",
+			 err ? strerror(-err) : sa_status_str((uint16_t)(status << 8)));
+		goto out;
+	}
+	recs = malloc((n ? n : 1) * sizeof(*recs));
+	if (!recs)
+		goto out;
+	for (i = 0; i < n; i++)
+		pr_decode(mad + SA_HDR_LEN + i * rec_len, PR_LEN, &recs[i]);
+	d->gen++;
+	d->st.fetches++;
+	d->st.records_fetched = n;
+	d->st.last_fetch_ms = loop_now_ms();
+	qsort(recs, n, sizeof(*recs), rec_cmp_sgid);
+	/* Receivers' LIDs: the DLID of any path to them. */
+	for (ti = 0; ti < d->n_targets; ti++)
+		d->targets[ti].present = false;
+	for (i = 0; i < n; i++) {
+		struct target *t;
+
+		if (d->opts.all && memcmp(&recs[i].sgid, &d->port->gid, sizeof(d->port->gid)) &&
+		    !find_target(d, (const union ibv_gid *)&recs[i].sgid, &ti))
+			add_target(d, (const union ibv_gid *)&recs[i].sgid);
+		t = find_target(d, (const union ibv_gid *)&recs[i].dgid, &ti);
+		if (t && !t->present) {
+			t->lid = pr_dlid(&recs[i]);
+			t->present = true;
+		}
+	}
+	if (d->opts.own_slice) {
+		size_t lo, hi;
+
+		slice_of(recs, n, &d->port->gid, &lo, &hi);
+		d->opts.own_slice(d->opts.own_arg, recs + lo, hi - lo);
+	}
+	for (ti = 0; ti < d->n_targets; ti++) {
+		struct target *t = &d->targets[ti];
+		size_t lo, hi;
+
+		if (!t->present) {
+			t->in_sync = false; /* it left the fabric: resend everything on return */
+			continue;
+		}
+		slice_of(recs, n, &t->gid, &lo, &hi);
+		push_slice(d, ti, recs + lo, hi - lo);
+	}
+	LOG_INFO("all-pairs table: %zu paths; pushed to %zu receivers", n, d->n_targets);
+out:
+	free(recs);
+	if (d->refetch) {
+		d->refetch = false;
+		distributor_changed(d, "a change during the fetch");
+	}
+}
+
+static void fetch_now(struct loop *loop, void *arg)
+{
+	struct distributor *d = arg;
+	struct ibv_path_record q;
+	int64_t ret;
+
+	(void)loop;
+	d->fetch_timer = 0;
+	if (d->fetching) {
+		d->refetch = true;
+		return;
+	}
+	memset(&q, 0, sizeof(q));
+	ret = sa_client_query(d->master, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, 0, &q,
+			      sizeof(q), fetch_done, d);
+	if (ret < 0)
+		LOG_WARN("cannot fetch the all-pairs table: %s", strerror((int)-ret));
+	else
+		d->fetching = true;
+}
+
+void distributor_changed(struct distributor *d, const char *why)
+{
+	LOG_DEBUG("fabric change (%s): fetching in %u ms", why, d->opts.change_delay_ms);
+	if (d->fetch_timer)
+		loop_timer_cancel(d->loop, d->fetch_timer);
+	d->fetch_timer = loop_timer_add(d->loop, d->opts.change_delay_ms, fetch_now, d);
+}
+
+/* Receivers in sync get a heartbeat; the others their whole slice again. */
+static void heartbeat(struct loop *loop, void *arg)
+{
+	struct distributor *d = arg;
+
+	d->heartbeat_timer = loop_timer_add(loop, d->opts.heartbeat_ms, heartbeat, d);
+	for (size_t ti = 0; ti < d->n_targets; ti++) {
+		struct target *t = &d->targets[ti];
+
+		if (!t->present || t->pending || loop_now_ms() < t->next_try_ms)
+			continue;
+		if (t->in_sync) {
+			d->st.heartbeats++;
+			send_push(d, ti, UMAD_METHOD_SET, PR_PUSH_HEARTBEAT, 0, NULL, 0);
+		} else if (t->slice) {
+			struct ibv_path_record *slice = t->slice;
+
+			t->slice = NULL; /* push_slice takes a fresh copy */
+			push_slice(d, ti, slice, t->n);
+			free(slice);
+		}
+	}
+}
+
+int distributor_new(struct loop *loop, struct mad_port *port, struct sa_client *master,
+		    struct sa_client *push, const struct distributor_opts *opts,
+		    struct distributor **out)
+{
+	struct distributor *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->loop = loop;
+	d->port = port;
+	d->master = master;
+	d->push = push;
+	d->opts = *opts;
+	d->opts.targets = NULL;
+	if (!d->opts.max_records_per_push)
+		d->opts.max_records_per_push = 4096;
+	if (!d->opts.heartbeat_ms)
+		d->opts.heartbeat_ms = 5000;
+	for (size_t i = 0; i < opts->n_targets; i++)
+		add_target(d, &opts->targets[i]);
+	qsort(d->targets, d->n_targets, sizeof(*d->targets), gid_cmp);
+	d->heartbeat_timer = loop_timer_add(loop, d->opts.heartbeat_ms, heartbeat, d);
+	distributor_changed(d, "start");
+	*out = d;
+	return 0;
+}
+
+void distributor_free(struct distributor *d)
+{
+	if (!d)
+		return;
+	loop_timer_cancel(d->loop, d->fetch_timer);
+	loop_timer_cancel(d->loop, d->heartbeat_timer);
+	for (size_t i = 0; i < d->n_targets; i++)
+		free(d->targets[i].slice);
+	free(d->targets);
+	free(d);
+}
+
+void distributor_stats_json(const struct distributor *d, struct strbuf *o)
+{
+	size_t in_sync = 0;
+
+	for (size_t i = 0; i < d->n_targets; i++)
+		in_sync += d->targets[i].in_sync;
+	strbuf_printf(o, "\"distributor\": {\"receivers\": %zu, \"in_sync\": %zu, \"fetches\": %llu, "
+		      "\"fetch_failures\": %llu, \"records_fetched\": %llu, \"pushes\": %llu, "
+		      "\"push_failures\": %llu, \"records_pushed\": %llu, \"bytes_pushed\": %llu, "
+		      "\"deletes\": %llu, \"heartbeats\": %llu, \"resyncs\": %llu, "
+		      "\"last_push_latency_ms\": %llu, \"max_push_latency_ms\": %llu}, ",
+		      d->n_targets, in_sync, (unsigned long long)d->st.fetches,
+		      (unsigned long long)d->st.fetch_failures,
+		      (unsigned long long)d->st.records_fetched, (unsigned long long)d->st.pushes,
+		      (unsigned long long)d->st.push_failures,
+		      (unsigned long long)d->st.records_pushed, (unsigned long long)d->st.bytes_pushed,
+		      (unsigned long long)d->st.deletes, (unsigned long long)d->st.heartbeats,
+		      (unsigned long long)d->st.resyncs,
+		      (unsigned long long)d->st.last_push_latency_ms,
+		      (unsigned long long)d->st.max_push_latency_ms);
+}
