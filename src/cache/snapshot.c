@@ -790,15 +790,22 @@ static int half_view_load(const struct snap_map *m, const _Atomic uint64_t *h,
 	if (!x[SH_USED])	/* never written: the empty snapshot of a new object */
 		return x[SH_NTUPLES] || x[SH_NRECORDS] || x[SH_DGID_SLOTS] || x[SH_DLID_SLOTS] ?
 			       -EIO : 0;
+	/* each term below stays far from overflowing: offsets and counts are bounded first */
+	for (int i = SH_OFF_TUPLES; i <= SH_OFF_DLID; i++)
+		if (x[i] > x[SH_USED])
+			return -EIO;
+	if (x[SH_DGID_SLOTS] > x[SH_USED] || x[SH_DLID_SLOTS] > x[SH_USED])
+		return -EIO;
 	if (x[SH_USED] > m->half_words || x[SH_NTUPLES] > PR_TUPLE_MAX ||
 	    x[SH_NRECORDS] > UINT32_MAX || x[SH_NGROUPS] > x[SH_NRECORDS] ||
 	    (x[SH_DGID_SLOTS] & (x[SH_DGID_SLOTS] - 1)) ||
 	    (x[SH_DLID_SLOTS] & (x[SH_DLID_SLOTS] - 1)) ||
+	    /* the regions, in the writer's order, none overlapping the next */
 	    x[SH_OFF_TUPLES] < SH_WORDS ||
-	    x[SH_OFF_TUPLES] + TUPLE_WORDS * x[SH_NTUPLES] > x[SH_USED] ||
-	    x[SH_OFF_GROUPS] + x[SH_NGROUPS] > x[SH_USED] ||
-	    x[SH_OFF_RECORDS] + RECORD_WORDS * x[SH_NRECORDS] > x[SH_USED] ||
-	    x[SH_OFF_DGID] + DGID_WORDS * x[SH_DGID_SLOTS] > x[SH_USED] ||
+	    x[SH_OFF_TUPLES] + TUPLE_WORDS * x[SH_NTUPLES] > x[SH_OFF_GROUPS] ||
+	    x[SH_OFF_GROUPS] + x[SH_NGROUPS] > x[SH_OFF_RECORDS] ||
+	    x[SH_OFF_RECORDS] + RECORD_WORDS * x[SH_NRECORDS] > x[SH_OFF_DGID] ||
+	    x[SH_OFF_DGID] + DGID_WORDS * x[SH_DGID_SLOTS] > x[SH_OFF_DLID] ||
 	    x[SH_OFF_DLID] + DLID_WORDS * x[SH_DLID_SLOTS] > x[SH_USED])
 		return -EIO;
 	return 0;

@@ -298,6 +298,30 @@ static void test_lookup_equals_cache(void)
 		snap_contents_free(&sc);
 	}
 
+	/* a finished half that makes no sense (a bug, or a foreign writer): -EIO, never a fault */
+	{
+		struct snap_map wm;
+		_Atomic uint64_t *h;
+		uint32_t a = atomic_load(&m.hdr->active);
+		union ibv_gid g = gid_of(14);
+		const uint64_t bad[] = { UINT64_MAX - 7, 1ULL << 62, 3 };
+
+		snap_writer_map(w, &wm);
+		h = (_Atomic uint64_t *)wm.half[a];
+		snap_query_init(&q, &td, &g, NULL);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			uint64_t keep = atomic_load(&h[SH_OFF_RECORDS]);
+
+			atomic_store(&h[SH_OFF_RECORDS], bad[i]);
+			CHECK_INT(-EIO, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+			atomic_store(&h[SH_OFF_RECORDS], keep);
+		}
+		atomic_store(&h[SH_DGID_SLOTS], 3);	/* not a power of two */
+		CHECK_INT(-EIO, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+		CHECK_INT(0, snap_writer_publish(w, c, 5));	/* the other half, sane */
+		CHECK_INT(SNAP_HIT, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+	}
+
 	snap_map_close(&m);
 	snap_writer_close(w);
 	CHECK_INT(-ENOENT, snap_map_open(name, &m));
@@ -691,11 +715,12 @@ static void stress(bool own_maps, uint64_t duration_ms)
 	       (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)retries,
 	       (unsigned long long)remaps, (unsigned long long)(max_ns / 1000));
 	/*
-	 * 1,000 publications a second, with room for a loaded machine. Under sanitizers the
-	 * publisher, slowed down 5-15 times, shares the CPUs with four spinning readers: on two
-	 * cores it gets ~60 a second, so only progress is required there.
+	 * 1,000 publications a second is the aim; what is required leaves room for a machine
+	 * loaded by other tests. Under sanitizers the publisher, slowed down 5-15 times, shares
+	 * the CPUs with four spinning readers: on two cores it gets ~60 a second, so only
+	 * progress is required there.
 	 */
-	CHECK(ws.publications >= (SANITIZED ? duration_ms / 50 : duration_ms / 2));
+	CHECK(ws.publications >= (SANITIZED ? duration_ms / 50 : duration_ms / 5));
 	if (own_maps) {
 		CHECK(ws.recreations >= 1);
 		CHECK(remaps >= 1);
