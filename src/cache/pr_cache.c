@@ -8,6 +8,7 @@
  * even when thousands of paths share a key, and readers reverse to get the SA's order.
  * Unlinking, rehashing and filtering all preserve the relative order of a chain.
  */
+#include "cache/hash.h"
 #include "cache/pr_cache.h"
 
 #include <endian.h>
@@ -76,17 +77,6 @@ struct pr_cache {
 };
 
 /* --- hashing --- */
-
-/* A 64-bit finalizer (xor-shift-multiply): every input bit reaches every output bit. */
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	return x;
-}
 
 /* GIDs of one subnet share the prefix and differ in the GUID: both halves are mixed. */
 static inline uint64_t hash_gid(uint16_t tuple, const union ibv_gid *g)

@@ -4,6 +4,7 @@
  * The reader is a few hash probes and a copy, all loads bounds-checked against the mapping, so a
  * half being rewritten under it can make it retry but never fault or loop.
  */
+#include "cache/hash.h"
 #include "cache/snapshot.h"
 
 #include <endian.h>
@@ -46,16 +47,6 @@ _Static_assert(PR_TUPLE_MAX <= 4096, "tuple ids fit 12 bits");
 #define DLID_WORDS 2
 
 /* --- hashing: part of the format, both sides must agree --- */
-
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	return x;
-}
 
 static uint64_t tuple_hash(const uint64_t w[TUPLE_WORDS])
 {

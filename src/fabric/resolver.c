@@ -96,14 +96,52 @@ static int tuple_of(struct resolver *r, const struct pr_request *req, bool creat
 	return pr_cache_tuple(r->cache, &t, create, id);
 }
 
-/* The PathRecord query the SA gets for a request: exactly its fields. */
-static uint64_t build_query(const struct resolver *r, const struct pr_request *req,
-			    struct ibv_path_record *q)
+/* The request fields and their component-mask bits, both ways. */
+void pr_request_from_record(struct pr_request *req, const struct ibv_path_record *q,
+			    uint64_t mask)
+{
+	memset(req, 0, sizeof(*req));
+	if (mask & PR_CM_SGID) {
+		memcpy(&req->sgid, &q->sgid, sizeof(req->sgid));
+		req->has |= PR_REQ_SGID;
+	}
+	if (mask & PR_CM_DGID) {
+		memcpy(&req->dgid, &q->dgid, sizeof(req->dgid));
+		req->has |= PR_REQ_DGID;
+	}
+	if (mask & PR_CM_DLID) {
+		req->dlid = pr_dlid(q);
+		req->has |= PR_REQ_DLID;
+	}
+	if (mask & PR_CM_SERVICE_ID) {
+		req->service_id = pr_service_id(q);
+		req->tuple_flags |= PR_TUPLE_SERVICE_ID;
+	}
+	if (mask & PR_CM_PKEY) {
+		req->pkey = pr_pkey(q);
+		req->tuple_flags |= PR_TUPLE_PKEY;
+	}
+	if (mask & PR_CM_QOS_CLASS) {
+		req->qos_class = pr_qos_class(q);
+		req->tuple_flags |= PR_TUPLE_QOS_CLASS;
+	}
+	if (mask & PR_CM_SL) {
+		req->sl = pr_sl(q);
+		req->tuple_flags |= PR_TUPLE_SL;
+	}
+	if (mask & PR_CM_TCLASS) {
+		req->tclass = pr_tclass(q);
+		req->tuple_flags |= PR_TUPLE_TCLASS;
+	}
+}
+
+uint64_t pr_request_to_record(const struct pr_request *req, const union ibv_gid *own_sgid,
+			      struct ibv_path_record *q)
 {
 	uint64_t mask = PR_CM_SGID;
 
 	memset(q, 0, sizeof(*q));
-	pr_set_sgid(q, (req->has & PR_REQ_SGID) ? &req->sgid : &r->port->gid);
+	pr_set_sgid(q, (req->has & PR_REQ_SGID) ? &req->sgid : own_sgid);
 	if (req->has & PR_REQ_DGID) {
 		pr_set_dgid(q, &req->dgid);
 		mask |= PR_CM_DGID;
@@ -318,7 +356,7 @@ static int fetch_start(struct resolver *r, uint16_t tuple, const struct pr_reque
 	f->dgid = req->dgid;
 	f->dlid = req->dlid;
 	f->waiters = w;
-	mask = build_query(r, req, &q);
+	mask = pr_request_to_record(req, &r->port->gid, &q);
 	ret = sa_client_query(r->sa, method, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),
 			      fetch_done, f);
 	if (ret < 0) {
@@ -768,7 +806,7 @@ int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
 	 * not move while they are out (resolver_prefetch_add refuses during a fill). */
 	for (size_t i = 0; i < r->n_prefetch; i++) {
 		struct prefetch *p = &r->prefetch[i];
-		uint64_t mask = build_query(r, &p->req, &q);
+		uint64_t mask = pr_request_to_record(&p->req, &r->port->gid, &q);
 
 		r->fill_pending++;
 		ret = sa_client_query(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, mask,

@@ -38,6 +38,16 @@ enum {
 	PR_REQ_DLID = 1 << 2,
 };
 
+/* Fills req from a PathRecord query: the fields comp_mask (PR_CM_*) selects
+ * among SGID, DGID, DLID, PKey, ServiceID, QoS class, SL and TClass; other
+ * bits are the caller's business. */
+void pr_request_from_record(struct pr_request *req, const struct ibv_path_record *q,
+			    uint64_t comp_mask);
+/* The PathRecord query the SA gets for a request (SGID defaults to own_sgid),
+ * and its component mask: exactly the request's fields. */
+uint64_t pr_request_to_record(const struct pr_request *req, const union ibv_gid *own_sgid,
+			      struct ibv_path_record *q);
+
 enum {
 	RESOLVE_SA = 1 << 0,      /* skip the cache: ask the SA and refresh the entry */
 	RESOLVE_CACHE_ONLY = 1 << 1,

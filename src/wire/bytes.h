@@ -1,5 +1,6 @@
 /*
- * bytes.h - big-endian loads and stores at arbitrary byte offsets.
+ * bytes.h - big-endian loads and stores at arbitrary byte offsets, and hex
+ * digits.
  *
  * Private to src/wire/. Wire buffers are byte arrays with no alignment
  * promise, so every multi-byte field goes through memcpy, never through a
@@ -65,6 +66,18 @@ static inline void wire_put24(uint8_t *p, uint32_t v)
 	p[0] = (uint8_t)(v >> 16);
 	p[1] = (uint8_t)(v >> 8);
 	p[2] = (uint8_t)v;
+}
+
+/* The value of one hex digit, or -1. */
+static inline int wire_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 #endif

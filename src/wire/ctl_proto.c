@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire/bytes.h"
 #include "wire/ctl_proto.h"
 
 int ctl_parse(char *line, struct ctl_request *req)
@@ -63,17 +64,6 @@ void ctl_hex_encode(const void *buf, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ctl_hex_decode(const char *hex, void *buf, size_t len)
 {
 	unsigned char *b = buf;
@@ -81,7 +71,7 @@ int ctl_hex_decode(const char *hex, void *buf, size_t len)
 	if (strlen(hex) != 2 * len)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = wire_hex_digit(hex[2 * i]), lo = wire_hex_digit(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;

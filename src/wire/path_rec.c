@@ -6,6 +6,7 @@
  * record is what every function here reads.
  */
 #include "wire/path_rec.h"
+#include "wire/bytes.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -261,17 +262,6 @@ bool pr_matches(const struct ibv_path_record *rec,
 
 /* --- GIDs as text --- */
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int pr_from_text_gid(const char *s, union ibv_gid *out)
 {
 	static const uint8_t link_local[8] = { 0xfe, 0x80 };
@@ -288,7 +278,7 @@ int pr_from_text_gid(const char *s, union ibv_gid *out)
 	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
 		p += 2;
 	for (; *p; p++, n++) {
-		d = hex_digit(*p);
+		d = wire_hex_digit(*p);
 		if (d < 0 || n == 16)
 			return -EINVAL;
 		guid = guid << 4 | (unsigned)d;
