@@ -1,9 +1,7 @@
 # The daemon's integration tests on the simulated fabric (issues 3 and 5).
+# Each gets lab_test()'s watchdog (tests/lab/CMakeLists.txt): 240 s of its own.
 function(localsa_lab_test name script)
-  add_test(NAME lab.${name} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${script} ${ARGN})
-  set_tests_properties(lab.${name} PROPERTIES
-    ENVIRONMENT "LOCALSA_SRC=${PROJECT_SOURCE_DIR};LOCALSA_BUILD=${CMAKE_BINARY_DIR}"
-    LABELS lab TIMEOUT 300)
+  lab_test(${name} 240 ${script} ${ARGN})
 endfunction()
 
 localsa_lab_test(daemon_saquery_small daemon_saquery.sh default Hca1,Hca2,Hca3)
