@@ -16,7 +16,8 @@ stop_b() {
 	wait "$B_PID" 2>/dev/null || true
 	B_PID=
 }
-trap 'stop_b; cleanup' EXIT
+# stop_b first, then the lab's teardown, keeping the test's exit status.
+trap 'rc=$?; stop_b; (exit $rc); lab_cleanup' EXIT
 start_b() { # ARGS...: a localsad on B, waiting until it is ready
 	rm -f "$D/$B/ready"
 	"$LAB" exec --dir "$D" "$B" -- "$LOCALSA_BUILD/bin/localsad" --foreground \
