@@ -19,24 +19,3 @@ path_now() { "$CLI" -s "$(sock "$1")" path --dgid "$2" --format saquery 2>/dev/n
 opensm_path() {
 	"$LAB" exec --dir "$D" "$1" -- saquery -p --sgid-to-dgid "$(stat "$1" gid)-$2" 2>/dev/null || true
 }
-# wait_until SECONDS CMD...: polls every 50 ms; prints the elapsed ms; fails on timeout
-wait_until() {
-	local limit_ms=$(($1 * 1000)) t0 now
-	shift
-	t0=$(date +%s%N)
-	while :; do
-		if "$@"; then
-			now=$(date +%s%N)
-			echo $(((now - t0) / 1000000))
-			return 0
-		fi
-		now=$(date +%s%N)
-		[ $(((now - t0) / 1000000)) -lt "$limit_ms" ] || { echo "timeout"; return 1; }
-		sleep 0.05
-	done
-}
-# ms_ok WHAT MS LIMIT: asserts that MS (a number from wait_until) is <= LIMIT
-ms_ok() {
-	if [ "$2" != timeout ] && [ "$2" -le "$3" ]; then pass; else fail "$1: took $2 ms, limit $3 ms"; fi
-	echo "$1: $2 ms"
-}

@@ -92,18 +92,29 @@ bg() {
 	BG_PIDS+=($!)
 }
 
-# wait_for SECONDS FILE REGEX: until a line of FILE matches; prints the ms waited.
-wait_for() {
-	local limit_ms=$(($1 * 1000)) t0
+# wait_until SECONDS CMD...: until CMD succeeds (polled every 20 ms); prints the ms waited
+wait_until() {
+	local limit_ms=$(($1 * 1000)) t0 now
+	shift
 	t0=$(date +%s%N)
-	while ! grep -qE "$3" "$2" 2>/dev/null; do
-		if [ $((($(date +%s%N) - t0) / 1000000)) -ge "$limit_ms" ]; then
-			echo timeout
-			return 1
+	while :; do
+		if "$@"; then
+			now=$(date +%s%N)
+			echo $(((now - t0) / 1000000))
+			return 0
 		fi
+		now=$(date +%s%N)
+		[ $(((now - t0) / 1000000)) -lt "$limit_ms" ] || { echo "timeout"; return 1; }
 		sleep 0.02
 	done
-	echo $((($(date +%s%N) - t0) / 1000000))
+}
+# wait_for SECONDS FILE REGEX: until a line of FILE matches; prints the ms waited.
+wait_for() { wait_until "$1" grep -qE "$3" "$2"; }
+
+# ms_ok WHAT MS LIMIT: asserts that MS (a number from wait_until) is <= LIMIT
+ms_ok() {
+	if [ "$2" != timeout ] && [ "$2" -le "$3" ]; then pass; else fail "$1: took $2 ms, limit $3 ms"; fi
+	echo "$1: $2 ms"
 }
 
 # topology_ports FILE: the ports that carry a LID and a GID, hence the sources
