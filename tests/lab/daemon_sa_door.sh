@@ -48,11 +48,16 @@ expect_eq "SetTable with the right key" "status 0x0000 (SUCCESS) method GetResp 
 	"$(cut -d' ' -f1-7 <<<"$out")"
 expect_eq "entries after the SetTable" "$((before + 500))" "$(stat Hca1 entries)"
 pushed=$(sed -n 17p "$TMP/set.hex")
-expect_eq "a pushed path through the control socket" \
+# Every door serves the pushed paths: liblocalsa's snapshot (localsa path),
+# the SA door, and the ACM door (ib_acme, unmodified).
+expect_eq "a pushed path through liblocalsa (localsa path)" \
 	"$(samad Hca2 --lid "$LID" get --sgid "$SGID" --dgid fe80::abcd:10 --format saquery | tail -n +2)" \
 	"$("$CLI" -s "$(sock Hca1)" path --dgid fe80::abcd:10 --format saquery)"
 expect_eq "the pushed record, byte for byte, through the SA door" "$pushed" \
 	"$(samad Hca3 --lid "$LID" get --sgid "$SGID" --dgid fe80::abcd:10 --format hex | tail -n +2)"
+acme_out=$(ib_acme -S "$D/Hca1/acm.sock" -f g -s "$SGID" -d fe80::abcd:10 2>&1 || true)
+grep -q "dlid: 0x$(printf '%x' $((0x100 + 16)))\|dlid: $((0x100 + 16))\b" <<<"$acme_out" && pass ||
+	fail "the ACM door does not give the pushed path: $acme_out"
 out=$(samad Hca2 --lid "$LID" delete --dgid fe80::abcd:10 --sm-key 0x1234 --format count || true)
 expect_eq "Delete by DGID" "status 0x0000 (SUCCESS) method DeleteResp attr_mod 1" \
 	"$(cut -d' ' -f1-7 <<<"$out")"
