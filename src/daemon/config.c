@@ -167,20 +167,19 @@ bad_traps:
 		return -EINVAL;
 	}
 	case OPT_LIST: {
-		struct config_list *l = (struct config_list *)field;
+		struct config_list l = { .n = 0 };
 		char copy[CONFIG_LIST_MAX * 20], *save = NULL, *tok;
-		size_t n = 0;
 
 		if (strlen(value) >= sizeof(copy))
 			goto bad_list;
 		strcpy(copy, value);
 		if (strcmp(copy, "none"))
 			for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-				if (n == CONFIG_LIST_MAX || ctl_parse_u64(tok, o->max, &v) < 0)
+				if (l.n == CONFIG_LIST_MAX || ctl_parse_u64(tok, o->max, &v) < 0)
 					goto bad_list;
-				l->v[n++] = v;
+				l.v[l.n++] = v;
 			}
-		l->n = n;
+		memcpy(field, &l, sizeof(l));	/* all or nothing */
 		return 0;
 bad_list:
 		snprintf(msg, msglen, "%s: '%s' is not a comma list of up to %d numbers in 0..%#llx "

@@ -191,17 +191,7 @@ static bool cacheable(const struct sa_server *s, const struct sa_hdr *h,
 	 * the requester's: that is no request the cache files. */
 	if (!(mask & PR_CM_SGID))
 		return false;
-	memset(req, 0, sizeof(*req));
-	memcpy(&req->sgid, &q->sgid, sizeof(req->sgid));
-	req->has |= PR_REQ_SGID;
-	if (mask & PR_CM_DGID) {
-		memcpy(&req->dgid, &q->dgid, sizeof(req->dgid));
-		req->has |= PR_REQ_DGID;
-	}
-	if (mask & PR_CM_DLID) {
-		req->dlid = pr_dlid(q);
-		req->has |= PR_REQ_DLID;
-	}
+	pr_request_from_record(req, q, mask);
 	/* Without destination only a GetTable, answered if the cache holds that whole table. */
 	if (!(req->has & (PR_REQ_DGID | PR_REQ_DLID)) && h->method != UMAD_SA_METHOD_GET_TABLE)
 		return false;
@@ -209,26 +199,6 @@ static bool cacheable(const struct sa_server *s, const struct sa_hdr *h,
 	if ((req->has & (PR_REQ_DGID | PR_REQ_DLID)) && h->method == UMAD_SA_METHOD_GET_TABLE &&
 	    s->port->lmc)
 		return false;
-	if (mask & PR_CM_PKEY) {
-		req->pkey = pr_pkey(q);
-		req->tuple_flags |= PR_TUPLE_PKEY;
-	}
-	if (mask & PR_CM_SERVICE_ID) {
-		req->service_id = pr_service_id(q);
-		req->tuple_flags |= PR_TUPLE_SERVICE_ID;
-	}
-	if (mask & PR_CM_QOS_CLASS) {
-		req->qos_class = pr_qos_class(q);
-		req->tuple_flags |= PR_TUPLE_QOS_CLASS;
-	}
-	if (mask & PR_CM_SL) {
-		req->sl = pr_sl(q);
-		req->tuple_flags |= PR_TUPLE_SL;
-	}
-	if (mask & PR_CM_TCLASS) {
-		req->tclass = pr_tclass(q);
-		req->tuple_flags |= PR_TUPLE_TCLASS;
-	}
 	return true;
 }
 

@@ -840,8 +840,14 @@ void resolver_gid_in(struct resolver *r, const union ibv_gid *gid)
 {
 	struct pr_request req;
 	size_t n = pr_cache_remove_dgid(r->cache, gid);
+	uint64_t now = loop_now_ms();
 
 	r->stats.gids_in++;
+	/* "No path" to it, under any tuple, was said while it was out: forget it (tuple ids are
+	 * dense; a replace with no paths clears the negative). */
+	for (uint16_t t = 0; pr_cache_tuple_get(r->cache, t); t++)
+		if (pr_cache_negative_dgid(r->cache, t, gid, now))
+			pr_cache_replace(r->cache, t, gid, NULL, 0, NULL, now);
 	/* The default tuple, then every prefetched one: one GetTable (SGID, DGID, fields) each. */
 	for (size_t i = 0; i <= r->n_prefetch; i++) {
 		uint16_t tuple = i ? r->prefetch[i - 1].tuple : r->default_tuple;

@@ -23,16 +23,18 @@ PREFETCHED=3	# of the 7 QoS cases above: the daemons' prefetch_* options below
 prefetched() { case "$1" in "--service_id 0x1000"|"--service_id 0x2000"|"--pkey 0x8001") return 0 ;; esac; return 1; }
 declare -A NONE_PREFETCHED	# per node: (destination, prefetched case) without a path
 ours_opts() { sed -e 's/--service_id/--service-id/; s/--qos_class/--qos-class/' <<<"$1"; }
+# expect_same WHAT EXPECTED ACTUAL: expect_eq for whole records (printed only when they differ)
+expect_same() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi; }
 
-t_start=$(date +%s%N)
 # No full refresh after traps: the trap section checks what trap 64 alone fetches.
 printf 'prefetch_service_ids 0x1000,0x2000\nprefetch_pkeys 0x8001\nnegative_ttl_ms 600000\n%s\n' \
 	'trap_refresh_delay_ms 0' >"$TMP/localsad.conf"
 "$LAB" up --dir "$D" --opensm-conf "$QOS/opensm.conf" --daemons "$(IFS=,; echo "${NODES[*]}")" \
 	--localsad-conf "$TMP/localsad.conf"
-grep -q "Loading QoS policy file" "$D/opensm/opensm.log" && pass || fail "OpenSM did not load the QoS policy"
+grep -q "Loading QoS policy file" "$D/opensm/opensm.log" && pass "OpenSM loaded the QoS policy" ||
+	fail "OpenSM did not load the QoS policy"
 SM=$(stat Hca1 sm_lid)
-samad() { "$LAB" exec --dir "$D" "$1" -- "$SAMAD" "${@:2}" 2>&1 || true; }
+samad() { on "$1" "$SAMAD" "${@:2}" 2>&1 || true; }
 mapfile -t GIDS < <(fabric_gids Hca1)
 echo "fabric: ${#GIDS[@]} ports, ${#CASES[@]} cases each, daemons on ${NODES[*]}"
 
@@ -42,7 +44,7 @@ hca2=$(grep -m1 '::10:4$' <<<"$(printf '%s\n' "${GIDS[@]}")")
 declare -A SEEN
 for c in "${CASES[@]}"; do
 	# shellcheck disable=SC2086
-	f=$("$LAB" exec --dir "$D" Hca1 -- saquery -p --sgid-to-dgid "$sgid1-$hca2" $c |
+	f=$(on Hca1 saquery -p --sgid-to-dgid "$sgid1-$hca2" $c |
 		sed -n 's/^[[:space:]]*\(pkey\|sl\|mtu\|rate\)\.\.*/\1=/p' | tr '\n' ' ')
 	echo "OpenSM Hca1 -> Hca2 ${c:-(none)}: $f"
 	SEEN[$f]=1
@@ -67,7 +69,7 @@ compare_node() { # NODE CASE...
 			o=$(ours_opts "$c")
 			total=$((total + 1))
 			# shellcheck disable=SC2086
-			theirs=$("$LAB" exec --dir "$D" "$n" -- saquery -p --sgid-to-dgid "$sgid-$g" $c 2>/dev/null || true)
+			theirs=$(on "$n" saquery -p --sgid-to-dgid "$sgid-$g" $c 2>/dev/null || true)
 			if [ -z "$theirs" ]; then
 				none=$((none + 1))
 				! prefetched "$c" || NONE_PREFETCHED[$n]=$((${NONE_PREFETCHED[$n]:-0} + 1))
@@ -119,7 +121,7 @@ sgid3=$(stat Hca3 gid)
 lid3=$(stat Hca3 lid)
 hca1=$sgid1
 expect_eq "OpenSM for Hca3 -> Hca1 with P_Key 0x8002 (saquery)" "" \
-	"$("$LAB" exec --dir "$D" Hca3 -- saquery -p --sgid-to-dgid "$sgid3-$hca1" --pkey 0x8002)"
+	"$(on Hca3 saquery -p --sgid-to-dgid "$sgid3-$hca1" --pkey 0x8002)"
 set +e
 out=$("$CLI" -s "$(sock Hca3)" path --dgid "$hca1" --pkey 0x8002 2>&1); rc=$?
 set -e
@@ -135,22 +137,22 @@ expect_eq "ACM RESOLVE, non-member P_Key" "ACM status 3" \
 	"$("$ACMPATH" -S "$D/Hca3/acm.sock" --dgid "$hca1" --pkey 0x8002 || true)"
 # ... while the member gets its path on that partition.
 out=$("$CLI" -s "$(sock Hca1)" path --dgid "$hca2" --pkey 0x8002 --format json)
-[[ $out == *'"sl":7,'* ]] && pass || fail "Hca1 -> Hca2 with P_Key 0x8002: SL 7 expected: $out"
+[[ $out == *'"sl":7,'* ]] && pass "Hca1 -> Hca2 with P_Key 0x8002: SL 7" || fail "Hca1 -> Hca2 with P_Key 0x8002: SL 7 expected: $out"
 
 # --- whole tables: prefetched ones answered locally, others relayed ----------------------
 relayed=$(stat Hca1 relayed)
 for c in "--service-id 0x1000" "--service-id 0x2000" "--pkey 0x8001"; do
 	# shellcheck disable=SC2086
-	expect_eq "whole table ${c}: SA door = OpenSM" "$(samad Hca1 --lid "$SM" gettable --sgid "$sgid1" $c)" \
+	expect_same "whole table ${c}: SA door = OpenSM" "$(samad Hca1 --lid "$SM" gettable --sgid "$sgid1" $c)" \
 		"$(samad Hca1 --lid "$(stat Hca1 lid)" gettable --sgid "$sgid1" $c)"
 done
 expect_eq "whole prefetched tables relayed to OpenSM" "$relayed" "$(stat Hca1 relayed)"
-expect_eq "whole table --service-id 0x3000 (not prefetched): SA door = OpenSM" \
+expect_same "whole table --service-id 0x3000 (not prefetched): SA door = OpenSM" \
 	"$(samad Hca1 --lid "$SM" gettable --sgid "$sgid1" --service-id 0x3000)" \
 	"$(samad Hca1 --lid "$(stat Hca1 lid)" gettable --sgid "$sgid1" --service-id 0x3000)"
 expect_eq "... relayed" $((relayed + 1)) "$(stat Hca1 relayed)"
 # Without SGID OpenSM answers for every source port: never from this port's cache.
-expect_eq "GetTable without SGID: SA door = OpenSM" \
+expect_same "GetTable without SGID: SA door = OpenSM" \
 	"$(samad Hca1 --lid "$SM" gettable --dgid "$hca2")" \
 	"$(samad Hca1 --lid "$(stat Hca1 lid)" gettable --dgid "$hca2")"
 expect_eq "... relayed" $((relayed + 2)) "$(stat Hca1 relayed)"
@@ -160,7 +162,7 @@ before=$(stat Hca1 get_table)
 "$CLI" -s "$(sock Hca1)" refresh --wait >/dev/null
 expect_eq "GetTables of a refresh" $((1 + PREFETCHED)) $(($(stat Hca1 get_table) - before))
 "$CLI" -s "$(sock Hca1)" flush
-expect_eq "whole table --service-id 0x1000 after a flush: SA door = OpenSM" \
+expect_same "whole table --service-id 0x1000 after a flush: SA door = OpenSM" \
 	"$(samad Hca1 --lid "$SM" gettable --sgid "$sgid1" --service-id 0x1000)" \
 	"$(samad Hca1 --lid "$(stat Hca1 lid)" gettable --sgid "$sgid1" --service-id 0x1000)"
 expect_eq "... relayed, the cache no longer holds it" $((relayed + 3)) "$(stat Hca1 relayed)"
@@ -174,6 +176,11 @@ trap_seen() { [ "$(stat Hca1 "$1")" == 1 ]; }
 fetched_back() { [ "$(stat Hca1 get_table)" == $((gt0 + 1 + PREFETCHED)) ] && [ "$(stat Hca1 sa_outstanding)" == 0 ]; }
 ms=$(wait_until 5 trap_seen 65) || true
 ms_ok "trap 65 after Unlink" "$ms" 2000
+# A tuple that is not prefetched learns "no path" while Hca4 is out ...
+set +e
+"$CLI" -s "$(sock Hca1)" path --dgid "$HCA4" --qos-class 1 >/dev/null 2>&1; rc=$?
+set -e
+expect_eq "Hca1 -> Hca4 --qos-class 1 while Hca4 is out: exit code" 3 "$rc"
 "$LAB" console --dir "$D" 'ReLink "Hca4"'
 ms=$(wait_until 5 trap_seen 64) || true
 ms_ok "trap 64 after ReLink" "$ms" 2000
@@ -182,10 +189,14 @@ ms_ok "one GetTable per tuple (default + $PREFETCHED prefetched) for the returni
 gets=$(stat Hca1 get)
 for c in "" "--service_id 0x1000" "--service_id 0x2000" "--pkey 0x8001"; do
 	# shellcheck disable=SC2086
-	expect_eq "Hca1 -> Hca4 ${c:-(none)} after the ReLink" \
-		"$("$LAB" exec --dir "$D" Hca1 -- saquery -p --sgid-to-dgid "$sgid1-$HCA4" $c)" \
+	expect_same "Hca1 -> Hca4 ${c:-(none)} after the ReLink" \
+		"$(on Hca1 saquery -p --sgid-to-dgid "$sgid1-$HCA4" $c)" \
 		"$("$CLI" -s "$(sock Hca1)" path --dgid "$HCA4" $(ours_opts "$c") --format saquery)"
 done
 expect_eq "Gets for those (all in the cache)" "$gets" "$(stat Hca1 get)"
-echo "total: $((($(date +%s%N) - t_start) / 1000000)) ms"
+# ... and forgets it when trap 64 says Hca4 is back: one Get, OpenSM's answer.
+expect_same "Hca1 -> Hca4 --qos_class 1 after the ReLink" \
+	"$(on Hca1 saquery -p --sgid-to-dgid "$sgid1-$HCA4" --qos_class 1)" \
+	"$("$CLI" -s "$(sock Hca1)" path --dgid "$HCA4" --qos-class 1 --format saquery 2>&1)"
+expect_eq "Gets for it" $((gets + 1)) "$(stat Hca1 get)"
 finish
