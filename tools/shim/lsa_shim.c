@@ -75,9 +75,8 @@ _Static_assert(SEG_PAYLOAD == 188, "segment payload");
 /* The framing header that replaces bytes 24..35 of each simulator MAD. */
 struct frame {
 	uint16_t magic;     /* FRAME_MAGIC, big endian */
-	uint16_t seg;       /* index of this segment, big endian */
-	uint16_t nseg;      /* segments in the message, big endian */
 	uint16_t reserved;
+	uint32_t seg;       /* index of this segment, big endian; the count follows from total */
 	uint32_t total;     /* length of the whole MAD, big endian */
 };
 _Static_assert(sizeof(struct frame) == FRAME_LEN, "frame header size");
@@ -114,7 +113,7 @@ struct reasm {
 	uint32_t qpn;
 	uint32_t tid_lo;
 	uint8_t mgmt_class, method;
-	uint16_t next_seg, nseg;
+	uint32_t next_seg, nseg;
 	uint32_t total, have;
 	uint64_t touched_ms;
 	unsigned char *buf; /* umad header + total MAD bytes */
@@ -324,6 +323,14 @@ static bool unframed_take(struct handle *h, const unsigned char *umad)
 
 /* --- sending -------------------------------------------------------------- */
 
+/* Simulator MADs that carry a MAD of mad_len bytes. */
+static size_t segments_of(size_t mad_len)
+{
+	size_t payload = mad_len - MAD_HDR_LEN;
+
+	return payload ? (payload + SEG_PAYLOAD - 1) / SEG_PAYLOAD : 1;
+}
+
 /* Writes one whole MAD (any length) to the simulator, segmented when framed. */
 static int sim_send(struct handle *h, const unsigned char *umad, size_t len)
 {
@@ -347,16 +354,13 @@ static int sim_send(struct handle *h, const unsigned char *umad, size_t len)
 		return n == (ssize_t)len ? 0 : -EIO;
 	}
 	payload_len = mad_len - MAD_HDR_LEN;
-	nseg = payload_len ? (payload_len + SEG_PAYLOAD - 1) / SEG_PAYLOAD : 1;
-	if (nseg > 0xffff)
-		return -EMSGSIZE;
+	nseg = segments_of(mad_len);
 
 	pthread_mutex_lock(&h->send_lock);
 	for (i = 0; i < nseg; i++) {
 		struct frame fr = {
 			.magic = htobe16(FRAME_MAGIC),
-			.seg = htobe16((uint16_t)i),
-			.nseg = htobe16((uint16_t)nseg),
+			.seg = htobe32((uint32_t)i),
 			.total = htobe32((uint32_t)mad_len),
 		};
 		size_t off = i * SEG_PAYLOAD;
@@ -492,7 +496,7 @@ static struct msg *reassemble(struct handle *h, const unsigned char *umad, size_
 	size_t mad_len = len - UMAD_HDR_LEN;
 	struct frame fr;
 	struct reasm **pp, *r = NULL;
-	uint16_t seg, nseg;
+	uint32_t seg, nseg;
 	uint32_t total, chunk;
 	struct msg *m;
 
@@ -504,10 +508,12 @@ static struct msg *reassemble(struct handle *h, const unsigned char *umad, size_
 			unframed_note(h, u, mad);
 		return msg_new(umad, mad, mad_len > SIM_MAD_LEN ? SIM_MAD_LEN : mad_len);
 	}
-	seg = be16toh(fr.seg);
-	nseg = be16toh(fr.nseg);
+	seg = be32toh(fr.seg);
 	total = be32toh(fr.total);
-	if (total < MAD_HDR_LEN || total > MAX_MSG || seg >= nseg)
+	if (total < MAD_HDR_LEN || total > MAX_MSG)
+		return NULL;
+	nseg = (uint32_t)segments_of(total);
+	if (seg >= nseg)
 		return NULL;
 
 	for (pp = &h->reasm; *pp; pp = &(*pp)->next) {
