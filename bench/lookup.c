@@ -1,0 +1,423 @@
+/*
+ * bench_lookup - one PathRecord lookup through every door of a running localsad, side by side
+ * with the same query sent straight to the master SA, from one process on the daemon's node.
+ *
+ * Doors, each asked for random destinations of the node list (all cached after the daemon's
+ * fill), one request at a time (closed loop, one client):
+ *   shm        liblocalsa's hit in the shared-memory snapshot (localsa_resolve, no system call)
+ *   acm        an ibacm RESOLVE on the daemon's ACM socket (what ib_acme and librdmacm send)
+ *   control    localsa_resolve on a handle without snapshot: one control-socket round trip
+ *   sa_door    a Get PathRecord (SGID, DGID) MAD to the daemon's own LID, through the simulator
+ *   sa_direct  the same Get to the SM's LID: OpenSM answers, through the simulator
+ * Each lookup is timed alone with the cycle counter; a door runs for at most --count lookups
+ * and --seconds seconds. Prints one key=value line per door:
+ *   door= n= errors= p50_ns= p99_ns= mean_ns= ops_per_s=
+ *
+ * `warm` mode times what makes one node's cache warm: `refresh wait=1` on the control socket
+ * (the daemon sends its GetTable, files the answer, replies), --repeat times, one line each:
+ *   warm_ms=  then checks that every node of the list resolves through the control socket.
+ *
+ * usage: bench_lookup --nodes FILE --socket CTL [--acm SOCK] [--mad] [--count N]
+ *                     [--mad-count N] [--seconds S] [--doors shm,acm,control,sa_door,sa_direct]
+ *        bench_lookup warm --nodes FILE --socket CTL [--repeat R]
+ */
+#include <endian.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <infiniband/acm.h>
+#include <infiniband/sa.h>
+
+#include "bench_util.h"
+#include "lab_mad.h"
+#include "localsa.h"
+#include "wire/path_rec.h"
+
+enum { IO_TIMEOUT_S = 10, MAD_TIMEOUT_MS = 2000 };
+
+struct ctx {
+	const struct bench_node *nodes;
+	size_t n_nodes;
+	uint64_t prefix;		/* subnet prefix, network order */
+	union ibv_gid own_gid;
+	const char *ctl_path, *acm_path;
+	struct lab_port port;
+	bool have_port;
+	uint64_t rng;
+	uint64_t *samples;
+	size_t count, mad_count;
+	uint64_t max_ns;
+};
+
+/* One lookup of node idx; 0 or a negative errno. */
+typedef int (*lookup_fn)(struct ctx *c, void *door, size_t idx);
+
+static const struct bench_node *pick(struct ctx *c, size_t *idx)
+{
+	*idx = (size_t)(bench_rand(&c->rng) % c->n_nodes);
+	return &c->nodes[*idx];
+}
+
+/* Times up to n lookups (bounded by c->max_ns), then prints the door's line. */
+static void time_door(struct ctx *c, const char *name, lookup_fn fn, void *door, size_t n)
+{
+	uint64_t errors = 0, t0, elapsed;
+	struct bench_pct p;
+	size_t i;
+
+	/* warm-up: page faults, connection set-up, the first of everything */
+	for (i = 0; i < 16 && i < n; i++) {
+		size_t idx;
+
+		pick(c, &idx);
+		fn(c, door, idx);
+	}
+	t0 = bench_now_ns();
+	for (i = 0; i < n; i++) {
+		uint64_t a, b;
+		size_t idx;
+
+		pick(c, &idx);
+		a = bench_ticks();
+		errors += fn(c, door, idx) != 0;
+		b = bench_ticks();
+		c->samples[i] = b - a;
+		if ((i & 63) == 63 && bench_now_ns() - t0 > c->max_ns) {
+			i++;
+			break;
+		}
+	}
+	elapsed = bench_now_ns() - t0;
+	p = bench_percentiles(c->samples, i);
+	printf("door=%s n=%zu errors=%llu p50_ns=%.0f p99_ns=%.0f mean_ns=%.0f ops_per_s=%.0f\n",
+	       name, i, (unsigned long long)errors, p.p50, p.p99, p.mean,
+	       (double)i * 1e9 / (double)elapsed);
+	fflush(stdout);
+}
+
+/* --- liblocalsa: the snapshot, and the control socket --- */
+
+static int lib_lookup(struct ctx *c, void *door, size_t idx)
+{
+	struct localsa_query q = { .flags = LOCALSA_Q_DGID };
+	struct ibv_path_record rec;
+
+	q.dgid = bench_node_gid(c->prefix, c->nodes[idx].guid);
+	return localsa_resolve(door, &q, &rec);
+}
+
+/* --- the ACM socket, as libacm speaks it --- */
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static int recv_exact(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = recv(fd, (char *)buf + got, n - got, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -ECONNRESET;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+static int acm_lookup(struct ctx *c, void *door, size_t idx)
+{
+	int fd = *(int *)door;
+	struct acm_msg m, r;
+	struct ibv_path_record *p = &m.resolve_data[0].info.path;
+	union ibv_gid dg = bench_node_gid(c->prefix, c->nodes[idx].guid);
+	size_t len = ACM_MSG_HDR_LENGTH + ACM_MSG_EP_LENGTH;
+	int err;
+
+	memset(&m, 0, len);
+	m.hdr.version = ACM_VERSION;
+	m.hdr.opcode = ACM_OP_RESOLVE;
+	m.hdr.length = (uint16_t)len;
+	m.hdr.tid = idx;
+	m.resolve_data[0].type = ACM_EP_INFO_PATH;
+	p->dgid = dg;
+	p->reversible_numpath = IBV_PATH_RECORD_REVERSIBLE | 1;
+	if (send(fd, &m, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return -EIO;
+	err = recv_exact(fd, &r.hdr, sizeof(r.hdr));
+	if (err)
+		return err;
+	if (r.hdr.opcode != (ACM_OP_RESOLVE | ACM_OP_ACK) || r.hdr.length != len)
+		return -EPROTO;
+	err = recv_exact(fd, r.resolve_data, len - sizeof(r.hdr));
+	if (err)
+		return err;
+	if (r.hdr.status || r.hdr.tid != idx ||
+	    memcmp(&r.resolve_data[0].info.path.dgid, &dg, sizeof(dg)))
+		return -ENODATA;
+	return 0;
+}
+
+/* --- SA MADs through the simulator: to the daemon's LID, or to the SM's --- */
+
+struct mad_door {
+	uint16_t lid;
+	uint32_t tid;
+	struct lab_msg m;
+};
+
+static int mad_lookup(struct ctx *c, void *door, size_t idx)
+{
+	struct mad_door *d = door;
+	struct ibv_path_record q;
+	union ibv_gid dg = bench_node_gid(c->prefix, c->nodes[idx].guid);
+	const struct umad_sa_packet *sa;
+	uint32_t tid = ++d->tid;
+	void *req;
+
+	memset(&q, 0, sizeof(q));
+	pr_set_sgid(&q, &c->own_gid);
+	pr_set_dgid(&q, &dg);
+	req = lab_sa_request(LAB_MAD_LEN, UMAD_METHOD_GET, UMAD_SA_ATTR_PATH_REC,
+			     PR_CM_SGID | PR_CM_DGID, tid);
+	memcpy(((struct umad_sa_packet *)umad_get_mad(req))->data, &q, sizeof(q));
+	lab_send(&c->port, req, LAB_MAD_LEN, d->lid, MAD_TIMEOUT_MS, 1);
+	free(req);
+	for (;;) {
+		if (lab_recv(&c->port, &d->m, 3 * MAD_TIMEOUT_MS, NULL) < 0)
+			return -ETIMEDOUT;
+		sa = lab_msg_sa(&d->m);
+		if (lab_tid(sa) == tid)
+			break;
+	}
+	if (umad_status(d->m.umad))
+		return -umad_status(d->m.umad);
+	if (be16toh(sa->mad_hdr.status) || d->m.len < LAB_SA_HDR_LEN + LAB_PR_LEN ||
+	    memcmp(&((const struct ibv_path_record *)sa->data)->dgid, &dg, sizeof(dg)))
+		return -ENODATA;
+	return 0;
+}
+
+/* --- warm: refresh wait=1 over the control socket --- */
+
+static int ctl_refresh(const char *path, double *ms, char *reply, size_t cap)
+{
+	static const char req[] = "refresh wait=1\n";
+	size_t got = 0, lines = 0, want = 1;
+	uint64_t t0 = bench_now_ns();
+	int fd = unix_connect(path);
+
+	if (fd < 0)
+		return fd;
+	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1)) {
+		close(fd);
+		return -EIO;
+	}
+	while (lines < want && got + 1 < cap) {
+		ssize_t k = recv(fd, reply + got, cap - 1 - got, 0);
+
+		if (k <= 0) {
+			close(fd);
+			return -EIO;
+		}
+		for (ssize_t i = 0; i < k; i++)
+			if (reply[got + (size_t)i] == '\n' && ++lines == 1 && !strncmp(reply, "OK ", 3))
+				want = 1 + strtoul(reply + 3, NULL, 10);
+		got += (size_t)k;
+	}
+	*ms = (double)(bench_now_ns() - t0) / 1e6;
+	close(fd);
+	reply[got] = '\0';
+	return strncmp(reply, "OK", 2) ? -EIO : 0;
+}
+
+static int warm(struct ctx *c, unsigned repeat)
+{
+	struct localsa *h = NULL;
+	size_t bad = 0;
+	char reply[512];
+	int r;
+
+	for (unsigned i = 0; i < repeat; i++) {
+		double ms;
+
+		r = ctl_refresh(c->ctl_path, &ms, reply, sizeof(reply));
+		if (r < 0) {
+			fprintf(stderr, "bench_lookup: refresh: %s: %s", strerror(-r), reply);
+			return 1;
+		}
+		reply[strcspn(reply, "\n")] = ' ';
+		reply[strcspn(reply, "\n")] = '\0';
+		printf("warm_ms=%.3f %s\n", ms, strstr(reply, "records=") ? strstr(reply, "records=") : "");
+	}
+	r = localsa_open(c->ctl_path, "none", &h);
+	for (size_t i = 0; !r && i < c->n_nodes; i++)
+		bad += lib_lookup(c, h, i) != 0;
+	localsa_close(h);
+	printf("resolvable=%zu of=%zu\n", r ? 0 : c->n_nodes - bad, c->n_nodes);
+	return r || bad;
+}
+
+static bool door_on(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench_lookup [warm] --nodes FILE --socket CTL [--acm SOCK] "
+		"[--count N] [--mad-count N] [--seconds S] [--doors LIST] [--repeat R]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "nodes", required_argument, NULL, 'n' }, { "socket", required_argument, NULL, 's' },
+		{ "acm", required_argument, NULL, 'a' }, { "count", required_argument, NULL, 'c' },
+		{ "mad-count", required_argument, NULL, 'm' },
+		{ "seconds", required_argument, NULL, 't' }, { "doors", required_argument, NULL, 'd' },
+		{ "repeat", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
+	};
+	struct ctx c = { .rng = 0x9e3779b97f4a7c15ULL, .count = 200000, .mad_count = 2000,
+			 .max_ns = 5000000000ULL };
+	const char *nodes_path = NULL, *doors = "shm,acm,control,sa_door,sa_direct";
+	struct bench_node *nodes;
+	struct localsa *h;
+	struct localsa_stats ls;
+	unsigned repeat = 5;
+	bool warm_mode = false;
+	int opt, r, ret = 0;
+
+	if (argc > 1 && !strcmp(argv[1], "warm")) {
+		warm_mode = true;
+		argv++;
+		argc--;
+	}
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n': nodes_path = optarg; break;
+		case 's': c.ctl_path = optarg; break;
+		case 'a': c.acm_path = optarg; break;
+		case 'c': c.count = bench_arg_u64("--count", optarg, 100000000); break;
+		case 'm': c.mad_count = bench_arg_u64("--mad-count", optarg, 10000000); break;
+		case 't': c.max_ns = bench_arg_u64("--seconds", optarg, 3600) * 1000000000ULL; break;
+		case 'd': doors = optarg; break;
+		case 'r': repeat = (unsigned)bench_arg_u64("--repeat", optarg, 1000); break;
+		default: usage();
+		}
+	}
+	if (!nodes_path || !c.ctl_path || optind != argc || !c.count || !c.mad_count)
+		usage();
+	if (bench_nodes_load(nodes_path, &nodes, &c.n_nodes) < 0)
+		return 1;
+	c.nodes = nodes;
+	/* The subnet prefix and this port's GID: from the port when a MAD door runs. */
+	c.prefix = htobe64(0xfe80000000000000ULL);
+	if (!warm_mode && (door_on(doors, "sa_door") || door_on(doors, "sa_direct"))) {
+		lab_port_open(&c.port, NULL, 0);
+		c.have_port = true;
+		c.prefix = c.port.gid_prefix;
+		c.own_gid.global.subnet_prefix = c.port.gid_prefix;
+		c.own_gid.global.interface_id = c.port.port_guid;
+	}
+	if (warm_mode) {
+		ret = warm(&c, repeat);
+		goto out;
+	}
+	c.samples = malloc((c.count > c.mad_count ? c.count : c.mad_count) * sizeof(uint64_t));
+	if (!c.samples)
+		return 1;
+	bench_timer_init();
+
+	if (door_on(doors, "shm")) {
+		r = localsa_open(c.ctl_path, NULL, &h);
+		if (r) {
+			fprintf(stderr, "bench_lookup: localsa_open: %s\n", strerror(-r));
+			return 1;
+		}
+		/* every destination once: maps the snapshot, and shows it holds them all */
+		for (size_t i = 0; i < c.n_nodes; i++)
+			lib_lookup(&c, h, i);
+		time_door(&c, "shm", lib_lookup, h, c.count);
+		localsa_get_stats(h, &ls, sizeof(ls));
+		printf("shm_stats lookups=%llu shm_hits=%llu fallbacks=%llu retries=%llu attached=%u\n",
+		       (unsigned long long)ls.lookups, (unsigned long long)ls.shm_hits,
+		       (unsigned long long)ls.fallbacks, (unsigned long long)ls.seqlock_retries,
+		       ls.attached);
+		localsa_close(h);
+	}
+	if (door_on(doors, "acm") && c.acm_path) {
+		int fd = unix_connect(c.acm_path);
+
+		if (fd < 0) {
+			fprintf(stderr, "bench_lookup: %s: %s\n", c.acm_path, strerror(-fd));
+			return 1;
+		}
+		time_door(&c, "acm", acm_lookup, &fd, c.count / 4 ? c.count / 4 : 1);
+		close(fd);
+	}
+	if (door_on(doors, "control")) {
+		r = localsa_open(c.ctl_path, "none", &h);
+		if (r) {
+			fprintf(stderr, "bench_lookup: localsa_open: %s\n", strerror(-r));
+			return 1;
+		}
+		time_door(&c, "control", lib_lookup, h, c.count / 4 ? c.count / 4 : 1);
+		localsa_close(h);
+	}
+	if (c.have_port) {
+		struct mad_door d = { .tid = (uint32_t)getpid() << 8 };
+
+		if (door_on(doors, "sa_door")) {
+			d.lid = c.port.lid;
+			time_door(&c, "sa_door", mad_lookup, &d, c.mad_count);
+		}
+		if (door_on(doors, "sa_direct")) {
+			d.lid = c.port.sm_lid;
+			time_door(&c, "sa_direct", mad_lookup, &d, c.mad_count);
+		}
+		lab_msg_free(&d.m);
+	}
+	free(c.samples);
+out:
+	if (c.have_port)
+		lab_port_close(&c.port);
+	free(nodes);
+	return ret;
+}
