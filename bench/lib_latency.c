@@ -39,16 +39,7 @@
 #include "wire/ctl_proto.h"
 #include "wire/path_rec.h"
 
-#define SUBNET 0xfe80000000000000ULL
-
-static union ibv_gid gid_of(uint64_t guid)
-{
-	union ibv_gid g;
-
-	g.global.subnet_prefix = htobe64(SUBNET);
-	g.global.interface_id = htobe64(guid);
-	return g;
-}
+#include "pr_fixture.h"
 
 static uint64_t now_ns(void)
 {

@@ -24,8 +24,8 @@
 #include "cache/pr_cache.h"
 #include "cache/snapshot.h"
 #include "check.h"
+#include "pr_fixture.h"
 
-#define SUBNET 0xfe80000000000000ULL
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
 #else
@@ -40,40 +40,12 @@ static const char *test_name(const char *what)
 	return name_buf;
 }
 
-static union ibv_gid gid_of(uint64_t guid)
-{
-	union ibv_gid g;
-
-	g.global.subnet_prefix = htobe64(SUBNET);
-	g.global.interface_id = htobe64(guid);
-	return g;
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static struct ibv_path_record rec_of(uint64_t guid, uint16_t dlid, uint8_t sl, uint32_t tag)
-{
-	struct ibv_path_record r;
-
-	memset(&r, 0, sizeof(r));
-	r.dgid = gid_of(guid);
-	r.sgid = gid_of(1);
-	r.dlid = htobe16(dlid);
-	r.slid = htobe16(1);
-	r.qosclass_sl = htobe16(sl & 0xf);
-	r.flowlabel_hoplimit = htobe32(tag);
-	r.reversible_numpath = 0x80 | 1;
-	r.pkey = htobe16(0xffff);
-	r.mtu = 0x80 | 4;
-	r.rate = 0x80 | 3;
-	r.packetlifetime = 0x80 | 18;
-	return r;
 }
 
 static struct pr_cache *new_cache(uint32_t max_entries)

@@ -19,33 +19,8 @@
 #include "cache/pr_cache.h"
 #include "cache/snapshot.h"
 #include "check.h"
+#include "pr_fixture.h"
 #include "localsa.h"
-
-#define SUBNET 0xfe80000000000000ULL
-
-static union ibv_gid gid_of(uint64_t guid)
-{
-	union ibv_gid g;
-
-	g.global.subnet_prefix = htobe64(SUBNET);
-	g.global.interface_id = htobe64(guid);
-	return g;
-}
-
-static struct ibv_path_record rec_of(uint64_t guid, uint16_t dlid, uint8_t sl, uint32_t tag)
-{
-	struct ibv_path_record r;
-
-	memset(&r, 0, sizeof(r));
-	r.dgid = gid_of(guid);
-	r.sgid = gid_of(1);
-	r.dlid = htobe16(dlid);
-	r.slid = htobe16(1);
-	r.qosclass_sl = htobe16(sl & 0xf);
-	r.flowlabel_hoplimit = htobe32(tag);
-	r.pkey = htobe16(0xffff);
-	return r;
-}
 
 static uint32_t tag_of(const struct ibv_path_record *r)
 {
