@@ -22,6 +22,7 @@
 #include "base/loop.h"
 #include "base/strbuf.h"
 #include "doors/ctl_server.h"
+#include "doors/door_listen.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "wire/ctl_proto.h"
@@ -51,6 +52,7 @@ struct ctl_server {
 	struct ctl_server_opts opts;
 	char path[108];
 	int fd;
+	bool bound;           /* we created the socket file: unlink it at the end */
 	struct ctl_client *clients;
 	unsigned n_clients;
 	uint64_t requests, errors, rejected_clients;
@@ -574,11 +576,10 @@ static void server_accept(struct loop *loop, int fd, uint32_t events, void *arg)
 int ctl_server_new(struct loop *loop, struct resolver *res, struct sa_client *sa,
 		   const struct ctl_server_opts *opts, struct ctl_server **out)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct ctl_server *s;
 	int ret;
 
-	if (strlen(opts->path) >= sizeof(addr.sun_path))
+	if (strlen(opts->path) >= sizeof(s->path))
 		return -ENAMETOOLONG;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -590,29 +591,23 @@ int ctl_server_new(struct loop *loop, struct resolver *res, struct sa_client *sa
 	if (!s->opts.max_clients)
 		s->opts.max_clients = 64;
 	snprintf(s->path, sizeof(s->path), "%s", opts->path);
-	strcpy(addr.sun_path, s->path);
-	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0) {
-		ret = -errno;
+	/* A live daemon's socket is never taken over; a stale one is replaced. */
+	ret = door_listen_unix(s->path, opts->mode, 64, &s->fd, &s->bound);
+	if (ret < 0) {
+		LOG_ERR("control socket %s: %s%s", s->path, strerror(-ret),
+			ret == -EADDRINUSE ? " (is another localsad serving it?)" : "");
 		goto out_free;
-	}
-	unlink(s->path); /* a stale socket of a previous run */
-	if (bind(s->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    chmod(s->path, opts->mode) < 0 || listen(s->fd, 64) < 0) {
-		ret = -errno;
-		LOG_ERR("control socket %s: %s", s->path, strerror(errno));
-		goto out_close;
 	}
 	ret = loop_add_fd(loop, s->fd, EPOLLIN, server_accept, s);
 	if (ret < 0)
-		goto out_unlink;
+		goto out_close;
 	*out = s;
 	return 0;
 
-out_unlink:
-	unlink(s->path);
 out_close:
 	close(s->fd);
+	if (s->bound)
+		unlink(s->path);
 out_free:
 	free(s);
 	return ret;
@@ -640,6 +635,7 @@ void ctl_server_free(struct ctl_server *s)
 	}
 	loop_del_fd(s->loop, s->fd);
 	close(s->fd);
-	unlink(s->path);
+	if (s->bound)
+		unlink(s->path);
 	free(s);
 }

@@ -120,16 +120,19 @@ static uint16_t sa_status(uint8_t code)
 
 /* --- pending requests ----------------------------------------------------- */
 
+/* A request waiting for the resolver or the master SA; NULL after answering BUSY. */
+
 static struct pending *pending_new(struct sa_server *s, const struct sa_hdr *h,
 				   const struct umad_msg *msg)
 {
 	struct pending *p;
 
-	if (s->st.pending_now >= s->opts.max_pending)
+	p = s->st.pending_now < s->opts.max_pending ? calloc(1, sizeof(*p)) : NULL;
+	if (!p) { /* at the cap (or out of memory): the requester may try again */
+		s->st.busy++;
+		respond_status(s, h, msg->slid, msg->sqpn, UMAD_STATUS_BUSY);
 		return NULL;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
+	}
 	p->srv = s;
 	p->hdr = *h;
 	p->slid = msg->slid;
@@ -230,11 +233,8 @@ static void get_path(struct sa_server *s, const struct sa_hdr *h, const struct u
 		return;
 	}
 	p = pending_new(s, h, msg);
-	if (!p) {
-		s->st.busy++;
-		respond_status(s, h, msg->slid, msg->sqpn, UMAD_STATUS_BUSY);
-		return;
-	}
+	if (!p)
+		return; /* answered BUSY */
 	ret = resolver_resolve(s->res, &req, 0, resolved, p);
 	if (ret < 0) {
 		pending_free(p);
@@ -287,11 +287,8 @@ static void relay(struct sa_server *s, const struct sa_hdr *h, const struct umad
 		return;
 	}
 	p = pending_new(s, h, msg);
-	if (!p) {
-		s->st.busy++;
-		respond_status(s, h, msg->slid, msg->sqpn, UMAD_STATUS_BUSY);
-		return;
-	}
+	if (!p)
+		return; /* answered BUSY */
 	s->st.relayed++;
 	ret = sa_client_query(s->sa, h->method, h->attr_id, h->comp_mask, msg->mad + SA_HDR_LEN,
 			      data_len & ~(size_t)7, relayed, p);
