@@ -4,11 +4,9 @@
 add_executable(lsa_acm_stress ${CMAKE_CURRENT_SOURCE_DIR}/acm_stress.c)
 localsa_target_flags(lsa_acm_stress)
 
+# lab_test() (tests/lab/CMakeLists.txt) gives each its watchdog and teardown.
 function(localsa_acm_test name script)
-  add_test(NAME lab.${name} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${script} ${ARGN})
-  set_tests_properties(lab.${name} PROPERTIES
-    ENVIRONMENT "LOCALSA_SRC=${PROJECT_SOURCE_DIR};LOCALSA_BUILD=${CMAKE_BINARY_DIR}"
-    LABELS lab TIMEOUT 120)
+  lab_test(${name} 90 ${script} ${ARGN})
 endfunction()
 
 localsa_acm_test(acm_ib_acme acm_ib_acme.sh)
