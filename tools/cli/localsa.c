@@ -266,7 +266,9 @@ static int path_error(int err, const char *sock)
 		break;
 	case -ECONNREFUSED:
 	case -ECONNRESET:
-		fprintf(stderr, "%s: cannot reach localsad at %s: %s\n", prog, sock, strerror(-err));
+		/* The library reports a missing socket as refused: say which it is. */
+		fprintf(stderr, "%s: cannot reach localsad at %s: %s\n", prog, sock,
+			access(sock, F_OK) ? "no such socket (is localsad running?)" : strerror(-err));
 		break;
 	case -EACCES:
 		fprintf(stderr, "%s: path: %s: permission denied (the socket's mode)\n", prog, sock);
