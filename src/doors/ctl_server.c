@@ -40,6 +40,7 @@ struct ctl_client {
 	size_t in_len;
 	struct strbuf out;
 	bool parked;      /* waiting for a resolver or refresh callback */
+	bool in_dispatch; /* inside a command: a callback that runs now must not resume us */
 	bool closed;      /* peer gone while parked: free in the callback */
 	bool hangup;      /* close once the reply is flushed */
 	int64_t waiter;
@@ -220,7 +221,7 @@ static void path_done(void *arg, int err, uint8_t sa_status, const struct ibv_pa
 {
 	struct ctl_client *c = arg;
 
-	if (c->closed) {
+	if (c->closed && !c->in_dispatch) {
 		unpark(c);
 		return;
 	}
@@ -235,7 +236,9 @@ static void path_done(void *arg, int err, uint8_t sa_status, const struct ibv_pa
 			  sa_status_str((uint16_t)(sa_status << 8)));
 	else
 		reply_err(c, "EIO", "%s", strerror(-err));
-	if (c->parked)
+	/* Answered from the cache, inside cmd_path(): client_process() goes on by itself.
+	 * Resuming here would run the next lines nested, under the caller's feet. */
+	if (c->parked && !c->in_dispatch)
 		unpark(c);
 }
 
@@ -248,8 +251,10 @@ static void cmd_path(struct ctl_client *c, const struct ctl_request *req)
 	if (!parse_path_args(c, req, &pr))
 		return;
 	c->parked = true;
+	c->in_dispatch = true;
 	ret = resolver_resolve(c->srv->res, &pr, sa && !strcmp(sa, "1") ? RESOLVE_SA : 0,
 			       path_done, c);
+	c->in_dispatch = false;
 	if (ret > 0) {
 		c->waiter = ret;
 		client_flush_watch(c);
@@ -348,7 +353,7 @@ static void fill_done(void *arg, int err, size_t records)
 	struct ctl_client *c = arg;
 	struct resolver_stats rs;
 
-	if (!c->closed) {
+	if (!c->closed || c->in_dispatch) {
 		resolver_stats(c->srv->res, &rs);
 		if (err)
 			reply_err(c, err == -ETIMEDOUT ? "TIMEOUT" : "EIO", "refresh failed: %s",
@@ -358,7 +363,10 @@ static void fill_done(void *arg, int err, size_t records)
 				      records, rs.generation, (unsigned long long)rs.last_fill_ms,
 				      (unsigned long long)rs.last_fill_swept);
 	}
-	unpark(c);
+	if (!c->in_dispatch)
+		unpark(c);
+	else
+		c->parked = false;
 }
 
 static void cmd_refresh(struct ctl_client *c, const struct ctl_request *req)
@@ -369,16 +377,18 @@ static void cmd_refresh(struct ctl_client *c, const struct ctl_request *req)
 
 	if (wait)
 		c->parked = true;
+	c->in_dispatch = true;
 	ret = resolver_fill(c->srv->res, wait ? fill_done : NULL, c);
+	c->in_dispatch = false;
 	if (ret < 0) {
 		c->parked = false;
 		reply_err(c, "EIO", "cannot start a refresh: %s", strerror(-ret));
 		return;
 	}
-	if (wait)
-		client_flush_watch(c);
-	else
+	if (!wait)
 		strbuf_printf(&c->out, "OK 0\n");
+	else if (c->parked)
+		client_flush_watch(c);
 }
 
 static bool dgid_matches(const struct pr_entry *e, void *arg)

@@ -71,7 +71,7 @@ const char *sa_stat_name(enum sa_stat s)
 	return s < SA_STAT_METHODS ? names[s] : "?";
 }
 
-static void attempt_send(struct sa_client *c, struct sa_query *q);
+static int attempt_send(struct sa_client *c, struct sa_query *q);
 static void pump(struct sa_client *c);
 
 static void active_remove(struct sa_client *c, struct sa_query *q)
@@ -103,10 +103,13 @@ static void retry_timer(struct loop *loop, void *arg)
 {
 	struct sa_query *q = arg;
 	struct sa_client *c = q->owner;
+	int ret;
 
 	(void)loop;
 	q->timer = 0;
-	attempt_send(c, q);
+	ret = attempt_send(c, q);
+	if (ret < 0)
+		finish(c, q, ret, 0, NULL, 0);
 }
 
 static void attempt_failed(struct sa_client *c, struct sa_query *q)
@@ -142,7 +145,9 @@ static void guard_timer(struct loop *loop, void *arg)
 	attempt_failed(c, q);
 }
 
-static void attempt_send(struct sa_client *c, struct sa_query *q)
+/* Sends the next attempt of q. On failure q is untouched but for its attempt count: the caller
+ * decides whether its owner hears of it now (never inside sa_client_send()). */
+static int attempt_send(struct sa_client *c, struct sa_query *q)
 {
 	size_t len = SA_HDR_LEN + q->len < MAD_LEN ? MAD_LEN : SA_HDR_LEN + q->len;
 	unsigned char *mad = calloc(1, len);
@@ -150,10 +155,8 @@ static void attempt_send(struct sa_client *c, struct sa_query *q)
 	struct sa_hdr h;
 	int ret;
 
-	if (!mad) {
-		finish(c, q, -ENOMEM, 0, NULL, 0);
-		return;
-	}
+	if (!mad)
+		return -ENOMEM;
 	/* The low 28 bits count, the next 4 name this client on the port. */
 	c->next_tid = (c->next_tid + 1) & 0x0fffffff;
 	q->tid_lo = (uint32_t)c->opts.id << 28 | c->next_tid;
@@ -177,27 +180,39 @@ static void attempt_send(struct sa_client *c, struct sa_query *q)
 	free(mad);
 	if (ret < 0) {
 		LOG_ERR("SA send to LID %u failed: %s", dlid, strerror(-ret));
-		finish(c, q, ret, 0, NULL, 0);
-		return;
+		return ret;
 	}
 	q->in_flight = true;
 	/* The kernel reports the timeout; this guard only covers its absence. */
 	q->timer = loop_timer_add(c->loop, (uint64_t)c->opts.timeout_ms * 2 + 500, guard_timer, q);
+	return 0;
 }
 
+static void activate(struct sa_client *c, struct sa_query *q)
+{
+	q->next = c->active;
+	c->active = q;
+	c->n_active++;
+}
+
+/* Feeds freed credits to queued queries. Runs only outside sa_client_send(), so a query that
+ * cannot be sent is finished here: its owner hears of it in a callback of its own. */
 static void pump(struct sa_client *c)
 {
 	while (c->queue_head && c->n_active < c->opts.credits) {
 		struct sa_query *q = c->queue_head;
+		int ret;
 
 		c->queue_head = q->next;
 		if (!c->queue_head)
 			c->queue_tail = NULL;
 		c->n_queued--;
-		q->next = c->active;
-		c->active = q;
-		c->n_active++;
-		attempt_send(c, q);
+		activate(c, q);
+		ret = attempt_send(c, q);
+		if (ret < 0) {
+			finish(c, q, ret, 0, NULL, 0);	/* pumps again itself */
+			return;
+		}
 	}
 }
 
@@ -280,14 +295,30 @@ int64_t sa_client_send(struct sa_client *c, const struct sa_request *req, sa_don
 	q->rec_len = req->rec_len;
 	q->fn = fn;
 	q->arg = arg;
+	/* A credit is free only when nothing queues (pump() keeps it so): send at once. A send
+	 * that fails here is the caller's error, not a callback: the caller may not be ready for
+	 * one yet (its state for this query is not linked anywhere). */
+	if (!c->queue_head && c->n_active < c->opts.credits) {
+		int ret;
+
+		activate(c, q);
+		ret = attempt_send(c, q);
+		if (ret < 0) {
+			active_remove(c, q);
+			c->stats.failures++;
+			free(q->data);
+			free(q);
+			return ret;
+		}
+	} else {
+		if (c->queue_tail)
+			c->queue_tail->next = q;
+		else
+			c->queue_head = q;
+		c->queue_tail = q;
+		c->n_queued++;
+	}
 	c->stats.sent[method_stat(req->method)]++;
-	if (c->queue_tail)
-		c->queue_tail->next = q;
-	else
-		c->queue_head = q;
-	c->queue_tail = q;
-	c->n_queued++;
-	pump(c);
 	return (int64_t)q->id;
 }
 

@@ -1,7 +1,8 @@
 /*
  * sa_client - queries to the master SA with a bounded number outstanding
  * (credits, as ibacm's sa_depth), kernel timeouts per attempt, and retries
- * with exponential backoff. One callback per query, always exactly once.
+ * with exponential backoff. One callback per accepted query, always exactly
+ * once and never from inside the call that submitted it.
  */
 #ifndef LOCALSA_FABRIC_SA_CLIENT_H
 #define LOCALSA_FABRIC_SA_CLIENT_H
@@ -47,7 +48,8 @@ int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_clie
 		  struct sa_client **out);
 void sa_client_free(struct sa_client *c);  /* fails pending queries with -ECANCELED */
 /* rec (rec_len bytes, <= 200) is the attribute template; returns a query id > 0
- * or negative errno (-ENOBUFS when the queue is full). */
+ * or negative errno (-ENOBUFS when the queue is full, or the send error when the
+ * query could not even be sent): then fn is never called. */
 int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, uint64_t comp_mask,
 			const void *rec, size_t rec_len, sa_done_fn fn, void *arg);
 /* A query to any SA-class agent (a local SA, for pushes): data may exceed one
