@@ -1,0 +1,92 @@
+/*
+ * test_base_json.c - the JSON writer: commas and spaces where the stats format has them,
+ * nesting, escaping, numbers, and misuse reported by json_finish().
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "base/json.h"
+#include "base/strbuf.h"
+#include "check.h"
+
+static void test_shapes(void)
+{
+	struct strbuf sb;
+	struct json j;
+
+	strbuf_init(&sb, 0);
+	json_init(&j, &sb);
+	json_object_begin(&j, NULL);
+	json_str(&j, "version", "0.1.0");
+	json_u64(&j, "hits", UINT64_MAX);
+	json_i64(&j, "delta", -3);
+	json_bool(&j, "up", true);
+	json_object_begin(&j, "sa_queries");
+	json_u64(&j, "get", 0);
+	json_u64(&j, "get_table", 1);
+	json_object_end(&j);
+	json_array_begin(&j, "ports");
+	json_object_begin(&j, NULL);
+	json_u64(&j, "lid", 5);
+	json_object_end(&j);
+	json_u64(&j, NULL, 7);
+	json_array_end(&j);
+	json_array_begin(&j, "empty");
+	json_array_end(&j);
+	json_double(&j, "ratio", 0.5);
+	json_double(&j, "nan", NAN);
+	json_str(&j, "none", NULL);
+	json_null(&j, "z");
+	json_object_end(&j);
+	CHECK_INT(0, json_finish(&j));
+	strbuf_append(&sb, "", 1);
+	CHECK_STR("{\"version\": \"0.1.0\", \"hits\": 18446744073709551615, \"delta\": -3, "
+		  "\"up\": true, \"sa_queries\": {\"get\": 0, \"get_table\": 1}, "
+		  "\"ports\": [{\"lid\": 5}, 7], \"empty\": [], \"ratio\": 0.5, \"nan\": null, "
+		  "\"none\": null, \"z\": null}", sb.buf);
+	strbuf_free(&sb);
+}
+
+static void test_escapes(void)
+{
+	struct strbuf sb;
+	struct json j;
+
+	strbuf_init(&sb, 0);
+	json_init(&j, &sb);
+	json_str(&j, NULL, "a\"b\\c\nd\x01");
+	CHECK_INT(0, json_finish(&j));
+	strbuf_append(&sb, "", 1);
+	CHECK_STR("\"a\\\"b\\\\c\\u000ad\\u0001\"", sb.buf);
+	strbuf_free(&sb);
+}
+
+static void test_misuse(void)
+{
+	struct strbuf sb;
+	struct json j;
+
+	strbuf_init(&sb, 0);
+	json_init(&j, &sb);
+	json_object_begin(&j, NULL);
+	CHECK_INT(-EINVAL, json_finish(&j));	/* left open */
+	json_object_end(&j);
+	CHECK_INT(0, json_finish(&j));
+	json_object_end(&j);			/* one close too many */
+	CHECK_INT(-EINVAL, json_finish(&j));
+	strbuf_reset(&sb);
+	json_init(&j, &sb);
+	for (int i = 0; i < JSON_MAX_DEPTH + 2; i++)
+		json_array_begin(&j, NULL);
+	CHECK_INT(-EINVAL, json_finish(&j));
+	strbuf_free(&sb);
+}
+
+int main(void)
+{
+	test_shapes();
+	test_escapes();
+	test_misuse();
+	return CHECK_DONE();
+}
