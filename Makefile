@@ -4,12 +4,13 @@
 #                 build-asan/, run every test (unit and lab) with CTest
 #   make demo     install missing packages, build, run the demo on a simulated fabric
 #   make bench    run the benchmarks (bench/run)
+#   make fuzz     coverage-guided fuzzing with clang's libFuzzer (tests/fuzz/run), 60 s per target
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all build test demo bench deps clean
+.PHONY: all build test demo bench fuzz deps clean
 
 all: build
 
@@ -31,5 +32,9 @@ demo: deps build
 bench: deps build
 	bench/run
 
+fuzz: deps
+	LOCALSA_DEPS_EXTRA=clang tools/deps
+	tests/fuzz/run --seconds $(or $(FUZZ_SECONDS),60)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
