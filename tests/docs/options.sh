@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# doc.options - every localsad option is documented, and nothing documented is gone:
+# the config options and flags `localsad --help` lists must equal those in localsad.8
+# (CONFIGURATION and OPTIONS sections) and the option rows of docs/configuration.md.
+#   options.sh LOCALSAD SRC_DIR
+set -euo pipefail
+bin=$1 src=$2
+man=$src/src/daemon/localsad.8 ref=$src/docs/configuration.md
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$bin" --help >"$tmp/help"
+sed -n '/^config options/,$p' "$tmp/help" | sed -n 's/^  \([a-z][a-z0-9_]*\) .*/\1/p' | sort -u >"$tmp/help.opts"
+sed '/^config options/,$d' "$tmp/help" | grep -o -- '--[a-z][a-z-]*' | sort -u >"$tmp/help.flags"
+
+# Bold words of the CONFIGURATION section's tags (.B / .BR lines) that look like option names.
+sed -n '/^\.SH CONFIGURATION/,/^\.SH /p' "$man" | grep -E '^\.BR? ' | sed 's/^\.BR\{0,1\} //' |
+	tr -s ' ,"' '\n' | grep -E '^[a-z][a-z0-9]*(_[a-z0-9]+)+$|^(ca|port|role)$' | sort -u >"$tmp/man.opts"
+sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man" | sed 's/\\-/-/g' | grep -o -- '--[a-z][a-z-]*' |
+	sort -u >"$tmp/man.flags"
+sed -n 's/^| `\([a-z][a-z0-9_]*\)` |.*/\1/p' "$ref" | sort -u >"$tmp/ref.opts"
+
+status=0
+check() {	# check WHAT LIST-A NAME-A LIST-B NAME-B
+	local only_a only_b
+	only_a=$(comm -23 "$2" "$4" | tr '\n' ' ')
+	only_b=$(comm -13 "$2" "$4" | tr '\n' ' ')
+	if [ -n "$only_a" ]; then echo "FAIL: $1 in $3 but not in $5: $only_a"; status=1; fi
+	if [ -n "$only_b" ]; then echo "FAIL: $1 in $5 but not in $3: $only_b"; status=1; fi
+	[ -n "$only_a$only_b" ] || echo "ok: $1 of $3 and $5 agree ($(wc -l <"$2"))"
+}
+check "config options" "$tmp/help.opts" "localsad --help" "$tmp/man.opts" "localsad.8"
+check "config options" "$tmp/help.opts" "localsad --help" "$tmp/ref.opts" "docs/configuration.md"
+check "flags" "$tmp/help.flags" "localsad --help" "$tmp/man.flags" "localsad.8"
+[ "$(wc -l <"$tmp/help.opts")" -gt 20 ] || { echo "FAIL: too few options parsed from --help"; status=1; }
+[ $status = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
+exit $status
