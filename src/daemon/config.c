@@ -3,9 +3,13 @@
  * the defaults and `localsad --help-config` cannot drift apart.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/config.h"
 #include "wire/ctl_proto.h"
@@ -37,7 +41,7 @@ static const struct opt options[] = {
 	  "shared-memory snapshot for liblocalsa (shm_open name; readable as the socket is); "
 	  "\"none\": no snapshot" },
 	{ "log_level", OPT_LEVEL, offsetof(struct config, log_level), sizeof(enum log_level), 0, 3,
-	  "info", "err, warn, info or debug" },
+	  "info", "err, warn, info or debug (or 0-3: 0 is err, the least verbose)" },
 	{ "log_file", STR(log_file), "", "log file; empty: stderr in the foreground, syslog as a daemon" },
 	{ "ready_file", STR(ready_file), "", "created once the first fill attempt has finished" },
 	{ "sa_timeout_ms", UINT(sa_timeout_ms, 10, 600000), "1000", "one SA attempt" },
@@ -231,47 +235,115 @@ void config_defaults(struct config *c)
 		config_set(c, options[i].name, options[i].def, msg, sizeof(msg));
 }
 
-int config_load_file(struct config *c, const char *path, unsigned *line, char *msg, size_t msglen)
+/* Strips a comment: '#' at the start of the value's text or after a blank. */
+static void strip_comment(char *s)
 {
-	char buf[1024];
-	FILE *f = fopen(path, "re");
-	int ret = 0;
+	for (char *p = s; *p; p++)
+		if (*p == '#' && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+}
 
-	*line = 0;
+static void diag(config_diag_fn fn, void *arg, const char *path, unsigned line, bool error,
+		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void diag(config_diag_fn fn, void *arg, const char *path, unsigned line, bool error,
+		 const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (fn)
+		fn(arg, path, line, error, msg);
+}
+
+int config_load_file(struct config *c, const char *path, config_diag_fn fn, void *arg,
+		     unsigned *n_set)
+{
+	enum { N_OPTS = sizeof(options) / sizeof(options[0]) };
+	unsigned first_line[N_OPTS] = { 0 }, line = 0, errors = 0, set = 0;
+	struct config next = *c;	/* committed only when the whole file is good */
+	char buf[1024];
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		int err = errno;
+
+		diag(fn, arg, path, 0, true, "cannot read: %s", strerror(err));
+		return -err;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		diag(fn, arg, path, 0, true, "not a regular file%s",
+		     S_ISDIR(st.st_mode) ? " (a directory)" : "");
+		close(fd);
+		return -EINVAL;
+	}
+	f = fdopen(fd, "r");
 	if (!f) {
-		snprintf(msg, msglen, "%s", strerror(errno));
-		return -errno;
+		close(fd);
+		return -ENOMEM;
 	}
 	while (fgets(buf, sizeof(buf), f)) {
-		char *name, *value, *end;
+		char *name, *value, *end, msg[256];
+		const struct opt *o;
 
-		(*line)++;
+		line++;
 		if (!strchr(buf, '\n') && !feof(f)) {
-			snprintf(msg, msglen, "line longer than %zu characters", sizeof(buf) - 2);
-			ret = -EINVAL;
-			break;
-		}
-		name = buf + strspn(buf, " \t");
-		if (*name == '#' || *name == '\n' || *name == '\0')
+			int ch;
+
+			diag(fn, arg, path, line, true, "line longer than %zu characters",
+			     sizeof(buf) - 2);
+			errors++;
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;	/* skip the rest of it */
 			continue;
-		value = name + strcspn(name, " \t\n");
-		if (*value == '\n' || *value == '\0') {
-			*value = '\0';
-			snprintf(msg, msglen, "'%s' has no value", name);
-			ret = -EINVAL;
-			break;
+		}
+		strip_comment(buf);
+		name = buf + strspn(buf, " \t");
+		end = name + strlen(name);
+		while (end > name && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' ||
+				      end[-1] == '\t'))
+			*--end = '\0';
+		if (!*name)
+			continue;
+		value = name + strcspn(name, " \t");
+		if (!*value) {
+			diag(fn, arg, path, line, true, "'%s' has no value", name);
+			errors++;
+			continue;
 		}
 		*value++ = '\0';
 		value += strspn(value, " \t");
-		end = value + strlen(value);
-		while (end > value && (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		ret = config_set(c, name, value, msg, msglen);
-		if (ret < 0)
-			break;
+		if (config_set(&next, name, value, msg, sizeof(msg)) < 0) {
+			diag(fn, arg, path, line, true, "%s", msg);
+			errors++;
+			continue;
+		}
+		o = find(name);
+		if (first_line[o - options])
+			diag(fn, arg, path, line, false, "'%s' set again (first on line %u): the last "
+			     "one counts", name, first_line[o - options]);
+		else
+			set++;
+		first_line[o - options] = line;
+	}
+	if (ferror(f)) {
+		diag(fn, arg, path, line, true, "read error: %s", strerror(errno));
+		errors++;
 	}
 	fclose(f);
-	return ret;
+	if (errors)
+		return -EINVAL;
+	*c = next;
+	if (n_set)
+		*n_set = set;
+	return 0;
 }
 
 void config_print_options(FILE *out)

@@ -65,8 +65,18 @@ struct config {
 };
 
 void config_defaults(struct config *c);
-/* Reads a config file; on error, *line and msg say where and why. */
-int config_load_file(struct config *c, const char *path, unsigned *line, char *msg, size_t msglen);
+/* One finding about a config file: line 0 is about the file itself; error false is a warning. */
+typedef void (*config_diag_fn)(void *arg, const char *path, unsigned line, bool error,
+			       const char *msg);
+/*
+ * Reads a config file of `name value` lines ('#' at a line's start or after a blank starts a
+ * comment). Every line is checked and every finding reported through fn (may be NULL): errors,
+ * and a warning for an option set twice (the last one counts). *c changes only when the whole
+ * file is good: 0 (and *n_set, if not NULL: options the file sets), -EINVAL (some line is bad,
+ * or the path is not a regular file), -errno (it cannot be read).
+ */
+int config_load_file(struct config *c, const char *path, config_diag_fn fn, void *arg,
+		     unsigned *n_set);
 /* Sets one option by name, from either source; -ENOENT unknown, -EINVAL bad value. */
 int config_set(struct config *c, const char *name, const char *value, char *msg, size_t msglen);
 /* Parses distribute_to: *all, or *n GIDs into a malloc'd *gids. */

@@ -61,6 +61,7 @@ static void usage(FILE *out)
 		"  -o, --option NAME=VALUE    set any config option\n"
 		"  -h, --help                 this text, and the config options\n"
 		"  -V, --version\n"
+		"      --check-config FILE    check FILE, report every error and warning, and exit\n"
 		"config options (name, default, meaning):\n");
 	config_print_options(out);
 }
@@ -296,7 +297,29 @@ static void start_shm(struct daemon *d)
 		LOG_ERR("no snapshot for liblocalsa (it asks the socket instead): %s", strerror(-ret));
 }
 
-enum { OPT_ACM_SOCKET = 0x100, OPT_SHM_NAME };  /* long-only options */
+enum { OPT_ACM_SOCKET = 0x100, OPT_SHM_NAME, OPT_CHECK_CONFIG };  /* long-only options */
+
+static void print_diag(void *arg, const char *path, unsigned line, bool error, const char *msg)
+{
+	(void)arg;
+	if (line)
+		fprintf(stderr, "localsad: %s:%u: %s%s\n", path, line, error ? "" : "warning: ", msg);
+	else
+		fprintf(stderr, "localsad: %s: %s\n", path, msg);
+}
+
+/* --check-config FILE: every finding on stderr; exit 0 when the file is good, 2 otherwise. */
+static int check_config(const char *path)
+{
+	struct config cfg;
+	unsigned n = 0;
+
+	config_defaults(&cfg);
+	if (config_load_file(&cfg, path, print_diag, NULL, &n) < 0)
+		return 2;
+	printf("%s: OK (%u option%s set)\n", path, n, n == 1 ? "" : "s");
+	return 0;
+}
 
 static int parse_args(struct config *cfg, int argc, char **argv)
 {
@@ -312,19 +335,17 @@ static int parse_args(struct config *cfg, int argc, char **argv)
 		{ "option", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "check-config", required_argument, NULL, OPT_CHECK_CONFIG },
 		{ NULL, 0, NULL, 0 },
 	};
 	char msg[256];
-	unsigned line;
 	int c, i;
 
 	/* The config file first, so that flags override it whatever their order. */
 	for (i = 1; i < argc - 1; i++)
 		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
-			if (config_load_file(cfg, argv[i + 1], &line, msg, sizeof(msg)) < 0) {
-				fprintf(stderr, "localsad: %s:%u: %s\n", argv[i + 1], line, msg);
+			if (config_load_file(cfg, argv[i + 1], print_diag, NULL, NULL) < 0)
 				return -EINVAL;
-			}
 		}
 	while ((c = getopt_long(argc, argv, "c:fs:l:L:r:o:hV", longopts, NULL)) != -1) {
 		const char *name = NULL;
@@ -360,6 +381,8 @@ static int parse_args(struct config *cfg, int argc, char **argv)
 		case 'V':
 			printf("localsad %s\n", LOCALSA_VERSION);
 			exit(0);
+		case OPT_CHECK_CONFIG:
+			exit(check_config(optarg));
 		default:
 			usage(stderr);
 			return -EINVAL;

@@ -1,0 +1,148 @@
+/*
+ * test_daemon_config.c - the config file: comments after values, every bad line reported with
+ * its line number (not only the first), duplicates warned, directories and missing files named
+ * as such, and the configuration unchanged unless the whole file is good.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "daemon/config.h"
+
+struct finding {
+	unsigned line;
+	bool error;
+	char msg[256];
+};
+
+static struct finding found[16];
+static unsigned n_found;
+
+static void collect(void *arg, const char *path, unsigned line, bool error, const char *msg)
+{
+	if (n_found < 16) {
+		found[n_found].line = line;
+		found[n_found].error = error;
+		snprintf(found[n_found].msg, sizeof(found[n_found].msg), "%s", msg);
+	}
+	n_found++;
+}
+
+static char dir[] = "/tmp/lsa_cfg_XXXXXX";
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void test_good_file(void)
+{
+	struct config c;
+	unsigned n = 0;
+	const char *p = write_file("good.conf",
+		"# a comment\n"
+		"refresh_interval_s 300 # five minutes\n"
+		"  sa_timeout_ms\t500\t\n"
+		"\n"
+		"control_socket /run/x#y.sock\n"		/* '#' inside a word is no comment */
+		"prefetch_pkeys 0x8001, 0x8002 # two\r\n");
+
+	config_defaults(&c);
+	n_found = 0;
+	CHECK_INT(0, config_load_file(&c, p, collect, NULL, &n));
+	CHECK_INT(0, n_found);
+	CHECK_INT(4, n);
+	CHECK_INT(300, c.refresh_interval_s);
+	CHECK_INT(500, c.sa_timeout_ms);
+	CHECK_STR("/run/x#y.sock", c.control_socket);
+	CHECK_INT(2, c.prefetch_pkeys.n);
+	CHECK_INT(0x8002, c.prefetch_pkeys.v[1]);
+}
+
+static void test_every_error_reported(void)
+{
+	struct config c;
+	const char *p = write_file("bad.conf",
+		"sa_timeout_ms 500\n"
+		"bogus 1\n"
+		"sa_timeout_ms 700\n"
+		"port\n"
+		"log_level 9\n"
+		"refresh_interval_s 60\n");
+
+	config_defaults(&c);
+	n_found = 0;
+	CHECK_INT(-EINVAL, config_load_file(&c, p, collect, NULL, NULL));
+	CHECK_INT(4, n_found);
+	CHECK_INT(2, found[0].line);
+	CHECK(found[0].error && strstr(found[0].msg, "unknown option 'bogus'"));
+	CHECK_INT(3, found[1].line);
+	CHECK(!found[1].error && strstr(found[1].msg, "first on line 1"));
+	CHECK_INT(4, found[2].line);
+	CHECK(found[2].error && strstr(found[2].msg, "'port' has no value"));
+	CHECK_INT(5, found[3].line);
+	CHECK(found[3].error);
+	/* Nothing of a bad file is applied. */
+	CHECK_INT(1000, c.sa_timeout_ms);
+	CHECK_INT(600, c.refresh_interval_s);
+}
+
+static void test_not_a_file(void)
+{
+	struct config c;
+	char missing[160];
+
+	config_defaults(&c);
+	n_found = 0;
+	CHECK_INT(-EINVAL, config_load_file(&c, dir, collect, NULL, NULL));
+	CHECK_INT(1, n_found);
+	CHECK_INT(0, found[0].line);
+	CHECK(strstr(found[0].msg, "directory") != NULL);
+	snprintf(missing, sizeof(missing), "%s/none.conf", dir);
+	n_found = 0;
+	CHECK_INT(-ENOENT, config_load_file(&c, missing, collect, NULL, NULL));
+	CHECK_INT(1, n_found);
+	CHECK_INT(0, found[0].line);
+	CHECK(strstr(found[0].msg, "No such file") != NULL);
+}
+
+static void test_long_line(void)
+{
+	struct config c;
+	char text[3000];
+
+	memset(text, 'x', 2000);
+	strcpy(text + 2000, "\nsa_retries 5\n");
+	config_defaults(&c);
+	n_found = 0;
+	CHECK_INT(-EINVAL, config_load_file(&c, write_file("long.conf", text), collect, NULL, NULL));
+	CHECK_INT(1, n_found);	/* the long line, reported once; the next line is still read */
+	CHECK_INT(1, found[0].line);
+}
+
+int main(void)
+{
+	char cmd[64];
+	int ret;
+
+	if (!mkdtemp(dir))
+		return 1;
+	test_good_file();
+	test_every_error_reported();
+	test_not_a_file();
+	test_long_line();
+	ret = CHECK_DONE();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+	return ret;
+}
