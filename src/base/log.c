@@ -166,3 +166,31 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	}
 	errno = saved_errno;
 }
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool log_ratelimit_pass(struct log_ratelimit *rl, uint32_t interval_ms, uint32_t *suppressed)
+{
+	uint64_t now = mono_ms();
+
+	if (rl->next_ms && now < rl->next_ms) {
+		rl->suppressed++;
+		return false;
+	}
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	rl->next_ms = now + (interval_ms ? interval_ms : 1);
+	return true;
+}
+
+void log_suppressed(enum log_level lvl, const char *func, uint32_t n, uint32_t interval_ms)
+{
+	log_msg(lvl, func, "(%u more like the previous line in the last %u s)", n,
+		(interval_ms + 999) / 1000);
+}

@@ -10,6 +10,7 @@
 #define LOCALSA_BASE_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LVL_ERR = 0,
@@ -42,5 +43,35 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 #define LOG_WARN(...)  LOG_AT(LOG_LVL_WARN, __VA_ARGS__)
 #define LOG_INFO(...)  LOG_AT(LOG_LVL_INFO, __VA_ARGS__)
 #define LOG_DEBUG(...) LOG_AT(LOG_LVL_DEBUG, __VA_ARGS__)
+
+/*
+ * Rate-limited lines, for conditions that repeat while they last (an SA outage, a flood of bad
+ * MADs): at most one line per interval; the repeats in between are counted and the next line that
+ * goes out says how many there were. The state lives at the call site, as the kernel's
+ * printk_ratelimited does: the daemon is single-threaded.
+ */
+struct log_ratelimit {
+	uint64_t next_ms;	/* CLOCK_MONOTONIC; 0: the next line goes out */
+	uint32_t suppressed;
+};
+/* True when a line may go out now; then *suppressed is how many were held back before it. */
+bool log_ratelimit_pass(struct log_ratelimit *rl, uint32_t interval_ms, uint32_t *suppressed);
+void log_suppressed(enum log_level lvl, const char *func, uint32_t n, uint32_t interval_ms);
+
+#define LOG_AT_RL(lvl, interval_ms, ...)                                         \
+	do {                                                                     \
+		static struct log_ratelimit rl_;                                 \
+		uint32_t sup_;                                                   \
+		if ((lvl) <= log_get_level() &&                                  \
+		    log_ratelimit_pass(&rl_, (interval_ms), &sup_)) {            \
+			log_msg((lvl), __func__, __VA_ARGS__);                   \
+			if (sup_)                                                \
+				log_suppressed((lvl), __func__, sup_, (interval_ms)); \
+		}                                                                \
+	} while (0)
+
+#define LOG_ERR_RL(ms, ...)  LOG_AT_RL(LOG_LVL_ERR, ms, __VA_ARGS__)
+#define LOG_WARN_RL(ms, ...) LOG_AT_RL(LOG_LVL_WARN, ms, __VA_ARGS__)
+#define LOG_INFO_RL(ms, ...) LOG_AT_RL(LOG_LVL_INFO, ms, __VA_ARGS__)
 
 #endif

@@ -193,9 +193,39 @@ static void test_errno_and_truncation(void)
 	free(big);
 }
 
+/* One call site, called in a burst: one line, then the count of what it held back. */
+static void flood(int i)
+{
+	LOG_WARN_RL(200, "SA silent (%d)", i);
+}
+
+static void test_ratelimit(void)
+{
+	struct capture cap;
+	const char *out;
+
+	log_open("localsad", LOG_LVL_INFO, false);
+	capture_begin(&cap);
+	for (int i = 0; i < 1000; i++)
+		flood(i);
+	out = capture_end(&cap);
+	CHECK_INT(1, count_lines(out));
+	CHECK(strstr(out, "SA silent (0)") != NULL);
+
+	usleep(250 * 1000);	/* the interval passed: one line again, with the count */
+	capture_begin(&cap);
+	flood(1000);
+	flood(1001);
+	out = capture_end(&cap);
+	CHECK_INT(2, count_lines(out));
+	CHECK(strstr(out, "SA silent (1000)") != NULL);
+	CHECK(matches("warn flood: \\(999 more like the previous line in the last 1 s\\)$", out));
+}
+
 int main(void)
 {
 	test_parse();
+	test_ratelimit();
 	test_format_and_level();
 	test_errno_and_truncation();
 	log_close();
