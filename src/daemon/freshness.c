@@ -27,14 +27,15 @@ struct freshness {
 	uint16_t traps[INFORMER_MAX_TRAPS];
 	struct informer *inf;
 	struct sm_tracker *sm;
-	uint64_t periodic_timer, trap_timer, shutdown_timer;
+	struct loop_timer periodic_timer, trap_timer, shutdown_timer;
 	void (*shutdown_done)(void *arg);
 	void *shutdown_arg;
 	uint64_t refresh_periodic, refresh_trap, refresh_sm, refresh_signal;
 	uint64_t sm_changes;
 	/* Receiver state: pushes keep it in receiver mode; silence makes it standalone. */
 	bool fallen_back;
-	uint64_t watchdog_timer, last_push_ms, pushes, push_records, heartbeats, fallbacks;
+	struct loop_timer watchdog_timer;
+	uint64_t last_push_ms, pushes, push_records, heartbeats, fallbacks;
 	uint16_t distributor_lid;
 };
 
@@ -63,8 +64,8 @@ static void periodic_tick(struct loop *loop, void *arg)
 {
 	struct freshness *f = arg;
 
-	f->periodic_timer = loop_timer_add(loop, (uint64_t)f->opts.refresh_interval_s * 1000,
-					   periodic_tick, f);
+	loop_timer_start(loop, &f->periodic_timer, (uint64_t)f->opts.refresh_interval_s * 1000,
+			 periodic_tick, f);
 	f->refresh_periodic++;
 	refresh(f, "periodic refresh");
 }
@@ -74,7 +75,6 @@ static void trap_refresh(struct loop *loop, void *arg)
 	struct freshness *f = arg;
 
 	(void)loop;
-	f->trap_timer = 0;
 	f->refresh_trap++;
 	LOG_INFO("full refresh after topology traps");
 	refresh(f, "topology traps");
@@ -101,9 +101,7 @@ static void on_trap(void *arg, uint16_t trap, const union ibv_gid *gid)
 	if (!f->opts.trap_refresh_delay_ms)
 		return;
 	/* Debounced: a burst of traps (a rebooting rack) costs one GetTable. */
-	if (f->trap_timer)
-		loop_timer_cancel(f->loop, f->trap_timer);
-	f->trap_timer = loop_timer_add(f->loop, f->opts.trap_refresh_delay_ms, trap_refresh, f);
+	loop_timer_start(f->loop, &f->trap_timer, f->opts.trap_refresh_delay_ms, trap_refresh, f);
 }
 
 static void on_sm_change(void *arg, uint16_t old_lid, uint16_t new_lid)
@@ -155,8 +153,8 @@ int freshness_new(struct loop *loop, struct mad_port *port, struct sa_client *sa
 	}
 	sa_client_on_timeout(sa, on_sa_timeout, f);
 	if (opts->refresh_interval_s)
-		f->periodic_timer = loop_timer_add(loop, (uint64_t)opts->refresh_interval_s * 1000,
-						   periodic_tick, f);
+		loop_timer_start(loop, &f->periodic_timer, (uint64_t)opts->refresh_interval_s * 1000,
+				 periodic_tick, f);
 	*out = f;
 	return 0;
 
@@ -172,10 +170,10 @@ void freshness_free(struct freshness *f)
 	if (!f)
 		return;
 	sa_client_on_timeout(f->sa, NULL, NULL);
-	loop_timer_cancel(f->loop, f->periodic_timer);
-	loop_timer_cancel(f->loop, f->trap_timer);
-	loop_timer_cancel(f->loop, f->shutdown_timer);
-	loop_timer_cancel(f->loop, f->watchdog_timer);
+	loop_timer_stop(f->loop, &f->periodic_timer);
+	loop_timer_stop(f->loop, &f->trap_timer);
+	loop_timer_stop(f->loop, &f->shutdown_timer);
+	loop_timer_stop(f->loop, &f->watchdog_timer);
 	informer_free(f->inf);
 	sm_tracker_free(f->sm);
 	free(f);
@@ -186,7 +184,6 @@ static void receiver_watchdog(struct loop *loop, void *arg)
 	struct freshness *f = arg;
 
 	(void)loop;
-	f->watchdog_timer = 0;
 	if (f->fallen_back)
 		return;
 	f->fallen_back = true;
@@ -201,8 +198,7 @@ static void receiver_watchdog(struct loop *loop, void *arg)
 
 static void arm_watchdog(struct freshness *f)
 {
-	loop_timer_cancel(f->loop, f->watchdog_timer);
-	f->watchdog_timer = loop_timer_add(f->loop, f->opts.receiver_timeout_ms, receiver_watchdog, f);
+	loop_timer_start(f->loop, &f->watchdog_timer, f->opts.receiver_timeout_ms, receiver_watchdog, f);
 }
 
 void freshness_on_push(struct freshness *f, uint16_t slid, size_t records, uint32_t flags)
@@ -265,11 +261,8 @@ static void shutdown_finish(void *arg)
 	if (!done)
 		return;
 	f->shutdown_done = NULL;
-	if (f->shutdown_timer) {
-		loop_timer_cancel(f->loop, f->shutdown_timer);
-	loop_timer_cancel(f->loop, f->watchdog_timer);
-		f->shutdown_timer = 0;
-	}
+	if (loop_timer_stop(f->loop, &f->shutdown_timer))
+		loop_timer_stop(f->loop, &f->watchdog_timer);
 	done(f->shutdown_arg);
 }
 
@@ -278,7 +271,6 @@ static void shutdown_grace(struct loop *loop, void *arg)
 	struct freshness *f = arg;
 
 	(void)loop;
-	f->shutdown_timer = 0;
 	LOG_WARN("the SA did not confirm the unsubscriptions; exiting anyway");
 	shutdown_finish(f);
 }
@@ -287,7 +279,7 @@ void freshness_shutdown(struct freshness *f, void (*done)(void *arg), void *arg)
 {
 	f->shutdown_done = done;
 	f->shutdown_arg = arg;
-	f->shutdown_timer = loop_timer_add(f->loop, SHUTDOWN_GRACE_MS, shutdown_grace, f);
+	loop_timer_start(f->loop, &f->shutdown_timer, SHUTDOWN_GRACE_MS, shutdown_grace, f);
 	if (f->inf)
 		informer_unsubscribe(f->inf, shutdown_finish, f);
 	else

@@ -51,7 +51,7 @@ struct distributor {
 	struct distributor_opts opts;
 	struct target *targets;
 	size_t n_targets;
-	uint64_t fetch_timer, heartbeat_timer;
+	struct loop_timer fetch_timer, heartbeat_timer;
 	bool fetching, refetch;
 	uint64_t gen;                 /* bumps per fetch; stale push answers are ignored */
 	struct {
@@ -350,7 +350,6 @@ static void fetch_now(struct loop *loop, void *arg)
 	int64_t ret;
 
 	(void)loop;
-	d->fetch_timer = 0;
 	if (d->fetching) {
 		d->refetch = true;
 		return;
@@ -367,9 +366,7 @@ static void fetch_now(struct loop *loop, void *arg)
 void distributor_changed(struct distributor *d, const char *why)
 {
 	LOG_DEBUG("fabric change (%s): fetching in %u ms", why, d->opts.change_delay_ms);
-	if (d->fetch_timer)
-		loop_timer_cancel(d->loop, d->fetch_timer);
-	d->fetch_timer = loop_timer_add(d->loop, d->opts.change_delay_ms, fetch_now, d);
+	loop_timer_start(d->loop, &d->fetch_timer, d->opts.change_delay_ms, fetch_now, d);
 }
 
 /* Receivers in sync get a heartbeat; the others their whole slice again. */
@@ -377,7 +374,7 @@ static void heartbeat(struct loop *loop, void *arg)
 {
 	struct distributor *d = arg;
 
-	d->heartbeat_timer = loop_timer_add(loop, d->opts.heartbeat_ms, heartbeat, d);
+	loop_timer_start(loop, &d->heartbeat_timer, d->opts.heartbeat_ms, heartbeat, d);
 	for (size_t ti = 0; ti < d->n_targets; ti++) {
 		struct target *t = &d->targets[ti];
 
@@ -417,7 +414,7 @@ int distributor_new(struct loop *loop, struct mad_port *port, struct sa_client *
 	for (size_t i = 0; i < opts->n_targets; i++)
 		add_target(d, &opts->targets[i]);
 	qsort(d->targets, d->n_targets, sizeof(*d->targets), gid_cmp);
-	d->heartbeat_timer = loop_timer_add(loop, d->opts.heartbeat_ms, heartbeat, d);
+	loop_timer_start(loop, &d->heartbeat_timer, d->opts.heartbeat_ms, heartbeat, d);
 	distributor_changed(d, "start");
 	*out = d;
 	return 0;
@@ -427,8 +424,8 @@ void distributor_free(struct distributor *d)
 {
 	if (!d)
 		return;
-	loop_timer_cancel(d->loop, d->fetch_timer);
-	loop_timer_cancel(d->loop, d->heartbeat_timer);
+	loop_timer_stop(d->loop, &d->fetch_timer);
+	loop_timer_stop(d->loop, &d->heartbeat_timer);
 	for (size_t i = 0; i < d->n_targets; i++)
 		free(d->targets[i].slice);
 	free(d->targets);

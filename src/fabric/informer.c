@@ -30,7 +30,7 @@ static int send_inform(struct informer *inf, unsigned idx, bool subscribe);
 
 struct informer {
 	struct loop *loop;
-	uint64_t retry_timer;
+	struct loop_timer retry_timer;  /* subscriptions the SA refused, again soon */
 	struct mad_port *port;
 	struct sa_client *sa;
 	uint16_t traps[INFORMER_MAX_TRAPS];
@@ -39,7 +39,7 @@ struct informer {
 	unsigned refresh_s;
 	trap_fn fn;
 	void *arg;
-	uint64_t timer;
+	struct loop_timer timer;        /* the periodic re-subscription */
 	struct recent_report {
 		uint64_t key;         /* slid << 32 | TID */
 		uint64_t when_ms;
@@ -57,7 +57,6 @@ static void retry_tick(struct loop *loop, void *arg)
 	struct informer *inf = arg;
 
 	(void)loop;
-	inf->retry_timer = 0;
 	for (unsigned i = 0; i < inf->n_traps; i++)
 		if (!inf->subscribed[i])
 			send_inform(inf, i, true);
@@ -83,8 +82,8 @@ static void sub_done(void *arg, int err, uint8_t status, const unsigned char *ma
 			LOG_WARN("subscription to trap %u failed: %s", trap,
 				 err ? strerror(-err) : sa_status_str((uint16_t)(status << 8)));
 			/* An SM that is still starting refuses; try again soon. */
-			if (!inf->retry_timer)
-				inf->retry_timer = loop_timer_add(inf->loop, RETRY_MS, retry_tick, inf);
+			if (!loop_timer_pending(&inf->retry_timer))
+				loop_timer_start(inf->loop, &inf->retry_timer, RETRY_MS, retry_tick, inf);
 		}
 	} else {
 		inf->subscribed[ctx->idx] = false;
@@ -128,7 +127,7 @@ static void refresh_tick(struct loop *loop, void *arg)
 {
 	struct informer *inf = arg;
 
-	inf->timer = loop_timer_add(loop, (uint64_t)inf->refresh_s * 1000, refresh_tick, inf);
+	loop_timer_start(loop, &inf->timer, (uint64_t)inf->refresh_s * 1000, refresh_tick, inf);
 	informer_subscribe(inf);
 }
 
@@ -152,7 +151,7 @@ int informer_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
 	inf->fn = fn;
 	inf->arg = arg;
 	if (refresh_s)
-		inf->timer = loop_timer_add(loop, (uint64_t)refresh_s * 1000, refresh_tick, inf);
+		loop_timer_start(loop, &inf->timer, (uint64_t)refresh_s * 1000, refresh_tick, inf);
 	*out = inf;
 	return 0;
 }
@@ -161,8 +160,8 @@ void informer_free(struct informer *inf)
 {
 	if (!inf)
 		return;
-	loop_timer_cancel(inf->loop, inf->timer);
-	loop_timer_cancel(inf->loop, inf->retry_timer);
+	loop_timer_stop(inf->loop, &inf->timer);
+	loop_timer_stop(inf->loop, &inf->retry_timer);
 	free(inf);
 }
 

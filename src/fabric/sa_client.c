@@ -33,7 +33,7 @@ struct sa_query {
 	unsigned char *data;
 	size_t len, rec_len;
 	unsigned attempt;
-	uint64_t timer;
+	struct loop_timer timer;  /* the pause before a retry, or the guard of an attempt */
 	bool in_flight;       /* sent, waiting for the response */
 	sa_done_fn fn;
 	void *arg;
@@ -89,8 +89,7 @@ static void finish(struct sa_client *c, struct sa_query *q, int err, uint8_t sta
 		   const unsigned char *mad, size_t len)
 {
 	active_remove(c, q);
-	if (q->timer)
-		loop_timer_cancel(c->loop, q->timer);
+	loop_timer_stop(c->loop, &q->timer);
 	if (err)
 		c->stats.failures++;
 	q->fn(q->arg, err, status, mad, len);
@@ -106,7 +105,6 @@ static void retry_timer(struct loop *loop, void *arg)
 	int ret;
 
 	(void)loop;
-	q->timer = 0;
 	ret = attempt_send(c, q);
 	if (ret < 0)
 		finish(c, q, ret, 0, NULL, 0);
@@ -132,7 +130,7 @@ static void attempt_failed(struct sa_client *c, struct sa_query *q)
 	c->stats.retries++;
 	LOG_DEBUG("SA %s tid 0x%x timed out; retry in %llu ms", sa_method_str(q->method),
 		  q->tid_lo, (unsigned long long)pause);
-	q->timer = loop_timer_add(c->loop, pause, retry_timer, q);
+	loop_timer_start(c->loop, &q->timer, pause, retry_timer, q);
 }
 
 static void guard_timer(struct loop *loop, void *arg)
@@ -141,7 +139,6 @@ static void guard_timer(struct loop *loop, void *arg)
 	struct sa_client *c = q->owner;
 
 	(void)loop;
-	q->timer = 0;
 	attempt_failed(c, q);
 }
 
@@ -184,7 +181,7 @@ static int attempt_send(struct sa_client *c, struct sa_query *q)
 	}
 	q->in_flight = true;
 	/* The kernel reports the timeout; this guard only covers its absence. */
-	q->timer = loop_timer_add(c->loop, (uint64_t)c->opts.timeout_ms * 2 + 500, guard_timer, q);
+	loop_timer_start(c->loop, &q->timer, (uint64_t)c->opts.timeout_ms * 2 + 500, guard_timer, q);
 	return 0;
 }
 
@@ -256,8 +253,7 @@ void sa_client_free(struct sa_client *c)
 	}
 	while ((q = c->active)) {
 		c->active = q->next;
-		if (q->timer)
-			loop_timer_cancel(c->loop, q->timer);
+		loop_timer_stop(c->loop, &q->timer);
 		q->fn(q->arg, -ECANCELED, 0, NULL, 0);
 		free(q->data);
 		free(q);
@@ -350,8 +346,7 @@ int sa_client_handle(struct sa_client *c, const struct umad_msg *msg)
 				break;
 		if (!q)
 			return 0;
-		loop_timer_cancel(c->loop, q->timer);
-		q->timer = 0;
+		loop_timer_stop(c->loop, &q->timer);
 		attempt_failed(c, q);
 		return 1;
 	}

@@ -25,7 +25,7 @@ struct sm_tracker {
 	unsigned poll_ms;
 	sm_change_fn fn;
 	void *arg;
-	uint64_t timer;
+	struct loop_timer timer;  /* the next periodic read */
 	uint32_t tid;
 	bool in_flight;
 	uint64_t sent_ms;
@@ -111,7 +111,7 @@ static void poll_tick(struct loop *loop, void *arg)
 {
 	struct sm_tracker *t = arg;
 
-	t->timer = loop_timer_add(loop, t->poll_ms, poll_tick, t);
+	loop_timer_start(loop, &t->timer, t->poll_ms, poll_tick, t);
 	sm_tracker_check(t);
 }
 
@@ -129,7 +129,7 @@ int sm_tracker_new(struct loop *loop, struct mad_port *port, unsigned poll_ms,
 	t->arg = arg;
 	t->tid = (uint32_t)(loop_now_ns() & 0xffff) << 16 | 0x8000;
 	if (poll_ms)
-		t->timer = loop_timer_add(loop, poll_ms, poll_tick, t);
+		loop_timer_start(loop, &t->timer, poll_ms, poll_tick, t);
 	*out = t;
 	return 0;
 }
@@ -138,8 +138,7 @@ void sm_tracker_free(struct sm_tracker *t)
 {
 	if (!t)
 		return;
-	if (t->timer)
-		loop_timer_cancel(t->loop, t->timer);
+	loop_timer_stop(t->loop, &t->timer);
 	free(t);
 }
 

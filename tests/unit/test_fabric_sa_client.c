@@ -12,6 +12,7 @@
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "alloc_fail.h"
 #include "base/loop.h"
 #include "check.h"
 #include "fabric/mad_port.h"
