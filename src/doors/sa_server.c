@@ -63,7 +63,7 @@ struct sa_server {
 
 static uint8_t resp_method(uint8_t method)
 {
-	return method == UMAD_METHOD_SET ? UMAD_METHOD_GET_RESP : (uint8_t)(method | 0x80);
+	return method == UMAD_METHOD_SET ? UMAD_METHOD_GET_RESP : (uint8_t)(method | UMAD_METHOD_RESP_MASK);
 }
 
 /* Sends a response with mad_status (generic bits, SA status << 8) and records. */
@@ -87,16 +87,8 @@ static void respond(struct sa_server *s, const struct sa_hdr *req, uint16_t slid
 	h.status = mad_status;
 	h.attr_mod = attr_mod;
 	h.attr_offset = (uint16_t)(rec_len / 8);
-	h.rmpp_version = h.rmpp_type = h.rmpp_flags = h.rmpp_status = 0;
-	h.rmpp_seg_num = h.rmpp_paylen = 0;
-	if (h.method == UMAD_SA_METHOD_GET_TABLE_RESP) {
-		/* The kernel segments; the header only says RMPP is active. */
-		h.rmpp_version = UMAD_RMPP_VERSION;
-		h.rmpp_type = 1; /* DATA */
-		h.rmpp_flags = 0x07; /* active, first, last */
-		h.rmpp_seg_num = 1;
-		h.rmpp_paylen = (uint32_t)(SA_RMPP_CLASS_HDR_LEN + n * rec_len);
-	}
+	/* A table is one RMPP message: the kernel segments; the header only says so. */
+	sa_hdr_set_rmpp(&h, h.method == UMAD_SA_METHOD_GET_TABLE_RESP, n * rec_len);
 	h.sm_key = 0;
 	sa_hdr_encode(mad, &h);
 	if (n)
@@ -333,7 +325,7 @@ static void set_paths(struct sa_server *s, const struct sa_hdr *h, const struct 
 		return;
 	}
 	/* RMPP: the payload length says how many records are real, not padding. */
-	if (h->rmpp_flags & 0x01) {
+	if (h->rmpp_flags & UMAD_RMPP_FLAG_ACTIVE) {
 		size_t rec_len = PR_LEN, count = 0;
 
 		if (sa_table_count(h, msg->len, &rec_len, &count) < 0 || !count) {

@@ -17,8 +17,7 @@
 #include "wire/notice.h"
 #include "wire/sa_mad.h"
 
-enum { UMAD_SA_ATTR_INFORM_INFO = 0x0003, UMAD_SA_ATTR_NOTICE = 0x0002, RECENT_TIDS = 16,
-       RETRY_MS = 1000, DUPLICATE_WINDOW_MS = 1000 };
+enum { RECENT_TIDS = 16, RETRY_MS = 1000, DUPLICATE_WINDOW_MS = 1000 };
 
 struct sub_ctx {
 	struct informer *inf;
@@ -108,7 +107,7 @@ static int send_inform(struct informer *inf, unsigned idx, bool subscribe)
 	inform_info_for_trap(&ii, inf->traps[idx], subscribe);
 	inform_info_encode(rec, &ii);
 	inf->stats.subscribe_sent += subscribe;
-	ret = sa_client_query(inf->sa, UMAD_METHOD_SET, UMAD_SA_ATTR_INFORM_INFO, 0, rec,
+	ret = sa_client_query(inf->sa, UMAD_METHOD_SET, UMAD_ATTR_INFORM_INFO, 0, rec,
 			      sizeof(rec), sub_done, ctx);
 	if (ret < 0) {
 		free(ctx);
@@ -215,7 +214,7 @@ int informer_handle(struct informer *inf, const struct umad_msg *msg)
 	    h.method != UMAD_METHOD_REPORT)
 		return 0;
 	inf->stats.reports++;
-	if (h.attr_id != UMAD_SA_ATTR_NOTICE ||
+	if (h.attr_id != UMAD_ATTR_NOTICE ||
 	    notice_decode(msg->mad + SA_HDR_LEN, msg->len - SA_HDR_LEN, &n) < 0) {
 		inf->stats.malformed++;
 		LOG_WARN("malformed Report from LID %u", msg->slid);

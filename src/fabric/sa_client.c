@@ -161,13 +161,8 @@ static int attempt_send(struct sa_client *c, struct sa_query *q)
 	h.attr_offset = (uint16_t)(q->rec_len / 8);
 	h.attr_mod = q->attr_mod;
 	h.sm_key = q->sm_key;
-	if (SA_HDR_LEN + q->len > MAD_LEN) { /* one RMPP message: the kernel segments */
-		h.rmpp_version = 1;
-		h.rmpp_type = 1;     /* DATA */
-		h.rmpp_flags = 0x07; /* active, first, last */
-		h.rmpp_seg_num = 1;
-		h.rmpp_paylen = (uint32_t)(SA_RMPP_CLASS_HDR_LEN + q->len);
-	}
+	/* More than one MAD holds: one RMPP message, which the kernel segments. */
+	sa_hdr_set_rmpp(&h, SA_HDR_LEN + q->len > MAD_LEN, q->len);
 	sa_hdr_encode(mad, &h);
 	memcpy(mad + SA_HDR_LEN, q->data, q->len);
 	q->attempt++;
@@ -351,7 +346,7 @@ int sa_client_handle(struct sa_client *c, const struct umad_msg *msg)
 		return 1;
 	}
 	if (sa_hdr_decode(msg->mad, msg->len, &h) < 0 || h.mgmt_class != UMAD_CLASS_SUBN_ADM ||
-	    !(h.method & 0x80))
+	    !(h.method & UMAD_METHOD_RESP_MASK))
 		return 0;
 	for (q = c->active; q; q = q->next)
 		if (q->in_flight && q->tid_lo == (uint32_t)h.tid)
