@@ -246,13 +246,6 @@ void freshness_refresh_now(struct freshness *f, const char *why)
 		refresh(f, why);
 }
 
-int freshness_handle(struct freshness *f, const struct umad_msg *msg)
-{
-	if (sm_tracker_handle(f->sm, msg))
-		return 1;
-	return f->inf ? informer_handle(f->inf, msg) : 0;
-}
-
 static void shutdown_finish(void *arg)
 {
 	struct freshness *f = arg;

@@ -18,7 +18,6 @@ struct mad_port;
 struct sa_client;
 struct resolver;
 struct strbuf;
-struct umad_msg;
 struct freshness;
 
 enum freshness_role {
@@ -49,8 +48,6 @@ void freshness_free(struct freshness *f);
 void freshness_start(struct freshness *f);
 /* A full refresh for an external reason (SIGHUP). */
 void freshness_refresh_now(struct freshness *f, const char *why);
-/* 1 if msg was for us (a Report or our PortInfo read). */
-int freshness_handle(struct freshness *f, const struct umad_msg *msg);
 /* Unsubscribes; done runs once the SA answered or after a short grace time. */
 void freshness_shutdown(struct freshness *f, void (*done)(void *arg), void *arg);
 /* Receiver: a distributor's Set or heartbeat was accepted. */

@@ -23,6 +23,7 @@
 #include "base/loop.h"
 #include "base/strbuf.h"
 #include "doors/sa_server.h"
+#include "fabric/mad_dispatch.h"
 #include "fabric/mad_port.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
@@ -420,14 +421,11 @@ static void delete_paths(struct sa_server *s, const struct sa_hdr *h, const stru
 
 /* --- dispatch ------------------------------------------------------------- */
 
-int sa_server_handle(struct sa_server *s, const struct umad_msg *msg)
+static int sa_server_handle(struct sa_server *s, const struct umad_msg *msg)
 {
 	struct ibv_path_record q;
 	struct sa_hdr h;
 
-	if (msg->len < 24 || msg->mad[1] != UMAD_CLASS_SUBN_ADM || (msg->mad[3] & 0x80) ||
-	    msg->status)
-		return 0;
 	s->st.requests++;
 	if (sa_hdr_decode(msg->mad, msg->len, &h) < 0) {
 		/* Too short to answer in kind; an SA header is 56 bytes. */
@@ -476,13 +474,26 @@ int sa_server_handle(struct sa_server *s, const struct umad_msg *msg)
 	return 1;
 }
 
+/* The port's dispatcher hands us every SA request (no response, Report or timeout). */
+static void on_request(void *arg, const struct mad_in *in)
+{
+	sa_server_handle(arg, in->msg);
+}
+
 int sa_server_new(struct loop *loop, struct mad_port *port, struct resolver *res,
 		  struct sa_client *sa, const struct sa_server_opts *opts, struct sa_server **out)
 {
+	const struct mad_route route = { UMAD_CLASS_SUBN_ADM, MAD_KIND_REQUEST, 0, 0 };
 	struct sa_server *s = calloc(1, sizeof(*s));
+	int ret;
 
 	if (!s)
 		return -ENOMEM;
+	ret = mad_dispatch_add(port->dispatch, &route, on_request, s);
+	if (ret < 0) {
+		free(s);
+		return ret;
+	}
 	s->loop = loop;
 	s->port = port;
 	s->res = res;
@@ -502,6 +513,7 @@ void sa_server_free(struct sa_server *s)
 	 * (or drop) the requests pending here. */
 	if (!s)
 		return;
+	mad_dispatch_remove(s->port->dispatch, on_request, s);
 	while (s->pending) {
 		struct pending *p = s->pending;
 

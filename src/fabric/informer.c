@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "fabric/informer.h"
+#include "fabric/mad_dispatch.h"
 #include "fabric/mad_port.h"
 #include "fabric/sa_client.h"
 #include "wire/notice.h"
@@ -130,52 +131,6 @@ static void refresh_tick(struct loop *loop, void *arg)
 	informer_subscribe(inf);
 }
 
-int informer_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
-		 const uint16_t *traps, size_t n_traps, unsigned refresh_s, trap_fn fn, void *arg,
-		 struct informer **out)
-{
-	struct informer *inf;
-
-	if (n_traps > INFORMER_MAX_TRAPS)
-		return -EINVAL;
-	inf = calloc(1, sizeof(*inf));
-	if (!inf)
-		return -ENOMEM;
-	inf->loop = loop;
-	inf->port = port;
-	inf->sa = sa;
-	memcpy(inf->traps, traps, n_traps * sizeof(*traps));
-	inf->n_traps = n_traps;
-	inf->refresh_s = refresh_s;
-	inf->fn = fn;
-	inf->arg = arg;
-	if (refresh_s)
-		loop_timer_start(loop, &inf->timer, (uint64_t)refresh_s * 1000, refresh_tick, inf);
-	*out = inf;
-	return 0;
-}
-
-void informer_free(struct informer *inf)
-{
-	if (!inf)
-		return;
-	loop_timer_stop(inf->loop, &inf->timer);
-	loop_timer_stop(inf->loop, &inf->retry_timer);
-	free(inf);
-}
-
-void informer_unsubscribe(struct informer *inf, void (*done)(void *arg), void *arg)
-{
-	inf->unsub_done = done;
-	inf->unsub_arg = arg;
-	inf->pending_unsub = 0;
-	for (unsigned i = 0; i < inf->n_traps; i++)
-		if (inf->subscribed[i] && send_inform(inf, i, false) == 0)
-			inf->pending_unsub++;
-	if (!inf->pending_unsub && done)
-		done(arg);
-}
-
 /*
  * A resent Report (our ReportResp was lost) has the same sender, TID and
  * content and comes within the SA's response timeout. A restarted SM reuses
@@ -201,24 +156,25 @@ static bool seen_before(struct informer *inf, uint16_t slid, uint32_t tid,
 	return false;
 }
 
-int informer_handle(struct informer *inf, const struct umad_msg *msg)
+/* A Report (the dispatcher hands us every SA Report, its header decoded): answered with a
+ * ReportResp, then acted on unless it is a resend. */
+static void on_report(void *arg, const struct mad_in *in)
 {
+	struct informer *inf = arg;
+	const struct umad_msg *msg = in->msg;
 	unsigned char resp[MAD_LEN];
+	struct sa_hdr h = in->hdr;
 	struct notice n;
-	struct sa_hdr h;
 	union ibv_gid gid;
 	size_t len;
 	int ret;
 
-	if (sa_hdr_decode(msg->mad, msg->len, &h) < 0 || h.mgmt_class != UMAD_CLASS_SUBN_ADM ||
-	    h.method != UMAD_METHOD_REPORT)
-		return 0;
 	inf->stats.reports++;
 	if (h.attr_id != UMAD_ATTR_NOTICE ||
 	    notice_decode(msg->mad + SA_HDR_LEN, msg->len - SA_HDR_LEN, &n) < 0) {
 		inf->stats.malformed++;
 		LOG_WARN("malformed Report from LID %u", msg->slid);
-		return 1;
+		return;
 	}
 	/* Answer first: the SA resends a Report until it sees the ReportResp. */
 	len = msg->len < sizeof(resp) ? msg->len : sizeof(resp);
@@ -232,7 +188,7 @@ int informer_handle(struct informer *inf, const struct umad_msg *msg)
 		LOG_WARN("ReportResp to LID %u failed: %s", msg->slid, strerror(-ret));
 	if (seen_before(inf, msg->slid, (uint32_t)h.tid, msg->mad + SA_HDR_LEN)) {
 		inf->stats.duplicates++;
-		return 1;
+		return;
 	}
 	for (unsigned i = 0; i < inf->n_traps; i++)
 		if (inf->traps[i] == n.trap_number)
@@ -240,7 +196,60 @@ int informer_handle(struct informer *inf, const struct umad_msg *msg)
 	ret = notice_trap_gid(&n, &gid);
 	LOG_INFO("trap %u from LID %u", n.trap_number, msg->slid);
 	inf->fn(inf->arg, n.trap_number, ret == 0 ? &gid : NULL);
-	return 1;
+}
+
+int informer_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
+		 const uint16_t *traps, size_t n_traps, unsigned refresh_s, trap_fn fn, void *arg,
+		 struct informer **out)
+{
+	const struct mad_route route = { UMAD_CLASS_SUBN_ADM, MAD_KIND_REPORT, 0, 0 };
+	struct informer *inf;
+	int ret;
+
+	if (n_traps > INFORMER_MAX_TRAPS)
+		return -EINVAL;
+	inf = calloc(1, sizeof(*inf));
+	if (!inf)
+		return -ENOMEM;
+	ret = mad_dispatch_add(port->dispatch, &route, on_report, inf);
+	if (ret < 0) {
+		free(inf);
+		return ret;
+	}
+	inf->loop = loop;
+	inf->port = port;
+	inf->sa = sa;
+	memcpy(inf->traps, traps, n_traps * sizeof(*traps));
+	inf->n_traps = n_traps;
+	inf->refresh_s = refresh_s;
+	inf->fn = fn;
+	inf->arg = arg;
+	if (refresh_s)
+		loop_timer_start(loop, &inf->timer, (uint64_t)refresh_s * 1000, refresh_tick, inf);
+	*out = inf;
+	return 0;
+}
+
+void informer_free(struct informer *inf)
+{
+	if (!inf)
+		return;
+	mad_dispatch_remove(inf->port->dispatch, on_report, inf);
+	loop_timer_stop(inf->loop, &inf->timer);
+	loop_timer_stop(inf->loop, &inf->retry_timer);
+	free(inf);
+}
+
+void informer_unsubscribe(struct informer *inf, void (*done)(void *arg), void *arg)
+{
+	inf->unsub_done = done;
+	inf->unsub_arg = arg;
+	inf->pending_unsub = 0;
+	for (unsigned i = 0; i < inf->n_traps; i++)
+		if (inf->subscribed[i] && send_inform(inf, i, false) == 0)
+			inf->pending_unsub++;
+	if (!inf->pending_unsub && done)
+		done(arg);
 }
 
 void informer_stats(const struct informer *inf, struct informer_stats *out)

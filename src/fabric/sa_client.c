@@ -16,9 +16,13 @@
 
 #include "base/log.h"
 #include "base/loop.h"
-#include "fabric/sa_client.h"
+#include "fabric/mad_dispatch.h"
 #include "fabric/mad_port.h"
+#include "fabric/sa_client.h"
 #include "wire/sa_mad.h"
+
+/* The low 28 TID bits count; the next 4 name the client on its port (its TID space). */
+enum { TID_CLIENT_SHIFT = 28, TID_COUNT_MASK = (1u << TID_CLIENT_SHIFT) - 1 };
 
 struct sa_query {
 	struct sa_query *next;
@@ -154,9 +158,8 @@ static int attempt_send(struct sa_client *c, struct sa_query *q)
 
 	if (!mad)
 		return -ENOMEM;
-	/* The low 28 bits count, the next 4 name this client on the port. */
-	c->next_tid = (c->next_tid + 1) & 0x0fffffff;
-	q->tid_lo = (uint32_t)c->opts.id << 28 | c->next_tid;
+	c->next_tid = (c->next_tid + 1) & TID_COUNT_MASK;
+	q->tid_lo = (uint32_t)c->opts.id << TID_CLIENT_SHIFT | c->next_tid;
 	sa_hdr_init_request(&h, q->method, q->attr_id, q->tid_lo, q->comp_mask);
 	h.attr_offset = (uint16_t)(q->rec_len / 8);
 	h.attr_mod = q->attr_mod;
@@ -208,10 +211,37 @@ static void pump(struct sa_client *c)
 	}
 }
 
+/* A response or a timed-out send in our TID space (the dispatcher matched the space). */
+static void on_mad(void *arg, const struct mad_in *in)
+{
+	struct sa_client *c = arg;
+	struct sa_query *q;
+
+	for (q = c->active; q; q = q->next)
+		if (q->in_flight && q->tid_lo == (uint32_t)in->hdr.tid)
+			break;
+	if (!q) {
+		LOG_DEBUG("SA %s tid 0x%x: no query waits for it", sa_method_str(in->hdr.method),
+			  (uint32_t)in->hdr.tid);
+		return;
+	}
+	if (in->kind == MAD_KIND_SEND_TIMEOUT) {
+		/* Our request came back unanswered: the kernel returns only its MAD header. */
+		loop_timer_stop(c->loop, &q->timer);
+		attempt_failed(c, q);
+		return;
+	}
+	c->stats.responses++;
+	finish(c, q, 0, sa_status_code(in->hdr.status), in->msg->mad, in->msg->len);
+}
+
 int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_client_opts *opts,
 		  struct sa_client **out)
 {
 	struct sa_client *c = calloc(1, sizeof(*c));
+	struct mad_route route = { UMAD_CLASS_SUBN_ADM, MAD_KIND_RESPONSE | MAD_KIND_SEND_TIMEOUT,
+				   ~(uint32_t)TID_COUNT_MASK, 0 };
+	int ret;
 
 	if (!c)
 		return -ENOMEM;
@@ -228,7 +258,14 @@ int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_clie
 		c->opts.max_queued = 4096;
 	/* TIDs differ across restarts so late answers to a previous run don't match. */
 	c->next_tid = (uint32_t)(loop_now_ns() & 0xfff) << 16;
-	c->opts.id &= 0xf;
+	c->opts.id &= 0xf; /* the 4 TID bits above the count */
+	route.tid_value = (uint32_t)c->opts.id << TID_CLIENT_SHIFT;
+	ret = mad_dispatch_add(port->dispatch, &route, on_mad, c);
+	if (ret < 0) {
+		LOG_ERR("SA client %u: its TID space is taken: %s", c->opts.id, strerror(-ret));
+		free(c);
+		return ret;
+	}
 	*out = c;
 	return 0;
 }
@@ -239,6 +276,7 @@ void sa_client_free(struct sa_client *c)
 
 	if (!c)
 		return;
+	mad_dispatch_remove(c->port->dispatch, on_mad, c);
 	c->opts.credits = 0; /* nothing new is sent while callbacks run */
 	while ((q = c->queue_head)) {
 		c->queue_head = q->next;
@@ -321,41 +359,6 @@ int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, u
 	if (rec_len > SA_DATA_LEN || rec_len % 8)
 		return -EINVAL;
 	return sa_client_send(c, &req, fn, arg);
-}
-
-int sa_client_handle(struct sa_client *c, const struct umad_msg *msg)
-{
-	struct sa_hdr h;
-	struct sa_query *q;
-
-	if (msg->status) {
-		/* Our request came back unanswered: the kernel returns only its
-		 * MAD header, so only the class and TID can be read. */
-		uint64_t tid;
-
-		if (msg->len < 16 || msg->mad[1] != UMAD_CLASS_SUBN_ADM)
-			return 0;
-		memcpy(&tid, msg->mad + 8, sizeof(tid));
-		for (q = c->active; q; q = q->next)
-			if (q->in_flight && q->tid_lo == (uint32_t)be64toh(tid))
-				break;
-		if (!q)
-			return 0;
-		loop_timer_stop(c->loop, &q->timer);
-		attempt_failed(c, q);
-		return 1;
-	}
-	if (sa_hdr_decode(msg->mad, msg->len, &h) < 0 || h.mgmt_class != UMAD_CLASS_SUBN_ADM ||
-	    !(h.method & UMAD_METHOD_RESP_MASK))
-		return 0;
-	for (q = c->active; q; q = q->next)
-		if (q->in_flight && q->tid_lo == (uint32_t)h.tid)
-			break;
-	if (!q)
-		return 0;
-	c->stats.responses++;
-	finish(c, q, 0, sa_status_code(h.status), msg->mad, msg->len);
-	return 1;
 }
 
 void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out)

@@ -12,7 +12,6 @@
 
 struct loop;
 struct mad_port;
-struct umad_msg;
 struct sa_client;
 
 struct sa_client_opts {
@@ -43,7 +42,8 @@ struct sa_client_stats {
 	uint64_t rejected;                /* queue full */
 };
 
-/* Clients sharing a port must use different ids (0..15): they split the TID space. */
+/* Clients sharing a port must use different ids (0..15): they split the TID space, and the
+ * port's dispatcher hands each the responses and timeouts of its own (-EEXIST if taken). */
 int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_client_opts *opts,
 		  struct sa_client **out);
 void sa_client_free(struct sa_client *c);  /* fails pending queries with -ECANCELED */
@@ -67,8 +67,6 @@ struct sa_request {
 };
 int64_t sa_client_send(struct sa_client *c, const struct sa_request *req, sa_done_fn fn,
 		       void *arg);
-/* Handles a response or a timed-out send; 1 if it was ours, 0 otherwise. */
-int sa_client_handle(struct sa_client *c, const struct umad_msg *msg);
 void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out);
 /* fn runs whenever an attempt goes unanswered (e.g. to look for a new SM). */
 void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg);
