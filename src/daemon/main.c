@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/strbuf.h"
@@ -122,6 +123,7 @@ static void extra_stats(void *arg, struct strbuf *o)
 {
 	struct daemon *d = arg;
 	char gid[INET6_ADDRSTRLEN];
+	struct json j;
 
 	pr_gid_to_text(&d->port->gid, gid);
 	strbuf_printf(o, "\"version\": \"%s\", \"uptime_s\": %llu, \"ca\": \"%s\", \"port\": %d, "
@@ -131,9 +133,11 @@ static void extra_stats(void *arg, struct strbuf *o)
 		      (unsigned long long)d->sighups);
 	strbuf_printf(o, "\"role\": \"%s\", ", d->cfg.role == CONFIG_ROLE_DISTRIBUTOR ? "distributor" :
 		      d->cfg.role == CONFIG_ROLE_RECEIVER ? "receiver" : "standalone");
-	freshness_stats_json(d->fresh, o);
+	json_init(&j, o); /* members of the object the control server writes */
+	freshness_stats_json(d->fresh, &j);
 	if (d->dist)
-		distributor_stats_json(d->dist, o);
+		distributor_stats_json(d->dist, &j);
+	strbuf_printf(o, ", ");
 	if (d->sad)
 		sa_server_stats_json(d->sad, o);
 	acm_server_append_json(d->acm, o);

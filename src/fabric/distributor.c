@@ -13,9 +13,9 @@
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
-#include "base/strbuf.h"
 #include "fabric/distributor.h"
 #include "fabric/mad_port.h"
 #include "fabric/sa_client.h"
@@ -432,24 +432,26 @@ void distributor_free(struct distributor *d)
 	free(d);
 }
 
-void distributor_stats_json(const struct distributor *d, struct strbuf *o)
+void distributor_stats_json(const struct distributor *d, struct json *j)
 {
 	size_t in_sync = 0;
 
 	for (size_t i = 0; i < d->n_targets; i++)
 		in_sync += d->targets[i].in_sync;
-	strbuf_printf(o, "\"distributor\": {\"receivers\": %zu, \"in_sync\": %zu, \"fetches\": %llu, "
-		      "\"fetch_failures\": %llu, \"records_fetched\": %llu, \"pushes\": %llu, "
-		      "\"push_failures\": %llu, \"records_pushed\": %llu, \"bytes_pushed\": %llu, "
-		      "\"deletes\": %llu, \"heartbeats\": %llu, \"resyncs\": %llu, "
-		      "\"last_push_latency_ms\": %llu, \"max_push_latency_ms\": %llu}, ",
-		      d->n_targets, in_sync, (unsigned long long)d->st.fetches,
-		      (unsigned long long)d->st.fetch_failures,
-		      (unsigned long long)d->st.records_fetched, (unsigned long long)d->st.pushes,
-		      (unsigned long long)d->st.push_failures,
-		      (unsigned long long)d->st.records_pushed, (unsigned long long)d->st.bytes_pushed,
-		      (unsigned long long)d->st.deletes, (unsigned long long)d->st.heartbeats,
-		      (unsigned long long)d->st.resyncs,
-		      (unsigned long long)d->st.last_push_latency_ms,
-		      (unsigned long long)d->st.max_push_latency_ms);
+	json_object_begin(j, "distributor");
+	json_u64(j, "receivers", d->n_targets);
+	json_u64(j, "in_sync", in_sync);
+	json_u64(j, "fetches", d->st.fetches);
+	json_u64(j, "fetch_failures", d->st.fetch_failures);
+	json_u64(j, "records_fetched", d->st.records_fetched);
+	json_u64(j, "pushes", d->st.pushes);
+	json_u64(j, "push_failures", d->st.push_failures);
+	json_u64(j, "records_pushed", d->st.records_pushed);
+	json_u64(j, "bytes_pushed", d->st.bytes_pushed);
+	json_u64(j, "deletes", d->st.deletes);
+	json_u64(j, "heartbeats", d->st.heartbeats);
+	json_u64(j, "resyncs", d->st.resyncs);
+	json_u64(j, "last_push_latency_ms", d->st.last_push_latency_ms);
+	json_u64(j, "max_push_latency_ms", d->st.max_push_latency_ms);
+	json_object_end(j);
 }

@@ -3,12 +3,14 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "fabric/informer.h"
@@ -66,17 +68,22 @@ static void sub_done(void *arg, int err, uint8_t status, const unsigned char *ma
 {
 	struct sub_ctx *ctx = arg;
 	struct informer *inf = ctx->inf;
-	uint16_t trap = inf->traps[ctx->idx];
+	uint16_t trap;
 
 	(void)mad;
 	(void)len;
+	if (err == -ECANCELED) { /* the SA client is going: the informer may be gone already */
+		free(ctx);
+		return;
+	}
+	trap = inf->traps[ctx->idx];
 	if (ctx->subscribe) {
 		if (!err && !status) {
 			if (!inf->subscribed[ctx->idx])
 				LOG_INFO("subscribed to trap %u at SM LID %u", trap, inf->port->sm_lid);
 			inf->subscribed[ctx->idx] = true;
 			inf->stats.subscribe_ok++;
-		} else if (err != -ECANCELED) {
+		} else {
 			inf->subscribed[ctx->idx] = false;
 			inf->stats.subscribe_failed++;
 			LOG_WARN("subscription to trap %u failed: %s", trap,
@@ -260,8 +267,24 @@ void informer_stats(const struct informer *inf, struct informer_stats *out)
 		out->subscribed += inf->subscribed[i];
 }
 
-size_t informer_traps(const struct informer *inf, const uint16_t **traps)
+void informer_stats_json(const struct informer *inf, struct json *j)
 {
-	*traps = inf->traps;
-	return inf->n_traps;
+	struct informer_stats st = { 0 };
+	char name[8];
+
+	if (inf)
+		informer_stats(inf, &st);
+	json_object_begin(j, "traps");
+	for (size_t i = 0; inf && i < inf->n_traps; i++) {
+		snprintf(name, sizeof(name), "%u", inf->traps[i]);
+		json_u64(j, name, st.traps[i]);
+	}
+	json_object_end(j);
+	json_u64(j, "reports", st.reports);
+	json_u64(j, "reports_duplicate", st.duplicates);
+	json_u64(j, "reports_malformed", st.malformed);
+	json_u64(j, "subscriptions", st.subscribed);
+	json_u64(j, "subscribe_sent", st.subscribe_sent);
+	json_u64(j, "subscribe_ok", st.subscribe_ok);
+	json_u64(j, "subscribe_failed", st.subscribe_failed);
 }

@@ -13,6 +13,7 @@
 
 #include <infiniband/verbs.h>
 
+struct json;
 struct loop;
 struct mad_port;
 struct sa_client;
@@ -40,6 +41,8 @@ void informer_subscribe(struct informer *inf);
 /* Sends every unsubscription; done runs when all are answered or failed. */
 void informer_unsubscribe(struct informer *inf, void (*done)(void *arg), void *arg);
 void informer_stats(const struct informer *inf, struct informer_stats *out);
-size_t informer_traps(const struct informer *inf, const uint16_t **traps);
+/* Its members of the stats object ("traps" by number, "reports", "subscriptions", ...);
+ * a NULL informer (no traps configured) writes them empty and zero. */
+void informer_stats_json(const struct informer *inf, struct json *j);
 
 #endif

@@ -14,6 +14,7 @@
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "fabric/mad_dispatch.h"
@@ -366,6 +367,23 @@ void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out)
 	*out = c->stats;
 	out->queued_now = c->n_queued;
 	out->outstanding_now = c->n_active;
+}
+
+void sa_client_stats_json(const struct sa_client *c, struct json *j)
+{
+	struct sa_client_stats st;
+
+	sa_client_stats(c, &st);
+	json_object_begin(j, "sa_queries");
+	for (int m = 0; m < SA_STAT_METHODS; m++)
+		json_u64(j, sa_stat_name(m), st.sent[m]);
+	json_object_end(j);
+	json_u64(j, "sa_attempts", st.attempts);
+	json_u64(j, "sa_retries", st.retries);
+	json_u64(j, "sa_timeouts", st.timeouts);
+	json_u64(j, "sa_failures", st.failures);
+	json_u64(j, "sa_outstanding", st.outstanding_now);
+	json_u64(j, "sa_queued", st.queued_now);
 }
 
 void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct json;
 struct loop;
 struct mad_port;
 struct sa_client;
@@ -68,6 +69,8 @@ struct sa_request {
 int64_t sa_client_send(struct sa_client *c, const struct sa_request *req, sa_done_fn fn,
 		       void *arg);
 void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out);
+/* Its members of the stats object: "sa_queries" by method, "sa_attempts", ... "sa_queued". */
+void sa_client_stats_json(const struct sa_client *c, struct json *j);
 /* fn runs whenever an attempt goes unanswered (e.g. to look for a new SM). */
 void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg);
 const char *sa_stat_name(enum sa_stat s);

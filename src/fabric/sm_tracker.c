@@ -11,6 +11,7 @@
 #include <infiniband/umad_sm.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "fabric/mad_dispatch.h"
@@ -149,7 +150,7 @@ void sm_tracker_free(struct sm_tracker *t)
 	free(t);
 }
 
-uint64_t sm_tracker_changes(const struct sm_tracker *t)
+void sm_tracker_stats_json(const struct sm_tracker *t, struct json *j)
 {
-	return t->changes;
+	json_u64(j, "sm_changes", t->changes);
 }

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+struct json;
 struct loop;
 struct mad_port;
 struct sm_tracker;
@@ -22,6 +23,7 @@ void sm_tracker_free(struct sm_tracker *t);
 /* Reads PortInfo now (unless a read is in flight); the answer comes through the port's
  * dispatcher, which hands this tracker every directed-route answer. */
 void sm_tracker_check(struct sm_tracker *t);
-uint64_t sm_tracker_changes(const struct sm_tracker *t);
+/* Its member of the stats object: "sm_changes". */
+void sm_tracker_stats_json(const struct sm_tracker *t, struct json *j);
 
 #endif

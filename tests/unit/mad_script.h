@@ -24,6 +24,7 @@
 #include "fabric/mad_transport.h"
 #include "pr_fixture.h"
 #include "wire/notice.h"
+#include "wire/port_info.h"
 #include "wire/sa_mad.h"
 
 enum { SCRIPT_SA_AGENT = 1, SCRIPT_SMP_AGENT = 2, SCRIPT_SM_LID = 2, SCRIPT_LID = 1 };
@@ -247,7 +248,24 @@ static inline void script_report(struct mad_script *s, uint16_t trap, const unio
 	script_deliver(s, mad, sizeof(mad), 0, slid);
 }
 
-/* Sent MADs of this class and method (0: any) since index from. */
+/* The local SMA's answer to a directed-route PortInfo read: this LID and master SM LID. */
+static inline void script_port_info(struct mad_script *s, const struct script_sent *req,
+				    uint16_t lid, uint16_t sm_lid)
+{
+	unsigned char mad[MAD_LEN];
+	uint16_t be;
+
+	memcpy(mad, req->mad, MAD_LEN);
+	mad[3] = UMAD_METHOD_GET_RESP;
+	mad[4] = 0x80;	/* the D bit of the status: inbound */
+	be = htobe16(lid);
+	memcpy(mad + SMP_DATA_OFFSET + 16, &be, 2);	/* PortInfo:LID */
+	be = htobe16(sm_lid);
+	memcpy(mad + SMP_DATA_OFFSET + 18, &be, 2);	/* PortInfo:MasterSMLID */
+	script_deliver(s, mad, MAD_LEN, 0, 0xffff);
+}
+
+/* Sent MADs of this method and attribute (0: any) since index from. */
 static inline size_t script_count(const struct mad_script *s, size_t from, uint8_t method,
 				  uint16_t attr_id)
 {
