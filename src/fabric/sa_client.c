@@ -165,8 +165,9 @@ static int attempt_send(struct sa_client *c, struct sa_query *q)
 	h.attr_offset = (uint16_t)(q->rec_len / 8);
 	h.attr_mod = q->attr_mod;
 	h.sm_key = q->sm_key;
-	/* More than one MAD holds: one RMPP message, which the kernel segments. */
-	sa_hdr_set_rmpp(&h, SA_HDR_LEN + q->len > MAD_LEN, q->len);
+	/* More than one record, or more than one MAD holds: one RMPP message (the kernel
+	 * segments), whose PayLen tells the receiver how many records are real, not padding. */
+	sa_hdr_set_rmpp(&h, q->len > q->rec_len || SA_HDR_LEN + q->len > MAD_LEN, q->len);
 	sa_hdr_encode(mad, &h);
 	memcpy(mad + SA_HDR_LEN, q->data, q->len);
 	q->attempt++;

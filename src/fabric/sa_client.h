@@ -53,8 +53,9 @@ void sa_client_free(struct sa_client *c);  /* fails pending queries with -ECANCE
  * query could not even be sent): then fn is never called. */
 int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, uint64_t comp_mask,
 			const void *rec, size_t rec_len, sa_done_fn fn, void *arg);
-/* A query to any SA-class agent (a local SA, for pushes): data may exceed one
- * MAD (then it travels as one RMPP message); attr_offset = rec_len / 8. */
+/* A query to any SA-class agent (a local SA, for pushes): data may hold many records and
+ * exceed one MAD (then it travels as one RMPP message, its PayLen exact); attr_offset =
+ * rec_len / 8. */
 struct sa_request {
 	uint16_t dlid;            /* 0: the master SA */
 	uint8_t method;

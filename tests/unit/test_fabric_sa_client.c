@@ -4,8 +4,9 @@
  * a full queue refuses with -ENOBUFS; a send that fails at submission is the caller's error
  * (no callback, ever), one that fails on a retry ends that query and frees its credit; a
  * retry when memory runs out ends the query instead of stranding it with its credit; the
- * guard timer ends an attempt the transport never reports. Also the resolver when its
- * queries cannot be sent.
+ * guard timer ends an attempt the transport never reports; more than one record travels
+ * as one RMPP message even when one MAD holds it. Also the resolver when its queries cannot
+ * be sent.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -364,6 +365,41 @@ static void test_retry_without_memory(struct loop *loop)
 	mad_port_close(port);
 }
 
+/* --- many records in one MAD: still one RMPP message, PayLen exact ------------ */
+
+static void test_records_framing(struct loop *loop)
+{
+	struct ibv_path_record recs[2] = { rec_of(2, 2, 0, 1), rec_of(3, 3, 0, 2) };
+	struct sa_request req = { 9, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC, 0, 0, 0x77,
+				  recs, 2 * PR_LEN, PR_LEN };
+	struct sa_client_opts o = { .credits = 1, .timeout_ms = 1000 };
+	struct done_log log = { 0 };
+	struct tagged t = { &log, 0 };
+	struct mad_script s;
+	struct mad_port *port;
+	struct sa_client *sa;
+
+	script_init(&s);
+	port = script_port(&s, loop);
+	CHECK_INT(0, sa_client_new(loop, port, &o, &sa));
+	CHECK(sa_client_send(sa, &req, sa_done, &t) > 0);
+	req.len = PR_LEN;	/* one record: a plain MAD */
+	CHECK(sa_client_send(sa, &req, sa_done, &t) > 0);
+	script_answer(&s, &s.sent[0], 0, NULL, 0, 0);
+	script_run(loop, 5);
+	CHECK_INT(2, s.n_sent);
+	CHECK_INT(9, s.sent[0].dlid);
+	CHECK_INT(MAD_LEN, s.sent[0].len);
+	CHECK(s.sent[0].h.sm_key == 0x77);
+	CHECK_INT(PR_LEN / 8, s.sent[0].h.attr_offset);
+	CHECK(s.sent[0].h.rmpp_flags & UMAD_RMPP_FLAG_ACTIVE);
+	CHECK_INT(SA_RMPP_CLASS_HDR_LEN + 2 * PR_LEN, s.sent[0].h.rmpp_paylen);
+	CHECK_INT(0, s.sent[1].h.rmpp_flags);
+	CHECK_INT(0, s.sent[1].h.rmpp_paylen);
+	sa_client_free(sa);
+	mad_port_close(port);
+}
+
 /* --- the resolver when its queries cannot be sent --------------------------- */
 
 static unsigned resolve_calls, fill_calls;
@@ -441,6 +477,7 @@ int main(void)
 	test_send_failure_is_returned(loop);
 	test_retry_send_failure(loop);
 	test_retry_without_memory(loop);
+	test_records_framing(loop);
 	test_resolver_miss_and_fill(loop);
 	loop_free(loop);
 	return CHECK_DONE();
