@@ -3,7 +3,6 @@
  * below carries the MADs, the dispatcher above finds their owners.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,18 +14,8 @@
 
 enum { RECV_BATCH = 64 };
 
-static void apply_attr(struct mad_port *p, const struct mad_port_attr *a)
-{
-	p->lid = a->lid;
-	p->lmc = a->lmc;
-	p->sm_lid = a->sm_lid;
-	p->sm_sl = a->sm_sl;
-	p->gid = a->gid;
-}
-
 int mad_port_new(struct mad_transport *t, struct mad_port **out)
 {
-	struct mad_port_attr a;
 	struct mad_port *p;
 	int ret;
 
@@ -35,7 +24,7 @@ int mad_port_new(struct mad_transport *t, struct mad_port **out)
 		ret = -ENOMEM;
 		goto out_transport;
 	}
-	ret = t->ops->port_attr(t, &a);
+	ret = t->ops->port_attr(t, p);
 	if (ret < 0)
 		goto out_free;
 	ret = mad_dispatch_new(&p->dispatch);
@@ -45,9 +34,6 @@ int mad_port_new(struct mad_transport *t, struct mad_port **out)
 	p->fd = t->fd;
 	p->sa_agent = t->sa_agent;
 	p->smp_agent = t->smp_agent;
-	snprintf(p->ca_name, sizeof(p->ca_name), "%s", a.ca_name);
-	p->portnum = a.portnum;
-	apply_attr(p, &a);
 	*out = p;
 	return 0;
 
@@ -125,13 +111,7 @@ int mad_port_watch(struct mad_port *p, struct loop *loop)
 
 int mad_port_refresh(struct mad_port *p)
 {
-	struct mad_port_attr a;
-	int ret = p->transport->ops->port_attr(p->transport, &a);
-
-	if (ret < 0)
-		return ret;
-	apply_attr(p, &a);
-	return 0;
+	return p->transport->ops->port_attr(p->transport, p);
 }
 
 int mad_port_ca_info(const struct mad_port *p, uint64_t *node_guid, uint8_t *num_ports)

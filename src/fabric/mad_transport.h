@@ -10,8 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <infiniband/verbs.h>
-
 /* A received MAD; mad points into the transport's buffer until the next recv. */
 struct umad_msg {
 	const unsigned char *mad;
@@ -20,16 +18,6 @@ struct umad_msg {
 	uint16_t slid;
 	uint32_t sqpn;
 	int agent;
-};
-
-struct mad_port_attr {
-	char ca_name[64];
-	int portnum;
-	uint16_t lid;
-	uint8_t lmc;
-	uint16_t sm_lid;
-	uint8_t sm_sl;
-	union ibv_gid gid;       /* port GID 0, network order */
 };
 
 /* One MAD to send; qkey and the rest of the address follow from dqpn (QP1 or QP0). */
@@ -44,11 +32,13 @@ struct mad_send {
 	int retries;
 };
 
+struct mad_port;
 struct mad_transport;
 
 struct mad_transport_ops {
-	/* The port's attributes as they are now (sysfs on hardware). */
-	int (*port_attr)(struct mad_transport *t, struct mad_port_attr *out);
+	/* Writes the port's address fields (ca_name, portnum, lid, lmc, sm_lid, sm_sl, gid) as
+	 * they are now (sysfs on hardware); the others are not touched. */
+	int (*port_attr)(struct mad_transport *t, struct mad_port *p);
 	/* The port's CA: node GUID (host order) and number of physical ports. */
 	int (*ca_info)(struct mad_transport *t, uint64_t *node_guid, uint8_t *num_ports);
 	/* 0 or negative errno. */

@@ -12,6 +12,7 @@
 #include <infiniband/umad_types.h>
 
 #include "base/log.h"
+#include "fabric/mad_port.h"
 #include "fabric/mad_transport.h"
 #include "fabric/umad_transport.h"
 #include "wire/sa_mad.h"
@@ -31,7 +32,7 @@ static struct umad_transport *of(struct mad_transport *t)
 	return (struct umad_transport *)t;
 }
 
-static int port_attr(struct mad_transport *t, struct mad_port_attr *out)
+static int port_attr(struct mad_transport *t, struct mad_port *out)
 {
 	struct umad_transport *u = of(t);
 	umad_port_t info;

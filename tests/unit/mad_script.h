@@ -50,7 +50,7 @@ struct script_msg {
 
 struct mad_script {
 	struct mad_transport t;   /* first: the port's transport pointer is the script */
-	struct mad_port_attr attr;
+	struct mad_port attr;     /* the address fields the port reads (script_port_attr) */
 	struct script_msg *in;    /* waiting to be received, FIFO from in_head */
 	size_t n_in, in_head, in_cap;
 	unsigned char *held;      /* the MAD received last: valid until the next recv */
@@ -67,9 +67,17 @@ static inline struct mad_script *script_of(struct mad_transport *t)
 	return (struct mad_script *)t;
 }
 
-static inline int script_port_attr(struct mad_transport *t, struct mad_port_attr *out)
+static inline int script_port_attr(struct mad_transport *t, struct mad_port *out)
 {
-	*out = script_of(t)->attr;
+	const struct mad_port *a = &script_of(t)->attr;
+
+	memcpy(out->ca_name, a->ca_name, sizeof(out->ca_name));
+	out->portnum = a->portnum;
+	out->lid = a->lid;
+	out->lmc = a->lmc;
+	out->sm_lid = a->sm_lid;
+	out->sm_sl = a->sm_sl;
+	out->gid = a->gid;
 	return 0;
 }
 
@@ -81,6 +89,18 @@ static inline int script_ca_info(struct mad_transport *t, uint64_t *node_guid,
 	return 0;
 }
 
+/* Room for one more element in a growable array; the tests stop at the first failure. */
+static inline void *script_grow(void *arr, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return arr;
+	*cap = *cap ? 2 * *cap : 64;
+	arr = realloc(arr, *cap * size);
+	if (!arr)
+		abort();
+	return arr;
+}
+
 static inline int script_send(struct mad_transport *t, const struct mad_send *m)
 {
 	struct mad_script *s = script_of(t);
@@ -90,12 +110,7 @@ static inline int script_send(struct mad_transport *t, const struct mad_send *m)
 		s->fail_sends--;
 		return s->send_err ? s->send_err : -EIO;
 	}
-	if (s->n_sent == s->sent_cap) {
-		s->sent_cap = s->sent_cap ? 2 * s->sent_cap : 64;
-		s->sent = realloc(s->sent, s->sent_cap * sizeof(*s->sent));
-		if (!s->sent)
-			abort();
-	}
+	s->sent = script_grow(s->sent, s->n_sent, &s->sent_cap, sizeof(*s->sent));
 	e = &s->sent[s->n_sent++];
 	memset(e, 0, sizeof(*e));
 	e->agent = m->agent;
@@ -186,12 +201,7 @@ static inline void script_deliver(struct mad_script *s, const void *mad, size_t 
 	struct script_msg *m;
 	uint64_t one = 1;
 
-	if (s->n_in == s->in_cap) {
-		s->in_cap = s->in_cap ? 2 * s->in_cap : 64;
-		s->in = realloc(s->in, s->in_cap * sizeof(*s->in));
-		if (!s->in)
-			abort();
-	}
+	s->in = script_grow(s->in, s->n_in, &s->in_cap, sizeof(*s->in));
 	m = &s->in[s->n_in++];
 	m->mad = malloc(len ? len : 1);
 	if (!m->mad)

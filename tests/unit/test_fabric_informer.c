@@ -44,89 +44,98 @@ static void unsubscribed(void *arg)
 	(*(unsigned *)arg)++;
 }
 
-static void test_subscriptions(struct loop *loop)
-{
-	static const uint16_t traps[] = { 64, 65 };
-	struct sa_client_opts so = { .credits = 2, .timeout_ms = 1000 };
-	struct traps_seen seen = { 0 };
-	struct informer_stats st;
-	struct informer *inf;
+static const uint16_t traps[] = { 64, 65 };
+
+/* A scripted port, an SA client, and an informer for traps 64 and 65. */
+struct env {
 	struct mad_script s;
 	struct mad_port *port;
 	struct sa_client *sa;
+	struct informer *inf;
+	struct traps_seen seen;
+};
+
+static void env_up(struct env *e, struct loop *loop)
+{
+	struct sa_client_opts so = { .credits = 4, .timeout_ms = 1000 };
+
+	memset(e, 0, sizeof(*e));
+	script_init(&e->s);
+	e->port = script_port(&e->s, loop);
+	CHECK_INT(0, sa_client_new(loop, e->port, &so, &e->sa));
+	CHECK_INT(0, informer_new(loop, e->port, e->sa, traps, 2, 0, on_trap, &e->seen, &e->inf));
+}
+
+static void env_down(struct env *e)
+{
+	informer_free(e->inf);
+	sa_client_free(e->sa);
+	mad_port_close(e->port);
+}
+
+static void test_subscriptions(struct loop *loop)
+{
+	struct informer_stats st;
+	struct env e;
 	unsigned done = 0;
 
-	script_init(&s);
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &so, &sa));
-	CHECK_INT(0, informer_new(loop, port, sa, traps, 2, 0, on_trap, &seen, &inf));
-	informer_subscribe(inf);
-	CHECK_INT(2, s.n_sent);
+	env_up(&e, loop);
+	informer_subscribe(e.inf);
+	CHECK_INT(2, e.s.n_sent);
 	for (size_t i = 0; i < 2; i++) {
+		const struct script_sent *m = &e.s.sent[i];
 		struct inform_info ii;
 
-		CHECK_INT(UMAD_METHOD_SET, s.sent[i].h.method);
-		CHECK_INT(UMAD_ATTR_INFORM_INFO, s.sent[i].h.attr_id);
-		CHECK_INT(SCRIPT_SM_LID, s.sent[i].dlid);
-		CHECK_INT(0, inform_info_decode(s.sent[i].mad + SA_HDR_LEN, INFORM_INFO_LEN, &ii));
+		CHECK_INT(UMAD_METHOD_SET, m->h.method);
+		CHECK_INT(UMAD_ATTR_INFORM_INFO, m->h.attr_id);
+		CHECK_INT(SCRIPT_SM_LID, m->dlid);
+		CHECK_INT(0, inform_info_decode(m->mad + SA_HDR_LEN, INFORM_INFO_LEN, &ii));
 		CHECK_INT(traps[i], ii.trap_number);
 		CHECK_INT(1, ii.subscribe);
-		script_answer(&s, &s.sent[i], 0, s.sent[i].mad + SA_HDR_LEN, 40, 1);
+		script_answer(&e.s, m, 0, m->mad + SA_HDR_LEN, 40, 1);
 	}
 	script_run(loop, 10);
-	informer_stats(inf, &st);
+	informer_stats(e.inf, &st);
 	CHECK_INT(2, st.subscribe_sent);
 	CHECK_INT(2, st.subscribe_ok);
 	CHECK_INT(2, st.subscribed);
 
 	/* Unsubscribing: one Set each, subscribe 0; done once both are answered. */
-	informer_unsubscribe(inf, unsubscribed, &done);
-	CHECK_INT(4, s.n_sent);
+	informer_unsubscribe(e.inf, unsubscribed, &done);
+	CHECK_INT(4, e.s.n_sent);
 	for (size_t i = 2; i < 4; i++) {
 		struct inform_info ii;
 
-		CHECK_INT(0, inform_info_decode(s.sent[i].mad + SA_HDR_LEN, INFORM_INFO_LEN, &ii));
+		CHECK_INT(0, inform_info_decode(e.s.sent[i].mad + SA_HDR_LEN, INFORM_INFO_LEN, &ii));
 		CHECK_INT(0, ii.subscribe);
 	}
-	script_answer(&s, &s.sent[2], 0, NULL, 0, 0);
+	script_answer(&e.s, &e.s.sent[2], 0, NULL, 0, 0);
 	script_run(loop, 10);
 	CHECK_INT(0, done);
-	script_answer(&s, &s.sent[3], 0, NULL, 0, 0);
+	script_answer(&e.s, &e.s.sent[3], 0, NULL, 0, 0);
 	script_run(loop, 10);
 	CHECK_INT(1, done);
-	informer_stats(inf, &st);
+	informer_stats(e.inf, &st);
 	CHECK_INT(0, st.subscribed);
-	CHECK_INT(0, seen.calls);
-	informer_free(inf);
-	sa_client_free(sa);
-	mad_port_close(port);
+	CHECK_INT(0, e.seen.calls);
+	env_down(&e);
 }
 
 static void test_reports(struct loop *loop)
 {
-	static const uint16_t traps[] = { 64, 65 };
-	struct sa_client_opts so = { .credits = 2, .timeout_ms = 1000 };
-	struct traps_seen seen = { 0 };
 	union ibv_gid g9 = gid_of(9), g10 = gid_of(10);
+	unsigned char bad[MAD_LEN] = { 0 };
 	const struct script_sent *resp;
 	struct informer_stats st;
-	struct informer *inf;
-	struct mad_script s;
-	struct mad_port *port;
-	struct sa_client *sa;
-	unsigned char bad[MAD_LEN] = { 0 };
 	struct sa_hdr h;
+	struct env e;
 
-	script_init(&s);
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &so, &sa));
-	CHECK_INT(0, informer_new(loop, port, sa, traps, 2, 0, on_trap, &seen, &inf));
-
+	env_up(&e, loop);
 	/* Answered, then acted on. */
-	script_report(&s, 65, &g9, 0x100, 2);
+	script_report(&e.s, 65, &g9, 0x100, 2);
 	script_run(loop, 10);
-	CHECK_INT(1, s.n_sent);
-	resp = &s.sent[0];
+	CHECK_INT(1, e.s.n_sent);
+	resp = &e.s.sent[0];
 	CHECK_INT(UMAD_METHOD_REPORT_RESP, resp->h.method);
 	CHECK_INT(UMAD_ATTR_NOTICE, resp->h.attr_id);
 	CHECK_INT(0x100, (uint32_t)resp->h.tid);
@@ -134,49 +143,49 @@ static void test_reports(struct loop *loop)
 	CHECK_INT(2, resp->dlid);
 	CHECK_INT(1, resp->dqpn);
 	CHECK_INT(0, resp->timeout_ms);	/* a response expects none */
-	CHECK_INT(1, seen.calls);
-	CHECK_INT(65, seen.trap);
-	CHECK(seen.has_gid);
-	CHECK_MEM(&g9, &seen.gid, sizeof(g9));
+	CHECK_INT(1, e.seen.calls);
+	CHECK_INT(65, e.seen.trap);
+	CHECK(e.seen.has_gid);
+	CHECK_MEM(&g9, &e.seen.gid, sizeof(g9));
 
 	/* The same Report again (our ReportResp was lost): answered again, acted on once. */
-	script_report(&s, 65, &g9, 0x100, 2);
+	script_report(&e.s, 65, &g9, 0x100, 2);
 	script_run(loop, 10);
-	CHECK_INT(2, s.n_sent);
-	CHECK_INT(UMAD_METHOD_REPORT_RESP, s.sent[1].h.method);
-	CHECK_INT(1, seen.calls);
+	CHECK_INT(2, e.s.n_sent);
+	CHECK_INT(UMAD_METHOD_REPORT_RESP, e.s.sent[1].h.method);
+	CHECK_INT(1, e.seen.calls);
 	/* A new TID, a new Notice, another sender: each a trap of its own. */
-	script_report(&s, 65, &g9, 0x101, 2);
-	script_report(&s, 64, &g9, 0x101, 2);
-	script_report(&s, 64, &g10, 0x101, 2);
-	script_report(&s, 64, &g10, 0x101, 3);
+	script_report(&e.s, 65, &g9, 0x101, 2);
+	script_report(&e.s, 64, &g9, 0x101, 2);
+	script_report(&e.s, 64, &g10, 0x101, 2);
+	script_report(&e.s, 64, &g10, 0x101, 3);
 	script_run(loop, 10);
-	CHECK_INT(6, s.n_sent);
-	CHECK_INT(5, seen.calls);
-	CHECK_INT(64, seen.trap);
-	CHECK_MEM(&g10, &seen.gid, sizeof(g10));
+	CHECK_INT(6, e.s.n_sent);
+	CHECK_INT(5, e.seen.calls);
+	CHECK_INT(64, e.seen.trap);
+	CHECK_MEM(&g10, &e.seen.gid, sizeof(g10));
 
 	/* A Report of another attribute: malformed, neither answered nor acted on. */
 	sa_hdr_init_request(&h, UMAD_METHOD_REPORT, UMAD_ATTR_INFORM_INFO, 0x200, 0);
 	sa_hdr_encode(bad, &h);
-	script_deliver(&s, bad, sizeof(bad), 0, 2);
+	script_deliver(&e.s, bad, sizeof(bad), 0, 2);
 	script_run(loop, 10);
-	CHECK_INT(6, s.n_sent);
-	CHECK_INT(5, seen.calls);
+	CHECK_INT(6, e.s.n_sent);
+	CHECK_INT(5, e.seen.calls);
 
-	informer_stats(inf, &st);
+	informer_stats(e.inf, &st);
 	CHECK_INT(7, st.reports);
 	CHECK_INT(1, st.duplicates);
 	CHECK_INT(1, st.malformed);
 	CHECK_INT(3, st.traps[0]);	/* 64 */
 	CHECK_INT(2, st.traps[1]);	/* 65 */
-	informer_free(inf);
+	informer_free(e.inf);
+	e.inf = NULL;
 	/* Without an informer a Report is nobody's: not answered. */
-	script_report(&s, 65, &g9, 0x300, 2);
+	script_report(&e.s, 65, &g9, 0x300, 2);
 	script_run(loop, 10);
-	CHECK_INT(6, s.n_sent);
-	sa_client_free(sa);
-	mad_port_close(port);
+	CHECK_INT(6, e.s.n_sent);
+	env_down(&e);
 }
 
 /*
@@ -187,28 +196,19 @@ static void test_reports(struct loop *loop)
  */
 static void test_free_with_queries_out(struct loop *loop)
 {
-	static const uint16_t traps[] = { 64, 65 };
-	struct sa_client_opts so = { .credits = 4, .timeout_ms = 1000 };
-	struct traps_seen seen = { 0 };
-	struct informer *inf;
-	struct mad_script s;
-	struct mad_port *port;
-	struct sa_client *sa;
+	struct env e;
 	unsigned done = 0;
 
-	script_init(&s);
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &so, &sa));
-	CHECK_INT(0, informer_new(loop, port, sa, traps, 2, 0, on_trap, &seen, &inf));
-	informer_subscribe(inf);
-	script_answer(&s, &s.sent[0], 0, NULL, 0, 0);
+	env_up(&e, loop);
+	informer_subscribe(e.inf);
+	script_answer(&e.s, &e.s.sent[0], 0, NULL, 0, 0);
 	script_run(loop, 5);
-	informer_unsubscribe(inf, unsubscribed, &done);	/* trap 64's; 65's Set is still out */
-	CHECK_INT(3, s.n_sent);
-	informer_free(inf);
-	sa_client_free(sa);	/* cancels both */
+	informer_unsubscribe(e.inf, unsubscribed, &done); /* trap 64's; 65's Set is still out */
+	CHECK_INT(3, e.s.n_sent);
+	informer_free(e.inf);
+	e.inf = NULL;
+	env_down(&e);	/* the SA client's end cancels both */
 	CHECK_INT(0, done);
-	mad_port_close(port);
 }
 
 int main(void)

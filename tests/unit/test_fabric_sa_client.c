@@ -69,66 +69,26 @@ static uint16_t sent_dlid(const struct script_sent *m)
 	return pr_dlid(&r);
 }
 
-/* --- credits ---------------------------------------------------------------- */
-
-static void test_credits(struct loop *loop)
-{
+/* A scripted port with one SA client on it; hook (may be NULL) plays the other side. */
+struct env {
 	struct mad_script s;
 	struct mad_port *port;
-	struct sa_client_opts o = { .credits = 2, .timeout_ms = 1000, .retries = 1 };
-	struct done_log log = { 0 };
-	struct tagged t[6];
-	struct sa_client_stats st;
 	struct sa_client *sa;
-	size_t answered = 0;
+};
 
-	script_init(&s);
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &o, &sa));
-	for (int i = 0; i < 6; i++) {
-		t[i] = (struct tagged){ &log, i };
-		CHECK(get(sa, &t[i]) > 0);
-	}
-	/* Two go out at once, to the SM, in submission order; four wait. */
-	CHECK_INT(2, s.n_sent);
-	CHECK_INT(SCRIPT_SM_LID, s.sent[0].dlid);
-	CHECK_INT(1, s.sent[0].dqpn);
-	CHECK_INT(1000, s.sent[0].timeout_ms);
-	sa_client_stats(sa, &st);
-	CHECK_INT(2, st.outstanding_now);
-	CHECK_INT(4, st.queued_now);
-	/* Each answer frees a credit, which the oldest waiting query takes; never more than 2. */
-	while (answered < s.n_sent) {
-		script_answer(&s, &s.sent[answered++], 0, NULL, 0, 0);
-		script_run(loop, 5);
-		sa_client_stats(sa, &st);
-		CHECK(st.outstanding_now <= 2);
-		CHECK(s.n_sent - answered <= 2);
-	}
-	CHECK_INT(6, s.n_sent);
-	CHECK_INT(6, log.calls);
-	for (int i = 0; i < 6; i++) {
-		CHECK_INT(100 + i, sent_dlid(&s.sent[i]));
-		CHECK_INT(i, log.order[i]);
-		CHECK_INT(0, log.err[i]);
-	}
-	sa_client_stats(sa, &st);
-	CHECK_INT(6, st.sent[SA_STAT_GET]);
-	CHECK_INT(6, st.attempts);
-	CHECK_INT(6, st.responses);
-	CHECK_INT(0, st.outstanding_now);
-	/* Every TID carries the client's id in bits 28-31. */
-	for (size_t i = 0; i < s.n_sent; i++)
-		CHECK_INT(0, (uint32_t)s.sent[i].h.tid >> 28);
-	sa_client_free(sa);
-	mad_port_close(port);
+static void env_up(struct env *e, struct loop *loop, const struct sa_client_opts *o,
+		   void (*hook)(struct mad_script *, const struct script_sent *, void *))
+{
+	script_init(&e->s);
+	e->s.on_send = hook;
+	e->port = script_port(&e->s, loop);
+	CHECK_INT(0, sa_client_new(loop, e->port, o, &e->sa));
 }
 
-/* --- retries: the pause doubles, up to its cap ------------------------------- */
-
-static void time_out_at_once(struct mad_script *s, const struct script_sent *m, void *arg)
+static void env_down(struct env *e)
 {
-	script_time_out(s, m);
+	sa_client_free(e->sa);
+	mad_port_close(e->port);
 }
 
 static void stop_on_done(void *arg, int err, uint8_t status, const unsigned char *mad,
@@ -141,112 +101,152 @@ static void stop_on_done(void *arg, int err, uint8_t status, const unsigned char
 	loop_stop(loop);
 }
 
+/* One Get, and the loop run until it ends (at most max_ms): its error, or 1 if none came. */
+static int get_and_wait(struct env *e, struct loop *loop, uint64_t max_ms)
+{
+	struct ibv_path_record q;
+	int got = 1;
+	void *ctx[2] = { loop, &got };
+
+	memset(&q, 0, sizeof(q));
+	CHECK(sa_client_query(e->sa, UMAD_METHOD_GET, UMAD_SA_ATTR_PATH_REC, 0, &q, sizeof(q),
+			      stop_on_done, ctx) > 0);
+	script_run(loop, max_ms);
+	return got;
+}
+
+/* --- credits ---------------------------------------------------------------- */
+
+static void test_credits(struct loop *loop)
+{
+	struct sa_client_opts o = { .credits = 2, .timeout_ms = 1000, .retries = 1 };
+	struct done_log log = { 0 };
+	struct tagged t[6];
+	struct sa_client_stats st;
+	size_t answered = 0;
+	struct env e;
+
+	env_up(&e, loop, &o, NULL);
+	for (int i = 0; i < 6; i++) {
+		t[i] = (struct tagged){ &log, i };
+		CHECK(get(e.sa, &t[i]) > 0);
+	}
+	/* Two go out at once, to the SM, in submission order; four wait. */
+	CHECK_INT(2, e.s.n_sent);
+	CHECK_INT(SCRIPT_SM_LID, e.s.sent[0].dlid);
+	CHECK_INT(1, e.s.sent[0].dqpn);
+	CHECK_INT(1000, e.s.sent[0].timeout_ms);
+	sa_client_stats(e.sa, &st);
+	CHECK_INT(2, st.outstanding_now);
+	CHECK_INT(4, st.queued_now);
+	/* Each answer frees a credit, which the oldest waiting query takes; never more than 2. */
+	while (answered < e.s.n_sent) {
+		script_answer(&e.s, &e.s.sent[answered++], 0, NULL, 0, 0);
+		script_run(loop, 5);
+		sa_client_stats(e.sa, &st);
+		CHECK(st.outstanding_now <= 2);
+		CHECK(e.s.n_sent - answered <= 2);
+	}
+	CHECK_INT(6, e.s.n_sent);
+	CHECK_INT(6, log.calls);
+	for (int i = 0; i < 6; i++) {
+		CHECK_INT(100 + i, sent_dlid(&e.s.sent[i]));
+		CHECK_INT(i, log.order[i]);
+		CHECK_INT(0, log.err[i]);
+	}
+	sa_client_stats(e.sa, &st);
+	CHECK_INT(6, st.sent[SA_STAT_GET]);
+	CHECK_INT(6, st.attempts);
+	CHECK_INT(6, st.responses);
+	CHECK_INT(0, st.outstanding_now);
+	/* Every TID carries the client's id in bits 28-31. */
+	for (size_t i = 0; i < e.s.n_sent; i++)
+		CHECK_INT(0, (uint32_t)e.s.sent[i].h.tid >> 28);
+	env_down(&e);
+}
+
+/* --- retries: the pause doubles, up to its cap ------------------------------- */
+
+static void time_out_at_once(struct mad_script *s, const struct script_sent *m, void *arg)
+{
+	script_time_out(s, m);
+}
+
 static void test_backoff(struct loop *loop)
 {
-	struct mad_script s;
-	struct mad_port *port;
 	/* timeout 30 ms, pauses 30, 60, then capped at 70 */
 	struct sa_client_opts o = { .credits = 1, .timeout_ms = 30, .retries = 4,
 				    .backoff_max_ms = 70 };
 	static const uint64_t pause[] = { 30, 60, 70, 70 };
-	struct ibv_path_record q;
 	struct sa_client_stats st;
-	struct sa_client *sa;
-	int got = 1;
-	void *ctx[2] = { loop, &got };
+	struct env e;
 
-	script_init(&s);
-	s.on_send = time_out_at_once;
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &o, &sa));
-	memset(&q, 0, sizeof(q));
-	CHECK(sa_client_query(sa, UMAD_METHOD_GET, UMAD_SA_ATTR_PATH_REC, 0, &q, sizeof(q),
-			      stop_on_done, ctx) > 0);
-	script_run(loop, 2000);
-	CHECK_INT(-ETIMEDOUT, got);
-	CHECK_INT(5, s.n_sent);
-	for (size_t i = 1; i < s.n_sent && i < 5; i++) {
-		uint64_t gap = s.sent[i].at_ms - s.sent[i - 1].at_ms;
+	env_up(&e, loop, &o, time_out_at_once);
+	CHECK_INT(-ETIMEDOUT, get_and_wait(&e, loop, 2000));
+	CHECK_INT(5, e.s.n_sent);
+	for (size_t i = 1; i < e.s.n_sent && i < 5; i++) {
+		uint64_t gap = e.s.sent[i].at_ms - e.s.sent[i - 1].at_ms;
 
 		/* never early; and each below the next step (so it did double, and did stop) */
 		CHECK(gap >= pause[i - 1]);
 		CHECK(gap < (i < 2 ? 2 * pause[i - 1] : 120));
 		/* every attempt is a new transaction */
-		CHECK((uint32_t)s.sent[i].h.tid != (uint32_t)s.sent[i - 1].h.tid);
+		CHECK((uint32_t)e.s.sent[i].h.tid != (uint32_t)e.s.sent[i - 1].h.tid);
 	}
-	sa_client_stats(sa, &st);
+	sa_client_stats(e.sa, &st);
 	CHECK_INT(5, st.attempts);
 	CHECK_INT(4, st.retries);
 	CHECK_INT(5, st.timeouts);
 	CHECK_INT(1, st.failures);
 	CHECK_INT(0, st.outstanding_now);
-	sa_client_free(sa);
-	mad_port_close(port);
+	env_down(&e);
 }
 
 /* A transport that never reports the timeout: the guard timer ends the attempt. */
 static void test_guard(struct loop *loop)
 {
-	struct mad_script s;
-	struct mad_port *port;
 	struct sa_client_opts o = { .credits = 1, .timeout_ms = 5, .retries = 0 };
-	struct ibv_path_record q;
-	struct sa_client *sa;
 	uint64_t t0 = loop_now_ms();
-	int got = 1;
-	void *ctx[2] = { loop, &got };
+	struct env e;
 
-	script_init(&s);
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &o, &sa));
-	memset(&q, 0, sizeof(q));
-	CHECK(sa_client_query(sa, UMAD_METHOD_GET, UMAD_SA_ATTR_PATH_REC, 0, &q, sizeof(q),
-			      stop_on_done, ctx) > 0);
-	script_run(loop, 2000);
-	CHECK_INT(-ETIMEDOUT, got);
+	env_up(&e, loop, &o, NULL);
+	CHECK_INT(-ETIMEDOUT, get_and_wait(&e, loop, 2000));
 	CHECK(loop_now_ms() - t0 >= 2 * 5 + 500);
 	/* the kernel's report comes after all: nobody waits for it any more */
-	script_time_out(&s, &s.sent[0]);
+	script_time_out(&e.s, &e.s.sent[0]);
 	script_run(loop, 5);
-	CHECK_INT(-ETIMEDOUT, got);
-	sa_client_free(sa);
-	mad_port_close(port);
+	env_down(&e);
 }
 
 /* --- the queue's cap ------------------------------------------------------ */
 
 static void test_queue_cap(struct loop *loop)
 {
-	struct mad_script s;
-	struct mad_port *port;
 	struct sa_client_opts o = { .credits = 1, .timeout_ms = 1000, .max_queued = 2 };
 	struct done_log log = { 0 };
 	struct tagged t[4];
 	struct sa_client_stats st;
-	struct sa_client *sa;
+	struct env e;
 
-	script_init(&s);
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &o, &sa));
+	env_up(&e, loop, &o, NULL);
 	for (int i = 0; i < 4; i++)
 		t[i] = (struct tagged){ &log, i };
-	CHECK(get(sa, &t[0]) > 0);
-	CHECK(get(sa, &t[1]) > 0);
-	CHECK(get(sa, &t[2]) > 0);
-	CHECK_INT(-ENOBUFS, get(sa, &t[3]));
-	sa_client_stats(sa, &st);
+	CHECK(get(e.sa, &t[0]) > 0);
+	CHECK(get(e.sa, &t[1]) > 0);
+	CHECK(get(e.sa, &t[2]) > 0);
+	CHECK_INT(-ENOBUFS, get(e.sa, &t[3]));
+	sa_client_stats(e.sa, &st);
 	CHECK_INT(1, st.rejected);
 	CHECK_INT(1, st.outstanding_now);
 	CHECK_INT(2, st.queued_now);
 	CHECK_INT(0, log.calls);
 	/* Freeing the client cancels the others; the refused one is never heard of. */
-	sa_client_free(sa);
+	env_down(&e);
 	CHECK_INT(3, log.calls);
 	for (unsigned i = 0; i < log.calls && i < 3; i++) {
 		CHECK_INT(-ECANCELED, log.err[i]);
 		CHECK(log.order[i] != 3);
 	}
-	mad_port_close(port);
 }
 
 /* --- sends that fail ------------------------------------------------------- */
@@ -254,29 +254,24 @@ static void test_queue_cap(struct loop *loop)
 /* At submission: the caller hears the error, no callback ever runs, the credit is back. */
 static void test_send_failure_is_returned(struct loop *loop)
 {
-	struct mad_script s;
-	struct mad_port *port;
 	struct sa_client_opts o = { 2, 100, 1, 200, 0, 0 };
 	struct done_log log = { 0 };
 	struct tagged t = { &log, 0 };
 	struct sa_client_stats st;
-	struct sa_client *sa;
+	struct env e;
 
-	script_init(&s);
-	s.fail_sends = 1;
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &o, &sa));
-	CHECK_INT(-EIO, get(sa, &t));
+	env_up(&e, loop, &o, NULL);
+	e.s.fail_sends = 1;
+	CHECK_INT(-EIO, get(e.sa, &t));
 	CHECK_INT(0, log.calls);
-	sa_client_stats(sa, &st);
+	sa_client_stats(e.sa, &st);
 	CHECK_INT(0, st.outstanding_now);
 	CHECK_INT(0, st.queued_now);
 	CHECK_INT(1, st.failures);
 	script_run(loop, 20);
 	CHECK_INT(0, log.calls);
-	sa_client_free(sa);
+	env_down(&e);
 	CHECK_INT(0, log.calls);
-	mad_port_close(port);
 }
 
 /* On a retry: that query ends with the error, its credit goes to the next one. */
@@ -290,34 +285,28 @@ static void fail_the_retry(struct mad_script *s, const struct script_sent *m, vo
 
 static void test_retry_send_failure(struct loop *loop)
 {
-	struct mad_script s;
-	struct mad_port *port;
 	struct sa_client_opts o = { .credits = 1, .timeout_ms = 5, .retries = 2 };
 	struct done_log log = { 0 };
 	struct tagged t[2] = { { &log, 0 }, { &log, 1 } };
 	struct sa_client_stats st;
-	struct sa_client *sa;
+	struct env e;
 
-	script_init(&s);
-	s.on_send = fail_the_retry;
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &o, &sa));
-	CHECK(get(sa, &t[0]) > 0);
-	CHECK(get(sa, &t[1]) > 0);
+	env_up(&e, loop, &o, fail_the_retry);
+	CHECK(get(e.sa, &t[0]) > 0);
+	CHECK(get(e.sa, &t[1]) > 0);
 	script_run(loop, 60);
 	CHECK_INT(1, log.calls);
 	CHECK_INT(0, log.order[0]);
 	CHECK_INT(-EIO, log.err[0]);
-	CHECK_INT(2, s.n_sent);	/* the first attempt, then the second query */
-	CHECK_INT(101, sent_dlid(&s.sent[1]));
-	sa_client_stats(sa, &st);
+	CHECK_INT(2, e.s.n_sent);	/* the first attempt, then the second query */
+	CHECK_INT(101, sent_dlid(&e.s.sent[1]));
+	sa_client_stats(e.sa, &st);
 	CHECK_INT(1, st.outstanding_now);
-	script_answer(&s, &s.sent[1], 0, NULL, 0, 0);
+	script_answer(&e.s, &e.s.sent[1], 0, NULL, 0, 0);
 	script_run(loop, 5);
 	CHECK_INT(2, log.calls);
 	CHECK_INT(0, log.err[1]);
-	sa_client_free(sa);
-	mad_port_close(port);
+	env_down(&e);
 }
 
 /*
@@ -338,31 +327,20 @@ static void starve(void *arg)
 
 static void test_retry_without_memory(struct loop *loop)
 {
-	struct mad_script s;
-	struct mad_port *port;
 	struct sa_client_opts o = { .credits = 1, .timeout_ms = 5, .retries = 2 };
 	struct sa_client_stats st;
-	struct ibv_path_record q;
-	struct sa_client *sa;
-	int got = 1;
-	void *ctx[2] = { loop, &got };
+	struct env e;
+	int got;
 
-	script_init(&s);
-	s.on_send = time_out_at_once;
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &o, &sa));
-	sa_client_on_timeout(sa, starve, loop);
-	memset(&q, 0, sizeof(q));
-	CHECK(sa_client_query(sa, UMAD_METHOD_GET, UMAD_SA_ATTR_PATH_REC, 0, &q, sizeof(q),
-			      stop_on_done, ctx) > 0);
-	script_run(loop, 300);
+	env_up(&e, loop, &o, time_out_at_once);
+	sa_client_on_timeout(e.sa, starve, loop);
+	got = get_and_wait(&e, loop, 300);
 	alloc_fail_set(false);
 	CHECK_INT(-ENOMEM, got);
-	sa_client_stats(sa, &st);
+	sa_client_stats(e.sa, &st);
 	CHECK_INT(0, st.outstanding_now);
 	CHECK_INT(1, st.failures);
-	sa_client_free(sa);
-	mad_port_close(port);
+	env_down(&e);
 }
 
 /* --- many records in one MAD: still one RMPP message, PayLen exact ------------ */
@@ -375,29 +353,24 @@ static void test_records_framing(struct loop *loop)
 	struct sa_client_opts o = { .credits = 1, .timeout_ms = 1000 };
 	struct done_log log = { 0 };
 	struct tagged t = { &log, 0 };
-	struct mad_script s;
-	struct mad_port *port;
-	struct sa_client *sa;
+	struct env e;
 
-	script_init(&s);
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &o, &sa));
-	CHECK(sa_client_send(sa, &req, sa_done, &t) > 0);
+	env_up(&e, loop, &o, NULL);
+	CHECK(sa_client_send(e.sa, &req, sa_done, &t) > 0);
 	req.len = PR_LEN;	/* one record: a plain MAD */
-	CHECK(sa_client_send(sa, &req, sa_done, &t) > 0);
-	script_answer(&s, &s.sent[0], 0, NULL, 0, 0);
+	CHECK(sa_client_send(e.sa, &req, sa_done, &t) > 0);
+	script_answer(&e.s, &e.s.sent[0], 0, NULL, 0, 0);
 	script_run(loop, 5);
-	CHECK_INT(2, s.n_sent);
-	CHECK_INT(9, s.sent[0].dlid);
-	CHECK_INT(MAD_LEN, s.sent[0].len);
-	CHECK(s.sent[0].h.sm_key == 0x77);
-	CHECK_INT(PR_LEN / 8, s.sent[0].h.attr_offset);
-	CHECK(s.sent[0].h.rmpp_flags & UMAD_RMPP_FLAG_ACTIVE);
-	CHECK_INT(SA_RMPP_CLASS_HDR_LEN + 2 * PR_LEN, s.sent[0].h.rmpp_paylen);
-	CHECK_INT(0, s.sent[1].h.rmpp_flags);
-	CHECK_INT(0, s.sent[1].h.rmpp_paylen);
-	sa_client_free(sa);
-	mad_port_close(port);
+	CHECK_INT(2, e.s.n_sent);
+	CHECK_INT(9, e.s.sent[0].dlid);
+	CHECK_INT(MAD_LEN, e.s.sent[0].len);
+	CHECK(e.s.sent[0].h.sm_key == 0x77);
+	CHECK_INT(PR_LEN / 8, e.s.sent[0].h.attr_offset);
+	CHECK(e.s.sent[0].h.rmpp_flags & UMAD_RMPP_FLAG_ACTIVE);
+	CHECK_INT(SA_RMPP_CLASS_HDR_LEN + 2 * PR_LEN, e.s.sent[0].h.rmpp_paylen);
+	CHECK_INT(0, e.s.sent[1].h.rmpp_flags);
+	CHECK_INT(0, e.s.sent[1].h.rmpp_paylen);
+	env_down(&e);
 }
 
 /* --- the resolver when its queries cannot be sent --------------------------- */
@@ -417,21 +390,17 @@ static void filled(void *arg, int err, size_t records)
 
 static void test_resolver_miss_and_fill(struct loop *loop)
 {
-	struct mad_script s;
-	struct mad_port *port;
 	struct sa_client_opts so = { 2, 100, 1, 200, 0, 0 };
 	struct resolver_opts ro = { 1000, 0, 1000, 1000 };
 	struct ibv_path_record rec = rec_of(2, 2, 0, 7);
 	struct pr_request req;
 	struct resolver *res;
-	struct sa_client *sa;
+	struct env e;
 	int64_t ret;
 
-	script_init(&s);
-	s.fail_sends = 1000;
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &so, &sa));
-	CHECK_INT(0, resolver_new(loop, port, sa, &ro, &res));
+	env_up(&e, loop, &so, NULL);
+	e.s.fail_sends = ~0u;
+	CHECK_INT(0, resolver_new(loop, e.port, e.sa, &ro, &res));
 	CHECK_INT(0, resolver_load_table(res, &rec, 1));
 
 	/* A hit still answers inside the call. */
@@ -459,9 +428,8 @@ static void test_resolver_miss_and_fill(struct loop *loop)
 	CHECK_INT(1, resolve_calls);
 	CHECK_INT(0, fill_calls);
 
-	sa_client_free(sa);
+	env_down(&e);
 	resolver_free(res);
-	mad_port_close(port);
 }
 
 int main(void)

@@ -125,7 +125,7 @@ static void test_decode_rejects(void)
 
 static void test_common_header(void)
 {
-	uint8_t mad[MAD_HDR_LEN];
+	uint8_t mad[MAD_HDR_LEN], again[SA_HDR_LEN];
 	struct sa_hdr h, before;
 
 	memcpy(mad, resp_vec, sizeof(mad));
@@ -135,19 +135,12 @@ static void test_common_header(void)
 	CHECK_INT(-EMSGSIZE, mad_hdr_decode(mad, MAD_HDR_LEN - 1, &h));
 	CHECK_MEM(&before, &h, sizeof(h));
 	CHECK_INT(0, mad_hdr_decode(mad, sizeof(mad), &h));
-	CHECK_INT(1, h.base_version);
+	/* Encoded back: every common field was read, and nothing beyond (all zero). */
+	sa_hdr_encode(again, &h);
+	CHECK_MEM(mad, again, MAD_HDR_LEN);
+	for (int i = MAD_HDR_LEN; i < SA_HDR_LEN; i++)
+		CHECK_INT(0, again[i]);
 	CHECK_INT(0x81, h.mgmt_class);
-	CHECK_INT(0x92, h.method);
-	CHECK_INT(0x0300, h.status);
-	CHECK_INT(0x1234, h.class_specific);
-	CHECK(h.tid == 0x1122334455667788ULL);
-	CHECK_INT(0x0035, h.attr_id);
-	CHECK_INT(0xa1b2c3d4u, h.attr_mod);
-	/* what lies beyond the common header is not read */
-	CHECK_INT(0, h.rmpp_flags);
-	CHECK_INT(0, h.rmpp_paylen);
-	CHECK_INT(0, h.attr_offset);
-	CHECK(h.sm_key == 0 && h.comp_mask == 0);
 	mad[0] = 2;	/* the base version is the caller's business */
 	CHECK_INT(0, mad_hdr_decode(mad, sizeof(mad), &h));
 	CHECK_INT(2, h.base_version);
