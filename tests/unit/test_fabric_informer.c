@@ -4,7 +4,8 @@
  * all are answered; every Report answered with a ReportResp (same TID, to its sender) before
  * it is acted on; a resent Report (same sender, TID and Notice) acted on once; a new TID, a
  * new Notice or another sender is a new trap; a Report that is not a Notice is malformed;
- * queries still out when the informer is freed are cancelled without touching it.
+ * queries still out when the informer is freed are cancelled without touching it; the
+ * stats keep their keys.
  */
 #include <errno.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/loop.h"
+#include "base/strbuf.h"
 #include "check.h"
 #include "fabric/informer.h"
 #include "fabric/mad_port.h"
@@ -121,6 +124,19 @@ static void test_subscriptions(struct loop *loop)
 	env_down(&e);
 }
 
+static void check_stats_json(const struct informer *inf, const char *expect)
+{
+	struct strbuf sb;
+	struct json j;
+
+	strbuf_init(&sb, 0);
+	json_init(&j, &sb);
+	informer_stats_json(inf, &j);
+	strbuf_append(&sb, "", 1);
+	CHECK_STR(expect, sb.buf);
+	strbuf_free(&sb);
+}
+
 static void test_reports(struct loop *loop)
 {
 	union ibv_gid g9 = gid_of(9), g10 = gid_of(10);
@@ -175,6 +191,13 @@ static void test_reports(struct loop *loop)
 
 	informer_stats(e.inf, &st);
 	CHECK_INT(7, st.reports);
+	check_stats_json(e.inf, "\"traps\": {\"64\": 3, \"65\": 2}, \"reports\": 7, "
+			 "\"reports_duplicate\": 1, \"reports_malformed\": 1, \"subscriptions\": 0, "
+			 "\"subscribe_sent\": 0, \"subscribe_ok\": 0, \"subscribe_failed\": 0");
+	/* no informer (no traps configured): the same keys, empty and zero */
+	check_stats_json(NULL, "\"traps\": {}, \"reports\": 0, \"reports_duplicate\": 0, "
+			 "\"reports_malformed\": 0, \"subscriptions\": 0, \"subscribe_sent\": 0, "
+			 "\"subscribe_ok\": 0, \"subscribe_failed\": 0");
 	CHECK_INT(1, st.duplicates);
 	CHECK_INT(1, st.malformed);
 	CHECK_INT(3, st.traps[0]);	/* 64 */

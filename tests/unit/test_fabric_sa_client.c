@@ -16,7 +16,9 @@
 #include <infiniband/umad_types.h>
 
 #include "alloc_fail.h"
+#include "base/json.h"
 #include "base/loop.h"
+#include "base/strbuf.h"
 #include "check.h"
 #include "fabric/mad_port.h"
 #include "fabric/resolver.h"
@@ -124,6 +126,8 @@ static void test_credits(struct loop *loop)
 	struct tagged t[6];
 	struct sa_client_stats st;
 	size_t answered = 0;
+	struct strbuf sb;
+	struct json j;
 	struct env e;
 
 	env_up(&e, loop, &o, NULL);
@@ -162,6 +166,15 @@ static void test_credits(struct loop *loop)
 	/* Every TID carries the client's id in bits 28-31. */
 	for (size_t i = 0; i < e.s.n_sent; i++)
 		CHECK_INT(0, (uint32_t)e.s.sent[i].h.tid >> 28);
+	/* The stats members, keys and nesting as the control socket has always shown them. */
+	strbuf_init(&sb, 0);
+	json_init(&j, &sb);
+	sa_client_stats_json(e.sa, &j);
+	strbuf_append(&sb, "", 1);
+	CHECK_STR("\"sa_queries\": {\"get\": 6, \"get_table\": 0, \"set\": 0, \"delete\": 0, "
+		  "\"other\": 0}, \"sa_attempts\": 6, \"sa_retries\": 0, \"sa_timeouts\": 0, "
+		  "\"sa_failures\": 0, \"sa_outstanding\": 0, \"sa_queued\": 0", sb.buf);
+	strbuf_free(&sb);
 	env_down(&e);
 }
 
