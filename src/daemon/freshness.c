@@ -154,8 +154,8 @@ int freshness_new(struct loop *loop, struct mad_port *port, struct sa_client *sa
 	}
 	sa_client_on_timeout(sa, on_sa_timeout, f);
 	if (opts->refresh_interval_s)
-		loop_timer_start(loop, &f->periodic_timer, (uint64_t)opts->refresh_interval_s * 1000,
-				 periodic_tick, f);
+		loop_timer_start(loop, &f->periodic_timer,
+				 (uint64_t)opts->refresh_interval_s * 1000, periodic_tick, f);
 	*out = f;
 	return 0;
 
@@ -201,7 +201,8 @@ static void arm_watchdog(struct freshness *f)
 {
 	if (f->stopping)
 		return;
-	loop_timer_start(f->loop, &f->watchdog_timer, f->opts.receiver_timeout_ms, receiver_watchdog, f);
+	loop_timer_start(f->loop, &f->watchdog_timer, f->opts.receiver_timeout_ms,
+			 receiver_watchdog, f);
 }
 
 void freshness_on_push(struct freshness *f, uint16_t slid, size_t records, uint32_t flags)

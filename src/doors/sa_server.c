@@ -64,7 +64,8 @@ struct sa_server {
 
 static uint8_t resp_method(uint8_t method)
 {
-	return method == UMAD_METHOD_SET ? UMAD_METHOD_GET_RESP : (uint8_t)(method | UMAD_METHOD_RESP_MASK);
+	return method == UMAD_METHOD_SET ? UMAD_METHOD_GET_RESP :
+					   (uint8_t)(method | UMAD_METHOD_RESP_MASK);
 }
 
 /* Sends a response with mad_status (generic bits, SA status << 8) and records. */

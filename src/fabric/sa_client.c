@@ -181,7 +181,8 @@ static int attempt_send(struct sa_client *c, struct sa_query *q)
 	}
 	q->in_flight = true;
 	/* The kernel reports the timeout; this guard only covers its absence. */
-	loop_timer_start(c->loop, &q->timer, (uint64_t)c->opts.timeout_ms * 2 + 500, guard_timer, q);
+	loop_timer_start(c->loop, &q->timer, (uint64_t)c->opts.timeout_ms * 2 + 500, guard_timer,
+			 q);
 	return 0;
 }
 

@@ -19,7 +19,8 @@
 #define SA_DATA_LEN (MAD_LEN - SA_HDR_LEN)	/* 200: payload of one MAD */
 #define SA_RMPP_CLASS_HDR_LEN 20 /* SM_Key..ComponentMask, counted in PayLen */
 
-struct sa_hdr {			/* decoded, host order; the first 9 fields: the common header */
+/* Decoded, host order; the fields up to attr_mod are the common header of every class. */
+struct sa_hdr {
 	uint8_t base_version, mgmt_class, class_version, method;
 	uint16_t status;
 	uint16_t class_specific;

@@ -406,7 +406,8 @@ static void test_timer_random(void)
 			uint64_t delay_ns = (uint64_t)(rand() % 80) * 1000000;
 
 			items[i].due_ns = loop_now_ns() + delay_ns;
-			loop_timer_start(loop, &items[i].timer, delay_ns / 1000000, order_cb, &items[i]);
+			loop_timer_start(loop, &items[i].timer, delay_ns / 1000000, order_cb,
+					 &items[i]);
 			latest[i] = loop_now_ns() + delay_ns;
 		}
 	}
@@ -526,7 +527,8 @@ static void test_timer_no_memory(void)
 	alloc_fail_set(true);
 	for (int i = 0; i < 64; i++) {
 		items[i] = (struct order_item){ .log = &log, .tag = i, .due_ns = loop_now_ns() };
-		loop_timer_start(loop, &items[i].timer, (uint64_t)(63 - i) % 8, order_cb, &items[i]);
+		loop_timer_start(loop, &items[i].timer, (uint64_t)(63 - i) % 8, order_cb,
+				 &items[i]);
 	}
 	CHECK(loop_timer_stop(loop, &items[0].timer));
 	id = loop_timer_add(loop, 1, stop_soon, NULL);

@@ -109,7 +109,8 @@ static void test_subscriptions(struct loop *loop)
 	for (size_t i = 2; i < 4; i++) {
 		struct inform_info ii;
 
-		CHECK_INT(0, inform_info_decode(e.s.sent[i].mad + SA_HDR_LEN, INFORM_INFO_LEN, &ii));
+		CHECK_INT(0, inform_info_decode(e.s.sent[i].mad + SA_HDR_LEN, INFORM_INFO_LEN,
+						&ii));
 		CHECK_INT(0, ii.subscribe);
 	}
 	script_answer(&e.s, &e.s.sent[2], 0, NULL, 0, 0);
@@ -192,8 +193,9 @@ static void test_reports(struct loop *loop)
 	informer_stats(e.inf, &st);
 	CHECK_INT(7, st.reports);
 	check_stats_json(e.inf, "\"traps\": {\"64\": 3, \"65\": 2}, \"reports\": 7, "
-			 "\"reports_duplicate\": 1, \"reports_malformed\": 1, \"subscriptions\": 0, "
-			 "\"subscribe_sent\": 0, \"subscribe_ok\": 0, \"subscribe_failed\": 0");
+			 "\"reports_duplicate\": 1, \"reports_malformed\": 1, "
+			 "\"subscriptions\": 0, \"subscribe_sent\": 0, \"subscribe_ok\": 0, "
+			 "\"subscribe_failed\": 0");
 	/* no informer (no traps configured): the same keys, empty and zero */
 	check_stats_json(NULL, "\"traps\": {}, \"reports\": 0, \"reports_duplicate\": 0, "
 			 "\"reports_malformed\": 0, \"subscriptions\": 0, \"subscribe_sent\": 0, "
