@@ -56,8 +56,9 @@ static struct umad_msg msg_of(unsigned char *buf, size_t len, uint8_t mgmt_class
 static void test_routes(void)
 {
 	struct mad_dispatch *d;
-	struct seen c0 = { .name = "client 0" }, c1 = { .name = "client 1" },
-		    req = { .name = "requests" }, rep = { .name = "reports" }, smp = { .name = "smp" };
+	struct seen c0 = { .name = "client 0" }, c1 = { .name = "client 1" };
+	struct seen req = { .name = "requests" }, rep = { .name = "reports" };
+	struct seen smp = { .name = "smp" };
 	const uint32_t space = 0xf0000000u;
 	struct mad_route r0 = { UMAD_CLASS_SUBN_ADM, MAD_KIND_RESPONSE | MAD_KIND_SEND_TIMEOUT,
 				space, 0 };
