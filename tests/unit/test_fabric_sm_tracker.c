@@ -113,7 +113,7 @@ static void test_polling(struct loop *loop)
 	port = script_port(&s, loop);
 	CHECK_INT(0, sm_tracker_new(loop, port, 10, on_change, &c, &t));
 	script_run(loop, 55);
-	CHECK(s.n_sent >= 4 && s.n_sent <= 5);
+	CHECK(s.n_sent >= 2 && s.n_sent <= 5);	/* again and again, never faster than 10 ms */
 	/* Unanswered from now on: the reads stop while one is in flight. */
 	s.on_send = NULL;
 	n = s.n_sent;
