@@ -107,19 +107,6 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 
 static struct mad_port *port;
 
-static void on_mad(struct loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct run *r = arg;
-	struct umad_msg msg;
-
-	(void)loop;
-	(void)fd;
-	(void)events;
-	while (mad_port_recv(port, &msg) == 0)
-		if (!sa_client_handle(r->sa, &msg))
-			sa_client_handle(r->push, &msg);
-}
-
 int main(int argc, char **argv)
 {
 	struct sa_client_opts master = { 1, 60000, 0, 60000, 0, 0 };
@@ -143,7 +130,7 @@ int main(int argc, char **argv)
 	port->sm_lid = (uint16_t)strtoul(argv[1], NULL, 0);
 	if (sa_client_new(r.loop, port, &master, &r.sa) < 0 ||
 	    sa_client_new(r.loop, port, &push, &r.push) < 0 ||
-	    loop_add_fd(r.loop, port->fd, EPOLLIN, on_mad, &r) < 0)
+	    mad_port_watch(port, r.loop) < 0)
 		return 1;
 	memset(&q, 0, sizeof(q));
 	r.t0 = loop_now_ms();
@@ -158,7 +145,6 @@ int main(int argc, char **argv)
 	       (unsigned long long)(r.t_fetched - r.t0),
 	       (unsigned long long)(r.t_done - r.t_fetched), (unsigned long long)(r.t_done - r.t0),
 	       r.pushed, r.bytes, r.failures);
-	loop_del_fd(r.loop, port->fd);
 	sa_client_free(r.push);
 	sa_client_free(r.sa);
 	mad_port_close(port);

@@ -1,5 +1,5 @@
 /*
- * loop.c - epoll event loop with a timer min-heap and a shared signalfd.
+ * loop.c - epoll event loop with a timer heap and a shared signalfd.
  *
  * Each iteration fires the due timers, then blocks in epoll_wait() until the
  * earliest deadline and dispatches the fetched batch of fd events.
@@ -17,7 +17,7 @@
 
 #define LOOP_BATCH_MIN 16
 #define LOOP_BATCH_MAX 1024 /* more ready fds simply wait for the next epoll_wait() */
-#define LOOP_TIMERS_MIN 16
+#define LOOP_IDS_MIN 16
 #define LOOP_NO_SLOT UINT32_MAX
 
 /* Registered fds are indexed by fd number, so lookup is O(1) and needs no hash. */
@@ -28,18 +28,17 @@ struct loop_fd {
 };
 
 /*
- * Timers live in slots that are reused; the heap orders slot numbers. A timer
- * id is (slot generation << 32 | slot + 1), so cancel finds its slot in O(1),
- * and an id whose timer already fired no longer matches the bumped generation.
- * A stale id could only alias after 2^32 reuses of one slot.
+ * A timer named by an id (loop_timer_add) lives in a record the loop allocates and reuses. An
+ * id is (record generation << 32 | index + 1), so cancel finds its record in O(1), and an id
+ * whose timer already fired no longer matches the bumped generation. A stale id could only
+ * alias after 2^32 reuses of one record.
  */
-struct loop_timer {
-	uint64_t deadline_ns;
-	uint64_t seq; /* order of addition: breaks ties between equal deadlines */
+struct loop_id_timer {
+	struct loop_timer timer;
 	loop_timer_fn fn;
 	void *arg;
 	uint32_t gen;
-	uint32_t heap_pos; /* LOOP_NO_SLOT while the slot is free */
+	uint32_t index;
 	uint32_t next_free;
 };
 
@@ -63,12 +62,14 @@ struct loop {
 	int batch_pos;
 	int batch_len;
 
-	struct loop_timer *timers;
-	uint32_t timers_cap;
-	uint32_t free_slot;
-	uint32_t *heap; /* slot numbers; capacity is timers_cap */
-	uint32_t heap_len;
+	struct loop_timer *timers; /* root of the pairing heap; NULL: none pending */
+	size_t n_timers;
 	uint64_t timer_seq;
+
+	struct loop_id_timer **ids; /* records never move: each is its own allocation */
+	uint32_t ids_cap;
+	uint32_t ids_used;	/* records allocated: ids[0 .. ids_used) */
+	uint32_t ids_free;	/* a free list of those */
 
 	int sigfd;
 	sigset_t sigmask;
@@ -101,7 +102,7 @@ int loop_new(struct loop **out)
 	if (!loop)
 		return -ENOMEM;
 	loop->sigfd = -1;
-	loop->free_slot = LOOP_NO_SLOT;
+	loop->ids_free = LOOP_NO_SLOT;
 	sigemptyset(&loop->sigmask);
 
 	loop->events = calloc(LOOP_BATCH_MIN, sizeof(*loop->events));
@@ -133,8 +134,9 @@ void loop_free(struct loop *loop)
 	if (loop->sigfd >= 0)
 		close(loop->sigfd);
 	close(loop->epfd);
-	free(loop->heap);
-	free(loop->timers);
+	for (uint32_t i = 0; i < loop->ids_used; i++)
+		free(loop->ids[i]);
+	free(loop->ids);
 	free(loop->events);
 	free(loop->fds);
 	free(loop);
@@ -226,157 +228,201 @@ int loop_del_fd(struct loop *loop, int fd)
 	return 0;
 }
 
-/* --- timers: binary min-heap of slot numbers, keyed on (deadline, seq) --- */
+/*
+ * --- timers: an intrusive pairing heap keyed on (deadline, seq) ---
+ *
+ * Insert and meld are O(1), removing the minimum or any node O(log n) amortised, and no
+ * operation allocates. Each node keeps its first child, its right sibling, and its left
+ * sibling (its parent when it is the first child), so any node can be cut out.
+ */
 
-static bool loop_timer_before(const struct loop *loop, uint32_t a, uint32_t b)
+static bool loop_timer_before(const struct loop_timer *a, const struct loop_timer *b)
 {
-	const struct loop_timer *ta = &loop->timers[a], *tb = &loop->timers[b];
-
-	if (ta->deadline_ns != tb->deadline_ns)
-		return ta->deadline_ns < tb->deadline_ns;
-	return ta->seq < tb->seq;
+	if (a->deadline_ns != b->deadline_ns)
+		return a->deadline_ns < b->deadline_ns;
+	return a->seq < b->seq;
 }
 
-static void loop_heap_set(struct loop *loop, uint32_t pos, uint32_t slot)
+/* Two detached heaps (roots without siblings) into one. */
+static struct loop_timer *loop_heap_meld(struct loop_timer *a, struct loop_timer *b)
 {
-	loop->heap[pos] = slot;
-	loop->timers[slot].heap_pos = pos;
-}
-
-static void loop_heap_up(struct loop *loop, uint32_t pos)
-{
-	uint32_t slot = loop->heap[pos];
-
-	while (pos > 0) {
-		uint32_t parent = (pos - 1) / 2;
-
-		if (!loop_timer_before(loop, slot, loop->heap[parent]))
-			break;
-		loop_heap_set(loop, pos, loop->heap[parent]);
-		pos = parent;
-	}
-	loop_heap_set(loop, pos, slot);
-}
-
-static void loop_heap_down(struct loop *loop, uint32_t pos)
-{
-	uint32_t slot = loop->heap[pos];
-
-	for (;;) {
-		uint32_t child = 2 * pos + 1;
-
-		if (child >= loop->heap_len)
-			break;
-		if (child + 1 < loop->heap_len &&
-		    loop_timer_before(loop, loop->heap[child + 1], loop->heap[child]))
-			child++;
-		if (!loop_timer_before(loop, loop->heap[child], slot))
-			break;
-		loop_heap_set(loop, pos, loop->heap[child]);
-		pos = child;
-	}
-	loop_heap_set(loop, pos, slot);
-}
-
-/* Takes the timer out of the heap and returns its slot to the free list. */
-static void loop_timer_release(struct loop *loop, uint32_t slot)
-{
-	struct loop_timer *t = &loop->timers[slot];
-	uint32_t pos = t->heap_pos;
-	uint32_t last = loop->heap[--loop->heap_len];
-
-	if (pos != loop->heap_len) {
-		loop_heap_set(loop, pos, last);
-		if (pos > 0 && loop_timer_before(loop, last, loop->heap[(pos - 1) / 2]))
-			loop_heap_up(loop, pos);
-		else
-			loop_heap_down(loop, pos);
-	}
-	t->gen++;
-	t->heap_pos = LOOP_NO_SLOT;
-	t->fn = NULL;
-	t->arg = NULL;
-	t->next_free = loop->free_slot;
-	loop->free_slot = slot;
-}
-
-static int loop_timers_grow(struct loop *loop)
-{
-	uint32_t cap = loop->timers_cap ? loop->timers_cap * 2 : LOOP_TIMERS_MIN;
-	struct loop_timer *timers;
-	uint32_t *heap;
-
-	if (loop->timers_cap >= UINT32_MAX / 4)
-		return -ENOMEM;
-	timers = realloc(loop->timers, (size_t)cap * sizeof(*timers));
-	if (!timers)
-		return -ENOMEM;
-	loop->timers = timers;
-	/* If this one fails the slot array is merely larger than timers_cap says. */
-	heap = realloc(loop->heap, (size_t)cap * sizeof(*heap));
-	if (!heap)
-		return -ENOMEM;
-	loop->heap = heap;
-
-	for (uint32_t i = cap; i-- > loop->timers_cap;) {
-		timers[i] = (struct loop_timer){ .heap_pos = LOOP_NO_SLOT,
-						 .next_free = loop->free_slot };
-		loop->free_slot = i;
-	}
-	loop->timers_cap = cap;
-	return 0;
-}
-
-uint64_t loop_timer_add(struct loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *arg)
-{
-	uint64_t now = loop_now_ns(), deadline;
 	struct loop_timer *t;
-	uint32_t slot;
 
-	if (!fn)
-		return 0;
-	if (loop->free_slot == LOOP_NO_SLOT && loop_timers_grow(loop))
-		return 0;
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	if (loop_timer_before(b, a)) {
+		t = a;
+		a = b;
+		b = t;
+	}
+	b->prev = a;
+	b->next = a->child;
+	if (a->child)
+		a->child->prev = b;
+	a->child = b;
+	return a;
+}
 
+/* The classic two passes over a sibling list: meld pairs left to right, then the pairs
+ * right to left. Returns one detached heap. */
+static struct loop_timer *loop_heap_merge_pairs(struct loop_timer *first)
+{
+	struct loop_timer *pairs = NULL, *heap = NULL;
+
+	while (first) {
+		struct loop_timer *a = first, *b = a->next;
+
+		first = b ? b->next : NULL;
+		a->next = a->prev = NULL;
+		if (b)
+			b->next = b->prev = NULL;
+		a = loop_heap_meld(a, b);
+		a->next = pairs; /* a stack of pairs, the rightmost on top */
+		pairs = a;
+	}
+	while (pairs) {
+		struct loop_timer *p = pairs;
+
+		pairs = p->next;
+		p->next = NULL;
+		heap = loop_heap_meld(heap, p);
+	}
+	return heap;
+}
+
+static void loop_heap_remove(struct loop *loop, struct loop_timer *t)
+{
+	struct loop_timer *sub;
+
+	if (t == loop->timers) {
+		loop->timers = loop_heap_merge_pairs(t->child);
+	} else {
+		if (t->prev->child == t)
+			t->prev->child = t->next; /* t is its parent's first child */
+		else
+			t->prev->next = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		sub = loop_heap_merge_pairs(t->child);
+		loop->timers = loop_heap_meld(loop->timers, sub);
+	}
+	t->child = t->next = t->prev = NULL;
+	t->pending = false;
+	loop->n_timers--;
+}
+
+void loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t delay_ms,
+		      loop_timer_fn fn, void *arg)
+{
+	uint64_t now = loop_now_ns();
+
+	if (t->pending)
+		loop_heap_remove(loop, t);
 	/* Saturate: a delay of "forever" must not wrap into the past. */
 	if (delay_ms > (UINT64_MAX - now) / 1000000u)
-		deadline = UINT64_MAX;
+		t->deadline_ns = UINT64_MAX;
 	else
-		deadline = now + delay_ms * 1000000u;
-
-	slot = loop->free_slot;
-	t = &loop->timers[slot];
-	loop->free_slot = t->next_free;
-	t->deadline_ns = deadline;
+		t->deadline_ns = now + delay_ms * 1000000u;
 	t->seq = ++loop->timer_seq;
 	t->fn = fn;
 	t->arg = arg;
-	t->heap_pos = loop->heap_len++;
-	loop->heap[t->heap_pos] = slot;
-	loop_heap_up(loop, t->heap_pos);
-	return (uint64_t)t->gen << 32 | (slot + 1);
+	t->child = t->next = t->prev = NULL;
+	t->pending = true;
+	loop->timers = loop_heap_meld(loop->timers, t);
+	loop->n_timers++;
 }
 
-bool loop_timer_cancel(struct loop *loop, uint64_t id)
+bool loop_timer_stop(struct loop *loop, struct loop_timer *t)
 {
-	uint32_t slot = (uint32_t)id - 1;
-
-	if ((uint32_t)id == 0 || slot >= loop->timers_cap)
+	if (!t->pending)
 		return false;
-	if (loop->timers[slot].gen != (uint32_t)(id >> 32) ||
-	    loop->timers[slot].heap_pos == LOOP_NO_SLOT)
-		return false;
-	loop_timer_release(loop, slot);
+	loop_heap_remove(loop, t);
 	return true;
 }
 
 size_t loop_timer_count(const struct loop *loop)
 {
-	return loop->heap_len;
+	return loop->n_timers;
+}
+
+/* --- timers named by id --- */
+
+static void loop_id_release(struct loop *loop, struct loop_id_timer *it)
+{
+	it->gen++;
+	it->fn = NULL;
+	it->arg = NULL;
+	it->next_free = loop->ids_free;
+	loop->ids_free = it->index;
+}
+
+static void loop_id_fire(struct loop *loop, void *arg)
+{
+	struct loop_id_timer *it = arg;
+	loop_timer_fn fn = it->fn;
+	void *user = it->arg;
+
+	loop_id_release(loop, it); /* before the call: it may add again */
+	fn(loop, user);
+}
+
+static int loop_ids_grow(struct loop *loop)
+{
+	uint32_t cap = loop->ids_cap ? loop->ids_cap * 2 : LOOP_IDS_MIN;
+	struct loop_id_timer **ids;
+
+	if (loop->ids_cap >= UINT32_MAX / 4)
+		return -ENOMEM;
+	ids = realloc(loop->ids, (size_t)cap * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	loop->ids = ids;
+	loop->ids_cap = cap;
+	return 0;
+}
+
+uint64_t loop_timer_add(struct loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *arg)
+{
+	struct loop_id_timer *it;
+
+	if (!fn)
+		return 0;
+	if (loop->ids_free != LOOP_NO_SLOT) {
+		it = loop->ids[loop->ids_free];
+		loop->ids_free = it->next_free;
+	} else {
+		if (loop->ids_used == loop->ids_cap && loop_ids_grow(loop))
+			return 0;
+		it = calloc(1, sizeof(*it));
+		if (!it)
+			return 0;
+		it->index = loop->ids_used++;
+		loop->ids[it->index] = it;
+	}
+	it->fn = fn;
+	it->arg = arg;
+	loop_timer_start(loop, &it->timer, delay_ms, loop_id_fire, it);
+	return (uint64_t)it->gen << 32 | (it->index + 1);
+}
+
+bool loop_timer_cancel(struct loop *loop, uint64_t id)
+{
+	uint32_t slot = (uint32_t)id - 1;
+	struct loop_id_timer *it;
+
+	if ((uint32_t)id == 0 || slot >= loop->ids_used)
+		return false;
+	it = loop->ids[slot];
+	if (it->gen != (uint32_t)(id >> 32) || !loop_timer_stop(loop, &it->timer))
+		return false;
+	loop_id_release(loop, it);
+	return true;
 }
 
 /*
- * Fire what is due now. Timers added during this drain have a seq beyond
+ * Fire what is due now. Timers armed during this drain have a seq beyond
  * `last` and wait for the next iteration, so a timer re-arming itself with
  * delay 0 cannot keep the loop from polling I/O.
  */
@@ -385,11 +431,8 @@ static void loop_timers_fire(struct loop *loop)
 	uint64_t now = loop_now_ns();
 	uint64_t last = loop->timer_seq;
 
-	while (loop->heap_len) {
-		uint32_t slot = loop->heap[0];
-		struct loop_timer *t = &loop->timers[slot];
-		loop_timer_fn fn = t->fn;
-		void *arg = t->arg;
+	while (loop->timers) {
+		struct loop_timer *t = loop->timers;
 
 		/*
 		 * The heap is ordered by (deadline, seq) and a new timer's deadline
@@ -397,8 +440,8 @@ static void loop_timers_fire(struct loop *loop)
 		 */
 		if (t->deadline_ns > now || t->seq > last)
 			break;
-		loop_timer_release(loop, slot); /* before the call: it may re-add */
-		fn(loop, arg);
+		loop_heap_remove(loop, t); /* before the call: it may re-arm */
+		t->fn(loop, t->arg);
 	}
 }
 
@@ -406,10 +449,10 @@ static int loop_poll_timeout_ms(const struct loop *loop)
 {
 	uint64_t now, deadline, ms;
 
-	if (!loop->heap_len)
+	if (!loop->timers)
 		return -1;
 	now = loop_now_ns();
-	deadline = loop->timers[loop->heap[0]].deadline_ns;
+	deadline = loop->timers->deadline_ns;
 	if (deadline <= now)
 		return 0;
 	/* Round up: waking a little late is fine, firing early is not. */

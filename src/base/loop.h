@@ -9,6 +9,7 @@
 #define LOCALSA_BASE_LOOP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 
@@ -37,15 +38,38 @@ uint64_t loop_now_ms(void); /* CLOCK_MONOTONIC */
 uint64_t loop_now_ns(void);
 
 /*
- * One-shot: fires once, no earlier than delay_ms from now; re-arm from the
- * callback for a periodic timer. Equal deadlines fire in the order added. A
- * timer added by a timer callback fires on a later iteration, after I/O has
- * been polled. Returns an id > 0, or 0 if out of memory.
+ * Timers live in the caller's memory (embed a struct loop_timer, zeroed, in the object it
+ * serves), so arming one never allocates and cannot fail. One-shot: fires once, no earlier
+ * than delay_ms from now; re-arm from the callback for a periodic timer. Equal deadlines fire
+ * in the order armed. A timer armed by a timer callback fires on a later iteration, after
+ * I/O has been polled. The struct must stay valid while the timer is pending: stop it
+ * before freeing its owner.
+ */
+struct loop_timer {
+	/* private: a node of the loop's pairing heap, ordered by (deadline, seq) */
+	uint64_t deadline_ns, seq;
+	struct loop_timer *child, *next, *prev; /* prev: left sibling, or parent if first child */
+	loop_timer_fn fn;
+	void *arg;
+	bool pending;
+};
+
+/* (Re)arms t: a pending t is moved to the new deadline. */
+void loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t delay_ms,
+		      loop_timer_fn fn, void *arg);
+/* True if t was pending (and now never fires); false for a fired or never armed timer. */
+bool loop_timer_stop(struct loop *loop, struct loop_timer *t);
+static inline bool loop_timer_pending(const struct loop_timer *t) { return t->pending; }
+size_t loop_timer_count(const struct loop *loop);  /* pending timers, both kinds */
+
+/*
+ * The older form for code that keeps an id instead of a struct: the loop allocates the
+ * timer. Returns an id > 0, or 0 if out of memory (the callback then never runs). A stale id
+ * (fired or cancelled) is harmless to cancel. New code embeds a struct loop_timer instead.
  */
 uint64_t loop_timer_add(struct loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *arg);
 /* True if the timer was pending (and now never fires); false once it has fired. */
 bool loop_timer_cancel(struct loop *loop, uint64_t id);
-size_t loop_timer_count(const struct loop *loop);
 
 /*
  * Blocks signo in the calling thread's mask (call before starting threads)

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
-#include "base/strbuf.h"
 #include "daemon/freshness.h"
 #include "fabric/informer.h"
 #include "fabric/mad_port.h"
@@ -27,14 +27,15 @@ struct freshness {
 	uint16_t traps[INFORMER_MAX_TRAPS];
 	struct informer *inf;
 	struct sm_tracker *sm;
-	uint64_t periodic_timer, trap_timer, shutdown_timer;
+	struct loop_timer periodic_timer, trap_timer, shutdown_timer;
+	bool stopping;                 /* shutdown began: no fallback any more */
 	void (*shutdown_done)(void *arg);
 	void *shutdown_arg;
 	uint64_t refresh_periodic, refresh_trap, refresh_sm, refresh_signal;
-	uint64_t sm_changes;
 	/* Receiver state: pushes keep it in receiver mode; silence makes it standalone. */
 	bool fallen_back;
-	uint64_t watchdog_timer, last_push_ms, pushes, push_records, heartbeats, fallbacks;
+	struct loop_timer watchdog_timer;
+	uint64_t last_push_ms, pushes, push_records, heartbeats, fallbacks;
 	uint16_t distributor_lid;
 };
 
@@ -63,8 +64,8 @@ static void periodic_tick(struct loop *loop, void *arg)
 {
 	struct freshness *f = arg;
 
-	f->periodic_timer = loop_timer_add(loop, (uint64_t)f->opts.refresh_interval_s * 1000,
-					   periodic_tick, f);
+	loop_timer_start(loop, &f->periodic_timer, (uint64_t)f->opts.refresh_interval_s * 1000,
+			 periodic_tick, f);
 	f->refresh_periodic++;
 	refresh(f, "periodic refresh");
 }
@@ -74,7 +75,6 @@ static void trap_refresh(struct loop *loop, void *arg)
 	struct freshness *f = arg;
 
 	(void)loop;
-	f->trap_timer = 0;
 	f->refresh_trap++;
 	LOG_INFO("full refresh after topology traps");
 	refresh(f, "topology traps");
@@ -101,9 +101,7 @@ static void on_trap(void *arg, uint16_t trap, const union ibv_gid *gid)
 	if (!f->opts.trap_refresh_delay_ms)
 		return;
 	/* Debounced: a burst of traps (a rebooting rack) costs one GetTable. */
-	if (f->trap_timer)
-		loop_timer_cancel(f->loop, f->trap_timer);
-	f->trap_timer = loop_timer_add(f->loop, f->opts.trap_refresh_delay_ms, trap_refresh, f);
+	loop_timer_start(f->loop, &f->trap_timer, f->opts.trap_refresh_delay_ms, trap_refresh, f);
 }
 
 static void on_sm_change(void *arg, uint16_t old_lid, uint16_t new_lid)
@@ -112,7 +110,6 @@ static void on_sm_change(void *arg, uint16_t old_lid, uint16_t new_lid)
 
 	(void)old_lid;
 	(void)new_lid;
-	f->sm_changes++;
 	f->refresh_sm++;
 	if (f->inf)
 		informer_subscribe(f->inf);
@@ -144,6 +141,8 @@ int freshness_new(struct loop *loop, struct mad_port *port, struct sa_client *sa
 	f->opts = *opts;
 	memcpy(f->traps, opts->traps, opts->n_traps * sizeof(*opts->traps));
 	f->opts.traps = f->traps;
+	if (!f->opts.shutdown_grace_ms)
+		f->opts.shutdown_grace_ms = SHUTDOWN_GRACE_MS;
 	ret = sm_tracker_new(loop, port, opts->sm_poll_ms, on_sm_change, f, &f->sm);
 	if (ret < 0)
 		goto out_free;
@@ -155,8 +154,8 @@ int freshness_new(struct loop *loop, struct mad_port *port, struct sa_client *sa
 	}
 	sa_client_on_timeout(sa, on_sa_timeout, f);
 	if (opts->refresh_interval_s)
-		f->periodic_timer = loop_timer_add(loop, (uint64_t)opts->refresh_interval_s * 1000,
-						   periodic_tick, f);
+		loop_timer_start(loop, &f->periodic_timer,
+				 (uint64_t)opts->refresh_interval_s * 1000, periodic_tick, f);
 	*out = f;
 	return 0;
 
@@ -172,10 +171,10 @@ void freshness_free(struct freshness *f)
 	if (!f)
 		return;
 	sa_client_on_timeout(f->sa, NULL, NULL);
-	loop_timer_cancel(f->loop, f->periodic_timer);
-	loop_timer_cancel(f->loop, f->trap_timer);
-	loop_timer_cancel(f->loop, f->shutdown_timer);
-	loop_timer_cancel(f->loop, f->watchdog_timer);
+	loop_timer_stop(f->loop, &f->periodic_timer);
+	loop_timer_stop(f->loop, &f->trap_timer);
+	loop_timer_stop(f->loop, &f->shutdown_timer);
+	loop_timer_stop(f->loop, &f->watchdog_timer);
 	informer_free(f->inf);
 	sm_tracker_free(f->sm);
 	free(f);
@@ -186,7 +185,6 @@ static void receiver_watchdog(struct loop *loop, void *arg)
 	struct freshness *f = arg;
 
 	(void)loop;
-	f->watchdog_timer = 0;
 	if (f->fallen_back)
 		return;
 	f->fallen_back = true;
@@ -201,8 +199,10 @@ static void receiver_watchdog(struct loop *loop, void *arg)
 
 static void arm_watchdog(struct freshness *f)
 {
-	loop_timer_cancel(f->loop, f->watchdog_timer);
-	f->watchdog_timer = loop_timer_add(f->loop, f->opts.receiver_timeout_ms, receiver_watchdog, f);
+	if (f->stopping)
+		return;
+	loop_timer_start(f->loop, &f->watchdog_timer, f->opts.receiver_timeout_ms,
+			 receiver_watchdog, f);
 }
 
 void freshness_on_push(struct freshness *f, uint16_t slid, size_t records, uint32_t flags)
@@ -250,13 +250,6 @@ void freshness_refresh_now(struct freshness *f, const char *why)
 		refresh(f, why);
 }
 
-int freshness_handle(struct freshness *f, const struct umad_msg *msg)
-{
-	if (sm_tracker_handle(f->sm, msg))
-		return 1;
-	return f->inf ? informer_handle(f->inf, msg) : 0;
-}
-
 static void shutdown_finish(void *arg)
 {
 	struct freshness *f = arg;
@@ -265,11 +258,7 @@ static void shutdown_finish(void *arg)
 	if (!done)
 		return;
 	f->shutdown_done = NULL;
-	if (f->shutdown_timer) {
-		loop_timer_cancel(f->loop, f->shutdown_timer);
-	loop_timer_cancel(f->loop, f->watchdog_timer);
-		f->shutdown_timer = 0;
-	}
+	loop_timer_stop(f->loop, &f->shutdown_timer);
 	done(f->shutdown_arg);
 }
 
@@ -278,54 +267,43 @@ static void shutdown_grace(struct loop *loop, void *arg)
 	struct freshness *f = arg;
 
 	(void)loop;
-	f->shutdown_timer = 0;
 	LOG_WARN("the SA did not confirm the unsubscriptions; exiting anyway");
 	shutdown_finish(f);
 }
 
 void freshness_shutdown(struct freshness *f, void (*done)(void *arg), void *arg)
 {
+	/* A receiver that stops falls back to no one, however long the SA takes to confirm. */
+	f->stopping = true;
+	loop_timer_stop(f->loop, &f->watchdog_timer);
 	f->shutdown_done = done;
 	f->shutdown_arg = arg;
-	f->shutdown_timer = loop_timer_add(f->loop, SHUTDOWN_GRACE_MS, shutdown_grace, f);
+	loop_timer_start(f->loop, &f->shutdown_timer, f->opts.shutdown_grace_ms, shutdown_grace, f);
 	if (f->inf)
 		informer_unsubscribe(f->inf, shutdown_finish, f);
 	else
 		shutdown_finish(f);
 }
 
-void freshness_stats_json(const struct freshness *f, struct strbuf *o)
+void freshness_stats_json(const struct freshness *f, struct json *j)
 {
-	struct informer_stats is = { 0 };
-	const uint16_t *traps = NULL;
-	size_t n = 0;
-
-	if (f->inf) {
-		informer_stats(f->inf, &is);
-		n = informer_traps(f->inf, &traps);
-	}
-	strbuf_printf(o, "\"traps\": {");
-	for (size_t i = 0; i < n; i++)
-		strbuf_printf(o, "%s\"%u\": %llu", i ? ", " : "", traps[i],
-			      (unsigned long long)is.traps[i]);
-	strbuf_printf(o, "}, \"reports\": %llu, \"reports_duplicate\": %llu, \"reports_malformed\": %llu, "
-		      "\"subscriptions\": %u, \"subscribe_sent\": %llu, \"subscribe_ok\": %llu, "
-		      "\"subscribe_failed\": %llu, "
-		      "\"sm_changes\": %llu, \"refreshes\": {\"periodic\": %llu, \"trap\": %llu, "
-		      "\"sm_change\": %llu, \"signal\": %llu}, ",
-		      (unsigned long long)is.reports, (unsigned long long)is.duplicates,
-		      (unsigned long long)is.malformed, is.subscribed,
-		      (unsigned long long)is.subscribe_sent, (unsigned long long)is.subscribe_ok,
-		      (unsigned long long)is.subscribe_failed,
-		      (unsigned long long)f->sm_changes, (unsigned long long)f->refresh_periodic,
-		      (unsigned long long)f->refresh_trap, (unsigned long long)f->refresh_sm,
-		      (unsigned long long)f->refresh_signal);
-	if (f->opts.role == ROLE_RECEIVER)
-		strbuf_printf(o, "\"receiver\": {\"distributor_lid\": %u, \"pushes\": %llu, "
-			      "\"records\": %llu, \"heartbeats\": %llu, \"fallbacks\": %llu, "
-			      "\"fallen_back\": %s, \"last_push_age_ms\": %llu}, ",
-			      f->distributor_lid, (unsigned long long)f->pushes,
-			      (unsigned long long)f->push_records, (unsigned long long)f->heartbeats,
-			      (unsigned long long)f->fallbacks, f->fallen_back ? "true" : "false",
-			      (unsigned long long)(f->last_push_ms ? loop_now_ms() - f->last_push_ms : 0));
+	informer_stats_json(f->inf, j);
+	sm_tracker_stats_json(f->sm, j);
+	json_object_begin(j, "refreshes");
+	json_u64(j, "periodic", f->refresh_periodic);
+	json_u64(j, "trap", f->refresh_trap);
+	json_u64(j, "sm_change", f->refresh_sm);
+	json_u64(j, "signal", f->refresh_signal);
+	json_object_end(j);
+	if (f->opts.role != ROLE_RECEIVER)
+		return;
+	json_object_begin(j, "receiver");
+	json_u64(j, "distributor_lid", f->distributor_lid);
+	json_u64(j, "pushes", f->pushes);
+	json_u64(j, "records", f->push_records);
+	json_u64(j, "heartbeats", f->heartbeats);
+	json_u64(j, "fallbacks", f->fallbacks);
+	json_bool(j, "fallen_back", f->fallen_back);
+	json_u64(j, "last_push_age_ms", f->last_push_ms ? loop_now_ms() - f->last_push_ms : 0);
+	json_object_end(j);
 }

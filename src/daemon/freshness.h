@@ -13,12 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct json;
 struct loop;
 struct mad_port;
 struct sa_client;
 struct resolver;
-struct strbuf;
-struct umad_msg;
 struct freshness;
 
 enum freshness_role {
@@ -40,6 +39,7 @@ struct freshness_opts {
 	unsigned inform_refresh_s;      /* re-subscription period; 0: only at start and SM change */
 	const uint16_t *traps;          /* traps to subscribe to; n_traps 0: none */
 	size_t n_traps;
+	unsigned shutdown_grace_ms;     /* how long shutdown waits for the SA; 0: 1000 */
 };
 
 int freshness_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
@@ -49,13 +49,11 @@ void freshness_free(struct freshness *f);
 void freshness_start(struct freshness *f);
 /* A full refresh for an external reason (SIGHUP). */
 void freshness_refresh_now(struct freshness *f, const char *why);
-/* 1 if msg was for us (a Report or our PortInfo read). */
-int freshness_handle(struct freshness *f, const struct umad_msg *msg);
 /* Unsubscribes; done runs once the SA answered or after a short grace time. */
 void freshness_shutdown(struct freshness *f, void (*done)(void *arg), void *arg);
 /* Receiver: a distributor's Set or heartbeat was accepted. */
 void freshness_on_push(struct freshness *f, uint16_t slid, size_t records, uint32_t flags);
-/* Appends `"key": value, ` members to the stats JSON. */
-void freshness_stats_json(const struct freshness *f, struct strbuf *o);
+/* Its members of the stats object, the informer's and the SM tracker's included. */
+void freshness_stats_json(const struct freshness *f, struct json *j);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/strbuf.h"
@@ -119,37 +120,11 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 		loop_stop(loop);
 }
 
-static void on_mad(struct loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct daemon *d = arg;
-	struct umad_msg msg;
-	int ret;
-
-	(void)loop;
-	(void)fd;
-	(void)events;
-	/* Bounded batch so one busy port cannot starve the sockets. */
-	for (int i = 0; i < 64; i++) {
-		ret = mad_port_recv(d->port, &msg);
-		if (ret == -EAGAIN)
-			return;
-		if (ret < 0) {
-			LOG_WARN("receive failed: %s", strerror(-ret));
-			return;
-		}
-		if (!sa_client_handle(d->sa, &msg) &&
-		    !(d->push_sa && sa_client_handle(d->push_sa, &msg)) &&
-		    !freshness_handle(d->fresh, &msg) &&
-		    !(d->sad && sa_server_handle(d->sad, &msg)))
-			LOG_DEBUG("ignored MAD class 0x%02x method 0x%02x from LID %u",
-				  msg.len > 3 ? msg.mad[1] : 0, msg.len > 3 ? msg.mad[3] : 0, msg.slid);
-	}
-}
-
 static void extra_stats(void *arg, struct strbuf *o)
 {
 	struct daemon *d = arg;
 	char gid[INET6_ADDRSTRLEN];
+	struct json j;
 
 	pr_gid_to_text(&d->port->gid, gid);
 	strbuf_printf(o, "\"version\": \"%s\", \"uptime_s\": %llu, \"ca\": \"%s\", \"port\": %d, "
@@ -159,9 +134,11 @@ static void extra_stats(void *arg, struct strbuf *o)
 		      (unsigned long long)d->sighups);
 	strbuf_printf(o, "\"role\": \"%s\", ", d->cfg.role == CONFIG_ROLE_DISTRIBUTOR ? "distributor" :
 		      d->cfg.role == CONFIG_ROLE_RECEIVER ? "receiver" : "standalone");
-	freshness_stats_json(d->fresh, o);
+	json_init(&j, o); /* members of the object the control server writes */
+	freshness_stats_json(d->fresh, &j);
 	if (d->dist)
-		distributor_stats_json(d->dist, o);
+		distributor_stats_json(d->dist, &j);
+	strbuf_printf(o, ", ");
 	if (d->sad)
 		sa_server_stats_json(d->sad, o);
 	acm_server_append_json(d->acm, o);
@@ -450,11 +427,10 @@ int main(int argc, char **argv)
 	ret = mad_port_open(d.cfg.ca, (int)d.cfg.port, d.cfg.sa_server, &d.port);
 	if (ret < 0)
 		goto out_loop;
-	ret = loop_add_fd(d.loop, d.port->fd, EPOLLIN, on_mad, &d);
-	if (ret < 0) {
-		LOG_ERR("cannot watch the umad descriptor: %s", strerror(-ret));
+	/* Each MAD goes to the owner that registered for it (mad_dispatch.h). */
+	ret = mad_port_watch(d.port, d.loop);
+	if (ret < 0)
 		goto out_port;
-	}
 	sa_opts = (struct sa_client_opts){ d.cfg.sa_credits, d.cfg.sa_timeout_ms, d.cfg.sa_retries,
 					   d.cfg.sa_backoff_max_ms, 0, 0 };
 	ret = sa_client_new(d.loop, d.port, &sa_opts, &d.sa);
@@ -538,8 +514,6 @@ out_res:
 out_sa:
 	sa_client_free(d.sa);
 out_port:
-	if (d.port)
-		loop_del_fd(d.loop, d.port->fd);
 	mad_port_close(d.port);
 out_loop:
 	loop_free(d.loop);

@@ -23,6 +23,7 @@
 #include "base/loop.h"
 #include "base/strbuf.h"
 #include "doors/sa_server.h"
+#include "fabric/mad_dispatch.h"
 #include "fabric/mad_port.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
@@ -63,7 +64,8 @@ struct sa_server {
 
 static uint8_t resp_method(uint8_t method)
 {
-	return method == UMAD_METHOD_SET ? UMAD_METHOD_GET_RESP : (uint8_t)(method | 0x80);
+	return method == UMAD_METHOD_SET ? UMAD_METHOD_GET_RESP :
+					   (uint8_t)(method | UMAD_METHOD_RESP_MASK);
 }
 
 /* Sends a response with mad_status (generic bits, SA status << 8) and records. */
@@ -87,16 +89,8 @@ static void respond(struct sa_server *s, const struct sa_hdr *req, uint16_t slid
 	h.status = mad_status;
 	h.attr_mod = attr_mod;
 	h.attr_offset = (uint16_t)(rec_len / 8);
-	h.rmpp_version = h.rmpp_type = h.rmpp_flags = h.rmpp_status = 0;
-	h.rmpp_seg_num = h.rmpp_paylen = 0;
-	if (h.method == UMAD_SA_METHOD_GET_TABLE_RESP) {
-		/* The kernel segments; the header only says RMPP is active. */
-		h.rmpp_version = UMAD_RMPP_VERSION;
-		h.rmpp_type = 1; /* DATA */
-		h.rmpp_flags = 0x07; /* active, first, last */
-		h.rmpp_seg_num = 1;
-		h.rmpp_paylen = (uint32_t)(SA_RMPP_CLASS_HDR_LEN + n * rec_len);
-	}
+	/* A table is one RMPP message: the kernel segments; the header only says so. */
+	sa_hdr_set_rmpp(&h, h.method == UMAD_SA_METHOD_GET_TABLE_RESP, n * rec_len);
 	h.sm_key = 0;
 	sa_hdr_encode(mad, &h);
 	if (n)
@@ -333,7 +327,7 @@ static void set_paths(struct sa_server *s, const struct sa_hdr *h, const struct 
 		return;
 	}
 	/* RMPP: the payload length says how many records are real, not padding. */
-	if (h->rmpp_flags & 0x01) {
+	if (h->rmpp_flags & UMAD_RMPP_FLAG_ACTIVE) {
 		size_t rec_len = PR_LEN, count = 0;
 
 		if (sa_table_count(h, msg->len, &rec_len, &count) < 0 || !count) {
@@ -428,14 +422,11 @@ static void delete_paths(struct sa_server *s, const struct sa_hdr *h, const stru
 
 /* --- dispatch ------------------------------------------------------------- */
 
-int sa_server_handle(struct sa_server *s, const struct umad_msg *msg)
+static int sa_server_handle(struct sa_server *s, const struct umad_msg *msg)
 {
 	struct ibv_path_record q;
 	struct sa_hdr h;
 
-	if (msg->len < 24 || msg->mad[1] != UMAD_CLASS_SUBN_ADM || (msg->mad[3] & 0x80) ||
-	    msg->status)
-		return 0;
 	s->st.requests++;
 	if (sa_hdr_decode(msg->mad, msg->len, &h) < 0) {
 		/* Too short to answer in kind; an SA header is 56 bytes. */
@@ -484,13 +475,26 @@ int sa_server_handle(struct sa_server *s, const struct umad_msg *msg)
 	return 1;
 }
 
+/* The port's dispatcher hands us every SA request (no response, Report or timeout). */
+static void on_request(void *arg, const struct mad_in *in)
+{
+	sa_server_handle(arg, in->msg);
+}
+
 int sa_server_new(struct loop *loop, struct mad_port *port, struct resolver *res,
 		  struct sa_client *sa, const struct sa_server_opts *opts, struct sa_server **out)
 {
+	const struct mad_route route = { UMAD_CLASS_SUBN_ADM, MAD_KIND_REQUEST, 0, 0 };
 	struct sa_server *s = calloc(1, sizeof(*s));
+	int ret;
 
 	if (!s)
 		return -ENOMEM;
+	ret = mad_dispatch_add(port->dispatch, &route, on_request, s);
+	if (ret < 0) {
+		free(s);
+		return ret;
+	}
 	s->loop = loop;
 	s->port = port;
 	s->res = res;
@@ -510,6 +514,7 @@ void sa_server_free(struct sa_server *s)
 	 * (or drop) the requests pending here. */
 	if (!s)
 		return;
+	mad_dispatch_remove(s->port->dispatch, on_request, s);
 	while (s->pending) {
 		struct pending *p = s->pending;
 

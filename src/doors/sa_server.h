@@ -17,7 +17,6 @@ struct mad_port;
 struct resolver;
 struct sa_client;
 struct strbuf;
-struct umad_msg;
 struct sa_server;
 
 struct sa_server_opts {
@@ -31,11 +30,10 @@ struct sa_server_opts {
 	void *push_arg;
 };
 
+/* Takes the port's SA requests (its dispatcher's, -EEXIST if another owner has them). */
 int sa_server_new(struct loop *loop, struct mad_port *port, struct resolver *res,
 		  struct sa_client *sa, const struct sa_server_opts *opts, struct sa_server **out);
 void sa_server_free(struct sa_server *s);
-/* 1 if msg was an SA request for us (answered now or later), 0 otherwise. */
-int sa_server_handle(struct sa_server *s, const struct umad_msg *msg);
 void sa_server_stats_json(const struct sa_server *s, struct strbuf *o);
 
 #endif

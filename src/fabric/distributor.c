@@ -13,9 +13,9 @@
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
-#include "base/strbuf.h"
 #include "fabric/distributor.h"
 #include "fabric/mad_port.h"
 #include "fabric/sa_client.h"
@@ -51,7 +51,7 @@ struct distributor {
 	struct distributor_opts opts;
 	struct target *targets;
 	size_t n_targets;
-	uint64_t fetch_timer, heartbeat_timer;
+	struct loop_timer fetch_timer, heartbeat_timer;
 	bool fetching, refetch;
 	uint64_t gen;                 /* bumps per fetch; stale push answers are ignored */
 	struct {
@@ -350,7 +350,6 @@ static void fetch_now(struct loop *loop, void *arg)
 	int64_t ret;
 
 	(void)loop;
-	d->fetch_timer = 0;
 	if (d->fetching) {
 		d->refetch = true;
 		return;
@@ -367,9 +366,7 @@ static void fetch_now(struct loop *loop, void *arg)
 void distributor_changed(struct distributor *d, const char *why)
 {
 	LOG_DEBUG("fabric change (%s): fetching in %u ms", why, d->opts.change_delay_ms);
-	if (d->fetch_timer)
-		loop_timer_cancel(d->loop, d->fetch_timer);
-	d->fetch_timer = loop_timer_add(d->loop, d->opts.change_delay_ms, fetch_now, d);
+	loop_timer_start(d->loop, &d->fetch_timer, d->opts.change_delay_ms, fetch_now, d);
 }
 
 /* Receivers in sync get a heartbeat; the others their whole slice again. */
@@ -377,7 +374,7 @@ static void heartbeat(struct loop *loop, void *arg)
 {
 	struct distributor *d = arg;
 
-	d->heartbeat_timer = loop_timer_add(loop, d->opts.heartbeat_ms, heartbeat, d);
+	loop_timer_start(loop, &d->heartbeat_timer, d->opts.heartbeat_ms, heartbeat, d);
 	for (size_t ti = 0; ti < d->n_targets; ti++) {
 		struct target *t = &d->targets[ti];
 
@@ -417,7 +414,7 @@ int distributor_new(struct loop *loop, struct mad_port *port, struct sa_client *
 	for (size_t i = 0; i < opts->n_targets; i++)
 		add_target(d, &opts->targets[i]);
 	qsort(d->targets, d->n_targets, sizeof(*d->targets), gid_cmp);
-	d->heartbeat_timer = loop_timer_add(loop, d->opts.heartbeat_ms, heartbeat, d);
+	loop_timer_start(loop, &d->heartbeat_timer, d->opts.heartbeat_ms, heartbeat, d);
 	distributor_changed(d, "start");
 	*out = d;
 	return 0;
@@ -427,32 +424,34 @@ void distributor_free(struct distributor *d)
 {
 	if (!d)
 		return;
-	loop_timer_cancel(d->loop, d->fetch_timer);
-	loop_timer_cancel(d->loop, d->heartbeat_timer);
+	loop_timer_stop(d->loop, &d->fetch_timer);
+	loop_timer_stop(d->loop, &d->heartbeat_timer);
 	for (size_t i = 0; i < d->n_targets; i++)
 		free(d->targets[i].slice);
 	free(d->targets);
 	free(d);
 }
 
-void distributor_stats_json(const struct distributor *d, struct strbuf *o)
+void distributor_stats_json(const struct distributor *d, struct json *j)
 {
 	size_t in_sync = 0;
 
 	for (size_t i = 0; i < d->n_targets; i++)
 		in_sync += d->targets[i].in_sync;
-	strbuf_printf(o, "\"distributor\": {\"receivers\": %zu, \"in_sync\": %zu, \"fetches\": %llu, "
-		      "\"fetch_failures\": %llu, \"records_fetched\": %llu, \"pushes\": %llu, "
-		      "\"push_failures\": %llu, \"records_pushed\": %llu, \"bytes_pushed\": %llu, "
-		      "\"deletes\": %llu, \"heartbeats\": %llu, \"resyncs\": %llu, "
-		      "\"last_push_latency_ms\": %llu, \"max_push_latency_ms\": %llu}, ",
-		      d->n_targets, in_sync, (unsigned long long)d->st.fetches,
-		      (unsigned long long)d->st.fetch_failures,
-		      (unsigned long long)d->st.records_fetched, (unsigned long long)d->st.pushes,
-		      (unsigned long long)d->st.push_failures,
-		      (unsigned long long)d->st.records_pushed, (unsigned long long)d->st.bytes_pushed,
-		      (unsigned long long)d->st.deletes, (unsigned long long)d->st.heartbeats,
-		      (unsigned long long)d->st.resyncs,
-		      (unsigned long long)d->st.last_push_latency_ms,
-		      (unsigned long long)d->st.max_push_latency_ms);
+	json_object_begin(j, "distributor");
+	json_u64(j, "receivers", d->n_targets);
+	json_u64(j, "in_sync", in_sync);
+	json_u64(j, "fetches", d->st.fetches);
+	json_u64(j, "fetch_failures", d->st.fetch_failures);
+	json_u64(j, "records_fetched", d->st.records_fetched);
+	json_u64(j, "pushes", d->st.pushes);
+	json_u64(j, "push_failures", d->st.push_failures);
+	json_u64(j, "records_pushed", d->st.records_pushed);
+	json_u64(j, "bytes_pushed", d->st.bytes_pushed);
+	json_u64(j, "deletes", d->st.deletes);
+	json_u64(j, "heartbeats", d->st.heartbeats);
+	json_u64(j, "resyncs", d->st.resyncs);
+	json_u64(j, "last_push_latency_ms", d->st.last_push_latency_ms);
+	json_u64(j, "max_push_latency_ms", d->st.max_push_latency_ms);
+	json_object_end(j);
 }

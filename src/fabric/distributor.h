@@ -19,8 +19,8 @@
 
 struct loop;
 struct mad_port;
+struct json;
 struct sa_client;
-struct strbuf;
 struct distributor;
 
 struct distributor_opts {
@@ -43,6 +43,7 @@ int distributor_new(struct loop *loop, struct mad_port *port, struct sa_client *
 void distributor_free(struct distributor *d);
 /* The fabric may have changed: fetch the table again (debounced). */
 void distributor_changed(struct distributor *d, const char *why);
-void distributor_stats_json(const struct distributor *d, struct strbuf *o);
+/* Its member of the stats object: "distributor": {...}. */
+void distributor_stats_json(const struct distributor *d, struct json *j);
 
 #endif

@@ -3,22 +3,24 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "fabric/informer.h"
+#include "fabric/mad_dispatch.h"
 #include "fabric/mad_port.h"
 #include "fabric/sa_client.h"
 #include "wire/notice.h"
 #include "wire/sa_mad.h"
 
-enum { UMAD_SA_ATTR_INFORM_INFO = 0x0003, UMAD_SA_ATTR_NOTICE = 0x0002, RECENT_TIDS = 16,
-       RETRY_MS = 1000, DUPLICATE_WINDOW_MS = 1000 };
+enum { RECENT_TIDS = 16, RETRY_MS = 1000, DUPLICATE_WINDOW_MS = 1000 };
 
 struct sub_ctx {
 	struct informer *inf;
@@ -30,7 +32,7 @@ static int send_inform(struct informer *inf, unsigned idx, bool subscribe);
 
 struct informer {
 	struct loop *loop;
-	uint64_t retry_timer;
+	struct loop_timer retry_timer;  /* subscriptions the SA refused, again soon */
 	struct mad_port *port;
 	struct sa_client *sa;
 	uint16_t traps[INFORMER_MAX_TRAPS];
@@ -39,7 +41,7 @@ struct informer {
 	unsigned refresh_s;
 	trap_fn fn;
 	void *arg;
-	uint64_t timer;
+	struct loop_timer timer;        /* the periodic re-subscription */
 	struct recent_report {
 		uint64_t key;         /* slid << 32 | TID */
 		uint64_t when_ms;
@@ -57,7 +59,6 @@ static void retry_tick(struct loop *loop, void *arg)
 	struct informer *inf = arg;
 
 	(void)loop;
-	inf->retry_timer = 0;
 	for (unsigned i = 0; i < inf->n_traps; i++)
 		if (!inf->subscribed[i])
 			send_inform(inf, i, true);
@@ -67,24 +68,29 @@ static void sub_done(void *arg, int err, uint8_t status, const unsigned char *ma
 {
 	struct sub_ctx *ctx = arg;
 	struct informer *inf = ctx->inf;
-	uint16_t trap = inf->traps[ctx->idx];
+	uint16_t trap;
 
 	(void)mad;
 	(void)len;
+	if (err == -ECANCELED) { /* the SA client is going: the informer may be gone already */
+		free(ctx);
+		return;
+	}
+	trap = inf->traps[ctx->idx];
 	if (ctx->subscribe) {
 		if (!err && !status) {
 			if (!inf->subscribed[ctx->idx])
 				LOG_INFO("subscribed to trap %u at SM LID %u", trap, inf->port->sm_lid);
 			inf->subscribed[ctx->idx] = true;
 			inf->stats.subscribe_ok++;
-		} else if (err != -ECANCELED) {
+		} else {
 			inf->subscribed[ctx->idx] = false;
 			inf->stats.subscribe_failed++;
 			LOG_WARN("subscription to trap %u failed: %s", trap,
 				 err ? strerror(-err) : sa_status_str((uint16_t)(status << 8)));
 			/* An SM that is still starting refuses; try again soon. */
-			if (!inf->retry_timer)
-				inf->retry_timer = loop_timer_add(inf->loop, RETRY_MS, retry_tick, inf);
+			if (!loop_timer_pending(&inf->retry_timer))
+				loop_timer_start(inf->loop, &inf->retry_timer, RETRY_MS, retry_tick, inf);
 		}
 	} else {
 		inf->subscribed[ctx->idx] = false;
@@ -109,7 +115,7 @@ static int send_inform(struct informer *inf, unsigned idx, bool subscribe)
 	inform_info_for_trap(&ii, inf->traps[idx], subscribe);
 	inform_info_encode(rec, &ii);
 	inf->stats.subscribe_sent += subscribe;
-	ret = sa_client_query(inf->sa, UMAD_METHOD_SET, UMAD_SA_ATTR_INFORM_INFO, 0, rec,
+	ret = sa_client_query(inf->sa, UMAD_METHOD_SET, UMAD_ATTR_INFORM_INFO, 0, rec,
 			      sizeof(rec), sub_done, ctx);
 	if (ret < 0) {
 		free(ctx);
@@ -128,54 +134,8 @@ static void refresh_tick(struct loop *loop, void *arg)
 {
 	struct informer *inf = arg;
 
-	inf->timer = loop_timer_add(loop, (uint64_t)inf->refresh_s * 1000, refresh_tick, inf);
+	loop_timer_start(loop, &inf->timer, (uint64_t)inf->refresh_s * 1000, refresh_tick, inf);
 	informer_subscribe(inf);
-}
-
-int informer_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
-		 const uint16_t *traps, size_t n_traps, unsigned refresh_s, trap_fn fn, void *arg,
-		 struct informer **out)
-{
-	struct informer *inf;
-
-	if (n_traps > INFORMER_MAX_TRAPS)
-		return -EINVAL;
-	inf = calloc(1, sizeof(*inf));
-	if (!inf)
-		return -ENOMEM;
-	inf->loop = loop;
-	inf->port = port;
-	inf->sa = sa;
-	memcpy(inf->traps, traps, n_traps * sizeof(*traps));
-	inf->n_traps = n_traps;
-	inf->refresh_s = refresh_s;
-	inf->fn = fn;
-	inf->arg = arg;
-	if (refresh_s)
-		inf->timer = loop_timer_add(loop, (uint64_t)refresh_s * 1000, refresh_tick, inf);
-	*out = inf;
-	return 0;
-}
-
-void informer_free(struct informer *inf)
-{
-	if (!inf)
-		return;
-	loop_timer_cancel(inf->loop, inf->timer);
-	loop_timer_cancel(inf->loop, inf->retry_timer);
-	free(inf);
-}
-
-void informer_unsubscribe(struct informer *inf, void (*done)(void *arg), void *arg)
-{
-	inf->unsub_done = done;
-	inf->unsub_arg = arg;
-	inf->pending_unsub = 0;
-	for (unsigned i = 0; i < inf->n_traps; i++)
-		if (inf->subscribed[i] && send_inform(inf, i, false) == 0)
-			inf->pending_unsub++;
-	if (!inf->pending_unsub && done)
-		done(arg);
 }
 
 /*
@@ -203,24 +163,25 @@ static bool seen_before(struct informer *inf, uint16_t slid, uint32_t tid,
 	return false;
 }
 
-int informer_handle(struct informer *inf, const struct umad_msg *msg)
+/* A Report (the dispatcher hands us every SA Report, its header decoded): answered with a
+ * ReportResp, then acted on unless it is a resend. */
+static void on_report(void *arg, const struct mad_in *in)
 {
+	struct informer *inf = arg;
+	const struct umad_msg *msg = in->msg;
 	unsigned char resp[MAD_LEN];
+	struct sa_hdr h = in->hdr;
 	struct notice n;
-	struct sa_hdr h;
 	union ibv_gid gid;
 	size_t len;
 	int ret;
 
-	if (sa_hdr_decode(msg->mad, msg->len, &h) < 0 || h.mgmt_class != UMAD_CLASS_SUBN_ADM ||
-	    h.method != UMAD_METHOD_REPORT)
-		return 0;
 	inf->stats.reports++;
-	if (h.attr_id != UMAD_SA_ATTR_NOTICE ||
+	if (h.attr_id != UMAD_ATTR_NOTICE ||
 	    notice_decode(msg->mad + SA_HDR_LEN, msg->len - SA_HDR_LEN, &n) < 0) {
 		inf->stats.malformed++;
 		LOG_WARN("malformed Report from LID %u", msg->slid);
-		return 1;
+		return;
 	}
 	/* Answer first: the SA resends a Report until it sees the ReportResp. */
 	len = msg->len < sizeof(resp) ? msg->len : sizeof(resp);
@@ -234,7 +195,7 @@ int informer_handle(struct informer *inf, const struct umad_msg *msg)
 		LOG_WARN("ReportResp to LID %u failed: %s", msg->slid, strerror(-ret));
 	if (seen_before(inf, msg->slid, (uint32_t)h.tid, msg->mad + SA_HDR_LEN)) {
 		inf->stats.duplicates++;
-		return 1;
+		return;
 	}
 	for (unsigned i = 0; i < inf->n_traps; i++)
 		if (inf->traps[i] == n.trap_number)
@@ -242,7 +203,60 @@ int informer_handle(struct informer *inf, const struct umad_msg *msg)
 	ret = notice_trap_gid(&n, &gid);
 	LOG_INFO("trap %u from LID %u", n.trap_number, msg->slid);
 	inf->fn(inf->arg, n.trap_number, ret == 0 ? &gid : NULL);
-	return 1;
+}
+
+int informer_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
+		 const uint16_t *traps, size_t n_traps, unsigned refresh_s, trap_fn fn, void *arg,
+		 struct informer **out)
+{
+	const struct mad_route route = { UMAD_CLASS_SUBN_ADM, MAD_KIND_REPORT, 0, 0 };
+	struct informer *inf;
+	int ret;
+
+	if (n_traps > INFORMER_MAX_TRAPS)
+		return -EINVAL;
+	inf = calloc(1, sizeof(*inf));
+	if (!inf)
+		return -ENOMEM;
+	ret = mad_dispatch_add(port->dispatch, &route, on_report, inf);
+	if (ret < 0) {
+		free(inf);
+		return ret;
+	}
+	inf->loop = loop;
+	inf->port = port;
+	inf->sa = sa;
+	memcpy(inf->traps, traps, n_traps * sizeof(*traps));
+	inf->n_traps = n_traps;
+	inf->refresh_s = refresh_s;
+	inf->fn = fn;
+	inf->arg = arg;
+	if (refresh_s)
+		loop_timer_start(loop, &inf->timer, (uint64_t)refresh_s * 1000, refresh_tick, inf);
+	*out = inf;
+	return 0;
+}
+
+void informer_free(struct informer *inf)
+{
+	if (!inf)
+		return;
+	mad_dispatch_remove(inf->port->dispatch, on_report, inf);
+	loop_timer_stop(inf->loop, &inf->timer);
+	loop_timer_stop(inf->loop, &inf->retry_timer);
+	free(inf);
+}
+
+void informer_unsubscribe(struct informer *inf, void (*done)(void *arg), void *arg)
+{
+	inf->unsub_done = done;
+	inf->unsub_arg = arg;
+	inf->pending_unsub = 0;
+	for (unsigned i = 0; i < inf->n_traps; i++)
+		if (inf->subscribed[i] && send_inform(inf, i, false) == 0)
+			inf->pending_unsub++;
+	if (!inf->pending_unsub && done)
+		done(arg);
 }
 
 void informer_stats(const struct informer *inf, struct informer_stats *out)
@@ -253,8 +267,24 @@ void informer_stats(const struct informer *inf, struct informer_stats *out)
 		out->subscribed += inf->subscribed[i];
 }
 
-size_t informer_traps(const struct informer *inf, const uint16_t **traps)
+void informer_stats_json(const struct informer *inf, struct json *j)
 {
-	*traps = inf->traps;
-	return inf->n_traps;
+	struct informer_stats st = { 0 };
+	char name[8];
+
+	if (inf)
+		informer_stats(inf, &st);
+	json_object_begin(j, "traps");
+	for (size_t i = 0; inf && i < inf->n_traps; i++) {
+		snprintf(name, sizeof(name), "%u", inf->traps[i]);
+		json_u64(j, name, st.traps[i]);
+	}
+	json_object_end(j);
+	json_u64(j, "reports", st.reports);
+	json_u64(j, "reports_duplicate", st.duplicates);
+	json_u64(j, "reports_malformed", st.malformed);
+	json_u64(j, "subscriptions", st.subscribed);
+	json_u64(j, "subscribe_sent", st.subscribe_sent);
+	json_u64(j, "subscribe_ok", st.subscribe_ok);
+	json_u64(j, "subscribe_failed", st.subscribe_failed);
 }

@@ -13,10 +13,10 @@
 
 #include <infiniband/verbs.h>
 
+struct json;
 struct loop;
 struct mad_port;
 struct sa_client;
-struct umad_msg;
 struct informer;
 
 enum { INFORMER_MAX_TRAPS = 8 };
@@ -31,6 +31,7 @@ struct informer_stats {
 	unsigned subscribed;                 /* traps currently subscribed */
 };
 
+/* Takes the port's SA Reports (its dispatcher's, -EEXIST if another owner has them). */
 int informer_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
 		 const uint16_t *traps, size_t n_traps, unsigned refresh_s, trap_fn fn, void *arg,
 		 struct informer **out);
@@ -39,9 +40,9 @@ void informer_free(struct informer *inf);
 void informer_subscribe(struct informer *inf);
 /* Sends every unsubscription; done runs when all are answered or failed. */
 void informer_unsubscribe(struct informer *inf, void (*done)(void *arg), void *arg);
-/* 1 if msg was a Report (answered and dispatched), 0 otherwise. */
-int informer_handle(struct informer *inf, const struct umad_msg *msg);
 void informer_stats(const struct informer *inf, struct informer_stats *out);
-size_t informer_traps(const struct informer *inf, const uint16_t **traps);
+/* Its members of the stats object ("traps" by number, "reports", "subscriptions", ...);
+ * a NULL informer (no traps configured) writes them empty and zero. */
+void informer_stats_json(const struct informer *inf, struct json *j);
 
 #endif

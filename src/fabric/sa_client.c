@@ -14,11 +14,16 @@
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
-#include "fabric/sa_client.h"
+#include "fabric/mad_dispatch.h"
 #include "fabric/mad_port.h"
+#include "fabric/sa_client.h"
 #include "wire/sa_mad.h"
+
+/* The low 28 TID bits count; the next 4 name the client on its port (its TID space). */
+enum { TID_CLIENT_SHIFT = 28, TID_COUNT_MASK = (1u << TID_CLIENT_SHIFT) - 1 };
 
 struct sa_query {
 	struct sa_query *next;
@@ -33,7 +38,7 @@ struct sa_query {
 	unsigned char *data;
 	size_t len, rec_len;
 	unsigned attempt;
-	uint64_t timer;
+	struct loop_timer timer;  /* the pause before a retry, or the guard of an attempt */
 	bool in_flight;       /* sent, waiting for the response */
 	sa_done_fn fn;
 	void *arg;
@@ -89,8 +94,7 @@ static void finish(struct sa_client *c, struct sa_query *q, int err, uint8_t sta
 		   const unsigned char *mad, size_t len)
 {
 	active_remove(c, q);
-	if (q->timer)
-		loop_timer_cancel(c->loop, q->timer);
+	loop_timer_stop(c->loop, &q->timer);
 	if (err)
 		c->stats.failures++;
 	q->fn(q->arg, err, status, mad, len);
@@ -106,7 +110,6 @@ static void retry_timer(struct loop *loop, void *arg)
 	int ret;
 
 	(void)loop;
-	q->timer = 0;
 	ret = attempt_send(c, q);
 	if (ret < 0)
 		finish(c, q, ret, 0, NULL, 0);
@@ -132,7 +135,7 @@ static void attempt_failed(struct sa_client *c, struct sa_query *q)
 	c->stats.retries++;
 	LOG_DEBUG("SA %s tid 0x%x timed out; retry in %llu ms", sa_method_str(q->method),
 		  q->tid_lo, (unsigned long long)pause);
-	q->timer = loop_timer_add(c->loop, pause, retry_timer, q);
+	loop_timer_start(c->loop, &q->timer, pause, retry_timer, q);
 }
 
 static void guard_timer(struct loop *loop, void *arg)
@@ -141,7 +144,6 @@ static void guard_timer(struct loop *loop, void *arg)
 	struct sa_client *c = q->owner;
 
 	(void)loop;
-	q->timer = 0;
 	attempt_failed(c, q);
 }
 
@@ -157,20 +159,15 @@ static int attempt_send(struct sa_client *c, struct sa_query *q)
 
 	if (!mad)
 		return -ENOMEM;
-	/* The low 28 bits count, the next 4 name this client on the port. */
-	c->next_tid = (c->next_tid + 1) & 0x0fffffff;
-	q->tid_lo = (uint32_t)c->opts.id << 28 | c->next_tid;
+	c->next_tid = (c->next_tid + 1) & TID_COUNT_MASK;
+	q->tid_lo = (uint32_t)c->opts.id << TID_CLIENT_SHIFT | c->next_tid;
 	sa_hdr_init_request(&h, q->method, q->attr_id, q->tid_lo, q->comp_mask);
 	h.attr_offset = (uint16_t)(q->rec_len / 8);
 	h.attr_mod = q->attr_mod;
 	h.sm_key = q->sm_key;
-	if (SA_HDR_LEN + q->len > MAD_LEN) { /* one RMPP message: the kernel segments */
-		h.rmpp_version = 1;
-		h.rmpp_type = 1;     /* DATA */
-		h.rmpp_flags = 0x07; /* active, first, last */
-		h.rmpp_seg_num = 1;
-		h.rmpp_paylen = (uint32_t)(SA_RMPP_CLASS_HDR_LEN + q->len);
-	}
+	/* More than one record, or more than one MAD holds: one RMPP message (the kernel
+	 * segments), whose PayLen tells the receiver how many records are real, not padding. */
+	sa_hdr_set_rmpp(&h, q->len > q->rec_len || SA_HDR_LEN + q->len > MAD_LEN, q->len);
 	sa_hdr_encode(mad, &h);
 	memcpy(mad + SA_HDR_LEN, q->data, q->len);
 	q->attempt++;
@@ -184,7 +181,8 @@ static int attempt_send(struct sa_client *c, struct sa_query *q)
 	}
 	q->in_flight = true;
 	/* The kernel reports the timeout; this guard only covers its absence. */
-	q->timer = loop_timer_add(c->loop, (uint64_t)c->opts.timeout_ms * 2 + 500, guard_timer, q);
+	loop_timer_start(c->loop, &q->timer, (uint64_t)c->opts.timeout_ms * 2 + 500, guard_timer,
+			 q);
 	return 0;
 }
 
@@ -216,10 +214,37 @@ static void pump(struct sa_client *c)
 	}
 }
 
+/* A response or a timed-out send in our TID space (the dispatcher matched the space). */
+static void on_mad(void *arg, const struct mad_in *in)
+{
+	struct sa_client *c = arg;
+	struct sa_query *q;
+
+	for (q = c->active; q; q = q->next)
+		if (q->in_flight && q->tid_lo == (uint32_t)in->hdr.tid)
+			break;
+	if (!q) {
+		LOG_DEBUG("SA %s tid 0x%x: no query waits for it", sa_method_str(in->hdr.method),
+			  (uint32_t)in->hdr.tid);
+		return;
+	}
+	if (in->kind == MAD_KIND_SEND_TIMEOUT) {
+		/* Our request came back unanswered: the kernel returns only its MAD header. */
+		loop_timer_stop(c->loop, &q->timer);
+		attempt_failed(c, q);
+		return;
+	}
+	c->stats.responses++;
+	finish(c, q, 0, sa_status_code(in->hdr.status), in->msg->mad, in->msg->len);
+}
+
 int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_client_opts *opts,
 		  struct sa_client **out)
 {
 	struct sa_client *c = calloc(1, sizeof(*c));
+	struct mad_route route = { UMAD_CLASS_SUBN_ADM, MAD_KIND_RESPONSE | MAD_KIND_SEND_TIMEOUT,
+				   ~(uint32_t)TID_COUNT_MASK, 0 };
+	int ret;
 
 	if (!c)
 		return -ENOMEM;
@@ -236,7 +261,14 @@ int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_clie
 		c->opts.max_queued = 4096;
 	/* TIDs differ across restarts so late answers to a previous run don't match. */
 	c->next_tid = (uint32_t)(loop_now_ns() & 0xfff) << 16;
-	c->opts.id &= 0xf;
+	c->opts.id &= 0xf; /* the 4 TID bits above the count */
+	route.tid_value = (uint32_t)c->opts.id << TID_CLIENT_SHIFT;
+	ret = mad_dispatch_add(port->dispatch, &route, on_mad, c);
+	if (ret < 0) {
+		LOG_ERR("SA client %u: its TID space is taken: %s", c->opts.id, strerror(-ret));
+		free(c);
+		return ret;
+	}
 	*out = c;
 	return 0;
 }
@@ -247,6 +279,7 @@ void sa_client_free(struct sa_client *c)
 
 	if (!c)
 		return;
+	mad_dispatch_remove(c->port->dispatch, on_mad, c);
 	c->opts.credits = 0; /* nothing new is sent while callbacks run */
 	while ((q = c->queue_head)) {
 		c->queue_head = q->next;
@@ -256,8 +289,7 @@ void sa_client_free(struct sa_client *c)
 	}
 	while ((q = c->active)) {
 		c->active = q->next;
-		if (q->timer)
-			loop_timer_cancel(c->loop, q->timer);
+		loop_timer_stop(c->loop, &q->timer);
 		q->fn(q->arg, -ECANCELED, 0, NULL, 0);
 		free(q->data);
 		free(q);
@@ -332,47 +364,28 @@ int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, u
 	return sa_client_send(c, &req, fn, arg);
 }
 
-int sa_client_handle(struct sa_client *c, const struct umad_msg *msg)
-{
-	struct sa_hdr h;
-	struct sa_query *q;
-
-	if (msg->status) {
-		/* Our request came back unanswered: the kernel returns only its
-		 * MAD header, so only the class and TID can be read. */
-		uint64_t tid;
-
-		if (msg->len < 16 || msg->mad[1] != UMAD_CLASS_SUBN_ADM)
-			return 0;
-		memcpy(&tid, msg->mad + 8, sizeof(tid));
-		for (q = c->active; q; q = q->next)
-			if (q->in_flight && q->tid_lo == (uint32_t)be64toh(tid))
-				break;
-		if (!q)
-			return 0;
-		loop_timer_cancel(c->loop, q->timer);
-		q->timer = 0;
-		attempt_failed(c, q);
-		return 1;
-	}
-	if (sa_hdr_decode(msg->mad, msg->len, &h) < 0 || h.mgmt_class != UMAD_CLASS_SUBN_ADM ||
-	    !(h.method & 0x80))
-		return 0;
-	for (q = c->active; q; q = q->next)
-		if (q->in_flight && q->tid_lo == (uint32_t)h.tid)
-			break;
-	if (!q)
-		return 0;
-	c->stats.responses++;
-	finish(c, q, 0, sa_status_code(h.status), msg->mad, msg->len);
-	return 1;
-}
-
 void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out)
 {
 	*out = c->stats;
 	out->queued_now = c->n_queued;
 	out->outstanding_now = c->n_active;
+}
+
+void sa_client_stats_json(const struct sa_client *c, struct json *j)
+{
+	struct sa_client_stats st;
+
+	sa_client_stats(c, &st);
+	json_object_begin(j, "sa_queries");
+	for (int m = 0; m < SA_STAT_METHODS; m++)
+		json_u64(j, sa_stat_name(m), st.sent[m]);
+	json_object_end(j);
+	json_u64(j, "sa_attempts", st.attempts);
+	json_u64(j, "sa_retries", st.retries);
+	json_u64(j, "sa_timeouts", st.timeouts);
+	json_u64(j, "sa_failures", st.failures);
+	json_u64(j, "sa_outstanding", st.outstanding_now);
+	json_u64(j, "sa_queued", st.queued_now);
 }
 
 void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg)

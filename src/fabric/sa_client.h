@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct json;
 struct loop;
 struct mad_port;
-struct umad_msg;
 struct sa_client;
 
 struct sa_client_opts {
@@ -43,7 +43,8 @@ struct sa_client_stats {
 	uint64_t rejected;                /* queue full */
 };
 
-/* Clients sharing a port must use different ids (0..15): they split the TID space. */
+/* Clients sharing a port must use different ids (0..15): they split the TID space, and the
+ * port's dispatcher hands each the responses and timeouts of its own (-EEXIST if taken). */
 int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_client_opts *opts,
 		  struct sa_client **out);
 void sa_client_free(struct sa_client *c);  /* fails pending queries with -ECANCELED */
@@ -52,8 +53,9 @@ void sa_client_free(struct sa_client *c);  /* fails pending queries with -ECANCE
  * query could not even be sent): then fn is never called. */
 int64_t sa_client_query(struct sa_client *c, uint8_t method, uint16_t attr_id, uint64_t comp_mask,
 			const void *rec, size_t rec_len, sa_done_fn fn, void *arg);
-/* A query to any SA-class agent (a local SA, for pushes): data may exceed one
- * MAD (then it travels as one RMPP message); attr_offset = rec_len / 8. */
+/* A query to any SA-class agent (a local SA, for pushes): data may hold many records and
+ * exceed one MAD (then it travels as one RMPP message, its PayLen exact); attr_offset =
+ * rec_len / 8. */
 struct sa_request {
 	uint16_t dlid;            /* 0: the master SA */
 	uint8_t method;
@@ -67,9 +69,9 @@ struct sa_request {
 };
 int64_t sa_client_send(struct sa_client *c, const struct sa_request *req, sa_done_fn fn,
 		       void *arg);
-/* Handles a response or a timed-out send; 1 if it was ours, 0 otherwise. */
-int sa_client_handle(struct sa_client *c, const struct umad_msg *msg);
 void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out);
+/* Its members of the stats object: "sa_queries" by method, "sa_attempts", ... "sa_queued". */
+void sa_client_stats_json(const struct sa_client *c, struct json *j);
 /* fn runs whenever an attempt goes unanswered (e.g. to look for a new SM). */
 void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg);
 const char *sa_stat_name(enum sa_stat s);

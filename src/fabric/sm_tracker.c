@@ -11,8 +11,10 @@
 #include <infiniband/umad_sm.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "fabric/mad_dispatch.h"
 #include "fabric/mad_port.h"
 #include "fabric/sm_tracker.h"
 #include "wire/port_info.h"
@@ -25,7 +27,7 @@ struct sm_tracker {
 	unsigned poll_ms;
 	sm_change_fn fn;
 	void *arg;
-	uint64_t timer;
+	struct loop_timer timer;  /* the next periodic read */
 	uint32_t tid;
 	bool in_flight;
 	uint64_t sent_ms;
@@ -81,44 +83,44 @@ void sm_tracker_check(struct sm_tracker *t)
 	t->sent_ms = loop_now_ms();
 }
 
-int sm_tracker_handle(struct sm_tracker *t, const struct umad_msg *msg)
+/* The answer to a PortInfo read, or its timeout: every directed-route answer is ours. */
+static void on_mad(void *arg, const struct mad_in *in)
 {
+	struct sm_tracker *t = arg;
 	const uint8_t *data;
 	uint16_t sm_lid, lid;
-	uint64_t tid;
 
-	if (msg->len < 16 || msg->mad[1] != UMAD_CLASS_SUBN_DIRECTED_ROUTE)
-		return 0;
-	memcpy(&tid, msg->mad + 8, sizeof(tid));
-	if (!t->in_flight || (uint32_t)be64toh(tid) != t->tid)
-		return 0;
+	if (!t->in_flight || (uint32_t)in->hdr.tid != t->tid)
+		return;
 	t->in_flight = false;
-	if (msg->status) {
+	if (in->kind == MAD_KIND_SEND_TIMEOUT) {
 		LOG_WARN("PortInfo read timed out");
-		return 1;
+		return;
 	}
-	if (smp_resp_data(msg->mad, msg->len, &data) < 0 ||
+	if (smp_resp_data(in->msg->mad, in->msg->len, &data) < 0 ||
 	    port_info_sm_lid(data, PORT_INFO_LEN, &sm_lid) < 0 ||
 	    port_info_lid(data, PORT_INFO_LEN, &lid) < 0) {
 		LOG_WARN("malformed PortInfo answer");
-		return 1;
+		return;
 	}
 	apply(t, sm_lid, lid);
-	return 1;
 }
 
 static void poll_tick(struct loop *loop, void *arg)
 {
 	struct sm_tracker *t = arg;
 
-	t->timer = loop_timer_add(loop, t->poll_ms, poll_tick, t);
+	loop_timer_start(loop, &t->timer, t->poll_ms, poll_tick, t);
 	sm_tracker_check(t);
 }
 
 int sm_tracker_new(struct loop *loop, struct mad_port *port, unsigned poll_ms,
 		   sm_change_fn fn, void *arg, struct sm_tracker **out)
 {
+	const struct mad_route route = { UMAD_CLASS_SUBN_DIRECTED_ROUTE,
+					 MAD_KIND_RESPONSE | MAD_KIND_SEND_TIMEOUT, 0, 0 };
 	struct sm_tracker *t = calloc(1, sizeof(*t));
+	int ret;
 
 	if (!t)
 		return -ENOMEM;
@@ -128,8 +130,13 @@ int sm_tracker_new(struct loop *loop, struct mad_port *port, unsigned poll_ms,
 	t->fn = fn;
 	t->arg = arg;
 	t->tid = (uint32_t)(loop_now_ns() & 0xffff) << 16 | 0x8000;
+	ret = mad_dispatch_add(port->dispatch, &route, on_mad, t);
+	if (ret < 0) {
+		free(t);
+		return ret;
+	}
 	if (poll_ms)
-		t->timer = loop_timer_add(loop, poll_ms, poll_tick, t);
+		loop_timer_start(loop, &t->timer, poll_ms, poll_tick, t);
 	*out = t;
 	return 0;
 }
@@ -138,12 +145,12 @@ void sm_tracker_free(struct sm_tracker *t)
 {
 	if (!t)
 		return;
-	if (t->timer)
-		loop_timer_cancel(t->loop, t->timer);
+	mad_dispatch_remove(t->port->dispatch, on_mad, t);
+	loop_timer_stop(t->loop, &t->timer);
 	free(t);
 }
 
-uint64_t sm_tracker_changes(const struct sm_tracker *t)
+void sm_tracker_stats_json(const struct sm_tracker *t, struct json *j)
 {
-	return t->changes;
+	json_u64(j, "sm_changes", t->changes);
 }

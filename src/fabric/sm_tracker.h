@@ -9,9 +9,9 @@
 
 #include <stdint.h>
 
+struct json;
 struct loop;
 struct mad_port;
-struct umad_msg;
 struct sm_tracker;
 
 /* old_sm_lid -> new_sm_lid; the port's sm_lid and lid are already updated. */
@@ -20,10 +20,10 @@ typedef void (*sm_change_fn)(void *arg, uint16_t old_sm_lid, uint16_t new_sm_lid
 int sm_tracker_new(struct loop *loop, struct mad_port *port, unsigned poll_ms,
 		   sm_change_fn fn, void *arg, struct sm_tracker **out);
 void sm_tracker_free(struct sm_tracker *t);
-/* Reads PortInfo now (unless a read is in flight). */
+/* Reads PortInfo now (unless a read is in flight); the answer comes through the port's
+ * dispatcher, which hands this tracker every directed-route answer. */
 void sm_tracker_check(struct sm_tracker *t);
-/* 1 if msg was the answer to our PortInfo read. */
-int sm_tracker_handle(struct sm_tracker *t, const struct umad_msg *msg);
-uint64_t sm_tracker_changes(const struct sm_tracker *t);
+/* Its member of the stats object: "sm_changes". */
+void sm_tracker_stats_json(const struct sm_tracker *t, struct json *j);
 
 #endif

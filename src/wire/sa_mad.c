@@ -19,7 +19,7 @@
 
 #define OFF(f) offsetof(struct umad_sa_packet, f)
 
-_Static_assert(sizeof(struct umad_hdr) == 24, "MAD common header is 24 bytes");
+_Static_assert(sizeof(struct umad_hdr) == MAD_HDR_LEN, "MAD common header is 24 bytes");
 _Static_assert(sizeof(struct umad_rmpp_hdr) == 12, "RMPP header is 12 bytes");
 _Static_assert(sizeof(struct umad_sa_packet) == MAD_LEN, "SA MAD is 256 bytes");
 _Static_assert(OFF(data) == SA_HDR_LEN, "SA data starts at byte 56");
@@ -45,6 +45,27 @@ _Static_assert(SA_HDR_LEN - OFF(sm_key) == SA_RMPP_CLASS_HDR_LEN,
 	       "RMPP PayLen counts the 20-byte SA class header");
 _Static_assert(SA_DATA_LEN == UMAD_LEN_SA_DATA, "200 data bytes per SA MAD");
 
+int mad_hdr_decode(const void *mad, size_t len, struct sa_hdr *out)
+{
+	const uint8_t *p = mad;
+	struct sa_hdr h;
+
+	if (len < MAD_HDR_LEN)
+		return -EMSGSIZE;
+	memset(&h, 0, sizeof(h));
+	h.base_version = p[OFF(mad_hdr.base_version)];
+	h.mgmt_class = p[OFF(mad_hdr.mgmt_class)];
+	h.class_version = p[OFF(mad_hdr.class_version)];
+	h.method = p[OFF(mad_hdr.method)];
+	h.status = wire_get16(p + OFF(mad_hdr.status));
+	h.class_specific = wire_get16(p + OFF(mad_hdr.class_specific));
+	h.tid = wire_get64(p + OFF(mad_hdr.tid));
+	h.attr_id = wire_get16(p + OFF(mad_hdr.attr_id));
+	h.attr_mod = wire_get32(p + OFF(mad_hdr.attr_mod));
+	*out = h;
+	return 0;
+}
+
 int sa_hdr_decode(const void *mad, size_t len, struct sa_hdr *out)
 {
 	const uint8_t *p = mad;
@@ -55,15 +76,7 @@ int sa_hdr_decode(const void *mad, size_t len, struct sa_hdr *out)
 	if (p[OFF(mad_hdr.base_version)] != UMAD_BASE_VERSION)
 		return -EPROTO;
 
-	h.base_version = p[OFF(mad_hdr.base_version)];
-	h.mgmt_class = p[OFF(mad_hdr.mgmt_class)];
-	h.class_version = p[OFF(mad_hdr.class_version)];
-	h.method = p[OFF(mad_hdr.method)];
-	h.status = wire_get16(p + OFF(mad_hdr.status));
-	h.class_specific = wire_get16(p + OFF(mad_hdr.class_specific));
-	h.tid = wire_get64(p + OFF(mad_hdr.tid));
-	h.attr_id = wire_get16(p + OFF(mad_hdr.attr_id));
-	h.attr_mod = wire_get32(p + OFF(mad_hdr.attr_mod));
+	mad_hdr_decode(mad, len, &h);
 	h.rmpp_version = p[OFF(rmpp_hdr.rmpp_version)];
 	h.rmpp_type = p[OFF(rmpp_hdr.rmpp_type)];
 	h.rmpp_flags = p[OFF(rmpp_hdr.rmpp_rtime_flags)];
@@ -114,6 +127,16 @@ void sa_hdr_init_request(struct sa_hdr *h, uint8_t method, uint16_t attr_id,
 	h->tid = tid;
 	h->attr_id = attr_id;
 	h->comp_mask = comp_mask;
+}
+
+void sa_hdr_set_rmpp(struct sa_hdr *h, bool active, size_t data_len)
+{
+	h->rmpp_version = active ? UMAD_RMPP_VERSION : 0;
+	h->rmpp_type = active ? SA_RMPP_TYPE_DATA : 0;
+	h->rmpp_flags = active ? UMAD_RMPP_FLAG_ACTIVE | SA_RMPP_FLAG_FIRST | SA_RMPP_FLAG_LAST : 0;
+	h->rmpp_status = 0;
+	h->rmpp_seg_num = active ? 1 : 0;
+	h->rmpp_paylen = active ? (uint32_t)(SA_RMPP_CLASS_HDR_LEN + data_len) : 0;
 }
 
 int sa_table_count(const struct sa_hdr *h, size_t mad_len, size_t *rec_len,

@@ -1,9 +1,11 @@
 /*
- * test_base_loop.c - the event loop: fd readiness, timer order and cancel,
- * deleting fds mid-batch, signals, and stopping.
+ * test_base_loop.c - the event loop: fd readiness, timer order, stop and re-arm (embedded
+ * timers, and the id-named ones), timers that arm while allocation fails, deleting fds
+ * mid-batch, signals, and stopping.
  *
  * Every test arms a watchdog timer so a broken loop fails instead of hanging.
  */
+#include "alloc_fail.h"
 #include "check.h"
 
 #include "base/loop.h"
@@ -30,13 +32,12 @@ static void watchdog_fired(struct loop *loop, void *arg)
 /* Run the loop with a watchdog; true if loop_run() ended before it fired. */
 static bool run_with_watchdog(struct loop *loop)
 {
+	struct loop_timer watchdog = { 0 };
 	bool fired = false;
-	uint64_t id = loop_timer_add(loop, WATCHDOG_MS, watchdog_fired, &fired);
 
-	CHECK(id != 0);
+	loop_timer_start(loop, &watchdog, WATCHDOG_MS, watchdog_fired, &fired);
 	CHECK_INT(0, loop_run(loop));
-	if (!fired)
-		loop_timer_cancel(loop, id);
+	loop_timer_stop(loop, &watchdog);
 	CHECK(!fired);
 	return !fired;
 }
@@ -316,6 +317,7 @@ struct order_log {
 };
 
 struct order_item {
+	struct loop_timer timer;
 	struct order_log *log;
 	int tag;
 	uint64_t due_ns; /* earliest time the timer may fire */
@@ -342,7 +344,8 @@ static void test_timer_order(void)
 	for (int i = 0; i < 7; i++) {
 		items[i] = (struct order_item){ .log = &log, .tag = i,
 						.due_ns = loop_now_ns() + delays[i] * 1000000ull };
-		CHECK(loop_timer_add(loop, delays[i], order_cb, &items[i]) != 0);
+		loop_timer_start(loop, &items[i].timer, delays[i], order_cb, &items[i]);
+		CHECK(loop_timer_pending(&items[i].timer));
 	}
 	CHECK_INT(7, loop_timer_count(loop));
 	loop_timer_add(loop, 50, stop_soon, NULL);
@@ -351,6 +354,7 @@ static void test_timer_order(void)
 	for (int i = 0; i < 7; i++) {
 		CHECK_INT(expect[i], log.seen[i]);
 		CHECK(!items[i].early);
+		CHECK(!loop_timer_pending(&items[i].timer));
 	}
 	CHECK_INT(0, loop_timer_count(loop));
 	loop_free(loop);
@@ -368,32 +372,50 @@ static void test_timer_random(void)
 	struct order_log *log = calloc(1, sizeof(*log));
 	struct order_item *items = calloc(1000, sizeof(*items));
 	uint64_t *latest = calloc(1000, sizeof(*latest));
-	uint64_t *ids = calloc(1000, sizeof(*ids));
+	struct loop_timer stop = { 0 };
 	bool sorted = true, early = false, cancelled_fired = false;
-	int cancelled = 0;
+	int cancelled = 0, fired_early = 0;
 
 	srand(1234);
 	for (int i = 0; i < 1000; i++) {
-		uint64_t delay_ns = (uint64_t)(rand() % 80) * 1000000;
+		uint64_t delay_ns = (uint64_t)(rand() % 80 + 10) * 1000000;
 
 		items[i] = (struct order_item){ .log = log, .tag = i,
 						.due_ns = loop_now_ns() + delay_ns };
-		ids[i] = loop_timer_add(loop, delay_ns / 1000000, order_cb, &items[i]);
-		CHECK(ids[i] != 0);
+		loop_timer_start(loop, &items[i].timer, delay_ns / 1000000, order_cb, &items[i]);
 		latest[i] = loop_now_ns() + delay_ns;
 	}
-	/* Cancelling from the middle of the heap exercises both sift directions. */
+	CHECK_INT(1000, loop_timer_count(loop));
+	/* Fire a few first, so that the heap has depth when nodes are cut out of it. */
+	loop_timer_start(loop, &stop, 20, stop_soon, NULL);
+	run_with_watchdog(loop);
+	fired_early = log->n;
+	CHECK(fired_early > 0);
+	/* Stop a third and move another third, from anywhere in the heap. */
 	for (int i = 0; i < 1000; i++) {
-		if (rand() % 3 == 0) {
-			CHECK(loop_timer_cancel(loop, ids[i]));
-			items[i].tag = -1;
-			cancelled++;
+		int what = rand() % 3;
+		bool pending = loop_timer_pending(&items[i].timer);
+
+		if (what == 0) {
+			CHECK(loop_timer_stop(loop, &items[i].timer) == pending);
+			if (pending) {
+				items[i].tag = -1;
+				cancelled++;
+			}
+		} else if (what == 1 && pending) {
+			uint64_t delay_ns = (uint64_t)(rand() % 80) * 1000000;
+
+			items[i].due_ns = loop_now_ns() + delay_ns;
+			loop_timer_start(loop, &items[i].timer, delay_ns / 1000000, order_cb,
+					 &items[i]);
+			latest[i] = loop_now_ns() + delay_ns;
 		}
 	}
-	CHECK_INT(1000 - cancelled, loop_timer_count(loop));
-	loop_timer_add(loop, 120, stop_soon, NULL);
+	CHECK_INT(1000 - cancelled - fired_early, loop_timer_count(loop));
+	loop_timer_start(loop, &stop, 120, stop_soon, NULL);
 	run_with_watchdog(loop);
 	CHECK_INT(1000 - cancelled, log->n);
+	CHECK_INT(0, loop_timer_count(loop));
 	for (int i = 0; i < log->n; i++)
 		cancelled_fired |= log->seen[i] < 0;
 	CHECK(!cancelled_fired);
@@ -410,10 +432,116 @@ static void test_timer_random(void)
 	CHECK(sorted);
 	CHECK(!early);
 out:
-	free(ids);
 	free(latest);
 	free(items);
 	free(log);
+	loop_free(loop);
+}
+
+/* Stopping from a callback, re-arming a pending timer, arming from a callback. */
+struct embedded_ctx {
+	struct loop_timer self, victim, moved, later, child;
+	int fired[5];
+	bool stop_self_ok, stop_victim_ok;
+	uint64_t child_armed_ms, child_fired_ms;
+};
+
+static void emb_self(struct loop *loop, void *arg)
+{
+	struct embedded_ctx *c = arg;
+
+	c->fired[0]++;
+	c->stop_self_ok = loop_timer_stop(loop, &c->self);
+	c->stop_victim_ok = loop_timer_stop(loop, &c->victim);
+}
+
+static void emb_victim(struct loop *loop, void *arg)
+{
+	((struct embedded_ctx *)arg)->fired[1]++;
+}
+
+static void emb_child(struct loop *loop, void *arg)
+{
+	struct embedded_ctx *c = arg;
+
+	c->fired[4]++;
+	c->child_fired_ms = loop_now_ms();
+}
+
+static void emb_moved(struct loop *loop, void *arg)
+{
+	struct embedded_ctx *c = arg;
+
+	c->fired[2]++;
+	c->child_armed_ms = loop_now_ms();
+	loop_timer_start(loop, &c->child, 10, emb_child, c);
+}
+
+static void emb_later(struct loop *loop, void *arg)
+{
+	((struct embedded_ctx *)arg)->fired[3]++;
+	loop_stop(loop);
+}
+
+static void test_timer_embedded(void)
+{
+	struct loop *loop = new_loop();
+	struct embedded_ctx c = { 0 };
+	uint64_t t0 = loop_now_ms();
+
+	CHECK(!loop_timer_stop(loop, &c.self)); /* never armed */
+	loop_timer_start(loop, &c.self, 5, emb_self, &c);
+	loop_timer_start(loop, &c.victim, 5, emb_victim, &c); /* same deadline, later */
+	loop_timer_start(loop, &c.moved, 1000, emb_moved, &c);
+	loop_timer_start(loop, &c.later, 60, emb_later, &c);
+	loop_timer_start(loop, &c.moved, 10, emb_moved, &c); /* re-armed: earlier now */
+	CHECK_INT(4, loop_timer_count(loop));
+	run_with_watchdog(loop);
+	CHECK_INT(1, c.fired[0]);
+	CHECK(!c.stop_self_ok);	/* running: already fired */
+	CHECK(c.stop_victim_ok);
+	CHECK_INT(0, c.fired[1]);
+	CHECK_INT(1, c.fired[2]);	/* once, at the new deadline */
+	CHECK(c.child_armed_ms - t0 < 1000);
+	CHECK_INT(1, c.fired[4]);
+	CHECK(c.child_fired_ms >= c.child_armed_ms + 10);
+	CHECK_INT(1, c.fired[3]);
+	CHECK_INT(0, loop_timer_count(loop));
+	/* A pending timer is simply dropped with the loop: it is the caller's memory. */
+	loop_timer_start(loop, &c.later, 1000, emb_later, &c);
+	loop_free(loop);
+}
+
+/*
+ * Arming cannot fail: with every allocation failing, embedded timers still arm, fire in
+ * order and stop; only the id-named form, which allocates, says 0.
+ */
+static void test_timer_no_memory(void)
+{
+	struct loop *loop = new_loop();
+	struct order_log log = { .n = 0 };
+	struct order_item items[64];
+	struct loop_timer stop = { 0 };
+	uint64_t id;
+
+	alloc_fail_set(true);
+	for (int i = 0; i < 64; i++) {
+		items[i] = (struct order_item){ .log = &log, .tag = i, .due_ns = loop_now_ns() };
+		loop_timer_start(loop, &items[i].timer, (uint64_t)(63 - i) % 8, order_cb,
+				 &items[i]);
+	}
+	CHECK(loop_timer_stop(loop, &items[0].timer));
+	id = loop_timer_add(loop, 1, stop_soon, NULL);
+	CHECK_INT(0, id);
+	CHECK_INT(63, loop_timer_count(loop));
+	loop_timer_start(loop, &stop, 30, stop_soon, NULL);
+	run_with_watchdog(loop);
+	alloc_fail_set(false);
+	CHECK_INT(63, log.n);
+	for (int i = 1; i < log.n; i++) /* by delay, then in the order armed */
+		CHECK((63 - log.seen[i - 1]) % 8 < (63 - log.seen[i]) % 8 ||
+		      ((63 - log.seen[i - 1]) % 8 == (63 - log.seen[i]) % 8 &&
+		       log.seen[i - 1] < log.seen[i]));
 	loop_free(loop);
 }
 
@@ -490,6 +618,7 @@ static void test_timer_cancel(void)
 
 /* A timer re-arming with delay 0 must leave room for I/O every iteration. */
 struct starve_ctx {
+	struct loop_timer timer;
 	int rearms;
 	int io_calls;
 	int rearms_at_io;
@@ -503,7 +632,7 @@ static void starve_timer(struct loop *loop, void *arg)
 		loop_stop(loop);
 		return;
 	}
-	loop_timer_add(loop, 0, starve_timer, sc);
+	loop_timer_start(loop, &sc->timer, 0, starve_timer, sc);
 }
 
 static void starve_io(struct loop *loop, int fd, uint32_t events, void *arg)
@@ -525,7 +654,7 @@ static void test_timer_no_starvation(void)
 	CHECK_INT(0, pipe2(p, O_NONBLOCK | O_CLOEXEC));
 	CHECK_INT(0, loop_add_fd(loop, p[0], EPOLLIN, starve_io, &sc));
 	CHECK_INT(1, write(p[1], "x", 1));
-	loop_timer_add(loop, 0, starve_timer, &sc);
+	loop_timer_start(loop, &sc.timer, 0, starve_timer, &sc);
 	run_with_watchdog(loop);
 	CHECK_INT(1, sc.io_calls);
 	CHECK(sc.rearms_at_io <= 1);
@@ -644,6 +773,8 @@ int main(void)
 	test_close_self();
 	test_timer_order();
 	test_timer_random();
+	test_timer_embedded();
+	test_timer_no_memory();
 	test_timer_cancel();
 	test_timer_no_starvation();
 	test_signal();

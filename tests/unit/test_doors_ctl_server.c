@@ -18,6 +18,7 @@
 #include "check.h"
 #include "doors/ctl_server.h"
 #include "fabric/mad_port.h"
+#include "mad_script.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "pr_fixture.h"
@@ -100,7 +101,8 @@ static const char *nth_line(const char *s, unsigned n, char *out, size_t max)
 
 int main(void)
 {
-	struct mad_port port;
+	struct mad_script script;
+	struct mad_port *port;
 	struct sa_client_opts so = { 2, 100, 0, 100, 0, 0 };
 	struct resolver_opts ro = { 1000, 0, 1000, 1000 };
 	struct ibv_path_record recs[3] = { rec_of(2, 2, 0, 1), rec_of(3, 3, 0, 2), rec_of(4, 4, 0, 3) };
@@ -113,17 +115,14 @@ int main(void)
 	struct loop *loop;
 	union ibv_gid g;
 
-	memset(&port, 0, sizeof(port));
-	port.fd = -1;
-	port.smp_agent = -1;
-	port.lid = 1;
-	port.sm_lid = 2;
-	port.gid = gid_of(1);
+	script_init(&script);
+	script.fail_sends = ~0u; /* the SA cannot be asked */
+	port = script_port(&script, NULL);
 	if (!mkdtemp(dir) || loop_new(&loop) < 0)
 		return 1;
 	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
-	CHECK_INT(0, sa_client_new(loop, &port, &so, &sa));
-	CHECK_INT(0, resolver_new(loop, &port, sa, &ro, &res));
+	CHECK_INT(0, sa_client_new(loop, port, &so, &sa));
+	CHECK_INT(0, resolver_new(loop, port, sa, &ro, &res));
 	CHECK_INT(0, resolver_load_table(res, recs, 3));
 	co = (struct ctl_server_opts){ path, 0600, 8, NULL, NULL, NULL };
 	CHECK_INT(0, ctl_server_new(loop, res, sa, &co, &ctl));
@@ -171,6 +170,7 @@ int main(void)
 	ctl_server_free(ctl);
 	sa_client_free(sa);
 	resolver_free(res);
+	mad_port_close(port);
 	loop_free(loop);
 	rmdir(dir);
 	return CHECK_DONE();

@@ -1,6 +1,7 @@
 /*
  * test_wire_sa_mad.c - MAD/RMPP/SA header codec: byte-exact vectors written
- * from the IBA layout, round trips, rejected buffers, GetTable counts.
+ * from the IBA layout, round trips, rejected buffers, the common header of any
+ * class, the RMPP header of a whole message, GetTable counts.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -118,6 +119,62 @@ static void test_decode_rejects(void)
 	mad[0] = 1;
 	CHECK_INT(0, sa_hdr_decode(mad, sizeof(mad), &h));
 	CHECK_INT(0, sa_hdr_decode(mad, SA_HDR_LEN, &h));
+}
+
+/* --- the common header alone: any class, 24 bytes suffice --- */
+
+static void test_common_header(void)
+{
+	uint8_t mad[MAD_HDR_LEN], again[SA_HDR_LEN];
+	struct sa_hdr h, before;
+
+	memcpy(mad, resp_vec, sizeof(mad));
+	mad[1] = 0x81;	/* a directed-route SMP: no SA fields to read */
+	memset(&h, 0x5a, sizeof(h));
+	before = h;
+	CHECK_INT(-EMSGSIZE, mad_hdr_decode(mad, MAD_HDR_LEN - 1, &h));
+	CHECK_MEM(&before, &h, sizeof(h));
+	CHECK_INT(0, mad_hdr_decode(mad, sizeof(mad), &h));
+	/* Encoded back: every common field was read, and nothing beyond (all zero). */
+	sa_hdr_encode(again, &h);
+	CHECK_MEM(mad, again, MAD_HDR_LEN);
+	for (int i = MAD_HDR_LEN; i < SA_HDR_LEN; i++)
+		CHECK_INT(0, again[i]);
+	CHECK_INT(0x81, h.mgmt_class);
+	mad[0] = 2;	/* the base version is the caller's business */
+	CHECK_INT(0, mad_hdr_decode(mad, sizeof(mad), &h));
+	CHECK_INT(2, h.base_version);
+}
+
+/* --- the RMPP header of a message the kernel segments --- */
+
+static void test_set_rmpp(void)
+{
+	static const uint8_t expect[12] = {
+		0x01, 0x01, 0x07, 0x00,		/* v1, DATA, first|last|active, status */
+		0x00, 0x00, 0x00, 0x01,		/* segment 1 */
+		0x00, 0x00, 0x01, 0x14,		/* PayLen 20 + 256 */
+	};
+	uint8_t mad[SA_HDR_LEN];
+	struct sa_hdr h;
+	size_t rl, n;
+
+	sa_hdr_init_request(&h, 0x02, 0x0035, 7, 0);
+	h.attr_offset = 8;
+	sa_hdr_set_rmpp(&h, true, 4 * 64);
+	sa_hdr_encode(mad, &h);
+	CHECK_MEM(expect, mad + 24, sizeof(expect));
+	/* what a receiver counts from it */
+	CHECK_INT(0, sa_table_count(&h, SA_HDR_LEN + 4 * 64 + 40, &rl, &n));
+	CHECK_INT(4, n);
+	/* inactive: every RMPP field zero, the rest kept */
+	h.rmpp_status = 9;
+	sa_hdr_set_rmpp(&h, false, 4 * 64);
+	sa_hdr_encode(mad, &h);
+	for (int i = 24; i < 36; i++)
+		CHECK_INT(0, mad[i]);
+	CHECK_INT(8, h.attr_offset);
+	CHECK_INT(0x02, h.method);
 }
 
 /* --- GetTable record counts --- */
@@ -309,6 +366,8 @@ int main(void)
 	test_encode_request();
 	test_decode_all_fields();
 	test_decode_rejects();
+	test_common_header();
+	test_set_rmpp();
 	test_table_count();
 	test_real_opensm_table();
 	test_names();

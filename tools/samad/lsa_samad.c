@@ -198,13 +198,7 @@ int main(int argc, char **argv)
 			    (uint64_t)time(NULL) << 16 ^ (uint64_t)getpid(), recs ? 0 : mask);
 	h.attr_offset = PR_LEN / 8;
 	h.sm_key = key;
-	if (n_recs > 1) { /* SetTable: one RMPP message */
-		h.rmpp_version = UMAD_RMPP_VERSION;
-		h.rmpp_type = 1;
-		h.rmpp_flags = 0x07;
-		h.rmpp_seg_num = 1;
-		h.rmpp_paylen = (uint32_t)(SA_RMPP_CLASS_HDR_LEN + n_recs * PR_LEN);
-	}
+	sa_hdr_set_rmpp(&h, n_recs > 1, n_recs * PR_LEN); /* SetTable: one RMPP message */
 	sa_hdr_encode(mad, &h);
 	if (recs)
 		memcpy(mad + SA_HDR_LEN, recs, n_recs * PR_LEN);

@@ -1,0 +1,248 @@
+/*
+ * test_fabric_distributor.c - the distributor over a scripted port: one all-pairs GetTable,
+ * each receiver's slice pushed whole (PR_PUSH_FULL, authenticated, one message) and the
+ * distributor's own slice kept; after a change only the difference (Set for changed or new
+ * destinations, Delete for vanished ones, nothing for an unchanged receiver); heartbeats to
+ * receivers in sync; a receiver whose push failed gets its whole slice again; the stats.
+ * Before the fix a push of two or three records went without RMPP, and the receiver took
+ * only the first.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <infiniband/umad_sa.h>
+#include <infiniband/umad_types.h>
+
+#include "base/json.h"
+#include "base/loop.h"
+#include "base/strbuf.h"
+#include "check.h"
+#include "fabric/distributor.h"
+#include "fabric/mad_port.h"
+#include "fabric/sa_client.h"
+#include "mad_script.h"
+#include "pr_fixture.h"
+#include "wire/path_rec.h"
+#include "wire/pr_push.h"
+
+enum { KEY = 0x5eed, HEARTBEAT_MS = 30 };
+
+struct fabric {
+	struct ibv_path_record table[32];
+	size_t n;
+	uint16_t fail_lid;        /* pushes to this LID are refused */
+	size_t own;               /* records of the distributor's own slice, last time */
+	unsigned own_calls;
+};
+
+/* A path from GUID s to GUID d; every port's LID is its GUID. */
+static struct ibv_path_record pair(uint64_t s, uint64_t d, uint32_t tag)
+{
+	struct ibv_path_record r = rec_of(d, (uint16_t)d, 0, tag);
+
+	r.sgid = gid_of(s);
+	r.slid = htobe16((uint16_t)s);
+	return r;
+}
+
+/* Every pair among these GUIDs; a tag per pair. */
+static void all_pairs(struct fabric *f, const uint64_t *guids, size_t n)
+{
+	f->n = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < n; k++)
+			if (i != k)
+				f->table[f->n++] = pair(guids[i], guids[k], (uint32_t)(i * 16 + k));
+}
+
+static void drop_pair(struct fabric *f, uint64_t s, uint64_t d)
+{
+	union ibv_gid sg = gid_of(s), dg = gid_of(d);
+
+	for (size_t i = 0; i < f->n; i++)
+		if (!memcmp(&f->table[i].sgid, &sg, 16) && !memcmp(&f->table[i].dgid, &dg, 16)) {
+			f->table[i] = f->table[--f->n];
+			return;
+		}
+}
+
+/* The master SA answers the GetTable; receivers accept pushes, but fail_lid. */
+static void fabric_side(struct mad_script *s, const struct script_sent *m, void *arg)
+{
+	struct fabric *f = arg;
+
+	if (m->h.method == UMAD_SA_METHOD_GET_TABLE)
+		script_answer(s, m, 0, f->table, PR_LEN, f->n);
+	else if (m->dlid == f->fail_lid)
+		script_answer(s, m, UMAD_SA_STATUS_REQ_DENIED << 8, NULL, 0, 0);
+	else
+		script_answer(s, m, 0, NULL, 0, 0);
+}
+
+static void own_slice(void *arg, const struct ibv_path_record *recs, size_t n)
+{
+	struct fabric *f = arg;
+
+	f->own = n;
+	f->own_calls++;
+}
+
+static size_t records_in(const struct script_sent *m)
+{
+	return m->h.rmpp_paylen ? (m->h.rmpp_paylen - SA_RMPP_CLASS_HDR_LEN) / PR_LEN : 1;
+}
+
+/* Pushes to lid since index from: method, attribute modifier (-1: any), and the records
+ * the last one carries, counted as the receiving SA door counts them: the RMPP PayLen, or
+ * one record in a MAD without RMPP (the rest is padding). */
+static size_t pushes(const struct mad_script *s, size_t from, uint16_t lid, uint8_t method,
+		     int64_t attr_mod, size_t *records)
+{
+	size_t n = 0;
+
+	for (size_t i = from; i < s->n_sent; i++) {
+		const struct script_sent *m = &s->sent[i];
+
+		if (m->dlid != lid || m->h.method != method ||
+		    (attr_mod >= 0 && m->h.attr_mod != (uint32_t)attr_mod))
+			continue;
+		n++;
+		if (records)
+			*records = records_in(m);
+	}
+	return n;
+}
+
+static bool has_record(const struct script_sent *m, uint64_t s, uint64_t d)
+{
+	size_t n = records_in(m);
+	union ibv_gid sg = gid_of(s), dg = gid_of(d);
+
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *r = m->mad + SA_HDR_LEN + i * PR_LEN;
+		struct ibv_path_record rec;
+
+		pr_decode(r, PR_LEN, &rec);
+		if (!memcmp(&rec.sgid, &sg, 16) && !memcmp(&rec.dgid, &dg, 16))
+			return true;
+	}
+	return false;
+}
+
+static void test_distribution(struct loop *loop)
+{
+	static const uint64_t guids[] = { 1, 10, 11, 12 };
+	const union ibv_gid targets[] = { gid_of(10), gid_of(11) };
+	struct sa_client_opts mo = { .credits = 1, .timeout_ms = 1000, .id = 0 };
+	struct sa_client_opts po = { .credits = 8, .timeout_ms = 1000, .id = 1 };
+	struct distributor_opts o = { .sm_key = KEY, .targets = targets, .n_targets = 2,
+				      .heartbeat_ms = HEARTBEAT_MS, .change_delay_ms = 1,
+				      .own_slice = own_slice };
+	const struct script_sent *m;
+	struct fabric f = { .n = 0 };
+	struct sa_client *master, *push;
+	struct distributor *d;
+	struct mad_script s;
+	struct mad_port *port;
+	struct strbuf sb;
+	struct json j;
+	size_t mark, recs = 0;
+
+	all_pairs(&f, guids, 4);
+	script_init(&s);
+	s.on_send = fabric_side;
+	s.on_send_arg = &f;
+	port = script_port(&s, loop);
+	CHECK_INT(0, sa_client_new(loop, port, &mo, &master));
+	CHECK_INT(0, sa_client_new(loop, port, &po, &push));
+	o.own_arg = &f;
+	CHECK_INT(0, distributor_new(loop, port, master, push, &o, &d));
+
+	/* One GetTable for all pairs, then each receiver's whole slice in one Set. */
+	script_run(loop, 10);
+	CHECK_INT(1, script_count(&s, 0, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC));
+	CHECK(s.sent[0].h.comp_mask == 0);
+	CHECK_INT(SCRIPT_SM_LID, s.sent[0].dlid);
+	for (uint16_t lid = 10; lid <= 11; lid++) {
+		CHECK_INT(1, pushes(&s, 0, lid, UMAD_METHOD_SET, PR_PUSH_FULL, &recs));
+		CHECK_INT(3, recs);
+	}
+	m = script_last(&s, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC);
+	CHECK(m && m->h.sm_key == KEY);
+	CHECK(m && m->h.rmpp_flags & UMAD_RMPP_FLAG_ACTIVE);	/* one message beyond one MAD */
+	CHECK_INT(1, f.own_calls);
+	CHECK_INT(3, f.own);
+
+	/* A change: 10's path to 11 differs, to 12 is gone, to 13 is new; 11's slice is as it
+	 * was. Only the difference travels, to 10 only. */
+	for (size_t i = 0; i < f.n; i++)
+		if (!memcmp(&f.table[i].sgid, &targets[0], 16) && be16toh(f.table[i].dlid) == 11)
+			f.table[i].flowlabel_hoplimit = htobe32(999);
+	drop_pair(&f, 10, 12);
+	f.table[f.n++] = pair(10, 13, 77);
+	mark = s.n_sent;
+	distributor_changed(d, "test");
+	script_run(loop, 10);
+	CHECK_INT(1, pushes(&s, mark, 10, UMAD_SA_METHOD_DELETE, -1, NULL));
+	m = script_last(&s, UMAD_SA_METHOD_DELETE, UMAD_SA_ATTR_PATH_REC);
+	CHECK(m && m->h.comp_mask == (PR_CM_SGID | PR_CM_DGID) && has_record(m, 10, 12));
+	CHECK_INT(1, pushes(&s, mark, 10, UMAD_METHOD_SET, 0, &recs));
+	CHECK_INT(2, recs);
+	m = script_last(&s, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC);
+	CHECK(m && m->dlid == 10 && has_record(m, 10, 11) && has_record(m, 10, 13));
+	CHECK_INT(0, pushes(&s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
+	CHECK_INT(0, pushes(&s, mark, 11, 0, -1, NULL) + pushes(&s, mark, 11, UMAD_METHOD_SET,
+								   -1, NULL));
+
+	/* In sync: a heartbeat each, a Set with no record but a zero one. */
+	mark = s.n_sent;
+	script_run(loop, HEARTBEAT_MS + 10);
+	for (uint16_t lid = 10; lid <= 11; lid++)
+		CHECK(pushes(&s, mark, lid, UMAD_METHOD_SET, PR_PUSH_HEARTBEAT, &recs) >= 1);
+
+	/* 10 refuses a push: it is out of sync, and gets its whole slice again once it
+	 * answers (after a pause: it failed once). */
+	f.fail_lid = 10;
+	f.table[f.n++] = pair(10, 14, 78);
+	mark = s.n_sent;
+	distributor_changed(d, "test");
+	script_run(loop, 10);
+	CHECK_INT(1, pushes(&s, mark, 10, UMAD_METHOD_SET, 0, NULL));
+	f.fail_lid = 0;
+	mark = s.n_sent;
+	script_run(loop, 4 * HEARTBEAT_MS);
+	CHECK_INT(1, pushes(&s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, &recs));
+	CHECK_INT(4, recs);	/* 1, 11, 13, 14 */
+	CHECK_INT(0, pushes(&s, mark, 11, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
+
+	strbuf_init(&sb, 0);
+	json_init(&j, &sb);
+	distributor_stats_json(d, &j);
+	strbuf_append(&sb, "", 1);
+	CHECK(!strncmp(sb.buf, "\"distributor\": {\"receivers\": 2, \"in_sync\": 2, "
+		       "\"fetches\": 3, \"fetch_failures\": 0, \"records_fetched\": 13, "
+		       "\"pushes\": ", 106));
+	CHECK(strstr(sb.buf, "\"deletes\": 1, ") != NULL);
+	CHECK(strstr(sb.buf, "\"resyncs\": 3, ") != NULL);	/* two at start, one after */
+	CHECK(strstr(sb.buf, "\"push_failures\": 1, ") != NULL);
+	CHECK(strstr(sb.buf, "\"last_push_latency_ms\": ") != NULL);
+	CHECK(strstr(sb.buf, "\"max_push_latency_ms\": ") != NULL);
+	CHECK(sb.buf[sb.len - 2] == '}');
+	strbuf_free(&sb);
+
+	distributor_free(d);
+	sa_client_free(push);
+	sa_client_free(master);
+	mad_port_close(port);
+}
+
+int main(void)
+{
+	struct loop *loop;
+
+	if (loop_new(&loop) < 0)
+		return 1;
+	test_distribution(loop);
+	loop_free(loop);
+	return CHECK_DONE();
+}
