@@ -34,7 +34,7 @@
 #endif
 
 #include "cache/pr_cache.h"
-#include "cache/snapshot.h"
+#include "cache/snap_writer.h"
 #include "localsa.h"
 #include "wire/ctl_proto.h"
 #include "wire/path_rec.h"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "cache/pr_cache.h"
-#include "cache/snapshot.h"
+#include "cache/snap_writer.h"
 #include "check.h"
 #include "pr_fixture.h"
 #include "localsa.h"
