@@ -177,25 +177,38 @@ static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 	return 0;
 }
 
-int ctl_request_encode(char *buf, size_t cap, const char *cmd, const struct ctl_kv *args,
+/* [cmd] key=value... and a newline, each word checked; cmd may be NULL (a reply line). */
+static int line_encode(char *buf, size_t cap, const char *cmd, const struct ctl_kv *args,
 		       size_t n)
 {
 	size_t len = 0;
-	int r;
+	int r = 0;
 
-	if (!cmd || !*cmd || !word_ok(cmd, true) || n > CTL_MAX_ARGS)
+	if ((cmd && !word_ok(cmd, true)) || n > CTL_MAX_ARGS || (!cmd && !n))
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
 		if (!word_ok(args[i].key, true) || !word_ok(args[i].val, false))
 			return -EINVAL;
 	if (cap > CTL_MAX_LINE + 1)
 		cap = CTL_MAX_LINE + 1;
-	r = append(buf, cap, &len, "%s", cmd);
+	if (cmd)
+		r = append(buf, cap, &len, "%s", cmd);
 	for (size_t i = 0; i < n && !r; i++)
-		r = append(buf, cap, &len, " %s=%s", args[i].key, args[i].val);
+		r = append(buf, cap, &len, "%s%s=%s", i || cmd ? " " : "", args[i].key, args[i].val);
 	if (!r)
 		r = append(buf, cap, &len, "\n");
 	return r ? r : (int)len;
+}
+
+int ctl_request_encode(char *buf, size_t cap, const char *cmd, const struct ctl_kv *args,
+		       size_t n)
+{
+	return cmd ? line_encode(buf, cap, cmd, args, n) : -EINVAL;
+}
+
+int ctl_kv_encode(char *buf, size_t cap, const struct ctl_kv *args, size_t n)
+{
+	return line_encode(buf, cap, NULL, args, n);
 }
 
 int ctl_path_encode(const struct ctl_path_args *a, char *buf, size_t cap)

@@ -57,6 +57,10 @@ int ctl_parse_u64(const char *s, uint64_t max, uint64_t *out);
 int ctl_request_encode(char *buf, size_t cap, const char *cmd, const struct ctl_kv *args,
 		       size_t n);
 
+/* "key=value key=value\n": a reply line such as "shm=/localsa" or "removed=3". As
+ * ctl_request_encode(); -EINVAL for no argument. */
+int ctl_kv_encode(char *buf, size_t cap, const struct ctl_kv *args, size_t n);
+
 /* The `path` command's arguments, as the client sends them and the server reads them. */
 enum ctl_path_has {
 	CTL_PATH_SGID = 1 << 0,

@@ -29,6 +29,7 @@
 #include "cache/pr_cache.h"
 #include "cache/snap_writer.h"
 #include "check.h"
+#include "in_child.h"
 #include "pr_fixture.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -423,22 +424,6 @@ static void shm_file(const char *name, char *path, size_t cap)
 	snprintf(path, cap, SHM_DIR "%s", name);
 }
 
-/* Runs fn in a child with a 5 s alarm: its exit status, or 128 + the signal (a hang, a crash). */
-static int in_child(int (*fn)(const void *), const void *arg)
-{
-	int status = -1;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		alarm(5);
-		_exit(fn(arg));
-	}
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 struct forgery {
 	const char *to;
 	int (*mutate)(uint8_t *obj, uint64_t *size);	/* may change the size */
@@ -566,7 +551,7 @@ static int open_in_child(const void *arg)
 static void check_open(const char *name, uid_t owner, int want, bool read_all, const char *what)
 {
 	struct open_case c = { name, owner, want, read_all };
-	int status = in_child(open_in_child, &c);
+	int status = in_child(open_in_child, &c, 5);
 
 	if (status)
 		fprintf(stderr, "snap_map_open of %s: child status %d\n", what, status);

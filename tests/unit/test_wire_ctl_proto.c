@@ -51,6 +51,11 @@ static void test_requests(void)
 	CHECK_STR("stats\n", buf);
 	kv[0] = (struct ctl_kv){ "shm", "" };	/* an empty value is a value */
 	CHECK_INT(10, ctl_request_encode(buf, sizeof(buf), "info", kv, 1));
+	kv[1] = (struct ctl_kv){ "generation", "2" };
+	CHECK_INT(18, ctl_kv_encode(buf, sizeof(buf), kv, 2));
+	CHECK_STR("shm= generation=2\n", buf);
+	CHECK_INT(-EINVAL, ctl_kv_encode(buf, sizeof(buf), kv, 0));
+	CHECK_INT(-EINVAL, ctl_request_encode(buf, sizeof(buf), NULL, kv, 1));
 	/* what cannot travel */
 	CHECK_INT(-EINVAL, ctl_request_encode(buf, sizeof(buf), "", NULL, 0));
 	CHECK_INT(-EINVAL, ctl_request_encode(buf, sizeof(buf), "two words", NULL, 0));
