@@ -439,7 +439,7 @@ static struct lsa_map *attach(struct localsa *h, bool force)
 {
 	struct lsa_map *lm;
 	char name[NAME_MAX + 1];
-	uid_t owner;
+	uid_t owner = (uid_t)-1;	/* set by ask_daemon() whenever it succeeds */
 	int r;
 
 	if (!force && coarse_ms() < atomic_load_explicit(&h->next_attach_ms, memory_order_relaxed))

@@ -266,8 +266,9 @@ int ctl_path_decode(const struct ctl_request *req, struct ctl_path_args *out, ch
 		{ "qos_class", CTL_PATH_QOS_CLASS, 0xfff }, { "sl", CTL_PATH_SL, 15 },
 		{ "tclass", CTL_PATH_TCLASS, 255 }, { "sa", CTL_PATH_SA, 0 },
 	};
-	struct ctl_path_args a = { 0 };
+	struct ctl_path_args a;
 
+	memset(&a, 0, sizeof(a));	/* padding too: decoded arguments compare whole */
 	for (size_t i = 0; i < req->n_args; i++) {
 		size_t k = 0;
 
@@ -318,7 +319,7 @@ int ctl_path_decode(const struct ctl_request *req, struct ctl_path_args *out, ch
 		say(why, why_cap, "dlid 0 is not a valid LID");
 		return -EINVAL;
 	}
-	*out = a;
+	memcpy(out, &a, sizeof(a));
 	return 0;
 }
 
