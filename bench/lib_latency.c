@@ -3,7 +3,7 @@
  * round trip, printed as a Markdown table.
  *
  * For each size (1k, 100k, 1M paths: one path per destination, as one GetTable fills a port's
- * cache) it fills a cache, publishes it as localsad does (cache/snapshot), and times lookups of
+ * cache) it fills a cache, publishes it as localsad does (cache/snap_writer), and times lookups of
  * random destinations through the public API (localsa_resolve) on a handle attached to that
  * snapshot: once quiet, once while another thread republishes back to back (a refresh running).
  * The socket column times localsa_resolve on a handle without a snapshot, answered by an
