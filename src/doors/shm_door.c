@@ -12,7 +12,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/strbuf.h"
-#include "cache/snapshot.h"
+#include "cache/snap_writer.h"
 #include "doors/shm_door.h"
 #include "fabric/resolver.h"
 
