@@ -18,6 +18,7 @@
 #include "check.h"
 #include "doors/ctl_server.h"
 #include "fabric/mad_port.h"
+#include "fabric/path_service.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "pr_fixture.h"
@@ -107,6 +108,7 @@ int main(void)
 	char dir[] = "/tmp/lsa_ctl_XXXXXX", path[128], req[1024], line[256], g2[64], g3[64], g9[64];
 	struct ctl_server_opts co;
 	struct ctl_server *ctl;
+	struct path_service *svc;
 	struct resolver *res;
 	struct sa_client *sa;
 	struct reader *r;
@@ -125,8 +127,9 @@ int main(void)
 	CHECK_INT(0, sa_client_new(loop, &port, &so, &sa));
 	CHECK_INT(0, resolver_new(loop, &port, sa, &ro, &res));
 	CHECK_INT(0, resolver_load_table(res, recs, 3));
-	co = (struct ctl_server_opts){ path, 0600, 8, NULL, NULL, NULL };
-	CHECK_INT(0, ctl_server_new(loop, res, sa, &co, &ctl));
+	CHECK_INT(0, path_service_new_resolver(res, sa, &svc));
+	co = (struct ctl_server_opts){ .path = path, .mode = 0600, .max_clients = 8 };
+	CHECK_INT(0, ctl_server_new(loop, svc, &co, &ctl));
 	r = calloc(1, sizeof(*r));
 	r->fd = connect_to(path);
 	CHECK(r->fd >= 0);
@@ -170,6 +173,7 @@ int main(void)
 	free(r);
 	ctl_server_free(ctl);
 	sa_client_free(sa);
+	path_service_free(svc);
 	resolver_free(res);
 	loop_free(loop);
 	rmdir(dir);
