@@ -240,8 +240,11 @@ static void serve(struct ds_client *c)
 		size_t avail = c->in_len - c->in_off;
 		ssize_t n;
 
-		if (ds_unsent(c) >= c->ds->o.out_high)
-			break;
+		if (ds_unsent(c) >= c->ds->o.out_high) {
+			flush(c);	/* the socket may take it: then go on */
+			if (ds_unsent(c) >= c->ds->o.out_high)
+				break;
+		}
 		if (!batch--) {
 			ready_add(c);
 			break;
@@ -430,14 +433,14 @@ static void sweep(struct loop *loop, void *arg)
 
 /* The client to close so that principal p gets a slot, or NULL: the least recently active
  * (idle ones first) of the user with the most connections, if that user then still holds
- * more than p. Root's connections are never taken. */
+ * more than p. */
 static struct ds_client *eviction_victim(struct door_stream *ds, const struct quota_entry *p)
 {
 	const struct quota_entry *top = NULL;
 	struct ds_client *victim = NULL;
 
 	for (struct ds_client *c = ds->clients; c; c = c->next)
-		if (c->uid != 0 && !c->dead && (!top || c->principal->refs > top->refs))
+		if (!c->dead && (!top || c->principal->refs > top->refs))
 			top = c->principal;
 	if (!top || top == p || top->refs <= p->refs + 1)
 		return NULL;
