@@ -815,6 +815,11 @@ static void tuple_release(struct pr_cache *c, uint16_t id)
 	c->tuples_reclaimed++;
 }
 
+static bool evicted(const struct pr_entry *e, void *arg)
+{
+	return tslot(arg, e->tuple)->evict;
+}
+
 static int cmp_used(const void *a, const void *b)
 {
 	const uint64_t *x = a, *y = b;
@@ -830,7 +835,7 @@ static int cmp_used(const void *a, const void *b)
 static size_t tuple_evict(struct pr_cache *c)
 {
 	uint64_t cand[PR_TUPLE_MAX];	/* used << 16 | id: sorts by age, ids ride along */
-	size_t n = 0, nd = 0;
+	size_t n = 0;
 
 	for (uint16_t id = 0; id < c->tuple_end; id++) {
 		const struct tuple_slot *ts = tslot(c, id);
@@ -843,16 +848,7 @@ static size_t tuple_evict(struct pr_cache *c)
 		n = TUPLE_EVICT_BATCH;
 	for (size_t k = 0; k < n; k++)
 		tslot(c, (uint16_t)cand[k])->evict = true;
-	for (uint32_t i = 0; i < c->ent_used; i++) {
-		struct pr_entry *e = &c->ent[i];
-
-		if (e->priv_state == SLOT_LIVE && tslot(c, e->tuple)->evict) {
-			e->priv_state |= SLOT_DOOMED;
-			nd++;
-		}
-	}
-	if (purge_doomed(c, nd))
-		paths_changed(c);
+	pr_cache_remove_if(c, evicted, c);
 	for (uint32_t i = 0; i < c->neg_used; i++)
 		if (c->neg[i].kind != NEG_FREE && tslot(c, c->neg[i].tuple)->evict)
 			neg_remove(c, i);
@@ -1111,26 +1107,25 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 
 /* --- removal --- */
 
+struct sweep_ctx {
+	uint16_t tuple;
+	uint8_t source;
+	uint32_t keep;
+};
+
+static bool swept(const struct pr_entry *e, void *arg)
+{
+	const struct sweep_ctx *k = arg;
+
+	return e->tuple == k->tuple && e->source == k->source && e->generation != k->keep;
+}
+
 size_t pr_cache_sweep(struct pr_cache *c, uint16_t tuple, enum pr_source source,
 		      uint32_t keep_generation)
 {
-	size_t nd = 0;
+	struct sweep_ctx k = { tuple, (uint8_t)source, keep_generation };
 
-	if (!c)
-		return 0;
-	for (uint32_t i = 0; i < c->ent_used; i++) {
-		struct pr_entry *e = &c->ent[i];
-
-		if (e->priv_state == SLOT_LIVE && e->tuple == tuple && e->source == source &&
-		    e->generation != keep_generation) {
-			e->priv_state |= SLOT_DOOMED;
-			nd++;
-		}
-	}
-	nd = purge_doomed(c, nd);
-	if (nd)
-		paths_changed(c);
-	return nd;
+	return pr_cache_remove_if(c, swept, &k);
 }
 
 size_t pr_cache_remove_dgid(struct pr_cache *c, const union ibv_gid *dgid)

@@ -73,8 +73,6 @@ struct acm_server {
 	struct path_service *svc;
 	struct acm_server_opts opts;
 	struct door_stream *ds;
-	char path[108];
-	bool bound;		/* we created the socket file: unlink it at the end */
 	struct acm_prefetch prefetch[ACM_PREFETCH_SLOTS];
 	struct acm_stats st;
 };
@@ -525,15 +523,13 @@ static const struct door_stream_codec acm_codec = {
 int acm_server_new(struct loop *loop, struct path_service *svc,
 		   const struct acm_server_opts *opts, struct acm_server **out)
 {
-	bool want_unix = opts->path && *opts->path;
+	bool want_unix = opts->path && *opts->path, inherited = false;
 	struct door_stream_opts so;
 	struct acm_server *s;
 	int fd, ret;
 
 	if (!want_unix && !opts->tcp_port)
 		return -EINVAL;
-	if (want_unix && strlen(opts->path) >= sizeof(s->path))
-		return -ENAMETOOLONG;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -557,41 +553,32 @@ int acm_server_new(struct loop *loop, struct path_service *svc,
 	if (ret < 0)
 		goto out_free;
 	if (want_unix) {
-		snprintf(s->path, sizeof(s->path), "%s", opts->path);
-		ret = door_listen_unix(s->path, ACM_SOCKET_MODE, ACM_BACKLOG, &fd, &s->bound);
+		ret = door_stream_listen_unix(s->ds, opts->path, ACM_SOCKET_MODE, ACM_BACKLOG,
+					      &inherited);
 		if (ret < 0) {
-			LOG_ERR("ACM socket %s: %s%s", s->path, strerror(-ret),
+			LOG_ERR("ACM socket %s: %s%s", opts->path, strerror(-ret),
 				ret == -EADDRINUSE ? " (is ibacm running?)" : "");
 			goto out_stream;
-		}
-		ret = door_stream_listen(s->ds, fd, false);
-		if (ret < 0) {
-			close(fd);
-			goto out_unlink;
 		}
 	}
 	if (s->opts.tcp_port) {
 		ret = door_listen_tcp_loopback(s->opts.tcp_port, ACM_BACKLOG, &fd);
 		if (ret < 0) {
 			LOG_ERR("ACM TCP port 127.0.0.1:%u: %s", s->opts.tcp_port, strerror(-ret));
-			goto out_unlink;
+			goto out_stream;
 		}
 		ret = door_stream_listen(s->ds, fd, true);
 		if (ret < 0) {
 			close(fd);
-			goto out_unlink;
+			goto out_stream;
 		}
 	}
-	LOG_INFO("ACM service on %s%s%s%s", want_unix ? s->path : "",
-		 want_unix && !s->bound ? " (socket from systemd)" : "",
-		 want_unix && s->opts.tcp_port ? " and " : "",
+	LOG_INFO("ACM service on %s%s%s%s", want_unix ? opts->path : "",
+		 inherited ? " (socket from systemd)" : "", want_unix && s->opts.tcp_port ? " and " : "",
 		 s->opts.tcp_port ? "127.0.0.1 (TCP)" : "");
 	*out = s;
 	return 0;
 
-out_unlink:
-	if (s->bound)
-		unlink(s->path);
 out_stream:
 	door_stream_free(s->ds);
 out_free:
@@ -607,8 +594,6 @@ void acm_server_free(struct acm_server *s)
 	for (int i = 0; i < ACM_PREFETCH_SLOTS; i++)
 		if (s->prefetch[i].id > 0)
 			path_service_cancel(s->svc, s->prefetch[i].id);
-	if (s->bound)
-		unlink(s->path);
 	free(s);
 }
 

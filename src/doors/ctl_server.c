@@ -21,7 +21,6 @@
 #include "base/loop.h"
 #include "base/strbuf.h"
 #include "doors/ctl_server.h"
-#include "doors/door_listen.h"
 #include "doors/door_stream.h"
 #include "fabric/path_service.h"
 #include "wire/ctl_proto.h"
@@ -56,8 +55,6 @@ struct ctl_server {
 	struct path_service *svc;
 	struct ctl_server_opts opts;
 	struct door_stream *ds;
-	char path[108];
-	bool bound;           /* we created the socket file: unlink it at the end */
 	uint64_t requests, errors;
 };
 
@@ -498,17 +495,15 @@ int ctl_server_new(struct loop *loop, struct path_service *svc,
 	static const char busy[] = "ERR EBUSY too many control clients\n";
 	struct door_stream_opts so;
 	struct ctl_server *s;
-	int fd, ret;
+	bool inherited;
+	int ret;
 
-	if (strlen(opts->path) >= sizeof(s->path))
-		return -ENAMETOOLONG;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->loop = loop;
 	s->svc = svc;
 	s->opts = *opts;
-	snprintf(s->path, sizeof(s->path), "%s", opts->path);
 	so = (struct door_stream_opts){
 		.name = "control", .codec = &ctl_codec, .door = s,
 		.state_size = sizeof(struct ctl_client), .in_max = CTL_MAX_LINE,
@@ -526,23 +521,15 @@ int ctl_server_new(struct loop *loop, struct path_service *svc,
 	if (ret < 0)
 		goto out_free;
 	/* A live daemon's socket is never taken over; a stale one is replaced. */
-	ret = door_listen_unix(s->path, opts->mode, BACKLOG, &fd, &s->bound);
+	ret = door_stream_listen_unix(s->ds, opts->path, opts->mode, BACKLOG, &inherited);
 	if (ret < 0) {
-		LOG_ERR("control socket %s: %s%s", s->path, strerror(-ret),
+		LOG_ERR("control socket %s: %s%s", opts->path, strerror(-ret),
 			ret == -EADDRINUSE ? " (is another localsad serving it?)" : "");
 		goto out_stream;
-	}
-	ret = door_stream_listen(s->ds, fd, false);
-	if (ret < 0) {
-		close(fd);
-		goto out_unlink;
 	}
 	*out = s;
 	return 0;
 
-out_unlink:
-	if (s->bound)
-		unlink(s->path);
 out_stream:
 	door_stream_free(s->ds);
 out_free:
@@ -555,7 +542,5 @@ void ctl_server_free(struct ctl_server *s)
 	if (!s)
 		return;
 	door_stream_free(s->ds);
-	if (s->bound)
-		unlink(s->path);
 	free(s);
 }

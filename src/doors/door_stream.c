@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/quota.h"
+#include "doors/door_listen.h"
 #include "doors/door_stream.h"
 
 enum {
@@ -73,6 +74,7 @@ struct door_stream {
 	struct door_stream_opts o;
 	struct listener l[MAX_LISTENERS];
 	size_t n_listeners;
+	char *unlink_path;		/* the socket file we made */
 	struct ds_client *clients;
 	struct ds_client *ready, **ready_tail;
 	uint64_t ready_timer, sweep_timer;
@@ -612,6 +614,33 @@ int door_stream_listen(struct door_stream *ds, int fd, bool tcp)
 	return 0;
 }
 
+int door_stream_listen_unix(struct door_stream *ds, const char *path, mode_t mode, int backlog,
+			    bool *inherited)
+{
+	bool bound;
+	int fd, ret;
+
+	if (ds->unlink_path)
+		return -EBUSY;	/* one socket file per door */
+	ret = door_listen_unix(path, mode, backlog, &fd, &bound);
+	if (ret < 0)
+		return ret;
+	if (bound && !(ds->unlink_path = strdup(path)))
+		ret = -ENOMEM;
+	if (!ret)
+		ret = door_stream_listen(ds, fd, false);
+	if (ret < 0) {
+		close(fd);
+		if (bound)
+			unlink(path);
+		free(ds->unlink_path);
+		ds->unlink_path = NULL;
+		return ret;
+	}
+	*inherited = !bound;
+	return 0;
+}
+
 void door_stream_free(struct door_stream *ds)
 {
 	if (!ds)
@@ -630,6 +659,9 @@ void door_stream_free(struct door_stream *ds)
 		loop_timer_cancel(ds->loop, ds->ready_timer);
 	if (ds->sweep_timer)
 		loop_timer_cancel(ds->loop, ds->sweep_timer);
+	if (ds->unlink_path)
+		unlink(ds->unlink_path);
+	free(ds->unlink_path);
 	quota_table_free(ds->principals);
 	free(ds);
 }

@@ -88,7 +88,11 @@ int door_stream_new(struct loop *loop, const struct door_stream_opts *opts,
 /* Serves clients accepted on fd, a listening socket the core now owns (closes). tcp: no
  * credentials (DS_UID_NONE), TCP_NODELAY. */
 int door_stream_listen(struct door_stream *ds, int fd, bool tcp);
-/* Closes every client (closing() first) and listener. Accepts NULL. */
+/* Serves a unix socket at path (door_listen_unix(): never a live service's; systemd's if it
+ * passed one, then *inherited). A socket file the core made is removed when the door goes. */
+int door_stream_listen_unix(struct door_stream *ds, const char *path, mode_t mode, int backlog,
+			    bool *inherited);
+/* Closes every client (closing() first) and listener, removes its socket file. Accepts NULL. */
 void door_stream_free(struct door_stream *ds);
 void door_stream_stats(const struct door_stream *ds, struct door_stream_stats *out);
 

@@ -22,54 +22,37 @@
 #include "base/loop.h"
 #include "check.h"
 #include "doors/acm_server.h"
+#include "sock_fixture.h"
 #include "svc_fixture.h"
 #include "wire/acm_msg.h"
 
 static char sock_path[108];
 static uint16_t tcp_port;
 
-static void stop(struct loop *loop, void *arg)
+static int dial_acm(bool tcp)
 {
-	(void)arg;
-	loop_stop(loop);
+	return tcp ? dial(NULL, tcp_port) : dial(sock_path, 0);
 }
 
-static void run_for(struct loop *loop, unsigned ms)
+/* The first entry of a message (acm.h declares the entries as a zero-length array). */
+static struct acm_ep_addr_data *ep0(struct acm_msg *m)
 {
-	loop_timer_add(loop, ms, stop, NULL);
-	loop_run(loop);
-}
-
-static int dial(bool tcp)
-{
-	struct sockaddr_un u = { .sun_family = AF_UNIX };
-	struct sockaddr_in t = { .sin_family = AF_INET, .sin_port = htons(tcp_port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(u.sun_path, sizeof(u.sun_path), "%s", sock_path);
-	if (fd < 0 || connect(fd, tcp ? (struct sockaddr *)&t : (struct sockaddr *)&u,
-			      tcp ? sizeof(t) : sizeof(u)) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
+	return (struct acm_ep_addr_data *)((uint8_t *)m + ACM_MSG_HDR_LENGTH);
 }
 
 /* A path-form RESOLVE for dgid (and sgid, service_id when non-zero). */
 static size_t resolve_msg(struct acm_msg *m, uint64_t dguid, uint64_t sguid, uint64_t sid,
 			  uint32_t flags, uint64_t tid)
 {
-	struct ibv_path_record *p = &m->resolve_data[0].info.path;
+	struct ibv_path_record *p = &ep0(m)->info.path;
 
 	memset(m, 0, sizeof(*m));
 	m->hdr.version = ACM_VERSION;
 	m->hdr.opcode = ACM_OP_RESOLVE;
 	m->hdr.length = ACM_MSG_HDR_LENGTH + ACM_MSG_EP_LENGTH;
 	m->hdr.tid = tid;
-	m->resolve_data[0].flags = flags;
-	m->resolve_data[0].type = ACM_EP_INFO_PATH;
+	ep0(m)->flags = flags;
+	ep0(m)->type = ACM_EP_INFO_PATH;
 	p->dgid = gid_of(dguid);
 	if (sguid)
 		p->sgid = gid_of(sguid);
@@ -150,7 +133,7 @@ static void test_resolve(struct loop *loop)
 	recs[0].slid = htobe16(4);	/* LMC 2: the port's LIDs are 1..4 */
 	fake_init(&f, 2, recs, 2);
 	s = make(loop, &f, 8, 0, 0);
-	fd = dial(false);
+	fd = dial_acm(false);
 	/* a hit, a miss answered later, a hit: in one write, answered in order */
 	len += resolve_msg(&m[0], 2, 0, 0, 0, 1);
 	memcpy(all, &m[0], len);
@@ -163,12 +146,12 @@ static void test_resolve(struct loop *loop)
 	CHECK_INT(1, replies(fd, r, 8));
 	CHECK_INT(1, r[0].tid);
 	CHECK_INT(ACM_STATUS_SUCCESS, r[0].status);
-	CHECK_INT(2, be16toh(r[0].m.resolve_data[0].info.path.dlid));
+	CHECK_INT(2, be16toh(ep0(&r[0].m)->info.path.dlid));
 	CHECK(fake_answer(&f, 0, 0, &later, 1));
 	run_for(loop, 30);
 	CHECK_INT(2, replies(fd, r, 8));
 	CHECK_INT(2, r[0].tid);
-	CHECK_INT(9, be16toh(r[0].m.resolve_data[0].info.path.dlid));
+	CHECK_INT(9, be16toh(ep0(&r[0].m)->info.path.dlid));
 	CHECK_INT(3, r[1].tid);
 	/* NODELAY: ENODATA now, and a fetch in the background (a lookup without flags) */
 	send_msg(fd, &m[0], resolve_msg(&m[0], 7, 0, 0, ACM_MSG_FLAG_NODELAY, 4));
@@ -191,11 +174,11 @@ static void test_resolve(struct loop *loop)
 	send_msg(fd, &m[0], resolve_msg(&m[0], 2, 77, 0, 0, 6));
 	m[1] = m[0];
 	resolve_msg(&m[1], 2, 0, 0, 0, 7);
-	m[1].resolve_data[0].info.path.slid = htobe16(4);
+	ep0(&m[1])->info.path.slid = htobe16(4);
 	send_msg(fd, &m[1], ACM_MSG_HDR_LENGTH + ACM_MSG_EP_LENGTH);
 	m[2] = m[1];
 	m[2].hdr.tid = 8;
-	m[2].resolve_data[0].info.path.slid = htobe16(5);
+	ep0(&m[2])->info.path.slid = htobe16(5);
 	send_msg(fd, &m[2], ACM_MSG_HDR_LENGTH + ACM_MSG_EP_LENGTH);
 	run_for(loop, 30);
 	CHECK_INT(3, replies(fd, r, 8));
@@ -233,8 +216,8 @@ static void test_tuple_quota(struct loop *loop)
 
 	fake_init(&f, 0, NULL, 0);
 	s = make(loop, &f, 8, 0, 4);
-	flood = dial(false);
-	other = dial(true);
+	flood = dial_acm(false);
+	other = dial_acm(true);
 	/* eight new ServiceIDs in a row: four go to the backend, then ENOMEM at once */
 	for (uint64_t sid = 1; sid <= 8; sid++) {
 		send_msg(flood, &m, resolve_msg(&m, 2, 0, sid, 0, sid));
@@ -279,9 +262,9 @@ static void test_idle_slots(struct loop *loop)
 	fake_init(&f, 0, recs, 1);
 	s = make(loop, &f, 6, 300, 0);
 	for (int i = 0; i < 6; i++)
-		hog[i] = dial(false);
+		hog[i] = dial_acm(false);
 	run_for(loop, 20);
-	other = dial(true);
+	other = dial_acm(true);
 	run_for(loop, 20);
 	send_msg(other, &m, resolve_msg(&m, 2, 0, 0, 0, 1));
 	run_for(loop, 20);

@@ -30,6 +30,7 @@
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "pr_fixture.h"
+#include "sock_fixture.h"
 #include "wire/path_rec.h"
 
 struct reader {
@@ -64,27 +65,9 @@ static void poll_reply(struct loop *loop, void *arg)
 	loop_timer_add(loop, 2, poll_reply, r);
 }
 
-static void give_up(struct loop *loop, void *arg)
-{
-	(void)arg;
-	loop_stop(loop);
-}
-
-static void run_for(struct loop *loop, unsigned ms)
-{
-	loop_timer_add(loop, ms, give_up, NULL);
-	loop_run(loop);
-}
-
 static int connect_to(const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -1;
-	return fd;
+	return dial(path, 0);
 }
 
 /* Sends text in one write and runs the loop until `lines` reply lines came back. */
@@ -96,7 +79,7 @@ static void exchange(struct loop *loop, struct reader *r, const char *text, unsi
 	r->want_lines = lines;
 	CHECK_INT((ssize_t)strlen(text), send(r->fd, text, strlen(text), MSG_NOSIGNAL));
 	loop_timer_add(loop, 1, poll_reply, r);
-	guard = loop_timer_add(loop, 3000, give_up, NULL);
+	guard = loop_timer_add(loop, 3000, fixture_stop, NULL);
 	loop_run(loop);
 	loop_timer_cancel(loop, guard);
 }
@@ -221,18 +204,28 @@ static void test_pipelined(void)
 
 /* --- issue 13, item 6: tuples --- */
 
+/* A client of the rig's door; g2 gets the text of the destination the tests ask for. */
+static struct reader *client(struct rig *g, char g2[64])
+{
+	struct reader *r = calloc(1, sizeof(*r));
+	union ibv_gid gid = gid_of(2);
+
+	pr_gid_to_text(&gid, g2);
+	r->fd = connect_to(g->path);
+	CHECK(r->fd >= 0);
+	return r;
+}
+
 static void test_tuple_flood(void)
 {
 	struct ibv_path_record rec = rec_of(5, 5, 0, 1);
 	char req[8192], line[256], hex[2 * PR_LEN + 1], g2[64];
-	struct reader *r = calloc(1, sizeof(*r));
-	union ibv_gid g = gid_of(2);
+	struct reader *r;
 	struct rig rig;
 
 	/* A quota as large as the tuple table: the flood really reaches the cap. */
 	rig_up(&rig, 1000, 0600, 8, 0, 4096, 4096);
-	pr_gid_to_text(&g, g2);
-	r->fd = connect_to(rig.path);
+	r = client(&rig, g2);
 	for (unsigned base = 0; base < 4400; base += 100) {
 		req[0] = '\0';
 		for (unsigned i = base; i < base + 100; i++)
@@ -258,13 +251,11 @@ static void test_tuple_flood(void)
 static void test_tuple_quota(void)
 {
 	char req[1024], line[256], g2[64];
-	struct reader *r = calloc(1, sizeof(*r));
-	union ibv_gid g = gid_of(2);
+	struct reader *r;
 	struct rig rig;
 
 	rig_up(&rig, 1000, 0600, 8, 0, 2, 1);
-	pr_gid_to_text(&g, g2);
-	r->fd = connect_to(rig.path);
+	r = client(&rig, g2);
 	snprintf(req, sizeof(req), "path dgid=%s service_id=1\npath dgid=%s service_id=2\n"
 		 "path dgid=%s service_id=3\npath dgid=%s service_id=1\n", g2, g2, g2, g2);
 	exchange(rig.loop, r, req, 4);

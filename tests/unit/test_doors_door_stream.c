@@ -23,6 +23,7 @@
 #include "check.h"
 #include "doors/door_listen.h"
 #include "doors/door_stream.h"
+#include "sock_fixture.h"
 
 enum { LINE = 100, MAX_WAIT = 64 };
 
@@ -142,44 +143,14 @@ static void answer_one(void)
 static char sock_path[108];
 static uint16_t tcp_port;
 
-static void stop(struct loop *loop, void *arg)
-{
-	(void)arg;
-	loop_stop(loop);
-}
-
-static void run_for(struct loop *loop, unsigned ms)
-{
-	loop_timer_add(loop, ms, stop, NULL);
-	loop_run(loop);
-}
-
 static int dial_unix(void)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
+	return dial(sock_path, 0);
 }
 
 static int dial_tcp(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(tcp_port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
+	return dial(NULL, tcp_port);
 }
 
 static void put(int fd, const char *s)
