@@ -37,7 +37,8 @@ enum {
 	DEFAULT_NEW_TUPLES = 64,
 	DEFAULT_NEW_TUPLES_PER_S = 4,
 	DUMP_CHUNK = 64,		/* paths per produce() call */
-	MSG_MAX = 512,
+	MSG_MAX = 512,			/* an error's message */
+	REPLY_LINE_MAX = MSG_MAX + 64,	/* "ERR CODE message\n", a dump line */
 	BACKLOG = 64,
 };
 
@@ -72,16 +73,24 @@ static void send_text(struct ds_client *c, const char *buf, size_t len)
 }
 
 static void reply(struct ds_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One formatted reply of at most REPLY_LINE_MAX bytes; a longer one is cut, its last line
+ * still ended (the client counts lines). */
 static void reply(struct ds_client *c, const char *fmt, ...)
 {
-	char msg[MSG_MAX];
+	char msg[REPLY_LINE_MAX];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	send_text(c, msg, n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(msg)) {
+		n = sizeof(msg) - 1;
+		msg[n - 1] = '\n';
+	}
+	send_text(c, msg, (size_t)n);
 }
 
 static void reply_err(struct ds_client *c, const char *code, const char *fmt, ...)

@@ -189,6 +189,15 @@ static void test_pipelined(void)
 	CHECK_STR("OK 1", nth_line(r->buf, 8, line, sizeof(line)));
 	CHECK(nth_line(r->buf, 9, line, sizeof(line))[0] == '{');
 
+	/* An error about a long argument is cut, never its line. */
+	memset(req, 'k', 1000);
+	memcpy(req + 1000, "=1\nstats\n", 10);
+	memcpy(req, "path ", 5);
+	exchange(rig.loop, r, req, 3);
+	CHECK_INT(3, count_lines(r->buf, r->len));
+	CHECK(!strncmp(nth_line(r->buf, 0, line, sizeof(line)), "ERR EINVAL unknown argument", 27));
+	CHECK_STR("OK 1", nth_line(r->buf, 1, line, sizeof(line)));
+
 	/* Many hits pipelined in one write. */
 	req[0] = '\0';
 	for (int i = 0; i < 20; i++)
