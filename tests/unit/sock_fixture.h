@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -34,8 +35,8 @@ static inline int dial(const char *path, uint16_t port)
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int fd = socket(path ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	if (path)
-		snprintf(u.sun_path, sizeof(u.sun_path), "%s", path);
+	if (path && strlen(path) < sizeof(u.sun_path))
+		memcpy(u.sun_path, path, strlen(path) + 1);
 	if (fd < 0 || connect(fd, path ? (struct sockaddr *)&u : (struct sockaddr *)&t,
 			      path ? sizeof(u) : sizeof(t)) < 0) {
 		if (fd >= 0)
