@@ -71,6 +71,17 @@ static void attr_get(const uint8_t *p, uint16_t *len, uint16_t *type)
 	*type = a.nla_type;
 }
 
+/* The header of a message that lies whole in len bytes; -EBADMSG otherwise. */
+static int whole_msg(const uint8_t *p, size_t len, struct nlmsghdr *h)
+{
+	if (len < NLMSG_HDRLEN)
+		return -EBADMSG;
+	hdr_get(p, h);
+	if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > len)
+		return -EBADMSG;
+	return 0;
+}
+
 /* An attribute with its payload and zeroed padding; returns the bytes it takes. */
 static size_t attr_put(uint8_t *p, uint16_t type, const void *data, size_t len)
 {
@@ -148,10 +159,7 @@ int nl_ls_resolve_decode(const void *msg, size_t len, struct nl_ls_resolve *out)
 	struct nlmsghdr h;
 	size_t off, end;
 
-	if (len < NLMSG_HDRLEN)
-		return -EBADMSG;
-	hdr_get(p, &h);
-	if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > len || h.nlmsg_len % NLMSG_ALIGNTO)
+	if (whole_msg(p, len, &h) || h.nlmsg_len % NLMSG_ALIGNTO)
 		return -EBADMSG;
 	if (h.nlmsg_len > NL_LS_MSG_MAX)
 		return -EMSGSIZE;
@@ -434,10 +442,7 @@ int nl_ls_answer_judge(const void *msg, size_t len, uint8_t path_use, enum nl_ls
 	struct nlmsghdr h;
 	long rem;
 
-	if (len < NLMSG_HDRLEN)
-		return -EBADMSG;
-	hdr_get(p, &h);
-	if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > len)
+	if (whole_msg(p, len, &h))
 		return -EBADMSG;
 	if (h.nlmsg_flags & NLM_F_REQUEST)
 		return -EPERM;
@@ -494,10 +499,7 @@ int nl_ls_set_timeout_apply(const void *msg, size_t len, uint32_t *timeout_ms)
 	struct nlmsghdr h;
 	int32_t v;
 
-	if (len < NLMSG_HDRLEN)
-		return -EBADMSG;
-	hdr_get(p, &h);
-	if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > len)
+	if (whole_msg(p, len, &h))
 		return -EBADMSG;
 	if (!(h.nlmsg_flags & NLM_F_REQUEST))
 		return -EPERM;

@@ -630,6 +630,28 @@ void shim_nl_close(int fd)
 
 /* --- interposed calls ------------------------------------------------------------- */
 
+/* libc's convention from a negative errno. */
+static int nl_ret(int ret)
+{
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return ret;
+}
+
+/* The groups become (groups & ~clear) | set; membership of RDMA_NL_GROUP_LS follows. */
+static int nl_change_groups(struct nl_sock *s, uint32_t clear, uint32_t set)
+{
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	s->groups = (s->groups & ~clear) | set;
+	ret = nl_update_membership(s);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
 SHIM_EXPORT int socket(int domain, int type, int protocol)
 {
 	const char *dir;
@@ -644,12 +666,7 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 		errno = EPROTONOSUPPORT;
 		return -1;
 	}
-	fd = nl_new(type & (SOCK_NONBLOCK | SOCK_CLOEXEC));
-	if (fd < 0) {
-		errno = -fd;
-		return -1;
-	}
-	return fd;
+	return nl_ret(nl_new(type & (SOCK_NONBLOCK | SOCK_CLOEXEC)));
 }
 
 static int nl_addr_check(const struct sockaddr *addr, socklen_t len, const struct sockaddr_nl **nl)
@@ -669,57 +686,36 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	if (!s)
 		return real_bind(fd, addr, len);
 	ret = nl_addr_check(addr, len, &nl);
-	if (!ret) {
-		pthread_mutex_lock(&s->lock);
-		if (s->bound && nl->nl_pid && nl->nl_pid != s->port_id) {
-			ret = -EINVAL;
-		} else {
-			if (nl->nl_pid)
-				s->port_id = nl->nl_pid;
-			s->bound = true;
-			s->groups = nl->nl_groups;
-			ret = nl_update_membership(s);
-		}
-		pthread_mutex_unlock(&s->lock);
-	}
-	if (ret) {
-		errno = -ret;
-		return -1;
-	}
-	return 0;
+	if (ret)
+		return nl_ret(ret);
+	pthread_mutex_lock(&s->lock);
+	if (s->bound && nl->nl_pid && nl->nl_pid != s->port_id)
+		ret = -EINVAL;
+	if (!ret && nl->nl_pid)
+		s->port_id = nl->nl_pid;
+	s->bound = true;
+	pthread_mutex_unlock(&s->lock);
+	return nl_ret(ret ? ret : nl_change_groups(s, ~0u, nl->nl_groups));	/* a rebind replaces them */
 }
 
 SHIM_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
 {
 	struct nl_sock *s = nl_of(fd);
 	unsigned group;
-	int ret = 0;
+	uint32_t bit;
 
 	if (!s || level != SOL_NETLINK)
 		return real_setsockopt(fd, level, opt, val, len);
 	if (opt != NETLINK_ADD_MEMBERSHIP && opt != NETLINK_DROP_MEMBERSHIP)
 		return 0;	/* NETLINK_EXT_ACK, NETLINK_NO_ENOBUFS...: accepted, no effect here */
-	if (!val || len < sizeof(int)) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!val || len < sizeof(int))
+		return nl_ret(-EINVAL);
 	memcpy(&group, val, sizeof(group));
-	if (group < 1 || group > 32) {
-		errno = EINVAL;
-		return -1;
-	}
-	pthread_mutex_lock(&s->lock);
-	if (opt == NETLINK_ADD_MEMBERSHIP)
-		s->groups |= 1u << (group - 1);
-	else
-		s->groups &= ~(1u << (group - 1));
-	ret = nl_update_membership(s);
-	pthread_mutex_unlock(&s->lock);
-	if (ret) {
-		errno = -ret;
-		return -1;
-	}
-	return 0;
+	if (group < 1 || group > 32)
+		return nl_ret(-EINVAL);
+	bit = 1u << (group - 1);
+	return nl_ret(opt == NETLINK_ADD_MEMBERSHIP ? nl_change_groups(s, 0, bit)
+						    : nl_change_groups(s, bit, 0));
 }
 
 static void nl_fill(struct sockaddr *addr, socklen_t *len, uint32_t pid, uint32_t groups)
@@ -753,18 +749,12 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return real_connect(fd, addr, len);
 	if (addr && len >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC)
 		return 0;
-	if (nl_addr_check(addr, len, &nl)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (nl->nl_pid) {
-		errno = ECONNREFUSED;
-		return -1;
-	}
-	return 0;
+	if (nl_addr_check(addr, len, &nl))
+		return nl_ret(-EINVAL);
+	return nl_ret(nl->nl_pid ? -ECONNREFUSED : 0);
 }
 
-/* 0 when a destination is the kernel (or none is given); else the errno netlink gives. */
+/* 0 when a destination is the kernel (or none is given); else netlink's -errno. */
 static int nl_dest(const void *addr, socklen_t len)
 {
 	const struct sockaddr_nl *nl;
@@ -772,8 +762,8 @@ static int nl_dest(const void *addr, socklen_t len)
 	if (!addr)
 		return 0;
 	if (nl_addr_check(addr, len, &nl))
-		return EINVAL;
-	return nl->nl_pid ? ECONNREFUSED : 0;
+		return -EINVAL;
+	return nl->nl_pid ? -ECONNREFUSED : 0;
 }
 
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
@@ -785,10 +775,8 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	if (!s)
 		return real_sendto(fd, buf, len, flags, addr, alen);
 	err = nl_dest(addr, alen);
-	if (err) {
-		errno = err;
-		return -1;
-	}
+	if (err)
+		return nl_ret(err);
 	return real_sendto(fd, buf, len, flags, NULL, 0);
 }
 
@@ -801,10 +789,8 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	if (!s || !msg)
 		return real_sendmsg(fd, msg, flags);
 	err = nl_dest(msg->msg_name, msg->msg_namelen);
-	if (err) {
-		errno = err;
-		return -1;
-	}
+	if (err)
+		return nl_ret(err);
 	m = *msg;
 	m.msg_name = NULL;
 	m.msg_namelen = 0;
