@@ -18,9 +18,10 @@
  * socket is a member, and drops it when the process does not read fast enough (the socketpair is
  * full): netlink's overrun. It gives the process its own sequence numbers for the kernel's
  * requests, as one kernel would number them, and maps an answer's back to the double that asked
- * (a ring of SHIM_NL_ROUTES); an answer it cannot map, and every request the process sends the
- * kernel (SET_TIMEOUT), goes to every double connected, and the latest request of each type is
- * kept in the rendezvous for doubles that start later.
+ * (a ring of NL_ROUTES; an answer for a double that is gone is dropped); an answer it cannot
+ * map, and every request the process sends the kernel (SET_TIMEOUT), goes to every double
+ * connected, and the latest request of each type is kept in the rendezvous for doubles that
+ * start later.
  *
  * Not emulated: CAP_NET_ADMIN checks, delivery of a responder's answer to the group's other
  * members, sendmmsg/recvmmsg, dup()ed descriptors, use of the socket in a fork()ed child.
@@ -259,13 +260,17 @@ static void conn_send_all(struct nl_sock *s, const void *p, size_t len)
 			conn_send(s, i, p, len);
 }
 
+/* The route of a sequence number this socket was given, live or not (its double gone). */
 static struct nl_route *route_find(struct nl_sock *s, uint32_t seq)
 {
 	struct nl_route *r = &s->routes[seq % NL_ROUTES];
 
-	if (!seq || r->seq != seq || s->conns[r->conn].fd < 0 || s->conns[r->conn].gen != r->gen)
-		return NULL;
-	return r;
+	return seq && r->seq == seq ? r : NULL;
+}
+
+static bool route_live(const struct nl_sock *s, const struct nl_route *r)
+{
+	return s->conns[r->conn].fd >= 0 && s->conns[r->conn].gen == r->gen;
 }
 
 static uint32_t route_add(struct nl_sock *s, unsigned conn, uint32_t orig_seq)
@@ -323,9 +328,12 @@ static void from_app(struct nl_sock *s, uint8_t *p, size_t len)
 			break;	/* the kernel stops here: the doubles judge the rest */
 		step = align4(h.nlmsg_len) < len - off ? align4(h.nlmsg_len) : len - off;
 		if (!(h.nlmsg_flags & NLM_F_REQUEST) && (r = route_find(s, h.nlmsg_seq))) {
+			/* the answer goes to the double that asked, under its own number; if that
+			 * double is gone, nobody waits for it */
 			memcpy(p + off + offsetof(struct nlmsghdr, nlmsg_seq), &r->orig_seq,
 			       sizeof(r->orig_seq));
-			conn_send(s, r->conn, p + off, step);
+			if (route_live(s, r))
+				conn_send(s, r->conn, p + off, step);
 		} else {
 			conn_send_all(s, p + off, step);
 			if (h.nlmsg_flags & NLM_F_REQUEST)
