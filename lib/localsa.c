@@ -522,30 +522,43 @@ static void tuple_of(const struct localsa_query *q, const struct snap_map *m, st
 			     (q->flags & LOCALSA_Q_TCLASS ? PR_TUPLE_TCLASS : 0));
 }
 
+/* q (checked) as a snapshot query of mapping lm: the default tuple is hashed once per map. */
+static void snap_query_of(const struct lsa_map *lm, const struct localsa_query *q,
+			  struct snap_query *sq)
+{
+	if (q->flags & TUPLE_FIELDS) {
+		struct pr_tuple t;
+
+		tuple_of(q, &lm->m, &t);
+		snap_query_init(sq, &t, NULL, NULL);
+	} else {
+		memcpy(sq->tw, lm->plain.tw, sizeof(sq->tw));
+		sq->thash = lm->plain.thash;
+	}
+	snap_query_dest(sq, q->flags & LOCALSA_Q_DGID ? &q->dgid : NULL,
+			q->flags & LOCALSA_Q_DLID ? &q->dlid : NULL);
+}
+
+/* The mapping to read, attaching (at most every ATTACH_RETRY_MS) when there is none. */
+static struct lsa_map *current_map(struct localsa *h)
+{
+	struct lsa_map *lm = atomic_load_explicit(&h->map, memory_order_acquire);
+
+	return lm ? lm : attach(h, false);
+}
+
 /* SNAP_HIT with *total set, or SNAP_MISS: ask the daemon. */
 static int shm_lookup(struct localsa *h, struct counters *ctr, const struct localsa_query *q,
 		      struct ibv_path_record *out, size_t max, size_t *total)
 {
-	struct lsa_map *lm = atomic_load_explicit(&h->map, memory_order_acquire);
+	struct lsa_map *lm = current_map(h);
 
-	if (!lm && !(lm = attach(h, false)))
-		return SNAP_MISS;
 	for (int tries = 0; tries < 2 && lm; tries++) {
-		struct pr_tuple t;
 		struct snap_query sq;
 		uint64_t retries = 0;
 		int r;
 
-		if (q->flags & TUPLE_FIELDS) {
-			tuple_of(q, &lm->m, &t);
-			snap_query_init(&sq, &t, NULL, NULL);
-		} else {
-			sq = lm->plain;
-		}
-		sq.dgid = q->dgid;
-		sq.by_dgid = !!(q->flags & LOCALSA_Q_DGID);
-		sq.dlid = q->dlid;
-		sq.by_dlid = !!(q->flags & LOCALSA_Q_DLID);
+		snap_query_of(lm, q, &sq);
 		r = snap_lookup(&lm->m, &sq, out, max, total, NULL, &retries);
 		if (retries)
 			count(&ctr->retries, retries);

@@ -294,7 +294,10 @@ static void test_lookup_equals_cache(void)
 			CHECK_INT(-EIO, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
 			atomic_store(&h[SH_OFF_RECORDS], keep);
 		}
-		atomic_store(&h[SH_DGID_SLOTS], 3);	/* not a power of two */
+		atomic_fetch_add(&h[SH_OFF_DGID], 1);	/* slots off their cache lines */
+		CHECK_INT(-EIO, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+		atomic_fetch_sub(&h[SH_OFF_DGID], 1);
+		atomic_fetch_add(&h[SH_DLID_SLOTS], atomic_load(&h[SH_USED]));	/* past the half */
 		CHECK_INT(-EIO, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
 		CHECK_INT(0, snap_writer_publish(w, c, 5));	/* the other half, sane */
 		CHECK_INT(SNAP_HIT, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
@@ -506,6 +509,19 @@ static int empty_half_groups(uint8_t *obj, uint64_t *size)
 	return 0;
 }
 
+/* A half whose hot words claim 2^32 - 1 slots, nowhere near room for them. */
+static int empty_half_slots(uint8_t *obj, uint64_t *size)
+{
+	_Atomic uint64_t *x = active_half(obj);
+
+	(void)size;
+	if (atomic_load(&x[SH_USED]))
+		return -1;
+	atomic_store(&x[SH_DGID_SLOTS], 0xffffffffULL);
+	atomic_store(&x[SH_OFF_DGID], SH_OFF_TUPLES);
+	return 0;
+}
+
 static int grown_file(uint8_t *obj, uint64_t *size)
 {
 	(void)obj;
@@ -634,6 +650,19 @@ static void test_trust(void)
 	check_open(forged, me, -EPROTO, false, "a half past the end");
 	forge(fresh, &(struct forgery){ forged, empty_half_groups });
 	check_open(forged, me, 0, true, "an empty half with 2^32 - 1 groups");
+	CHECK_INT(0, snap_map_open(forged, me, &m));
+	{
+		struct snap_query q;
+		union ibv_gid g = gid_of(10);
+		struct ibv_path_record out[2];
+
+		/* a lookup reads the hot words only: empty, so nothing to find */
+		snap_query_init(&q, &td, &g, NULL);
+		CHECK_INT(SNAP_MISS, snap_lookup(&m, &q, out, 2, NULL, NULL, NULL));
+	}
+	snap_map_close(&m);
+	forge(fresh, &(struct forgery){ forged, empty_half_slots });
+	check_open(forged, me, 0, true, "a half with 2^32 - 1 slots and no room for them");
 	CHECK_INT(0, snap_map_open(forged, me, &m));
 	{
 		struct snap_query q;
@@ -774,8 +803,10 @@ static void test_hashes_pinned(void)
 	th = snap_tuple_hash(w);
 	snap_gid_words(&g, &g0, &g1);
 	CHECK_INT(0xbe90ed2d15be223dULL, th);
-	CHECK_INT(0xdb61b46af31d99b6ULL, snap_dgid_hash(th, g0, g1));
-	CHECK_INT(0xddd088ca42d8a686ULL, snap_dlid_hash(th, 17));
+	CHECK_INT(0x5f0e96f1875499aeULL, snap_dgid_hash(th, g0, g1));
+	CHECK_INT(0x3a3ca2e33efd4ae7ULL, snap_dlid_hash(th, 17));
+	CHECK_INT(500, snap_home(1ULL << 63, 1000));	/* the high word of hash x slots */
+	CHECK_INT(999, snap_home(UINT64_MAX, 1000));
 }
 
 /* --- the stress test --- */
@@ -1050,11 +1081,12 @@ static void stress(bool own_maps, uint64_t duration_ms)
 		CHECK(rd[i].hits > 100);
 	}
 	snap_writer_stats(s.w, &ws);
-	printf("stress (%s mapping%s): %llu publications in %llu ms (%llu objects), "
+	printf("stress (%s mapping%s): %llu publications (%llu patched) in %llu ms (%llu objects), "
 	       "%llu lookups (%llu hits, %llu misses), %llu seqlock retries, %llu remaps, "
 	       "slowest lookup %llu us\n",
 	       own_maps ? "own" : "shared", own_maps ? ", growing" : "",
-	       (unsigned long long)ws.publications, (unsigned long long)duration_ms,
+	       (unsigned long long)ws.publications, (unsigned long long)ws.patches,
+	       (unsigned long long)duration_ms,
 	       (unsigned long long)ws.object_gen, (unsigned long long)lookups,
 	       (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)retries,
 	       (unsigned long long)remaps, (unsigned long long)(max_ns / 1000));
