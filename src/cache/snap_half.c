@@ -67,6 +67,8 @@ struct plan_group {
 	bool inl;
 };
 
+#define BUILD_AHEAD 16		/* destinations ahead whose entries a build prefetches */
+
 /* A sort element: k carries the order, v rides along. */
 struct kv {
 	uint64_t k, v;
@@ -78,13 +80,13 @@ struct snap_plan {
 	uint64_t ntuples, tcap;
 	uint64_t thash[PR_TUPLE_MAX];
 	uint64_t tw[PR_TUPLE_MAX][SNAP_TUPLE_WORDS];
-	struct plan_group *g;
+	struct plan_group *g;	/* in cache order; sorted by home slot once laid out */
 	uint64_t ng, gcap;
 	const struct pr_entry **e;
 	uint64_t ne, ecap;
-	struct kv *order;	/* home << 32 | group, ascending */
-	struct kv *lids;	/* distinct (tuple, DLID): k = home << 32 | plan DLID key,
-				 * v = the destination's hash; ascending */
+	struct kv *lids;	/* the paths' (tuple, DLID), k = key, v = group; then distinct:
+				 * k = home << 32 | plan DLID key, v = the destination's hash,
+				 * ascending */
 	uint64_t nl;
 	uint64_t dslots, lslots, rslots, ovf, stored;
 	bool open;		/* a destination is being collected */
@@ -272,6 +274,8 @@ static void sort_kv(struct kv *a, struct kv *tmp, uint64_t n)
 
 /* --- the plan --- */
 
+/* One path of the cache's walk: everything the plan needs of an entry is taken now, while it
+ * is in the cache; a build reads entries again only to copy them. */
 static bool plan_entry(const struct pr_entry *e, void *arg)
 {
 	struct snap_plan *p = arg;
@@ -284,37 +288,30 @@ static bool plan_entry(const struct pr_entry *e, void *arg)
 			return false;
 		}
 		g = &p->g[p->ng++];
-		*g = (struct plan_group){ .first = (uint32_t)p->ne, .tuple = e->tuple };
+		*g = (struct plan_group){
+			.hash = gid_hash(p->thash[e->tuple], &e->rec.dgid),
+			.first = (uint32_t)p->ne, .tuple = e->tuple,
+			.inl = sgid_is(&e->rec, p->tw[e->tuple]),
+		};
 	}
 	if (p->ne == p->ecap) {
 		p->err = -EOVERFLOW;
 		return false;
 	}
+	p->lids[p->ne] = (struct kv){ (uint64_t)e->tuple << 16 | be16toh(e->rec.dlid),
+				      p->ng - 1 };
 	p->e[p->ne++] = e;
 	g->count++;
 	return true;
 }
 
 /* The distinct (tuple, DLID) of the plan's paths, each with the one destination holding its
- * paths or AMBIGUOUS, in p->lids (k = key, v = group index). */
-static int plan_lids(struct snap_plan *p)
+ * paths or AMBIGUOUS (k), and that destination's group (v). tmp: room for ne. */
+static void plan_lids(struct snap_plan *p, struct kv *tmp)
 {
-	struct kv *all = malloc((p->ne ? p->ne : 1) * sizeof(*all));
-	struct kv *tmp = malloc((p->ne ? p->ne : 1) * sizeof(*tmp));
-	uint64_t n = 0;
+	struct kv *all = p->lids;
+	uint64_t n = p->ne;
 
-	if (!all || !tmp) {
-		free(all);
-		free(tmp);
-		return -ENOMEM;
-	}
-	for (uint64_t g = 0; g < p->ng; g++)
-		for (uint32_t k = 0; k < p->g[g].count; k++) {
-			const struct pr_entry *e = p->e[p->g[g].first + k];
-
-			all[n].k = (uint64_t)p->g[g].tuple << 16 | be16toh(e->rec.dlid);
-			all[n++].v = g;
-		}
 	sort_kv(all, tmp, n);
 	p->nl = 0;
 	for (uint64_t i = 0, j; i < n; i = j) {
@@ -326,8 +323,41 @@ static int plan_lids(struct snap_plan *p)
 		all[p->nl].k = all[i].k | (ambiguous ? LID_AMBIGUOUS : 0);
 		all[p->nl++].v = all[i].v;
 	}
-	free(tmp);
-	p->lids = all;
+}
+
+/* Orders the groups by home slot (their DLIDs' values first become the groups' hashes). */
+static int plan_order(struct snap_plan *p, struct kv *tmp)
+{
+	struct kv *order = malloc((p->ng ? p->ng : 1) * sizeof(*order));
+	struct plan_group *sorted = malloc((p->ng ? p->ng : 1) * sizeof(*sorted));
+
+	if (!order || !sorted) {
+		free(order);
+		free(sorted);
+		return -ENOMEM;
+	}
+	for (uint64_t i = 0; i < p->nl; i++) {
+		uint64_t key = p->lids[i].k & 0xffffffffu;
+		uint64_t hash = snap_dlid_hash(p->thash[(key >> 16) & SNAP_TUPLE_ID_MASK],
+					       (uint16_t)key);
+
+		if (i + BUILD_AHEAD < p->nl)
+			__builtin_prefetch(&p->g[p->lids[i + BUILD_AHEAD].v]);
+		p->lids[i].k = snap_home(hash, p->lslots) << 32 | key;
+		p->lids[i].v = p->g[p->lids[i].v].hash;
+	}
+	sort_kv(p->lids, tmp, p->nl);
+	for (uint64_t i = 0; i < p->ng; i++)
+		order[i] = (struct kv){ snap_home(p->g[i].hash, p->dslots) << 32 | i, i };
+	sort_kv(order, tmp, p->ng);
+	for (uint64_t i = 0; i < p->ng; i++) {
+		if (i + BUILD_AHEAD < p->ng)
+			__builtin_prefetch(&p->g[order[i + BUILD_AHEAD].v]);
+		sorted[i] = p->g[order[i].v];
+	}
+	free(order);
+	free(p->g);
+	p->g = sorted;
 	return 0;
 }
 
@@ -355,7 +385,9 @@ int snap_plan_make(const struct pr_cache *c, struct snap_plan **out)
 	p->ecap = st.entries;
 	p->g = malloc((p->gcap ? p->gcap : 1) * sizeof(*p->g));
 	p->e = malloc((p->ecap ? p->ecap : 1) * sizeof(*p->e));
-	if (!p->g || !p->e)
+	p->lids = malloc((p->ecap ? p->ecap : 1) * sizeof(*p->lids));
+	tmp = malloc((p->ecap ? p->ecap : 1) * sizeof(*tmp));
+	if (!p->g || !p->e || !p->lids || !tmp)
 		goto out_free;
 	for (uint64_t t = 0; t < p->ntuples; t++) {
 		const struct pr_tuple *tp = pr_cache_tuple_get(c, (uint16_t)t);
@@ -372,38 +404,20 @@ int snap_plan_make(const struct pr_cache *c, struct snap_plan **out)
 		goto out_free;
 	for (uint64_t i = 0; i < p->ng; i++) {
 		struct plan_group *g = &p->g[i];
-		const struct ibv_path_record *first = &p->e[g->first]->rec;
 
-		g->hash = gid_hash(p->thash[g->tuple], &first->dgid);
-		g->inl = g->count <= SNAP_GROUP_MAX && sgid_is(first, p->tw[g->tuple]);
+		g->inl &= g->count <= SNAP_GROUP_MAX;
 		if (g->count <= SNAP_GROUP_MAX) {
 			p->ovf += g->count - g->inl;
 			p->stored += g->count;
 		}
 	}
-	r = plan_lids(p);
-	if (r)
-		goto out_free;
+	plan_lids(p, tmp);
 	p->dslots = slots_for(p->ng);
 	p->lslots = slots_for(p->nl);
 	p->rslots = p->ovf + p->ovf / 8 + 8;
-	r = -ENOMEM;
-	p->order = malloc((p->ng ? p->ng : 1) * sizeof(*p->order));
-	tmp = malloc(((p->ng > p->nl ? p->ng : p->nl) + 1) * sizeof(*tmp));
-	if (!p->order || !tmp)
+	r = plan_order(p, tmp);
+	if (r)
 		goto out_free;
-	for (uint64_t i = 0; i < p->ng; i++)
-		p->order[i] = (struct kv){ snap_home(p->g[i].hash, p->dslots) << 32 | i, i };
-	sort_kv(p->order, tmp, p->ng);
-	for (uint64_t i = 0; i < p->nl; i++) {
-		uint64_t key = p->lids[i].k & 0xffffffffu;
-		uint64_t hash = snap_dlid_hash(p->thash[(key >> 16) & SNAP_TUPLE_ID_MASK],
-					       (uint16_t)key);
-
-		p->lids[i].k = snap_home(hash, p->lslots) << 32 | key;
-		p->lids[i].v = p->g[p->lids[i].v].hash;
-	}
-	sort_kv(p->lids, tmp, p->nl);
 	free(tmp);
 	*out = p;
 	return 0;
@@ -447,7 +461,6 @@ void snap_plan_free(struct snap_plan *p)
 		return;
 	free(p->g);
 	free(p->e);
-	free(p->order);
 	free(p->lids);
 	free(p);
 }
@@ -645,17 +658,28 @@ void snap_half_build(struct snap_half *hs, _Atomic uint64_t *h, const struct sna
 	hs->ngroups = hs->nrecords = hs->nlids = hs->rec_end = 0;
 	build_tuples(hs, h, p);
 
-	/* DGID slots front to back: homes ascend, each at max(home, previous + 1) */
+	/*
+	 * DGID slots front to back: homes ascend, each at max(home, previous + 1). The entries
+	 * to copy lie anywhere in the cache: their pointers are fetched two steps ahead of them.
+	 */
 	for (uint64_t k = 0; k < p->ng; k++) {
-		uint64_t home = p->order[k].k >> 32, at = home > pos ? home : pos;
+		uint64_t home = snap_home(p->g[k].hash, hs->dslots), at = home > pos ? home : pos;
 		uint64_t w[SNAP_SLOT_WORDS];
 
+		if (k + 2 * BUILD_AHEAD < p->ng)
+			__builtin_prefetch(&p->e[p->g[k + 2 * BUILD_AHEAD].first]);
+		if (k + BUILD_AHEAD < p->ng) {
+			const char *e = (const char *)p->e[p->g[k + BUILD_AHEAD].first];
+
+			__builtin_prefetch(e);
+			__builtin_prefetch(e + 63);	/* the record may straddle two lines */
+		}
 		if (at >= hs->dslots) {	/* these wrap to the front: inserted below */
 			tail = k;
 			break;
 		}
 		zero_slots(hs, h, pos, at);
-		build_group(hs, h, p, &p->g[p->order[k].v], w);
+		build_group(hs, h, p, &p->g[k], w);
 		put_slot(h, dslot(hs, at), w);
 		pos = at + 1;
 	}
@@ -663,7 +687,7 @@ void snap_half_build(struct snap_half *hs, _Atomic uint64_t *h, const struct sna
 	for (uint64_t k = tail; k < p->ng; k++) {
 		uint64_t w[SNAP_SLOT_WORDS];
 
-		build_group(hs, h, p, &p->g[p->order[k].v], w);
+		build_group(hs, h, p, &p->g[k], w);
 		dgid_insert(hs, h, w);
 	}
 	for (uint64_t r = hs->rec_end; r < hs->rslots; r++)

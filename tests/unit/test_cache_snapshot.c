@@ -371,6 +371,97 @@ static void test_growth_and_close(void)
 	free(recs);
 }
 
+/*
+ * Publications patched from the cache's journal answer exactly as the cache does: random
+ * changes - replacements with 0..4 paths (some with an SGID other than their tuple's, so not
+ * inline), DLIDs shared between destinations (ambiguous ones), removals by DGID, whole-table
+ * loads with a sweep, tuples created after the half was laid out - published after every few,
+ * every key looked up in the snapshot and in the cache after each publication. The tables are
+ * small, so patches also run out of room and fall back to rebuilds on the way.
+ */
+static void test_patch_equals_cache(void)
+{
+	enum { DESTS = 300, LIDS = 200, ROUNDS = 150, TUPLES = 6 };
+	const char *name = test_name("patch");
+	struct pr_cache *c = new_cache(100000);
+	struct snap_writer *w = new_writer(name, 0);
+	struct snap_writer_stats ws;
+	struct snap_map m;
+	const struct pr_tuple tt[TUPLES] = {
+		{ .sgid = gid_of(1) },
+		{ .sgid = gid_of(1), .pkey = 0x8001, .flags = PR_TUPLE_PKEY },
+		{ .sgid = gid_of(2) },
+		{ .sgid = gid_of(1), .service_id = 7, .flags = PR_TUPLE_SERVICE_ID },
+		{ .sgid = gid_of(3), .sl = 2, .flags = PR_TUPLE_SL },
+		{ .sgid = gid_of(4) },
+	};
+	uint16_t tids[TUPLES];
+	unsigned seed = 12345, ntids = 3;
+
+	for (unsigned t = 0; t < ntids; t++)
+		tids[t] = tuple_id(c, &tt[t]);
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m));
+	for (unsigned round = 0; round < ROUNDS; round++) {
+		unsigned ops = 1 + (unsigned)rand_r(&seed) % 12;
+
+		for (unsigned op = 0; op < ops; op++) {
+			unsigned k = (unsigned)rand_r(&seed) % 100, t = (unsigned)rand_r(&seed) % ntids;
+			uint64_t d = (uint64_t)rand_r(&seed) % DESTS;
+			union ibv_gid g = gid_of(100 + d);
+			struct ibv_path_record r[20];
+
+			if (k < 65) {
+				size_t n = (size_t)rand_r(&seed) % 5;
+
+				for (size_t i = 0; i < n; i++) {
+					r[i] = rec_of(100 + d, (uint16_t)(1 + (d * 3 + i) % LIDS),
+						      (uint8_t)t, round << 8 | (uint32_t)i);
+					r[i].sgid = rand_r(&seed) % 8 ? tt[t].sgid : gid_of(9);
+				}
+				CHECK_INT(0, pr_cache_replace(c, tids[t], &g, r, n, NULL, 0));
+			} else if (k < 75) {
+				pr_cache_remove_dgid(c, &g);
+			} else if (k < 82) {	/* a refresh of 20 destinations: load, then sweep */
+				uint32_t gen = pr_cache_begin_generation(c);
+				struct pr_origin o = { PR_SRC_SA, 0, gen };
+
+				for (size_t i = 0; i < 20; i++)
+					r[i] = rec_of(100 + (d + i * 7) % DESTS,
+						      (uint16_t)(1 + (d + i) % LIDS), (uint8_t)t,
+						      round << 8 | 0x80 | (uint32_t)i);
+				for (size_t i = 0; i < 20; i++)
+					r[i].sgid = tt[t].sgid;
+				CHECK_INT(20, pr_cache_load(c, tids[t], r, 20, &o, 0));
+				pr_cache_sweep(c, tids[t], PR_SRC_SA, gen);
+			} else if (k < 85 && ntids < TUPLES) {
+				tids[ntids] = tuple_id(c, &tt[ntids]);
+				ntids++;
+			}
+		}
+		CHECK_INT(0, snap_writer_publish(w, c, round));
+		for (unsigned t = 0; t < ntids; t++) {
+			for (uint64_t d = 0; d < DESTS + 3; d++) {
+				union ibv_gid g = gid_of(100 + d);
+				uint16_t l = (uint16_t)(1 + d * 3 % LIDS);
+
+				check_same(&m, c, tids[t], &g, NULL);
+				check_same(&m, c, tids[t], &g, &l);
+			}
+			for (uint16_t l = 1; l <= LIDS + 2; l++)
+				check_same(&m, c, tids[t], NULL, &l);
+		}
+	}
+	snap_writer_stats(w, &ws);
+	printf("patch model: %llu publications, %llu patched, %llu rebuilt\n",
+	       (unsigned long long)ws.publications, (unsigned long long)ws.patches,
+	       (unsigned long long)ws.rebuilds);
+	CHECK(ws.patches >= ROUNDS / 2);
+	CHECK(ws.rebuilds >= 3);	/* the first two, and at least one for room */
+	snap_map_close(&m);
+	snap_writer_close(w);
+	pr_cache_free(c);
+}
+
 /* A writer that dies without closing leaves its object; the next one retires it. */
 static void test_takeover(void)
 {
@@ -1110,6 +1201,7 @@ int main(int argc, char **argv)
 	uint64_t ms = argc > 1 ? strtoull(argv[1], NULL, 0) : 1500;
 
 	test_lookup_equals_cache();
+	test_patch_equals_cache();
 	test_growth_and_close();
 	test_takeover();
 	test_trust();
