@@ -90,6 +90,7 @@ struct pr_cache {
 	uint64_t changes;
 	struct pr_change *journal;	/* positions [jbase, jbase + jlen) */
 	uint64_t jbase;
+	uint64_t jstamp;		/* `changes` when the last key was appended */
 	uint32_t jlen, jcap;
 	pr_cache_watch_fn watch_fn;
 	void *watch_arg;
@@ -393,17 +394,20 @@ static void journal_forget(struct pr_cache *c)
 }
 
 /*
- * Appends (tuple, dgid), unless it is the last key appended (a destination's paths come
- * together). A full window drops its older half: O(1) amortized; readers that were further
- * behind copy the cache instead. Without memory the journal forgets rather than fails the call.
+ * Appends (tuple, dgid), unless the same call appended it last (a destination's paths come
+ * together); never merged across calls, between which a reader may have taken the end. A full
+ * window drops its older half: O(1) amortized; readers that were further behind copy the cache
+ * instead. Without memory the journal forgets rather than fails the call.
  */
 static void journal_add(struct pr_cache *c, uint16_t tuple, const union ibv_gid *dgid)
 {
 	size_t limit = JOURNAL_MIN + c->nentries / JOURNAL_SHARE;
 	struct pr_change *last = c->jlen ? &c->journal[c->jlen - 1] : NULL;
 
-	if (last && last->tuple == tuple && !memcmp(last->dgid.raw, dgid->raw, 16))
+	if (last && c->jstamp == c->changes && last->tuple == tuple &&
+	    !memcmp(last->dgid.raw, dgid->raw, 16))
 		return;
+	c->jstamp = c->changes;
 	if (c->jlen == c->jcap && c->jcap < limit) {
 		size_t cap = c->jcap ? 2 * (size_t)c->jcap : 64;
 		struct pr_change *j = realloc(c->journal, (cap < limit ? cap : limit) * sizeof(*j));

@@ -465,7 +465,8 @@ struct batch {
 	int *res;
 };
 
-/* Where query q's lookup will start: its slot (DGID) or its DLID slot, brought in early. */
+/* Where query q's lookup will look first: the three slot lines dgid_find() reads (DGID), or
+ * its DLID slot, brought in early. */
 static inline void prefetch_query(const struct window *w, const struct snap_query *q)
 {
 	uint64_t n, off;
@@ -473,11 +474,14 @@ static inline void prefetch_query(const struct window *w, const struct snap_quer
 	if (q->by_dgid) {
 		n = w->v.w[SH_DGID_SLOTS];
 		off = w->v.w[SH_OFF_DGID] + snap_home(q->dhash, n) * SNAP_SLOT_WORDS;
+		/* off < half_words (the view was checked); past the region a prefetch is void */
+		__builtin_prefetch((const void *)&w->h[off + SNAP_SLOT_WORDS]);
+		__builtin_prefetch((const void *)&w->h[off + 2 * SNAP_SLOT_WORDS]);
 	} else {
 		n = w->v.w[SH_DLID_SLOTS];
 		off = w->v.w[SH_OFF_DLID] + snap_home(q->dhash, n) * SNAP_DLID_WORDS;
 	}
-	if (n)	/* off < half_words: the view was checked */
+	if (n)
 		__builtin_prefetch((const void *)&w->h[off]);
 }
 

@@ -65,11 +65,6 @@ static inline void put(_Atomic uint64_t *h, uint64_t i, uint64_t v)
 	atomic_store_explicit(&h[i], v, memory_order_release);
 }
 
-static inline uint64_t own(const _Atomic uint64_t *h, uint64_t i)
-{
-	return atomic_load_explicit(&h[i], memory_order_relaxed);
-}
-
 static uint64_t random_id(void)
 {
 	uint64_t id;

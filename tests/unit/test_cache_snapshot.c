@@ -396,7 +396,8 @@ static void test_patch_equals_cache(void)
 		{ .sgid = gid_of(4) },
 	};
 	uint16_t tids[TUPLES];
-	unsigned seed = 12345, ntids = 3;
+	unsigned seed = 12345, ntids = 3, last_t = 0;
+	uint64_t last_d = 0;
 
 	for (unsigned t = 0; t < ntids; t++)
 		tids[t] = tuple_id(c, &tt[t]);
@@ -407,8 +408,17 @@ static void test_patch_equals_cache(void)
 		for (unsigned op = 0; op < ops; op++) {
 			unsigned k = (unsigned)rand_r(&seed) % 100, t = (unsigned)rand_r(&seed) % ntids;
 			uint64_t d = (uint64_t)rand_r(&seed) % DESTS;
-			union ibv_gid g = gid_of(100 + d);
+			union ibv_gid g;
 			struct ibv_path_record r[20];
+
+			if (!op && rand_r(&seed) % 3 == 0) {	/* the key changed last, again */
+				t = last_t;
+				d = last_d;
+				k = 0;
+			}
+			last_t = t;
+			last_d = d;
+			g = gid_of(100 + d);
 
 			if (k < 65) {
 				size_t n = (size_t)rand_r(&seed) % 5;
