@@ -60,16 +60,8 @@ void loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t delay_ms
 /* True if t was pending (and now never fires); false for a fired or never armed timer. */
 bool loop_timer_stop(struct loop *loop, struct loop_timer *t);
 static inline bool loop_timer_pending(const struct loop_timer *t) { return t->pending; }
-size_t loop_timer_count(const struct loop *loop);  /* pending timers, both kinds */
+size_t loop_timer_count(const struct loop *loop);  /* pending timers */
 
-/*
- * The older form for code that keeps an id instead of a struct: the loop allocates the
- * timer. Returns an id > 0, or 0 if out of memory (the callback then never runs). A stale id
- * (fired or cancelled) is harmless to cancel. New code embeds a struct loop_timer instead.
- */
-uint64_t loop_timer_add(struct loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *arg);
-/* True if the timer was pending (and now never fires); false once it has fired. */
-bool loop_timer_cancel(struct loop *loop, uint64_t id);
 
 /*
  * Blocks signo in the calling thread's mask (call before starting threads)

@@ -42,7 +42,7 @@ struct listener {
 	struct door_stream *ds;
 	int fd;
 	bool tcp;
-	uint64_t pause_timer;
+	struct loop_timer pause_timer;
 };
 
 struct ds_client {
@@ -77,7 +77,7 @@ struct door_stream {
 	char *unlink_path;		/* the socket file we made */
 	struct ds_client *clients;
 	struct ds_client *ready, **ready_tail;
-	uint64_t ready_timer, sweep_timer;
+	struct loop_timer ready_timer, sweep_timer;
 	struct quota_table *principals;
 	struct door_stream_stats st;
 };
@@ -163,8 +163,8 @@ static void ready_add(struct ds_client *c)
 	c->rnext = NULL;
 	*ds->ready_tail = c;
 	ds->ready_tail = &c->rnext;
-	if (!ds->ready_timer)
-		ds->ready_timer = loop_timer_add(ds->loop, 0, ready_run, ds);
+	if (!loop_timer_pending(&ds->ready_timer))
+		loop_timer_start(ds->loop, &ds->ready_timer, 0, ready_run, ds);
 }
 
 static void ready_remove(struct ds_client *c)
@@ -190,7 +190,6 @@ static void ready_run(struct loop *loop, void *arg)
 	struct ds_client *list = ds->ready;
 
 	(void)loop;
-	ds->ready_timer = 0;
 	ds->ready = NULL;
 	ds->ready_tail = &ds->ready;
 	for (struct ds_client *c = list; c; c = list) {
@@ -387,8 +386,8 @@ static unsigned sweep_period(const struct door_stream *ds)
 
 static void sweep_arm(struct door_stream *ds)
 {
-	if (!ds->sweep_timer && ds->clients)
-		ds->sweep_timer = loop_timer_add(ds->loop, sweep_period(ds), sweep, ds);
+	if (!loop_timer_pending(&ds->sweep_timer) && ds->clients)
+		loop_timer_start(ds->loop, &ds->sweep_timer, sweep_period(ds), sweep, ds);
 }
 
 static bool idle(const struct ds_client *c)
@@ -403,9 +402,6 @@ static void sweep(struct loop *loop, void *arg)
 	struct ds_client *next;
 
 	(void)loop;
-	ds->sweep_timer = 0;
-	if (ds->ready && !ds->ready_timer)	/* its timer could not be armed (no memory) */
-		ready_run(loop, ds);
 	for (struct ds_client *c = ds->clients; c; c = next) {
 		next = c->next;
 		if (c->stuck_since && now - c->stuck_since >= ds->o.partial_ms) {
@@ -535,7 +531,6 @@ static void listener_resume(struct loop *loop, void *arg)
 {
 	struct listener *l = arg;
 
-	l->pause_timer = 0;
 	loop_mod_fd(loop, l->fd, EPOLLIN);
 }
 
@@ -561,9 +556,7 @@ static void listener_accept(struct loop *loop, int fd, uint32_t events, void *ar
 			 ACCEPT_PAUSE_MS);
 		l->ds->st.accept_pauses++;
 		if (loop_mod_fd(loop, fd, 0) == 0)
-			l->pause_timer = loop_timer_add(loop, ACCEPT_PAUSE_MS, listener_resume, l);
-		if (!l->pause_timer)
-			loop_mod_fd(loop, fd, EPOLLIN);
+			loop_timer_start(loop, &l->pause_timer, ACCEPT_PAUSE_MS, listener_resume, l);
 		return;
 	}
 }
@@ -650,15 +643,12 @@ void door_stream_free(struct door_stream *ds)
 	for (size_t i = 0; i < ds->n_listeners; i++) {
 		struct listener *l = &ds->l[i];
 
-		if (l->pause_timer)
-			loop_timer_cancel(ds->loop, l->pause_timer);
+		loop_timer_stop(ds->loop, &l->pause_timer);
 		loop_del_fd(ds->loop, l->fd);
 		close(l->fd);
 	}
-	if (ds->ready_timer)
-		loop_timer_cancel(ds->loop, ds->ready_timer);
-	if (ds->sweep_timer)
-		loop_timer_cancel(ds->loop, ds->sweep_timer);
+	loop_timer_stop(ds->loop, &ds->ready_timer);
+	loop_timer_stop(ds->loop, &ds->sweep_timer);
 	if (ds->unlink_path)
 		unlink(ds->unlink_path);
 	free(ds->unlink_path);
