@@ -46,6 +46,7 @@ struct loop {
 	int batch_pos;
 	int batch_len;
 
+	uint64_t polls;            /* epoll_wait() calls so far: loop_polls() */
 	struct loop_timer *timers; /* root of the pairing heap; NULL: none pending */
 	size_t n_timers;
 	uint64_t timer_seq;
@@ -317,6 +318,11 @@ bool loop_timer_stop(struct loop *loop, struct loop_timer *t)
 	return true;
 }
 
+uint64_t loop_polls(const struct loop *loop)
+{
+	return loop->polls;
+}
+
 size_t loop_timer_count(const struct loop *loop)
 {
 	return loop->n_timers;
@@ -460,6 +466,7 @@ int loop_run(struct loop *loop)
 		loop_events_reserve(loop);
 		n = epoll_wait(loop->epfd, loop->events, loop->events_cap,
 			       loop_poll_timeout_ms(loop));
+		loop->polls++;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -70,6 +70,13 @@ size_t loop_timer_count(const struct loop *loop);  /* pending timers */
  */
 int loop_signal_add(struct loop *loop, int signo, loop_signal_fn fn, void *arg);
 
+/*
+ * How many times the loop has polled for I/O. Work that may be long (serving many clients)
+ * can bound what it does between two polls: while the count is unchanged, no other fd has been
+ * looked at.
+ */
+uint64_t loop_polls(const struct loop *loop);
+
 /* Runs until loop_stop(): 0, or negative errno on a fatal epoll error; -EBUSY if nested. */
 int loop_run(struct loop *loop);
 /* loop_run() returns once the current batch of callbacks is done. */

@@ -36,6 +36,11 @@ enum {
 	MAX_LISTENERS = 4,
 };
 
+/* Clients' turns between two polls for I/O, at most (then the rest wait for the next round):
+ * however many clients keep a door busy, the other doors and the port are looked at this
+ * often. A turn itself is bounded by the batch (and a dump's chunk). */
+#define TURNS_BUDGET_NS 1000000ull
+
 #define UID_TCP 0xffffffffu	/* the principal of every TCP client */
 
 struct listener {
@@ -78,6 +83,8 @@ struct door_stream {
 	struct ds_client *clients;
 	struct ds_client *ready, **ready_tail;
 	struct loop_timer ready_timer, sweep_timer;
+	uint64_t turns_poll;		/* loop_polls() when turns_ns began to count */
+	uint64_t turns_ns;		/* time in clients' turns since that poll */
 	struct quota_table *principals;
 	struct door_stream_stats st;
 };
@@ -184,6 +191,27 @@ static void ready_remove(struct ds_client *c)
 }
 
 /* One turn for every client that was ready; those that still have work queue up again. */
+/* Is there time left for clients' turns before the loop should poll for I/O again? */
+static bool turns_left(struct door_stream *ds)
+{
+	uint64_t polls = loop_polls(ds->loop);
+
+	if (polls != ds->turns_poll) {
+		ds->turns_poll = polls;
+		ds->turns_ns = 0;
+	}
+	return ds->turns_ns < TURNS_BUDGET_NS;
+}
+
+/* One turn of c, counted against the budget. */
+static void turn(struct ds_client *c)
+{
+	uint64_t t0 = loop_now_ns();
+
+	serve(c);
+	c->ds->turns_ns += loop_now_ns() - t0;
+}
+
 static void ready_run(struct loop *loop, void *arg)
 {
 	struct door_stream *ds = arg;
@@ -193,9 +221,23 @@ static void ready_run(struct loop *loop, void *arg)
 	ds->ready = NULL;
 	ds->ready_tail = &ds->ready;
 	for (struct ds_client *c = list; c; c = list) {
+		if (!turns_left(ds)) {
+			/* The rest keep their places, ahead of those queued meanwhile; armed from
+			 * a timer callback, the timer fires after the next poll. */
+			struct ds_client **end = &list;
+
+			while (*end)
+				end = &(*end)->rnext;
+			*end = ds->ready;
+			if (!ds->ready)
+				ds->ready_tail = end;
+			ds->ready = list;
+			loop_timer_start(ds->loop, &ds->ready_timer, 0, ready_run, ds);
+			return;
+		}
 		list = c->rnext;
 		c->ready = false;
-		serve(c);
+		turn(c);
 		settle(c);
 	}
 }
@@ -365,8 +407,10 @@ static void client_io(struct loop *loop, int fd, uint32_t events, void *arg)
 			c->dead = true;
 		}
 	}
-	if (!c->dead)
-		serve(c);
+	if (!c->dead && turns_left(c->ds))
+		turn(c);
+	else if (!c->dead)
+		ready_add(c);	/* its turn after the next poll */
 	settle(c);
 }
 
