@@ -369,23 +369,6 @@ int snap_writer_open(const struct snap_writer_opts *o, struct snap_writer **out)
 
 /* --- publishing --- */
 
-/* Makes half hx of o the active one: a new publication, in the header and in the half. */
-static void flip(struct snap_writer *w, struct snap_object *o, int hx)
-{
-	atomic_store_explicit(&o->hdr->active, (uint32_t)hx, memory_order_release);
-	atomic_store_explicit(&o->hdr->publication, ++w->publication, memory_order_release);
-	w->st.publications++;
-}
-
-/* The words every publication stamps, inside the window. */
-static void stamp(struct snap_writer *w, _Atomic uint64_t *h, const struct pr_cache *c,
-		  uint32_t generation)
-{
-	put(h, SH_PUBLICATION, w->publication + 1);
-	put(h, SH_CACHE_GENERATION, generation);
-	put(h, SH_CACHE_CHANGES, pr_cache_changes(c));
-}
-
 static void window_open(struct snap_object *o, int hx)
 {
 	atomic_store_explicit(&o->hdr->half[hx].seq, ++o->seq[hx], memory_order_relaxed);
@@ -396,10 +379,22 @@ static void window_close(struct snap_object *o, int hx)
 	atomic_store_explicit(&o->hdr->half[hx].seq, ++o->seq[hx], memory_order_release);
 }
 
-static void published(struct snap_writer *w, struct snap_object *o, int hx)
+/*
+ * Half hx of o, written inside its window, becomes a new publication: the words every
+ * publication stamps, the window closed, then `active` and the counter readers see.
+ */
+static void publish_half(struct snap_writer *w, struct snap_object *o, int hx,
+			 const struct pr_cache *c, uint32_t generation)
 {
 	struct snap_half_stats hst;
 
+	put(o->half[hx], SH_PUBLICATION, w->publication + 1);
+	put(o->half[hx], SH_CACHE_GENERATION, generation);
+	put(o->half[hx], SH_CACHE_CHANGES, pr_cache_changes(c));
+	window_close(o, hx);
+	atomic_store_explicit(&o->hdr->active, (uint32_t)hx, memory_order_release);
+	atomic_store_explicit(&o->hdr->publication, ++w->publication, memory_order_release);
+	w->st.publications++;
 	snap_half_stats(o->hs[hx], &hst);
 	w->st.records = hst.records;
 	w->st.groups = hst.groups;
@@ -432,11 +427,8 @@ static int build_into(struct snap_writer *w, struct snap_object *o, const struct
 	}
 	window_open(o, hx);
 	snap_half_build(o->hs[hx], o->half[hx], p);
-	stamp(w, o->half[hx], c, generation);
-	window_close(o, hx);
-	flip(w, o, hx);
+	publish_half(w, o, hx, c, generation);
 	w->st.rebuilds++;
-	published(w, o, hx);
 	return 0;
 }
 
@@ -490,11 +482,8 @@ static int patch_into(struct snap_writer *w, struct snap_object *o, const struct
 		window_close(o, hx);
 		return r;
 	}
-	stamp(w, o->half[hx], c, generation);
-	window_close(o, hx);
-	flip(w, o, hx);
+	publish_half(w, o, hx, c, generation);
 	w->st.patches++;
-	published(w, o, hx);
 	return 0;
 }
 
