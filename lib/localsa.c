@@ -524,7 +524,7 @@ static void tuple_of(const struct localsa_query *q, const struct snap_map *m, st
 }
 
 /* q (checked) as a snapshot query of mapping lm: the default tuple is hashed once per map. */
-static void snap_query_of(const struct lsa_map *lm, const struct localsa_query *q,
+static inline void snap_query_of(const struct lsa_map *lm, const struct localsa_query *q,
 			  struct snap_query *sq)
 {
 	if (q->flags & TUPLE_FIELDS) {
@@ -701,7 +701,7 @@ static size_t shm_lookup_chunk(struct localsa *h, struct counters *ctr,
 			       struct ibv_path_record *paths, int *status)
 {
 	struct snap_query sq[BATCH_CHUNK];
-	struct ibv_path_record out[BATCH_CHUNK];
+	struct ibv_path_record tmp[BATCH_CHUNK], *out = tmp;
 	int res[BATCH_CHUNK];
 	size_t at[BATCH_CHUNK], m = 0, hits = 0;
 	struct lsa_map *lm = current_map(h);
@@ -716,6 +716,7 @@ static size_t shm_lookup_chunk(struct localsa *h, struct counters *ctr,
 				snap_query_of(lm, &qs[i], &sq[m]);
 				at[m++] = i;
 			}
+		out = m == n ? paths : tmp;	/* all of them: straight into place */
 		r = snap_lookup_batch(&lm->m, sq, m, out, res, &retries);
 		if (retries)
 			count(&ctr->retries, retries);
@@ -726,7 +727,8 @@ static size_t shm_lookup_chunk(struct localsa *h, struct counters *ctr,
 	}
 	for (size_t k = 0; k < m; k++)
 		if (res[k] == SNAP_HIT) {
-			paths[at[k]] = out[k];
+			if (out != paths)
+				paths[at[k]] = out[k];
 			status[at[k]] = 0;
 			hits++;
 		}

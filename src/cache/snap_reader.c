@@ -119,23 +119,6 @@ void snap_query_init(struct snap_query *q, const struct pr_tuple *t, const union
 	snap_query_dest(q, dgid, dlid);
 }
 
-void snap_query_dest(struct snap_query *q, const union ibv_gid *dgid, const uint16_t *dlid)
-{
-	q->by_dgid = !!dgid;
-	q->by_dlid = !!dlid;
-	q->dlid = dlid ? *dlid : 0;
-	if (dgid) {
-		uint64_t g0, g1;
-
-		q->dgid = *dgid;
-		snap_gid_words(dgid, &g0, &g1);
-		q->dhash = snap_dgid_hash(q->thash, g0, g1);
-	} else {
-		memset(&q->dgid, 0, sizeof(q->dgid));
-		q->dhash = dlid ? snap_dlid_hash(q->thash, *dlid) : 0;
-	}
-}
-
 /* --- a half's words --- */
 
 static inline uint64_t ld(const _Atomic uint64_t *h, uint64_t i)
@@ -182,6 +165,9 @@ static inline int half_view_load(const struct snap_map *m, const _Atomic uint64_
 
 /* --- lookups --- */
 
+/* On every lookup's path: inlined into it whatever the compiler's size budget. */
+#define HOT static inline __attribute__((always_inline))
+
 static inline bool tuple_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t id,
 			    const uint64_t tw[SNAP_TUPLE_WORDS])
 {
@@ -198,7 +184,7 @@ static inline uint64_t next_slot(uint64_t i, uint64_t n)
 }
 
 /* Is the slot at base q's destination: (tuple of q, hash, and g when given)? */
-static inline bool slot_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t base,
+HOT bool slot_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t base,
 			   const struct snap_query *q, uint64_t hash, const uint64_t g[2],
 			   uint64_t *meta)
 {
@@ -224,9 +210,9 @@ static inline bool slot_is(const _Atomic uint64_t *h, const struct half_view *v,
  * than the probe is from hash's. A match is a slot whose every key word is q's, so a stale
  * hash seen during a change costs a retry at most (the seqlock), never a wrong answer.
  */
-static uint64_t dgid_find(const _Atomic uint64_t *h, const struct half_view *v,
-			  const struct snap_query *q, uint64_t hash, const uint64_t g[2],
-			  uint64_t *meta)
+HOT uint64_t dgid_find(const _Atomic uint64_t *h, const struct half_view *v,
+		       const struct snap_query *q, uint64_t hash, const uint64_t g[2],
+		       bool prefetch, uint64_t *meta)
 {
 	uint64_t n = v->w[SH_DGID_SLOTS], off = v->w[SH_OFF_DGID], i, i1, i2, b;
 
@@ -235,8 +221,10 @@ static uint64_t dgid_find(const _Atomic uint64_t *h, const struct half_view *v,
 	i = snap_home(hash, n);
 	i1 = next_slot(i, n);
 	i2 = next_slot(i1, n);
-	__builtin_prefetch((const void *)&h[off + i1 * SNAP_SLOT_WORDS]);
-	__builtin_prefetch((const void *)&h[off + i2 * SNAP_SLOT_WORDS]);
+	if (prefetch) {	/* a batch asked for them long ago */
+		__builtin_prefetch((const void *)&h[off + i1 * SNAP_SLOT_WORDS]);
+		__builtin_prefetch((const void *)&h[off + i2 * SNAP_SLOT_WORDS]);
+	}
 	b = ld(h, off + i2 * SNAP_SLOT_WORDS + SLOT_HASH) == hash ? i2 : n;
 	b = ld(h, off + i1 * SNAP_SLOT_WORDS + SLOT_HASH) == hash ? i1 : b;
 	b = ld(h, off + i * SNAP_SLOT_WORDS + SLOT_HASH) == hash ? i : b;
@@ -282,7 +270,7 @@ static int dlid_find(const _Atomic uint64_t *h, const struct half_view *v,
 }
 
 /* The inline path of the DGID slot at base: the slot's words and the tuple's SGID. */
-static void slot_path(const _Atomic uint64_t *h, uint64_t base,
+HOT void slot_path(const _Atomic uint64_t *h, uint64_t base,
 		      const uint64_t tw[SNAP_TUPLE_WORDS], struct ibv_path_record *out)
 {
 	uint64_t w[SNAP_RECORD_WORDS] = {
@@ -303,21 +291,18 @@ static void record_path(const _Atomic uint64_t *h, uint64_t rec, struct ibv_path
 }
 
 /* q's paths in the half of view v: SNAP_HIT with *total, SNAP_MISS, -EIO. */
-static int lookup_view(const _Atomic uint64_t *h, const struct half_view *v,
-		       const struct snap_query *q, struct ibv_path_record *out, size_t max,
-		       size_t *total)
+HOT int lookup_view(const _Atomic uint64_t *h, const struct half_view *v,
+		    const struct snap_query *q, struct ibv_path_record *out, size_t max,
+		    bool prefetch, size_t *total)
 {
 	uint64_t meta = 0, base, hash = q->dhash, count, inl, idx, rec;
 	bool filter = q->by_dlid;
 	size_t n = 0;
 
 	if (q->by_dgid) {
-		uint64_t g[2];
-
-		snap_gid_words(&q->dgid, &g[0], &g[1]);
-		base = dgid_find(h, v, q, hash, g, &meta);
+		base = dgid_find(h, v, q, hash, q->g, prefetch, &meta);
 	} else if (q->by_dlid && dlid_find(h, v, q, &hash) == SNAP_HIT) {
-		base = dgid_find(h, v, q, hash, NULL, &meta);
+		base = dgid_find(h, v, q, hash, NULL, prefetch, &meta);
 	} else {
 		return SNAP_MISS;
 	}
@@ -331,14 +316,16 @@ static int lookup_view(const _Atomic uint64_t *h, const struct half_view *v,
 	if (idx + (count - inl) > v->w[SH_RECORD_SLOTS])	/* idx < 2^32, count < 2^16 */
 		return -EIO;
 	if (!filter) {	/* the count is known: read only the paths asked for */
-		for (uint64_t k = 0; k < count && k < max; k++) {
-			if (k < inl)
-				slot_path(h, base, q->tw, &out[k]);
-			else
-				record_path(h, v->w[SH_OFF_RECORDS] +
-					    (idx + k - inl) * SNAP_RECORD_WORDS, &out[k]);
-		}
+		uint64_t k = 0;
+
 		*total = count;
+		if (!max)
+			return SNAP_HIT;
+		if (inl)	/* the common case: the first path is in the line already read */
+			slot_path(h, base, q->tw, &out[k++]);
+		for (; k < count && k < max; k++)
+			record_path(h, v->w[SH_OFF_RECORDS] + (idx + k - inl) * SNAP_RECORD_WORDS,
+				    &out[k]);
 		return SNAP_HIT;
 	}
 	for (uint64_t k = 0; k < count; k++) {
@@ -426,7 +413,7 @@ static inline int one_lookup(const struct window *w, void *arg)
 	struct one *o = arg;
 
 	o->publication = w->v.w[SH_PUBLICATION];
-	return lookup_view(w->h, &w->v, o->q, o->out, o->max, &o->total);
+	return lookup_view(w->h, &w->v, o->q, o->out, o->max, true, &o->total);
 }
 
 int snap_lookup(const struct snap_map *m, const struct snap_query *q,
@@ -484,7 +471,7 @@ static int batch_lookup(const struct window *w, void *arg)
 
 		if (i + ahead < b->n)
 			prefetch_query(w, &b->qs[i + ahead]);
-		b->res[i] = lookup_view(w->h, &w->v, &b->qs[i], &b->out[i], 1, &total);
+		b->res[i] = lookup_view(w->h, &w->v, &b->qs[i], &b->out[i], 1, false, &total);
 	}
 	return SNAP_HIT;
 }

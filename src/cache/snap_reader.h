@@ -43,7 +43,7 @@ struct snap_query {
 	uint64_t tw[SNAP_TUPLE_WORDS];	/* snap_tuple_words() */
 	uint64_t thash;
 	uint64_t dhash;			/* snap_dgid_hash() of the DGID, or snap_dlid_hash() */
-	union ibv_gid dgid;
+	uint64_t g[2];			/* the DGID's words (snap_gid_words()) */
 	uint16_t dlid;
 	uint8_t by_dgid, by_dlid;
 };
@@ -51,8 +51,22 @@ struct snap_query {
 /* t->sgid must already be the SGID to use (the daemon's port GID when the request has none). */
 void snap_query_init(struct snap_query *q, const struct pr_tuple *t, const union ibv_gid *dgid,
 		     const uint16_t *dlid);
-/* The destination of a query whose tuple is set (a copy of one made by snap_query_init()). */
-void snap_query_dest(struct snap_query *q, const union ibv_gid *dgid, const uint16_t *dlid);
+/* The destination of a query whose tuple is set (a copy of one made by snap_query_init()).
+ * Inline: every lookup of liblocalsa makes one. */
+static inline void snap_query_dest(struct snap_query *q, const union ibv_gid *dgid,
+				   const uint16_t *dlid)
+{
+	q->by_dgid = !!dgid;
+	q->by_dlid = !!dlid;
+	q->dlid = dlid ? *dlid : 0;
+	if (dgid) {
+		snap_gid_words(dgid, &q->g[0], &q->g[1]);
+		q->dhash = snap_dgid_hash(q->thash, q->g[0], q->g[1]);
+	} else {
+		q->g[0] = q->g[1] = 0;
+		q->dhash = dlid ? snap_dlid_hash(q->thash, *dlid) : 0;
+	}
+}
 
 enum {
 	SNAP_MISS = 0,	/* not in the snapshot: ask the daemon */
