@@ -605,6 +605,12 @@ out:
 	return r;
 }
 
+/* a / b, or 0 where b is below the timer's resolution (a chase that stays in L1). */
+static double ratio(double a, double b)
+{
+	return b >= 1 ? a / b : 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t sizes[8] = { 1000, 100000, 1000000 }, nsizes = 3, lookups = 1000000;
@@ -664,8 +670,8 @@ int main(int argc, char **argv)
 			       w->half_mib, w->bytes_per_path, w->map_kind, w->chase_kind,
 			       w->publish_ms, w->one.p50 / 1e3, w->one_max_us,
 			       (unsigned long long)w->one_changes, w->quiet.p50, w->quiet.p99,
-			       w->chase.p50, w->chase.p99, w->quiet.p50 / w->chase.p50,
-			       w->quiet.p99 / w->chase.p50, w->batch_mlps, w->busy.p50, w->busy.p99,
+			       w->chase.p50, w->chase.p99, ratio(w->quiet.p50, w->chase.p50),
+			       ratio(w->quiet.p99, w->chase.p50), w->batch_mlps, w->busy.p50, w->busy.p99,
 			       (double)w->busy_publications / w->busy_seconds, w->sock.p50,
 			       w->sock.p99);
 		}
@@ -686,7 +692,7 @@ int main(int argc, char **argv)
 		       "%.0f ns | %.2f | %.2f | %.1f M/s | %.0f ns | %.1f us |\n", w->entries,
 		       w->half_mib, w->bytes_per_path, w->map_kind, w->chase_kind, w->publish_ms,
 		       w->one.p50 / 1e3, w->quiet.p50, w->quiet.p99, w->chase.p50,
-		       w->quiet.p50 / w->chase.p50, w->quiet.p99 / w->chase.p50, w->batch_mlps,
+		       ratio(w->quiet.p50, w->chase.p50), ratio(w->quiet.p99, w->chase.p50), w->batch_mlps,
 		       w->busy.p50, w->sock.p50 / 1000);
 	}
 	printf("\nsocket: %s\n", ext_sock ? ext_sock :

@@ -121,6 +121,9 @@ void snap_query_init(struct snap_query *q, const struct pr_tuple *t, const union
 
 /* --- a half's words --- */
 
+/* On every lookup's path: inlined into it whatever the compiler's size budget. */
+#define HOT static inline __attribute__((always_inline))
+
 static inline uint64_t ld(const _Atomic uint64_t *h, uint64_t i)
 {
 	return atomic_load_explicit(&h[i], memory_order_acquire);
@@ -138,13 +141,20 @@ enum { HALF_EMPTY = 1 };
  * before the seqlock check, may just mean the writer is inside), HALF_EMPTY for the empty
  * snapshot of a new object (every lookup misses).
  */
-static inline int half_view_load(const struct snap_map *m, const _Atomic uint64_t *h,
-				 struct half_view *v)
+HOT int half_view_load(const struct snap_map *m, const _Atomic uint64_t *h,
+		       struct half_view *v)
 {
 	uint64_t *x = v->w, hw = m->half_words, bad;
 
-	for (int i = 0; i < SH_CACHE_GENERATION; i++)
-		x[i] = ld(h, (uint64_t)i);
+	_Static_assert(SH_CACHE_GENERATION == 8, "the hot line is 8 words");
+	x[0] = ld(h, 0);	/* written out: a loop of atomic loads is not unrolled */
+	x[1] = ld(h, 1);
+	x[2] = ld(h, 2);
+	x[3] = ld(h, 3);
+	x[4] = ld(h, 4);
+	x[5] = ld(h, 5);
+	x[6] = ld(h, 6);
+	x[7] = ld(h, 7);
 	if (!(x[SH_NTUPLES] | x[SH_DGID_SLOTS] | x[SH_DLID_SLOTS] | x[SH_RECORD_SLOTS]))
 		return HALF_EMPTY;
 	/*
@@ -165,8 +175,6 @@ static inline int half_view_load(const struct snap_map *m, const _Atomic uint64_
 
 /* --- lookups --- */
 
-/* On every lookup's path: inlined into it whatever the compiler's size budget. */
-#define HOT static inline __attribute__((always_inline))
 
 static inline bool tuple_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t id,
 			    const uint64_t tw[SNAP_TUPLE_WORDS])
