@@ -92,6 +92,7 @@ struct pr_cache {
 	uint64_t jbase;
 	uint64_t jstamp;		/* `changes` when the last key was appended */
 	uint32_t jlen, jcap;
+	uint32_t jcall;			/* keys the current call appended */
 	pr_cache_watch_fn watch_fn;
 	void *watch_arg;
 
@@ -404,10 +405,18 @@ static void journal_add(struct pr_cache *c, uint16_t tuple, const union ibv_gid 
 	size_t limit = JOURNAL_MIN + c->nentries / JOURNAL_SHARE;
 	struct pr_change *last = c->jlen ? &c->journal[c->jlen - 1] : NULL;
 
-	if (last && c->jstamp == c->changes && last->tuple == tuple &&
-	    !memcmp(last->dgid.raw, dgid->raw, 16))
+	if (c->jstamp != c->changes) {	/* a new call */
+		c->jstamp = c->changes;
+		c->jcall = 0;
+	} else if (last && last->tuple == tuple && !memcmp(last->dgid.raw, dgid->raw, 16)) {
 		return;
-	c->jstamp = c->changes;
+	}
+	if (c->jcall > limit)	/* this call changes more than a window holds: forgotten */
+		return;
+	if (++c->jcall > limit) {
+		journal_forget(c);
+		return;
+	}
 	if (c->jlen == c->jcap && c->jcap < limit) {
 		size_t cap = c->jcap ? 2 * (size_t)c->jcap : 64;
 		struct pr_change *j = realloc(c->journal, (cap < limit ? cap : limit) * sizeof(*j));
