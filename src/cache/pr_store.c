@@ -582,3 +582,8 @@ bool pr_store_stale(const struct pr_store *s, uint64_t now_ms)
 {
 	return s->opts.max_stale_ms && now_ms - s->last_sa_ms > s->opts.max_stale_ms;
 }
+
+void pr_store_set_negative_ttl(struct pr_store *s, unsigned ms)
+{
+	s->opts.negative_ttl_ms = ms;
+}

@@ -158,4 +158,7 @@ uint64_t pr_store_last_sa_answer(const struct pr_store *s);
  * lookup goes to the SA, and the snapshot is held. */
 bool pr_store_stale(const struct pr_store *s, uint64_t now_ms);
 
+/* A reload: "no path" answers from now on are reused this long (0: never). */
+void pr_store_set_negative_ttl(struct pr_store *s, unsigned ms);
+
 #endif

@@ -455,3 +455,10 @@ void distributor_stats_json(const struct distributor *d, struct json *j)
 	json_u64(j, "max_push_latency_ms", d->st.max_push_latency_ms);
 	json_object_end(j);
 }
+
+void distributor_set_timing(struct distributor *d, unsigned heartbeat_ms, unsigned change_delay_ms)
+{
+	if (heartbeat_ms)
+		d->opts.heartbeat_ms = heartbeat_ms;
+	d->opts.change_delay_ms = change_delay_ms;
+}

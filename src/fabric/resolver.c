@@ -421,6 +421,7 @@ static void fill_done(void *arg, int err, uint8_t status, const unsigned char *m
 		return;
 	}
 	r->stats.last_fill_ms = loop_now_ms() - r->fill_started_ms;
+	r->stats.last_fill_at_ms = loop_now_ms();
 	LOG_INFO("generation %u: %zu paths from one GetTable in %llu ms, %llu stale removed",
 		 r->stats.generation, n, (unsigned long long)r->stats.last_fill_ms,
 		 (unsigned long long)r->stats.last_fill_swept);

@@ -393,3 +393,15 @@ void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg)
 	c->on_timeout = fn;
 	c->on_timeout_arg = arg;
 }
+
+void sa_client_set_timing(struct sa_client *c, unsigned timeout_ms, unsigned retries,
+			  unsigned backoff_max_ms)
+{
+	if (timeout_ms)
+		c->opts.timeout_ms = timeout_ms;
+	c->opts.retries = retries;
+	if (backoff_max_ms)
+		c->opts.backoff_max_ms = backoff_max_ms;
+	if (c->opts.backoff_max_ms < c->opts.timeout_ms)
+		c->opts.backoff_max_ms = c->opts.timeout_ms;
+}

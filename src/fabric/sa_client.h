@@ -76,4 +76,8 @@ void sa_client_stats_json(const struct sa_client *c, struct json *j);
 void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg);
 const char *sa_stat_name(enum sa_stat s);
 
+/* A reload: the next attempts use these (0 keeps a value). */
+void sa_client_set_timing(struct sa_client *c, unsigned timeout_ms, unsigned retries,
+			  unsigned backoff_max_ms);
+
 #endif
