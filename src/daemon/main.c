@@ -569,7 +569,7 @@ static int reload(void *arg, struct ctl_reload_result *r)
 		d->reload_failures++;
 		if (!*r->why)
 			snprintf(r->why, sizeof(r->why), "the configuration has errors (see the log)");
-		LOG_ERR("reload failed, nothing changed: %s", r->why);
+		LOG_ERR("failed, nothing changed: %s", r->why);
 		notify("READY=1");
 		return ret;
 	}
@@ -593,7 +593,7 @@ static int reload(void *arg, struct ctl_reload_result *r)
 	if (d->dist)
 		distributor_set_timing(d->dist, d->cfg.distribute_heartbeat_ms,
 				       d->cfg.distribute_delay_ms);
-	LOG_INFO("reload: %zu option%s applied, %zu waiting for a restart", x.n_live,
+	LOG_INFO("%zu option%s applied, %zu waiting for a restart", x.n_live,
 		 x.n_live == 1 ? "" : "s", x.n_restart);
 	freshness_refresh_now(d->fresh, "reload");
 	notify("READY=1");
