@@ -306,13 +306,13 @@ void freshness_stats_json(const struct freshness *f, struct json *j)
 	if (f->opts.role != ROLE_RECEIVER)
 		return;
 	json_object_begin(j, "receiver");
-	json_u64(j, "distributor_lid", f->distributor_lid);
+	json_gauge(j, "distributor_lid", f->distributor_lid);
 	json_u64(j, "pushes", f->pushes);
 	json_u64(j, "records", f->push_records);
 	json_u64(j, "heartbeats", f->heartbeats);
 	json_u64(j, "fallbacks", f->fallbacks);
 	json_bool(j, "fallen_back", f->fallen_back);
-	json_u64(j, "last_push_age_ms", f->last_push_ms ? loop_now_ms() - f->last_push_ms : 0);
+	json_gauge(j, "last_push_age_ms", f->last_push_ms ? loop_now_ms() - f->last_push_ms : 0);
 	json_object_end(j);
 }
 

@@ -33,7 +33,9 @@ typedef void (*sa_done_fn)(void *arg, int err, uint8_t sa_status, const unsigned
 			   size_t len);
 
 enum sa_stat {
-	SA_STAT_GET, SA_STAT_GET_TABLE, SA_STAT_SET, SA_STAT_DELETE, SA_STAT_OTHER,
+	SA_STAT_GET, SA_STAT_GET_TABLE, SA_STAT_SET, SA_STAT_DELETE,
+	SA_STAT_INFORM,  /* InformInfo Sets: subscriptions, not PathRecord pushes */
+	SA_STAT_OTHER,
 	SA_STAT_METHODS, /* count of the per-method counters above */
 };
 
