@@ -240,19 +240,26 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 		loop_stop(loop);
 }
 
-static void extra_stats(void *arg, struct json *j)
+/* The port's addresses, in the stats and in each port of the status. */
+static void port_members(const struct daemon *d, struct json *j)
 {
-	struct daemon *d = arg;
 	char gid[INET6_ADDRSTRLEN];
 
 	pr_gid_to_text(&d->port->gid, gid);
-	json_str(j, "version", LOCALSA_VERSION);
-	json_gauge(j, "uptime_s", (loop_now_ms() - d->started_ms) / 1000);
 	json_str(j, "ca", d->port->ca_name);
 	json_gauge(j, "port", (uint64_t)d->port->portnum);
 	json_str(j, "gid", gid);
 	json_gauge(j, "lid", d->port->lid);
 	json_gauge(j, "sm_lid", d->port->sm_lid);
+}
+
+static void extra_stats(void *arg, struct json *j)
+{
+	struct daemon *d = arg;
+
+	json_str(j, "version", LOCALSA_VERSION);
+	json_gauge(j, "uptime_s", (loop_now_ms() - d->started_ms) / 1000);
+	port_members(d, j);
 	json_u64(j, "sighups", d->sighups);
 	json_u64(j, "reloads", d->reloads);
 	json_u64(j, "reload_failures", d->reload_failures);
@@ -274,7 +281,7 @@ static void status_json(void *arg, struct json *j)
 {
 	struct daemon *d = arg;
 	uint64_t now = loop_now_ms(), wall = (uint64_t)time(NULL), at, next;
-	char gid[INET6_ADDRSTRLEN], tgid[INET6_ADDRSTRLEN];
+	char tgid[INET6_ADDRSTRLEN];
 	struct informer_stats is = { 0 };
 	struct pr_cache_stats cs;
 	struct resolver_stats rs;
@@ -286,18 +293,13 @@ static void status_json(void *arg, struct json *j)
 	pr_store_stats(resolver_store(d->res), &cs);
 	freshness_last_trap(d->fresh, &trap, &trap_gid, &at);
 	next = freshness_next_refresh_ms(d->fresh);
-	pr_gid_to_text(&d->port->gid, gid);
 	pr_gid_to_text(&trap_gid, tgid);
 	json_str(j, "version", LOCALSA_VERSION);
 	json_u64(j, "pid", (uint64_t)getpid());
 	json_u64(j, "uptime_s", (now - d->started_ms) / 1000);
 	json_array_begin(j, "ports");
 	json_object_begin(j, NULL);
-	json_str(j, "ca", d->port->ca_name);
-	json_u64(j, "port", (uint64_t)d->port->portnum);
-	json_str(j, "gid", gid);
-	json_u64(j, "lid", d->port->lid);
-	json_u64(j, "sm_lid", d->port->sm_lid);
+	port_members(d, j);
 	json_bool(j, "sa_reachable", d->sa_reachable);
 	if (rs.last_sa_ok_ms)
 		json_u64(j, "sa_last_answer_age_s", (now - rs.last_sa_ok_ms) / 1000);

@@ -18,15 +18,7 @@ sed -n '/^\.SH COMMANDS/,/^\.SH /p' "$man" | sed -n '/^\.TP/{n;p}' | sed 's/\\f[
 	awk '{print $1}' | sort -u >"$tmp/man.cmds"
 sed 's/\\-/-/g; s/\\f[BIR]//g' "$man" | grep -o -- '--[a-z][a-z_-]*' | sort -u >"$tmp/man.flags"
 
-status=0
-check() {	# check WHAT LIST-A NAME-A LIST-B NAME-B
-	local only_a only_b
-	only_a=$(comm -23 "$2" "$4" | tr '\n' ' ')
-	only_b=$(comm -13 "$2" "$4" | tr '\n' ' ')
-	if [ -n "$only_a" ]; then echo "FAIL: $1 in $3 but not in $5: $only_a"; status=1; fi
-	if [ -n "$only_b" ]; then echo "FAIL: $1 in $5 but not in $3: $only_b"; status=1; fi
-	[ -n "$only_a$only_b" ] || echo "ok: $1 of $3 and $5 agree ($(wc -l <"$2"))"
-}
+. "$(dirname "$0")/compare.sh"
 check "commands" "$tmp/help.cmds" "localsa --help" "$tmp/man.cmds" "localsa.1"
 check "options" "$tmp/help.flags" "localsa --help and COMMAND --help" "$tmp/man.flags" "localsa.1"
 [ "$(wc -l <"$tmp/help.cmds")" -ge 9 ] || { echo "FAIL: too few commands parsed from --help"; status=1; }

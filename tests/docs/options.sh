@@ -24,15 +24,7 @@ sed -n 's/^| `\([a-z][a-z0-9_]*\)` |.*/\1/p' "$ref" | sort -u >"$tmp/ref.opts"
 sed -n '/^config options/,$p' "$tmp/help" | sed -n 's/^  \([a-z][a-z0-9_]*\) .*\[reload\]$/\1/p' | sort -u >"$tmp/help.live"
 sed -n 's/^Applied at reload: //p' "$ref" | grep -o '`[a-z0-9_]*`' | tr -d '`' | sort -u >"$tmp/ref.live"
 
-status=0
-check() {	# check WHAT LIST-A NAME-A LIST-B NAME-B
-	local only_a only_b
-	only_a=$(comm -23 "$2" "$4" | tr '\n' ' ')
-	only_b=$(comm -13 "$2" "$4" | tr '\n' ' ')
-	if [ -n "$only_a" ]; then echo "FAIL: $1 in $3 but not in $5: $only_a"; status=1; fi
-	if [ -n "$only_b" ]; then echo "FAIL: $1 in $5 but not in $3: $only_b"; status=1; fi
-	[ -n "$only_a$only_b" ] || echo "ok: $1 of $3 and $5 agree ($(wc -l <"$2"))"
-}
+. "$(dirname "$0")/compare.sh"
 check "config options" "$tmp/help.opts" "localsad --help" "$tmp/man.opts" "localsad.8"
 check "config options" "$tmp/help.opts" "localsad --help" "$tmp/ref.opts" "docs/configuration.md"
 check "flags" "$tmp/help.flags" "localsad --help" "$tmp/man.flags" "localsad.8"

@@ -44,7 +44,7 @@ wait_until 10 bash -c "! kill -0 $pid3 2>/dev/null" >/dev/null || fail "detached
 "$CLI" -s "$S" status --json >"$TMP/status.json"
 expect_eq "status: SA reachable, entries, doors" "true 6 true true" \
 	"$(jq -r '[.ports[0].sa_reachable, .ports[0].entries, .doors.control, .subscriptions.ok] | map(tostring) | join(" ")' "$TMP/status.json")"
-"$CLI" -s "$S" status >"$TMP/status.txt"
+"$CLI" status -s "$S" >"$TMP/status.txt"	# global options anywhere
 grep -q "^  SA  *reachable" "$TMP/status.txt" && grep -q "^  last fill .* 6 paths" "$TMP/status.txt" &&
 	pass "status text" || fail "status text: $(cat "$TMP/status.txt")"
 
