@@ -734,11 +734,20 @@ static int parse_args(struct config *cfg, int argc, char **argv, bool reloading)
 	char msg[256];
 	int c, i;
 
-	for (i = 1; i < argc - 1; i++)
-		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
-			if (config_load_file(cfg, argv[i + 1], diag, reload_diag_result, NULL) < 0)
-				return -EINVAL;
-		}
+	for (i = 1; i < argc; i++) {
+		const char *file = NULL;
+
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+			file = argv[++i];
+		else if (!strncmp(argv[i], "--config=", 9))
+			file = argv[i] + 9;
+		else if (!strncmp(argv[i], "-c", 2) && argv[i][2])
+			file = argv[i] + 2;
+		else if (!strcmp(argv[i], "--"))
+			break;
+		if (file && config_load_file(cfg, file, diag, reload_diag_result, NULL) < 0)
+			return -EINVAL;
+	}
 	optind = 0;	/* glibc: a full re-initialisation, for a reload */
 	opterr = !reloading;
 	while ((c = getopt_long(argc, argv, "c:fs:l:L:r:o:hV", longopts, NULL)) != -1) {
@@ -864,7 +873,9 @@ static int detach_begin(struct daemon *d)
 	return 0;
 }
 
-/* The start-up's outcome to the waiting parent; on success the terminal is let go. */
+/* The start-up's outcome to the waiting parent; on success the terminal is let go. The working
+ * directory stays: a relative config file (read again by a reload) or ready file keeps its
+ * meaning. */
 static void detach_end(struct daemon *d, int status)
 {
 	unsigned char st = (unsigned char)status;
@@ -882,8 +893,6 @@ static void detach_end(struct daemon *d, int status)
 				dup2(null, STDERR_FILENO);
 			close(null);
 		}
-		if (chdir("/") < 0)
-			LOG_WARN("chdir /: %s", strerror(errno));
 	}
 	if (write(d->start_pipe, &st, 1) != 1)
 		LOG_WARN("cannot tell the parent that the start-up %s", status ? "failed" : "worked");

@@ -426,42 +426,36 @@ static int key_by_order(const void *a, const void *b)
 	return memcmp(&x->dgid, &y->dgid, sizeof(x->dgid));
 }
 
-/* Puts one tuple's destinations (sorted by DGID) in the SA's order of its table, if it has one. */
+/* Puts one tuple's destinations (sorted by DGID) in the SA's order of its table, if it has one.
+ * The order is read where the store keeps it: nothing is copied. */
 static void order_tuple(struct ctl_server *s, struct dump_key *keys, size_t n)
 {
-	const struct pr_tuple *t = pr_cache_tuple_get(path_service_cache(s->svc), keys[0].tuple);
-	struct ibv_path_record *recs = NULL;
-	struct pr_request req;
-	size_t n_recs = 0;
+	const union ibv_gid *order = NULL;
+	size_t n_order = path_service_table_order(s->svc, keys[0].tuple, &order);
 
-	if (!t)
-		return;
-	memset(&req, 0, sizeof(req));
-	req.sgid = t->sgid;
-	req.has = PR_REQ_SGID;
-	req.tuple_flags = t->flags;
-	req.service_id = t->service_id;
-	req.pkey = t->pkey;
-	req.qos_class = t->qos_class;
-	req.sl = t->sl;
-	req.tclass = t->tclass;
-	if (path_service_table(s->svc, &req, &recs, &n_recs) < 0)
-		return;		/* no whole table: by DGID */
-	for (size_t i = 0; i < n_recs && i < UINT32_MAX; i++) {
-		struct dump_key probe = { .dgid = recs[i].dgid, .tuple = keys[0].tuple };
+	for (size_t i = 0; i < n_order && i < UINT32_MAX; i++) {
+		struct dump_key probe = { .dgid = order[i], .tuple = keys[0].tuple };
 		struct dump_key *k = bsearch(&probe, keys, n, sizeof(*keys), key_by_tuple_dgid);
 
 		if (k && k->order == UINT32_MAX)
 			k->order = (uint32_t)i;
 	}
-	free(recs);
-	qsort(keys, n, sizeof(*keys), key_by_order);
+	if (n_order)
+		qsort(keys, n, sizeof(*keys), key_by_order);
 }
 
 static int dump_plan(struct ctl_server *s, struct ctl_client *cc)
 {
 	struct collect k = { cc, 0, 0 };
+	struct pr_cache_stats cs;
 
+	pr_cache_stats(path_service_cache(s->svc), &cs);
+	if (cs.destinations) {	/* one allocation: at most a key per destination */
+		cc->keys = malloc(cs.destinations * sizeof(*cc->keys));
+		if (!cc->keys)
+			return -ENOMEM;
+		k.cap = cs.destinations;
+	}
 	pr_cache_foreach(path_service_cache(s->svc), collect_one, &k);
 	if (k.err)
 		return k.err;

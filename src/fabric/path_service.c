@@ -377,3 +377,9 @@ int path_service_new_resolver(struct resolver *res, struct sa_client *sa,
 	*out = s;
 	return 0;
 }
+
+size_t path_service_table_order(const struct path_service *s, uint16_t tuple,
+				const union ibv_gid **order)
+{
+	return pr_store_table_order(s->store, tuple, order);
+}
