@@ -67,7 +67,8 @@ static void prom_sample(struct json *j, const char *key, bool counter, double v)
 		memcpy(j->name + len, "_total", 7);
 	/* whole numbers exactly, as far as a double holds them; fractions to 15 digits */
 	strbuf_printf(j->sb, v == floor(v) && fabs(v) < 1e15 ? "# TYPE %s %s\n%s %.0f\n" :
-		      "# TYPE %s %s\n%s %.15g\n", j->name, counter ? "counter" : "gauge", j->name, v);
+		      "# TYPE %s %s\n%s %.15g\n", j->name, counter ? "counter" : "gauge",
+		      j->name, v);
 	j->name[j->name_len[j->depth]] = '\0';
 }
 

@@ -166,11 +166,12 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	if (log_state.echo_fd >= 0 && lvl <= LOG_LVL_WARN) {
 		char echo[LOG_LINE_MAX + 40];
 		int k = snprintf(echo, sizeof(echo), "%s: %s%.*s\n", log_state.ident,
-				 lvl == LOG_LVL_WARN ? "warning: " : "", (int)(len - head), line + head);
+				 lvl == LOG_LVL_WARN ? "warning: " : "", (int)(len - head),
+				 line + head);
 
 		if (k > 0)
-			log_write_all(log_state.echo_fd, echo, (size_t)k < sizeof(echo) ? (size_t)k :
-				      sizeof(echo) - 1);
+			log_write_all(log_state.echo_fd, echo,
+				      (size_t)k < sizeof(echo) ? (size_t)k : sizeof(echo) - 1);
 	}
 
 	if (log_state.use_syslog) {

@@ -37,7 +37,8 @@ struct opt {
 #define LIST(f, hi) OPT_LIST, offsetof(struct config, f), sizeof(struct config_list), 0, hi
 
 static const struct opt options[] = {
-	{ "ca", STR(ca), "", "CA name (e.g. mlx5_0); empty: the first CA with an active port", RESTART },
+	{ "ca", STR(ca), "", "CA name (e.g. mlx5_0); empty: the first CA with an active port",
+	  RESTART },
 	{ "port", UINT(port, 0, 254), "0", "port number; 0: the first active port", RESTART },
 	{ "control_socket", STR(control_socket), "/run/localsa/localsa.sock",
 	  "unix socket of the localsa CLI", RESTART },
@@ -52,8 +53,10 @@ static const struct opt options[] = {
 	  "\"none\": no snapshot", RESTART },
 	{ "log_level", OPT_LEVEL, offsetof(struct config, log_level), sizeof(enum log_level), 0, 3,
 	  "info", "err, warn, info or debug (or 0-3: 0 is err, the least verbose)", LIVE },
-	{ "log_file", STR(log_file), "", "log file; empty: stderr in the foreground, syslog as a daemon", RESTART },
-	{ "ready_file", STR(ready_file), "", "created once the first fill attempt has finished", RESTART },
+	{ "log_file", STR(log_file), "", "log file; empty: stderr in the foreground, syslog as a daemon",
+	  RESTART },
+	{ "ready_file", STR(ready_file), "", "created once the first fill attempt has finished",
+	  RESTART },
 	{ "sa_timeout_ms", UINT(sa_timeout_ms, 10, 600000), "1000", "one SA attempt", LIVE },
 	{ "sa_retries", UINT(sa_retries, 0, 100), "2", "SA attempts after the first", LIVE },
 	{ "sa_credits", UINT(sa_credits, 1, 64), "2", "SA queries outstanding at once", RESTART },
@@ -63,15 +66,19 @@ static const struct opt options[] = {
 	  "how long a 'no path' answer of the SA is reused", LIVE },
 	{ "refresh_interval_s", UINT(refresh_interval_s, 0, 86400 * 7), "600",
 	  "full refresh period (one GetTable); 0: never", LIVE },
-	{ "max_entries", UINT(max_entries, 16, 200000000), "4000000", "cached paths, at most", RESTART },
+	{ "max_entries", UINT(max_entries, 16, 200000000), "4000000", "cached paths, at most",
+	  RESTART },
 	{ "max_clients", UINT(max_clients, 1, 100000), "256", "control clients at once", RESTART },
 	{ "acm_socket", STR(acm_socket), "/run/ibacm-unix.sock",
-	  "unix socket of the ibacm-compatible door (ibacm's own path); \"none\": no socket", RESTART },
+	  "unix socket of the ibacm-compatible door (ibacm's own path); \"none\": no socket",
+	  RESTART },
 	{ "acm_tcp_port", UINT(acm_tcp_port, 0, 65535), "0",
 	  "also serve ACM clients on 127.0.0.1:PORT (ibacm uses 6125); 0: no TCP", RESTART },
-	{ "acm_max_clients", UINT(acm_max_clients, 1, 100000), "512", "ACM clients at once", RESTART },
+	{ "acm_max_clients", UINT(acm_max_clients, 1, 100000), "512", "ACM clients at once",
+	  RESTART },
 	{ "idle_timeout_s", UINT(idle_timeout_s, 1, 86400), "60",
-	  "close a control connection that does nothing this long (liblocalsa reconnects)", RESTART },
+	  "close a control connection that does nothing this long (liblocalsa reconnects)",
+	  RESTART },
 	{ "acm_idle_timeout_s", UINT(acm_idle_timeout_s, 0, 86400 * 7), "600",
 	  "close an ACM connection that does nothing this long; 0: never (librdmacm keeps one "
 	  "per process and does not reconnect: it then resolves routes without ACM)", RESTART },
@@ -87,11 +94,13 @@ static const struct opt options[] = {
 	{ "inform_refresh_s", UINT(inform_refresh_s, 0, 86400), "60",
 	  "re-send subscriptions this often (an SM restart forgets them); 0: never", RESTART },
 	{ "sm_poll_ms", UINT(sm_poll_ms, 0, 3600000), "2000",
-	  "read this port's MasterSMLID this often to follow a moving SM; 0: only on SA timeouts", RESTART },
+	  "read this port's MasterSMLID this often to follow a moving SM; 0: only on SA timeouts",
+	  RESTART },
 	{ "trap_refresh_delay_ms", UINT(trap_refresh_delay_ms, 0, 3600000), "1000",
 	  "full refresh this long after the last topology trap; 0: none", LIVE },
 	{ "sa_sm_key", OPT_KEY, offsetof(struct config, sa_sm_key), sizeof(uint64_t), 0, 0, "none",
-	  "SM_Key that Set/Delete PathRecord at the SA door must carry; none: refuse writes", RESTART },
+	  "SM_Key that Set/Delete PathRecord at the SA door must carry; none: refuse writes",
+	  RESTART },
 	{ "sa_relay", UINT(sa_relay, 0, 1), "1",
 	  "1: the SA door relays to the master SA what the cache cannot answer", RESTART },
 	{ "sa_max_set_records", UINT(sa_max_set_records, 1, 10000000), "65536",
@@ -100,7 +109,8 @@ static const struct opt options[] = {
 	  "standalone: one GetTable per fill; distributor: fetch all pairs, push slices; "
 	  "receiver: take pushes (needs sa_sm_key)", RESTART },
 	{ "distribute_to", STR(distribute_to), "all",
-	  "distributor: receivers' port GIDs (comma list), or all: every port in the table", RESTART },
+	  "distributor: receivers' port GIDs (comma list), or all: every port in the table",
+	  RESTART },
 	{ "receiver_timeout_s", UINT(receiver_timeout_s, 1, 86400), "30",
 	  "receiver: fill from the SA itself after this long without a push or heartbeat", LIVE },
 	{ "distribute_heartbeat_ms", UINT(distribute_heartbeat_ms, 100, 3600000), "5000",
@@ -108,11 +118,14 @@ static const struct opt options[] = {
 	{ "distribute_delay_ms", UINT(distribute_delay_ms, 0, 60000), "100",
 	  "distributor: fetch the table this long after a trap (a burst costs one fetch)", LIVE },
 	{ "prefetch_service_ids", LIST(prefetch_service_ids, UINT64_MAX), "none",
-	  "ServiceIDs whose paths every fill also loads, one GetTable each (comma list; 'none')", LIVE },
+	  "ServiceIDs whose paths every fill also loads, one GetTable each (comma list; 'none')",
+	  LIVE },
 	{ "prefetch_pkeys", LIST(prefetch_pkeys, 0xffff), "none",
-	  "P_Keys whose paths every fill also loads, one GetTable each (comma list; 'none')", LIVE },
+	  "P_Keys whose paths every fill also loads, one GetTable each (comma list; 'none')",
+	  LIVE },
 	{ "prefetch_qos_classes", LIST(prefetch_qos_classes, 0xfff), "none",
-	  "QoS classes whose paths every fill also loads, one GetTable each (comma list; 'none')", LIVE },
+	  "QoS classes whose paths every fill also loads, one GetTable each (comma list; 'none')",
+	  LIVE },
 	{ "max_stale_s", UINT(max_stale_s, 0, 86400 * 365), "0",
 	  "0: serve cached paths while the SA is unreachable; N: after N s without an SA "
 	  "answer, every lookup must be confirmed by the SA", RESTART },
@@ -438,8 +451,8 @@ static void value_text(const struct config *c, const struct opt *o, char *out, s
 		out[0] = '\0';
 		for (size_t i = 0; i < n && len < cap; i++)
 			len += (size_t)snprintf(out + len, cap - len, "%s%#llx", i ? "," : "",
-						o->type == OPT_TRAPS ? (unsigned long long)c->traps[i] :
-						(unsigned long long)l->v[i]);
+				o->type == OPT_TRAPS ? (unsigned long long)c->traps[i] :
+						       (unsigned long long)l->v[i]);
 		if (!n)
 			snprintf(out, cap, "none");
 		return;
