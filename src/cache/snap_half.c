@@ -28,8 +28,9 @@
 #define BUILD_LOAD_DEN 7
 #define PATCH_LOAD_PCT 85	/* ... and rebuilt when a patch would pass 85 % */
 #define FREE_RUNS 32		/* freed record runs kept for reuse, by length 1..32 */
-#define PATCH_MIN_KEYS 1024	/* a patch of more keys than this and a quarter of the */
-#define PATCH_SHARE 4		/* destinations costs about what a rebuild does */
+#define PATCH_MIN_KEYS 64	/* a patch of more keys than this and a quarter of the */
+#define PATCH_SHARE 4		/* destinations costs about what a rebuild does: a patched key
+				 * costs a few times a laid-out one (probes, neighbours, DLIDs) */
 #define TUPLE_HEADROOM 16
 #define SORT_SMALL 512		/* below: qsort, above: radix sort */
 #define NONE UINT64_MAX
