@@ -15,7 +15,9 @@
 #include "wire/ctl_proto.h"
 #include "wire/path_rec.h"
 
-enum opt_type { OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS, OPT_KEY, OPT_ROLE, OPT_LIST };
+enum opt_type {
+	OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS, OPT_KEY, OPT_ROLE, OPT_LIST, OPT_ONOFF
+};
 
 struct opt {
 	const char *name;
@@ -29,6 +31,7 @@ struct opt {
 #define STR(f) OPT_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0
 #define UINT(f, lo, hi) OPT_UINT, offsetof(struct config, f), sizeof(((struct config *)0)->f), lo, hi
 #define LIST(f, hi) OPT_LIST, offsetof(struct config, f), sizeof(struct config_list), 0, hi
+#define ONOFF(f) OPT_ONOFF, offsetof(struct config, f), sizeof(bool), 0, 1
 
 static const struct opt options[] = {
 	{ "ca", STR(ca), "", "CA name (e.g. mlx5_0); empty: the first CA with an active port" },
@@ -106,6 +109,12 @@ static const struct opt options[] = {
 	{ "max_stale_s", UINT(max_stale_s, 0, 86400 * 365), "0",
 	  "0: serve cached paths while the SA is unreachable; N: after N s without an SA "
 	  "answer, every lookup must be confirmed by the SA" },
+	{ "netlink", ONOFF(netlink), "on",
+	  "answer the kernel's PathRecord queries (NETLINK_RDMA, RDMA_NL_LS: rdma_cm, IPoIB, SRP) "
+	  "once the cache is filled; needs CAP_NET_ADMIN; off where the kernel has no NETLINK_RDMA" },
+	{ "netlink_timeout_ms", UINT(netlink_timeout_ms, 0, 200000), "0",
+	  "how long the kernel waits for the netlink door (SET_TIMEOUT, 100..200000); 0: a miss's "
+	  "worst case, sa_timeout_ms x (sa_retries + 1) + the backoff pauses (6000 by default)" },
 };
 
 static const struct opt *find(const char *name)
@@ -225,6 +234,13 @@ bad_list:
 		}
 		c->sa_sm_key = v;
 		c->sa_sm_key_set = true;
+		return 0;
+	case OPT_ONOFF:
+		if (strcmp(value, "on") && strcmp(value, "off")) {
+			snprintf(msg, msglen, "%s: '%s' is not on or off", name, value);
+			return -EINVAL;
+		}
+		*(bool *)field = !strcmp(value, "on");
 		return 0;
 	case OPT_LEVEL:
 		if (log_level_parse(value, &c->log_level) < 0) {
@@ -354,6 +370,20 @@ int config_load_file(struct config *c, const char *path, config_diag_fn fn, void
 	if (n_set)
 		*n_set = set;
 	return 0;
+}
+
+unsigned config_miss_worst_ms(const struct config *c)
+{
+	uint64_t cap = c->sa_backoff_max_ms > c->sa_timeout_ms ? c->sa_backoff_max_ms : c->sa_timeout_ms;
+	uint64_t ms = (uint64_t)c->sa_timeout_ms * (c->sa_retries + 1);
+
+	/* the pause after attempt k (1..retries): timeout << (k - 1), capped */
+	for (unsigned k = 1; k <= c->sa_retries; k++) {
+		uint64_t pause = (uint64_t)c->sa_timeout_ms << (k - 1 < 16 ? k - 1 : 16);
+
+		ms += pause < cap ? pause : cap;
+	}
+	return ms > UINT32_MAX ? UINT32_MAX : (unsigned)ms;
 }
 
 void config_print_options(FILE *out)

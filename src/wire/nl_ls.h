@@ -119,7 +119,7 @@ int nl_ls_resolve_decode(const void *msg, size_t len, struct nl_ls_resolve *out)
  * A door turns it into the resolver's request with
  *     struct ibv_path_record q; uint64_t mask; struct pr_request preq;
  *     nl_ls_resolve_to_query(&req, &q, &mask);
- *     pr_request_from_record(&preq, &q, mask);	(fabric/resolver.h; Reversible is ignored)
+ *     pr_request_from_record(&preq, &q, mask);	(cache/pr_store.h; Reversible is ignored)
  */
 void nl_ls_resolve_to_query(const struct nl_ls_resolve *req, struct ibv_path_record *q,
 			    uint64_t *comp_mask);
