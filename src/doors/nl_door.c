@@ -8,6 +8,7 @@
  * the cache answers alone), and new cache tuples come from one quota, the kernel's.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -56,6 +57,7 @@ struct nl_stats {
 	uint64_t error_replies;				/* every error reply, by cause below */
 	uint64_t malformed, foreign, no_path, sa_failures, busy, quota_refused, handed_back;
 	uint64_t enobufs, not_kernel, ignored, send_failures, kernel_errors, joins;
+	uint64_t other_responders;	/* other members of the group seen at the last bind */
 };
 
 struct nl_door {
@@ -383,6 +385,38 @@ static void on_readable(struct loop *loop, int fd, uint32_t events, void *arg)
 
 /* --- the group ------------------------------------------------------------------- */
 
+/*
+ * Other NETLINK_RDMA sockets in the group (/proc/net/netlink: protocol, port id, the first 32
+ * groups in hex): every member gets every request and the kernel takes the first answer, so a
+ * second responder (ibacm's, keyed by destination only) may answer in the door's place.
+ */
+static void look_for_other_responders(struct nl_door *d)
+{
+	const char *path = d->opts.proc_netlink ? d->opts.proc_netlink : "/proc/net/netlink";
+	char line[256];
+	unsigned n = 0;
+	uint32_t first = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned proto, pid, groups;
+
+		if (sscanf(line, "%*s %u %u %x", &proto, &pid, &groups) != 3 ||
+		    proto != NETLINK_RDMA || !(groups & NL_LS_GROUP_MASK) || pid == d->port_id)
+			continue;
+		if (!n++)
+			first = pid;
+	}
+	fclose(f);
+	d->st.other_responders = n;
+	if (n)
+		LOG_WARN("netlink door: %u other socket%s (port id %u: ibacm?) answer%s the kernel's "
+			 "path queries too, and the kernel takes the first answer: stop it, or set "
+			 "netlink off", n, n == 1 ? "" : "s", first, n == 1 ? "s" : "");
+}
+
 static void join(struct nl_door *d)
 {
 	struct sockaddr_nl self;
@@ -406,6 +440,7 @@ static void join(struct nl_door *d)
 	if (getsockname(d->fd, (struct sockaddr *)&self, &slen) == 0 &&
 	    self.nl_family == AF_NETLINK)
 		d->port_id = self.nl_pid;
+	look_for_other_responders(d);
 	if (d->opts.timeout_ms) {
 		/* with an ack: a kernel that refuses it says so (take_other()) */
 		nl_ls_set_timeout_encode(buf, sizeof(buf), ++d->seq, d->port_id, d->opts.timeout_ms,
@@ -554,4 +589,5 @@ void nl_door_stats_json(const struct nl_door *d, struct json *j)
 	json_u64(j, "netlink_send_failures", s->send_failures);
 	json_u64(j, "netlink_kernel_errors", s->kernel_errors);
 	json_u64(j, "netlink_joins", s->joins);
+	json_u64(j, "netlink_other_responders", s->other_responders);
 }

@@ -34,6 +34,8 @@ struct nl_door_opts {
 	uint32_t new_tuples;		/* new cache tuples the kernel may create at once; 0: 64 */
 	uint32_t new_tuples_per_s;	/* ... and per second after that; 0: 4 */
 	const struct nl_door_io *io;	/* NULL: the kernel's NETLINK_RDMA */
+	const char *proc_netlink;	/* the sockets to look for other responders in at bind;
+					 * NULL: /proc/net/netlink */
 };
 
 /*
@@ -43,7 +45,8 @@ struct nl_door_opts {
 int nl_door_new(struct loop *loop, struct path_service *svc, const struct nl_door_opts *opts,
 		struct nl_door **out);
 /*
- * The cache can answer (a fill or a distributor's push): join the group and send SET_TIMEOUT.
+ * The cache can answer (a fill or a distributor's push): join the group and send SET_TIMEOUT,
+ * and warn when another socket (ibacm) is a member too: the kernel takes the first answer.
  * Without this call the door joins by itself once the service reports a fill (generation > 0),
  * which it checks every few hundred milliseconds. Idempotent; no effect after nl_door_leave().
  */

@@ -5,7 +5,9 @@
  * Joining only after a fill and SET_TIMEOUT at that moment; hits answered at once with every
  * path (LMC), primary first; misses fetched with exactly the request's fields; the error reply at
  * once for no path, malformed requests, other ops, another port or SGID, a spent quota, a miss
- * beyond the cap; several messages in one datagram; leaving hands every waiting request back.
+ * beyond the cap; several messages in one datagram; leaving hands every waiting request back;
+ * ENOBUFS (the kernel dropped requests) counted, and datagrams from other netlink ports dropped:
+ * both through recvmsg() wrapped at link time (-Wl,--wrap=recvmsg, tests/unit/CMakeLists.txt).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +58,34 @@ static int k_membership(void *ctx, int fd, bool join)
 }
 
 static const struct nl_door_io k_io = { k_open, k_membership, NULL };
+
+/* What the door's recvmsg() sees besides the socketpair: an overrun, another netlink port. */
+static struct {
+	unsigned enobufs;	/* next calls that fail with ENOBUFS */
+	uint32_t source_pid;	/* != 0: datagrams come from this netlink port */
+} R;
+
+ssize_t __real_recvmsg(int fd, struct msghdr *m, int flags);
+ssize_t __wrap_recvmsg(int fd, struct msghdr *m, int flags);
+ssize_t __wrap_recvmsg(int fd, struct msghdr *m, int flags)
+{
+	struct sockaddr_nl src = { .nl_family = AF_NETLINK, .nl_pid = R.source_pid };
+	socklen_t room = m->msg_namelen;
+	ssize_t n;
+
+	if (R.enobufs && fd != K.fd) {
+		R.enobufs--;
+		errno = ENOBUFS;
+		return -1;
+	}
+	n = __real_recvmsg(fd, m, flags);
+	if (n >= 0 && m->msg_name && room >= sizeof(src) && fd != K.fd) {
+		/* netlink gives every datagram's source; the kernel's is port 0 */
+		memcpy(m->msg_name, &src, sizeof(src));
+		m->msg_namelen = sizeof(src);
+	}
+	return n;
+}
 static struct loop *loop;
 
 /* A counter of the door's stats, or -1. */
@@ -249,6 +279,35 @@ static void test_join_after_fill(void)
 	CHECK_INT(100, stat_of(d, "netlink_timeout_ms"));
 	door_free(d);
 	fake_fini(&f);
+
+	/* another member of the group (ibacm): the door says so; sockets of other protocols, out
+	 * of the group, or its own (port id 0 here) are no responders */
+	{
+		char path[] = "/tmp/lsa_nl_procXXXXXX";
+		int fd = mkstemp(path);
+		const char text[] =
+			"sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode\n"
+			"00000000fa070db0 0   0          00000000 0        0        0     2        0        4\n"
+			"000000005e83090a 20  0          00000004 0        0        0     2        0        1583\n"
+			"000000005e83090b 20  1234       00000001 0        0        0     2        0        1584\n"
+			"000000005e83090c 16  1235       00000004 0        0        0     2        0        1585\n"
+			"000000005e83090d 20  1236       0000000c 0        0        0     2        0        1586\n";
+
+		CHECK(fd >= 0 && write(fd, text, sizeof(text) - 1) == (ssize_t)sizeof(text) - 1);
+		close(fd);
+		fake_init(&f, 0, recs, 2);
+		o.proc_netlink = path;
+		d = door_new(&f, &o);
+		CHECK_INT(1, stat_of(d, "netlink_other_responders"));
+		door_free(d);
+		o.proc_netlink = "/nonexistent";
+		d = door_new(&f, &o);
+		CHECK_INT(0, stat_of(d, "netlink_other_responders"));
+		door_free(d);
+		unlink(path);
+		fake_fini(&f);
+		o.proc_netlink = NULL;
+	}
 
 	/* no timeout configured: none sent; a kernel that refuses the group: not bound */
 	K.joins = K.leaves = 0;
@@ -629,6 +688,39 @@ static void test_garbage(void)
 	fake_fini(&f);
 }
 
+/* The kernel dropped requests (ENOBUFS): counted, and the door reads on; a datagram from a
+ * process (any may send to a netlink port id) is no request of the kernel's. */
+static void test_overrun_and_strangers(void)
+{
+	struct ibv_path_record recs[1] = { rec_of(2, 2, 0, 1) };
+	struct nl_door_opts o = { 0 };
+	struct fake_backend f;
+	struct nl_ls_resolve r;
+	struct nl_ls_taken t;
+	struct nl_door *d;
+
+	fake_init(&f, 0, recs, 1);
+	d = door_new(&f, &o);
+	r = req_of(60, 2);
+	send_req(&r);
+	R.enobufs = 1;
+	CHECK_INT(0, answer_for(60, r.path_use, NL_LS_KERNEL_MULTI, &t));
+	CHECK_INT(0, R.enobufs);
+	CHECK_INT(1, stat_of(d, "netlink_enobufs"));
+	R.source_pid = 4242;
+	r = req_of(61, 2);
+	send_req(&r);
+	CHECK(quiet());
+	CHECK_INT(1, stat_of(d, "netlink_not_kernel"));
+	CHECK_INT(0, f.resolves - 1);	/* only the first one was looked up */
+	R.source_pid = 0;
+	r = req_of(62, 2);
+	send_req(&r);
+	CHECK_INT(0, answer_for(62, r.path_use, NL_LS_KERNEL_MULTI, &t));
+	door_free(d);
+	fake_fini(&f);
+}
+
 int main(void)
 {
 	if (loop_new(&loop) < 0)
@@ -640,6 +732,7 @@ int main(void)
 	test_cap();
 	test_leave();
 	test_garbage();
+	test_overrun_and_strangers();
 	loop_free(loop);
 	return CHECK_DONE();
 }
