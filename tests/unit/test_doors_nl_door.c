@@ -16,9 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "base/json.h"
 #include "base/loop.h"
-#include "base/strbuf.h"
 #include "check.h"
 #include "doors/nl_door.h"
 #include "sock_fixture.h"
@@ -91,23 +89,10 @@ static struct loop *loop;
 /* A counter of the door's stats, or -1. */
 static long long stat_of(const struct nl_door *d, const char *key)
 {
-	char pat[64];
-	struct strbuf sb;
-	struct json j;
-	long long v = -1;
-	const char *p;
+	struct stats_probe p;
 
-	strbuf_init(&sb, 0);
-	json_init(&j, &sb);
-	json_object_begin(&j, NULL);
-	nl_door_stats_json(d, &j);
-	json_object_end(&j);
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	if ((p = strstr(sb.buf, pat)))
-		v = !strncmp(p + strlen(pat), "true", 4) ? 1 : !strncmp(p + strlen(pat), "false", 5) ?
-			0 : atoll(p + strlen(pat));
-	strbuf_free(&sb);
-	return v;
+	nl_door_stats_json(d, stats_probe_begin(&p));
+	return stats_probe_end(&p, key);
 }
 
 /* A RESOLVE as rdma_cm's reversible query makes it on a 6.1 kernel: DGID and SGID. */
