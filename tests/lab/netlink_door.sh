@@ -111,6 +111,22 @@ rc=$(nk_rc "$TMP/out" $N --dgid "$G" --sgid "$SGID" --format saquery)
 expect_eq "the daemon still answers" "$(on $N saquery -p --sgid-to-dgid "$SGID-$G")" "$(cat "$TMP/out")"
 echo "daemon on $N: $("$CLI" -s "$(sock $N)" stats | grep -E '^netlink_(resolves|cache|fetched|error|malformed|ip|other)' | tr -s ' ' | tr '\n' ' ')"
 
+# --- a kernel without NETLINK_RDMA (as these machines without the shim): said once, no door -----
+bg "$TMP/plain.out" Hca2 env LSA_SHIM_NETLINK_DIR= "$BIN/localsad" --foreground \
+	--control-socket "$TMP/plain.sock" --acm-socket none --shm-name none \
+	--ready-file "$TMP/plain.ready" --log-file "$TMP/plain.log"
+ms=$(wait_until 20 test -e "$TMP/plain.ready") || true
+ms_ok "a daemon without NETLINK_RDMA is ready" "$ms" 20000
+expect_eq "without NETLINK_RDMA: said once" 1 "$(grep -c 'no NETLINK_RDMA' "$TMP/plain.log")"
+"$CLI" -s "$TMP/plain.sock" stats --json | grep -q '"netlink_' && fail "netlink counters without a door" ||
+	pass "without NETLINK_RDMA: no netlink counters"
+plain_gid=$("$CLI" -s "$TMP/plain.sock" stats --json | sed -n 's/.*"gid": "\([^"]*\)".*/\1/p')
+[ "$(on Hca2 saquery -p --sgid-to-dgid "$plain_gid-$G")" == \
+  "$("$CLI" -s "$TMP/plain.sock" path --dgid "$G" --format saquery)" ] &&
+	pass "without NETLINK_RDMA: the other doors answer as OpenSM" ||
+	fail "without NETLINK_RDMA: the control socket's answer differs from OpenSM's"
+kill -TERM "${BG_PIDS[-1]}" && wait "${BG_PIDS[-1]}" || true
+
 # --- stopping: out of the group first, waiting requests handed back at once -------------------
 N=Hca64
 SGID=$(stat $N gid)
