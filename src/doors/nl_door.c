@@ -198,14 +198,13 @@ static void resolved(void *arg, int err, uint8_t sa_status, const struct ibv_pat
 	free(w);
 }
 
-/* Is the request for the port served under that device name and port, from its GID? */
-static bool own_port(struct nl_door *d, const struct nl_ls_resolve *r)
+/* The port served under the request's device name and port number, if its SGID is that
+ * port's GID or absent. */
+static bool own_port(struct nl_door *d, const struct nl_ls_resolve *r, struct path_port *port)
 {
-	struct path_port port;
-
-	if (path_service_port_by_name(d->svc, r->device_name, r->port_num, &port) < 0)
+	if (path_service_port_by_name(d->svc, r->device_name, r->port_num, port) < 0)
 		return false;
-	return !(r->has & NL_LS_HAS_SGID) || !memcmp(&r->sgid, &port.gid, sizeof(port.gid));
+	return !(r->has & NL_LS_HAS_SGID) || !memcmp(&r->sgid, &port->gid, sizeof(port->gid));
 }
 
 static void serve_resolve(struct nl_door *d, const uint8_t *msg, size_t len,
@@ -213,6 +212,7 @@ static void serve_resolve(struct nl_door *d, const uint8_t *msg, size_t len,
 {
 	struct path_query q = { .quota = &d->quota };
 	struct ibv_path_record rec;
+	struct path_port port;
 	struct nl_ls_resolve r;
 	struct nl_wait *w;
 	uint64_t mask;
@@ -226,7 +226,7 @@ static void serve_resolve(struct nl_door *d, const uint8_t *msg, size_t len,
 		reply_error(d, h);
 		return;
 	}
-	if (!own_port(d, &r)) {	/* another port's: the kernel asks the SA */
+	if (!own_port(d, &r, &port)) {	/* another port's: the kernel asks the SA */
 		d->st.foreign++;
 		LOG_DEBUG("RESOLVE seq %u for %s port %u: not a port served", h->nlmsg_seq,
 			  r.device_name, r.port_num);
@@ -236,6 +236,12 @@ static void serve_resolve(struct nl_door *d, const uint8_t *msg, size_t len,
 	/* exactly the fields the kernel gave: the exact-request rule of every door */
 	nl_ls_resolve_to_query(&r, &rec, &mask);
 	pr_request_from_record(&q.req, &rec, mask);
+	if (!(q.req.has & PR_REQ_SGID)) {
+		/* the source is the port the kernel named (the seam's default port is another
+		 * port's once there are several); the SA's query carries this SGID either way */
+		q.req.sgid = port.gid;
+		q.req.has |= PR_REQ_SGID;
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		reply_error(d, h);

@@ -350,13 +350,15 @@ static void test_hits_and_misses(void)
 	/* exactly the request's fields: DGID and SGID, no tuple field */
 	CHECK_INT(PR_REQ_DGID | PR_REQ_SGID, f.last_req.has);
 	CHECK_INT(0, f.last_req.tuple_flags);
-	/* without SGID: the default port's answer, still the request as given */
+	/* without SGID: from the port the kernel named, the same request otherwise */
 	r = req_of(++seq, 4);
 	r.has = NL_LS_HAS_DGID;
 	send_req(&r);
 	CHECK_INT(0, answer_for(seq, r.path_use, NL_LS_KERNEL_MULTI, &t));
 	CHECK(!memcmp(&t.recs[0], &recs[2], sizeof(recs[2])));
-	CHECK_INT(PR_REQ_DGID, f.last_req.has);
+	CHECK_INT(PR_REQ_DGID | PR_REQ_SGID, f.last_req.has);
+	CHECK(!memcmp(&f.last_req.sgid, &f.ports[0].gid, sizeof(f.last_req.sgid)));
+	CHECK_INT(0, f.last_req.tuple_flags);
 
 	/* a ServiceID the cache has no answer for: fetched with exactly that, never the default
 	 * tuple's path; nothing is sent until the SA answered */
@@ -397,6 +399,26 @@ static void test_hits_and_misses(void)
 	CHECK_INT(1, stat_of(d, "netlink_no_path"));
 	CHECK_INT(1, stat_of(d, "netlink_sa_failures"));
 	CHECK_INT(2, stat_of(d, "netlink_error_replies"));
+
+	/* a second port: the port the kernel names is the source, not the service's default */
+	f.ports[1] = f.ports[0];
+	f.ports[1].port_num = 2;
+	f.ports[1].gid = gid_of(5);
+	f.n_ports = 2;
+	r = req_of(++seq, 2);
+	r.port_num = 2;
+	r.has = NL_LS_HAS_DGID;
+	send_req(&r);
+	CHECK(quiet());
+	CHECK_INT(1, f.n_pending);
+	CHECK(!memcmp(&f.pending[0].req.sgid, &f.ports[1].gid, sizeof(union ibv_gid)));
+	CHECK(fake_answer(&f, 0, 0, sid, 1));
+	CHECK_INT(0, answer_for(seq, r.path_use, NL_LS_KERNEL_MULTI, &t));
+	r.seq = ++seq;
+	r.has |= NL_LS_HAS_SGID;	/* port 1's GID for port 2: not that port's */
+	send_req(&r);
+	CHECK(error_reply(RESOLVE_TYPE, seq));
+	CHECK_INT(1, stat_of(d, "netlink_foreign"));
 	door_free(d);
 	fake_fini(&f);
 }
