@@ -37,6 +37,9 @@ struct freshness {
 	struct loop_timer watchdog_timer;
 	uint64_t last_push_ms, pushes, push_records, heartbeats, fallbacks;
 	uint16_t distributor_lid;
+	uint16_t last_trap;            /* the last trap (status), at last_trap_ms; 0: none yet */
+	uint64_t last_trap_ms;
+	union ibv_gid last_trap_gid;
 };
 
 /* What this node does now: a receiver that lost its distributor acts alone. */
@@ -84,6 +87,11 @@ static void on_trap(void *arg, uint16_t trap, const union ibv_gid *gid)
 {
 	struct freshness *f = arg;
 
+	f->last_trap = trap;
+	f->last_trap_ms = loop_now_ms();
+	memset(&f->last_trap_gid, 0, sizeof(f->last_trap_gid));
+	if (gid)
+		f->last_trap_gid = *gid;
 	/* A receiver leaves every change to its distributor: acting on a trap
 	 * alone would diverge from the slices the distributor believes it holds
 	 * (an unlink and relink inside one debounce push nothing at all). */
@@ -298,12 +306,47 @@ void freshness_stats_json(const struct freshness *f, struct json *j)
 	if (f->opts.role != ROLE_RECEIVER)
 		return;
 	json_object_begin(j, "receiver");
-	json_u64(j, "distributor_lid", f->distributor_lid);
+	json_gauge(j, "distributor_lid", f->distributor_lid);
 	json_u64(j, "pushes", f->pushes);
 	json_u64(j, "records", f->push_records);
 	json_u64(j, "heartbeats", f->heartbeats);
 	json_u64(j, "fallbacks", f->fallbacks);
 	json_bool(j, "fallen_back", f->fallen_back);
-	json_u64(j, "last_push_age_ms", f->last_push_ms ? loop_now_ms() - f->last_push_ms : 0);
+	json_gauge(j, "last_push_age_ms", f->last_push_ms ? loop_now_ms() - f->last_push_ms : 0);
 	json_object_end(j);
+}
+
+void freshness_set_timing(struct freshness *f, unsigned refresh_interval_s,
+			  unsigned trap_refresh_delay_ms, unsigned receiver_timeout_ms)
+{
+	f->opts.trap_refresh_delay_ms = trap_refresh_delay_ms;
+	f->opts.receiver_timeout_ms = receiver_timeout_ms;
+	if (refresh_interval_s == f->opts.refresh_interval_s)
+		return;
+	f->opts.refresh_interval_s = refresh_interval_s;
+	loop_timer_stop(f->loop, &f->periodic_timer);
+	if (refresh_interval_s)
+		loop_timer_start(f->loop, &f->periodic_timer, (uint64_t)refresh_interval_s * 1000,
+				 periodic_tick, f);
+}
+
+uint64_t freshness_next_refresh_ms(const struct freshness *f)
+{
+	return loop_timer_pending(&f->periodic_timer) ? loop_timer_due_ms(&f->periodic_timer) : 0;
+}
+
+void freshness_last_trap(const struct freshness *f, uint16_t *trap, union ibv_gid *gid,
+			 uint64_t *at_ms)
+{
+	*trap = f->last_trap;
+	*gid = f->last_trap_gid;
+	*at_ms = f->last_trap_ms;
+}
+
+void freshness_informer_stats(const struct freshness *f, struct informer_stats *out)
+{
+	if (f->inf)
+		informer_stats(f->inf, out);
+	else
+		memset(out, 0, sizeof(*out));
 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <infiniband/verbs.h>
+
 struct json;
 struct loop;
 struct mad_port;
@@ -55,5 +57,19 @@ void freshness_shutdown(struct freshness *f, void (*done)(void *arg), void *arg)
 void freshness_on_push(struct freshness *f, uint16_t slid, size_t records, uint32_t flags);
 /* Its members of the stats object, the informer's and the SM tracker's included. */
 void freshness_stats_json(const struct freshness *f, struct json *j);
+
+/* A reload: new periods; the periodic refresh is re-armed from now when its period changed. */
+void freshness_set_timing(struct freshness *f, unsigned refresh_interval_s,
+			  unsigned trap_refresh_delay_ms, unsigned receiver_timeout_ms);
+/* When the periodic refresh is due (loop clock), 0 when off. */
+uint64_t freshness_next_refresh_ms(const struct freshness *f);
+
+/* The last trap received (0: none), the GID it was about, and when (loop clock). */
+void freshness_last_trap(const struct freshness *f, uint16_t *trap, union ibv_gid *gid,
+			 uint64_t *at_ms);
+
+struct informer_stats;
+/* The subscriptions' counters (zero when no trap is subscribed). */
+void freshness_informer_stats(const struct freshness *f, struct informer_stats *out);
 
 #endif

@@ -33,7 +33,9 @@ typedef void (*sa_done_fn)(void *arg, int err, uint8_t sa_status, const unsigned
 			   size_t len);
 
 enum sa_stat {
-	SA_STAT_GET, SA_STAT_GET_TABLE, SA_STAT_SET, SA_STAT_DELETE, SA_STAT_OTHER,
+	SA_STAT_GET, SA_STAT_GET_TABLE, SA_STAT_SET, SA_STAT_DELETE,
+	SA_STAT_INFORM,  /* InformInfo Sets: subscriptions, not PathRecord pushes */
+	SA_STAT_OTHER,
 	SA_STAT_METHODS, /* count of the per-method counters above */
 };
 
@@ -75,5 +77,9 @@ void sa_client_stats_json(const struct sa_client *c, struct json *j);
 /* fn runs whenever an attempt goes unanswered (e.g. to look for a new SM). */
 void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg);
 const char *sa_stat_name(enum sa_stat s);
+
+/* A reload: the next attempts use these (0 keeps a value). */
+void sa_client_set_timing(struct sa_client *c, unsigned timeout_ms, unsigned retries,
+			  unsigned backoff_max_ms);
 
 #endif
