@@ -574,7 +574,7 @@ void nl_door_stats_json(const struct nl_door *d, struct json *j)
 		return;
 	s = &d->st;
 	json_bool(j, "netlink_bound", d->joined);
-	json_u64(j, "netlink_timeout_ms", d->opts.timeout_ms);
+	json_gauge(j, "netlink_timeout_ms", d->opts.timeout_ms);
 	json_u64(j, "netlink_resolves", s->resolves);
 	json_u64(j, "netlink_ip_resolves", s->ip_resolves);
 	json_u64(j, "netlink_other_ops", s->other_ops);
@@ -588,12 +588,12 @@ void nl_door_stats_json(const struct nl_door *d, struct json *j)
 	json_u64(j, "netlink_busy", s->busy);
 	json_u64(j, "netlink_quota_refused", s->quota_refused);
 	json_u64(j, "netlink_handed_back", s->handed_back);
-	json_u64(j, "netlink_pending", d->n_waiting);
+	json_gauge(j, "netlink_pending", d->n_waiting);
 	json_u64(j, "netlink_enobufs", s->enobufs);
 	json_u64(j, "netlink_not_kernel", s->not_kernel);
 	json_u64(j, "netlink_ignored", s->ignored);
 	json_u64(j, "netlink_send_failures", s->send_failures);
 	json_u64(j, "netlink_kernel_errors", s->kernel_errors);
 	json_u64(j, "netlink_joins", s->joins);
-	json_u64(j, "netlink_other_responders", s->other_responders);
+	json_gauge(j, "netlink_other_responders", s->other_responders);
 }

@@ -87,7 +87,8 @@ struct nl_ls_resolve {
 	uint32_t seq;
 	char device_name[LS_DEVICE_NAME_MAX];	/* NUL-terminated */
 	uint8_t port_num;
-	uint8_t path_use;		/* LS_RESOLVE_PATH_USE_*; others are answered as GMP, as the kernel reads them */
+	uint8_t path_use;		/* LS_RESOLVE_PATH_USE_*; others are answered as GMP, as
+					 * the kernel reads them */
 	uint8_t has;			/* NL_LS_HAS_* */
 	uint8_t tclass;
 	uint16_t pkey, qos_class;	/* host order, as the kernel sends them; qos_class < 4096 */

@@ -323,9 +323,14 @@ static size_t malformed_build(enum kind kind, const struct nl_ls_resolve *base, 
 	case K_HDR_LEN_SHORT: put32(buf, 8); *answerable = false; break;
 	case K_LEN_UNALIGNED: put32(buf, FULL_LEN + 1); len = FULL_LEN + 4; break;
 	case K_LEN_OVERRUN: put32(buf, FULL_LEN + 64); break;
-	case K_OP_IP_RESOLVE: put16(buf + 4, RDMA_NL_GET_TYPE(RDMA_NL_LS, RDMA_NL_LS_OP_IP_RESOLVE)); break;
+	case K_OP_IP_RESOLVE:
+		put16(buf + 4, RDMA_NL_GET_TYPE(RDMA_NL_LS, RDMA_NL_LS_OP_IP_RESOLVE));
+		break;
 	case K_OP_UNKNOWN: put16(buf + 4, RDMA_NL_GET_TYPE(RDMA_NL_LS, 0x3ff)); break;
-	case K_CLIENT_OTHER: put16(buf + 4, RDMA_NL_GET_TYPE(RDMA_NL_NLDEV, 1)); *answerable = false; break;
+	case K_CLIENT_OTHER:
+		put16(buf + 4, RDMA_NL_GET_TYPE(RDMA_NL_NLDEV, 1));
+		*answerable = false;
+		break;
 	case K_NOT_REQUEST: put16(buf + 6, 0); *answerable = false; break;
 	case K_MANDATORY_UNKNOWN: put16(buf + A_QOS + 2, RDMA_NLA_F_MANDATORY | 0x50); break;
 	case K_DUPLICATE: memcpy(buf + A_SGID + 2, buf + A_DGID + 2, 2); break;
