@@ -67,6 +67,8 @@ struct config {
 	struct config_list prefetch_service_ids; /* tuples every fill loads with a GetTable too */
 	struct config_list prefetch_pkeys;
 	struct config_list prefetch_qos_classes;
+	bool netlink;                  /* the kernel's netlink door (RDMA_NL_LS) */
+	unsigned netlink_timeout_ms;   /* its SET_TIMEOUT; 0: config_miss_worst_ms() */
 };
 
 void config_defaults(struct config *c);
@@ -87,6 +89,9 @@ int config_set(struct config *c, const char *name, const char *value, char *msg,
 /* Parses distribute_to: *all, or *n GIDs into a malloc'd *gids. */
 int config_targets(const struct config *c, bool *all, union ibv_gid **gids, size_t *n,
 		   char *msg, size_t msglen);
+/* The longest a miss can wait for the SA: sa_retries + 1 attempts of sa_timeout_ms and the
+ * doubling pauses between them (sa_client's backoff), in ms. */
+unsigned config_miss_worst_ms(const struct config *c);
 /* Writes the documented list of options (name, default, meaning; "[reload]" when a reload
  * applies a new value at once). */
 void config_print_options(FILE *out);
