@@ -134,7 +134,7 @@ static int send_push(struct distributor *d, size_t ti, uint8_t method, uint32_t 
 	struct target *t = &d->targets[ti];
 	struct push_ctx *p = calloc(1, sizeof(*p));
 	struct sa_request req = { t->lid, method, UMAD_SA_ATTR_PATH_REC, flags, mask,
-				  d->opts.sm_key, recs, n * PR_LEN, PR_LEN };
+				  d->opts.sm_key, recs, n * PR_LEN, PR_LEN, SA_PRIO_WAITED, 0 };
 	struct ibv_path_record zero;
 	int64_t ret;
 
