@@ -68,8 +68,6 @@ static const struct opt options[] = {
 	  "re-send subscriptions this often (an SM restart forgets them); 0: never" },
 	{ "sm_poll_ms", UINT(sm_poll_ms, 0, 3600000), "2000",
 	  "read this port's MasterSMLID this often to follow a moving SM; 0: only on SA timeouts" },
-	{ "trap_refresh_delay_ms", UINT(trap_refresh_delay_ms, 0, 3600000), "1000",
-	  "full refresh this long after the last topology trap; 0: none" },
 	{ "sa_sm_key", OPT_KEY, offsetof(struct config, sa_sm_key), sizeof(uint64_t), 0, 0, "none",
 	  "SM_Key that Set/Delete PathRecord at the SA door must carry; none: refuse writes" },
 	{ "sa_relay", UINT(sa_relay, 0, 1), "1",
@@ -96,6 +94,22 @@ static const struct opt options[] = {
 	{ "max_stale_s", UINT(max_stale_s, 0, 86400 * 365), "0",
 	  "0: serve cached paths while the SA is unreachable; N: after N s without an SA "
 	  "answer, every lookup must be confirmed by the SA" },
+	{ "sa_max_queries_per_s", UINT(sa_max_queries_per_s, 0, 10000000), "1000",
+	  "PathRecord queries to the master SA per second, at most (lookups go first); 0: no limit" },
+	{ "sa_max_records_per_s", UINT(sa_max_records_per_s, 0, 1000000000), "1000000",
+	  "records those queries bring per second, at most (background fetches wait); 0: no limit" },
+	{ "spread_records_per_s", UINT(spread_records_per_s, 0, 100000000), "50000",
+	  "SA load (records/s, a query counts 25) all nodes' reaction to one event aims at: a "
+	  "fetch every node makes starts at this node's moment of a window that grows with its "
+	  "table; 0: at once" },
+	{ "spread_max_s", UINT(spread_max_s, 0, 86400), "300", "a spread window is at most this long" },
+	{ "start_spread_ms", UINT(start_spread_ms, 0, 3600000), "0",
+	  "the first fill starts at a random moment of [0, this); 0: at once" },
+	{ "push_from", STR(push_from), "sm,distributor",
+	  "who may Set/Delete PathRecord at the SA door (with sa_sm_key): comma list of sm, "
+	  "distributor (distributor_gid), LIDs, port GIDs; any: every source" },
+	{ "distributor_gid", STR(distributor_gid), "none",
+	  "receiver: its distributor's port GID or LID, a push_from source; none" },
 };
 
 static const struct opt *find(const char *name)

@@ -25,6 +25,7 @@
 #include "doors/sa_server.h"
 #include "fabric/mad_dispatch.h"
 #include "fabric/mad_port.h"
+#include "fabric/push_acl.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "wire/path_rec.h"
@@ -48,6 +49,7 @@ struct pending {
 struct sa_server_stats {
 	uint64_t requests, cache_answers, relayed, denied, malformed, unsupported, busy;
 	uint64_t set_records, deleted_records, pending_now;
+	uint64_t denied_source;   /* writes from a source push_from does not list */
 };
 
 struct sa_server {
@@ -296,6 +298,15 @@ static void relay(struct sa_server *s, const struct sa_hdr *h, const struct umad
 
 static bool write_allowed(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg)
 {
+	/* The source first: a node not listed learns nothing about the key it tried. */
+	if (s->opts.writes_allowed && s->opts.push_from &&
+	    !push_acl_allows(s->opts.push_from, msg->slid)) {
+		s->st.denied_source++;
+		LOG_WARN_RL(1000, "%s PathRecord from LID %u refused: not a source push_from lists",
+			    sa_method_str(h->method), msg->slid);
+		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_REQ_DENIED));
+		return false;
+	}
 	if (s->opts.writes_allowed && h->sm_key == s->opts.sm_key)
 		return true;
 	s->st.denied++;
@@ -530,11 +541,13 @@ void sa_server_stats_json(const struct sa_server *s, struct strbuf *o)
 {
 	strbuf_printf(o, "\"sa_door\": {\"requests\": %llu, \"cache_answers\": %llu, \"relayed\": %llu, "
 		      "\"denied\": %llu, \"malformed\": %llu, \"unsupported\": %llu, \"busy\": %llu, "
-		      "\"set_records\": %llu, \"deleted_records\": %llu, \"pending\": %llu}, ",
+		      "\"set_records\": %llu, \"deleted_records\": %llu, \"pending\": %llu, "
+		      "\"denied_source\": %llu}, ",
 		      (unsigned long long)s->st.requests, (unsigned long long)s->st.cache_answers,
 		      (unsigned long long)s->st.relayed, (unsigned long long)s->st.denied,
 		      (unsigned long long)s->st.malformed, (unsigned long long)s->st.unsupported,
 		      (unsigned long long)s->st.busy, (unsigned long long)s->st.set_records,
 		      (unsigned long long)s->st.deleted_records,
-		      (unsigned long long)s->st.pending_now);
+		      (unsigned long long)s->st.pending_now,
+		      (unsigned long long)s->st.denied_source);
 }

@@ -14,6 +14,7 @@
 
 struct loop;
 struct mad_port;
+struct push_acl;
 struct resolver;
 struct sa_client;
 struct strbuf;
@@ -28,6 +29,7 @@ struct sa_server_opts {
 	/* Called after every accepted Set: records loaded, PR_PUSH_* flags. */
 	void (*on_push)(void *arg, uint16_t slid, size_t records, uint32_t flags);
 	void *push_arg;
+	struct push_acl *push_from; /* who may write (the key too); NULL: any source */
 };
 
 /* Takes the port's SA requests (its dispatcher's, -EEXIST if another owner has them). */

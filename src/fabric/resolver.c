@@ -33,6 +33,7 @@ struct fetch {
 	uint8_t by;            /* PR_REQ_DGID, PR_REQ_DLID or both: the request's destination */
 	union ibv_gid dgid;
 	uint16_t dlid;
+	bool stale;            /* a trap about its GID came after it was sent: not filed */
 	struct waiter *waiters;
 };
 
@@ -287,7 +288,8 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 
 		r->stats.sa_no_path++;
 		/* "No path" for a DGID and a DLID together is no fact about either alone. */
-		for (int tries = 0; f->by != (PR_REQ_DGID | PR_REQ_DLID) && tries < 2; tries++) {
+		for (int tries = 0; !f->stale && f->by != (PR_REQ_DGID | PR_REQ_DLID) && tries < 2;
+		     tries++) {
 			int ret = f->by == PR_REQ_DGID ?
 				pr_cache_put_negative_dgid(r->cache, f->tuple, &f->dgid, exp) :
 				pr_cache_put_negative_dlid(r->cache, f->tuple, f->dlid, exp);
@@ -307,9 +309,12 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 	/*
 	 * File the answer under its tuple; all records of a pair share the DGID. An answer to a
 	 * DLID is the (tuple, DGID) set only when each port has one LID: with LMC > 0 it holds
-	 * the paths to one of the port's LIDs, and DGID lookups would find too few.
+	 * the paths to one of the port's LIDs, and DGID lookups would find too few. An answer
+	 * a later trap made stale goes to whoever waits for it, not into the cache.
 	 */
-	if (!(f->by & PR_REQ_DLID) || !r->port->lmc) {
+	if (f->stale) {
+		r->stats.stale_answers++;
+	} else if (!(f->by & PR_REQ_DLID) || !r->port->lmc) {
 		struct pr_origin origin = { PR_SRC_SA, 0, r->stats.generation };
 		union ibv_gid dgid;
 
@@ -325,9 +330,10 @@ static struct fetch *fetch_find(struct resolver *r, uint16_t tuple, const struct
 {
 	uint8_t by = req->has & (PR_REQ_DGID | PR_REQ_DLID);
 
-	/* Only the same request: a DGID with a wrong DLID is REQ_INVALID, the DGID alone is not. */
+	/* Only the same request: a DGID with a wrong DLID is REQ_INVALID, the DGID alone is not.
+	 * A stale fetch answers for a state of the fabric that is gone: nobody joins it. */
 	for (struct fetch *f = r->fetches; f; f = f->next) {
-		if (f->tuple != tuple || f->by != by)
+		if (f->stale || f->tuple != tuple || f->by != by)
 			continue;
 		if ((by & PR_REQ_DGID) && memcmp(&f->dgid, &req->dgid, sizeof(f->dgid)))
 			continue;
@@ -357,8 +363,13 @@ static int fetch_start(struct resolver *r, uint16_t tuple, const struct pr_reque
 	f->dlid = req->dlid;
 	f->waiters = w;
 	mask = pr_request_to_record(req, &r->port->gid, &q);
-	ret = sa_client_query(r->sa, method, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),
-			      fetch_done, f);
+	/* A consumer waits for a Get; nobody for a trap's GetTable (one path per LID of the port). */
+	if (w)
+		ret = sa_client_query(r->sa, method, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),
+				      fetch_done, f);
+	else
+		ret = sa_client_query_bg(r->sa, method, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),
+					 1u << r->port->lmc, fetch_done, f);
 	if (ret < 0) {
 		free(f);
 		return (int)ret;
@@ -774,6 +785,12 @@ void resolver_flush(struct resolver *r)
 		r->prefetch[i].loaded = false;
 }
 
+/* Records a table query is expected to bring: the last one's size, at least one. */
+static uint32_t table_guess(uint64_t last)
+{
+	return last ? (last < UINT32_MAX ? (uint32_t)last : UINT32_MAX) : 1;
+}
+
 int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
 {
 	struct fill_waiter *w = calloc(1, sizeof(*w));
@@ -793,8 +810,10 @@ int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
 	r->stats.filling = true;
 	r->fill_started_ms = loop_now_ms();
 	r->fill_pending = 1;
-	ret = sa_client_query(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, PR_CM_SGID,
-			      &q, sizeof(q), fill_done, r);
+	/* Background work, expected to be as large as the last table (the budget's guess). */
+	ret = sa_client_query_bg(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, PR_CM_SGID,
+				 &q, sizeof(q), table_guess(r->stats.last_fill_records), fill_done,
+				 r);
 	if (ret < 0) {
 		r->fill_waiters = w->next;
 		free(w);
@@ -809,8 +828,8 @@ int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
 		uint64_t mask = pr_request_to_record(&p->req, &r->port->gid, &q);
 
 		r->fill_pending++;
-		ret = sa_client_query(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, mask,
-				      &q, sizeof(q), prefetch_done, p);
+		ret = sa_client_query_bg(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, mask,
+					 &q, sizeof(q), table_guess(p->n_order), prefetch_done, p);
 		if (ret < 0) {
 			r->fill_pending--;
 			r->stats.prefetch_failures++;
@@ -825,29 +844,46 @@ void resolver_set_authoritative(struct resolver *r, bool on)
 	r->authoritative = on;
 }
 
+/* Answers to queries about gid sent before now describe a fabric that changed since. */
+static void fetches_stale(struct resolver *r, const union ibv_gid *gid)
+{
+	for (struct fetch *f = r->fetches; f; f = f->next)
+		if ((f->by & PR_REQ_DGID) && !memcmp(&f->dgid, gid, sizeof(*gid)))
+			f->stale = true;
+}
+
 void resolver_gid_out(struct resolver *r, const union ibv_gid *gid)
 {
 	size_t n = pr_cache_remove_dgid(r->cache, gid);
 
 	r->stats.gids_out++;
+	fetches_stale(r, gid);
 	if (r->opts.negative_ttl_ms)
 		pr_cache_put_negative_dgid(r->cache, r->default_tuple, gid,
 					   loop_now_ms() + r->opts.negative_ttl_ms);
-	LOG_INFO("GID out of service: %zu paths dropped", n);
+	LOG_DEBUG("GID out of service: %zu paths dropped", n);
 }
 
-void resolver_gid_in(struct resolver *r, const union ibv_gid *gid)
+size_t resolver_gid_back(struct resolver *r, const union ibv_gid *gid)
 {
-	struct pr_request req;
 	size_t n = pr_cache_remove_dgid(r->cache, gid);
 	uint64_t now = loop_now_ms();
 
 	r->stats.gids_in++;
+	fetches_stale(r, gid);
 	/* "No path" to it, under any tuple, was said while it was out: forget it (tuple ids are
 	 * dense; a replace with no paths clears the negative). */
 	for (uint16_t t = 0; pr_cache_tuple_get(r->cache, t); t++)
 		if (pr_cache_negative_dgid(r->cache, t, gid, now))
 			pr_cache_replace(r->cache, t, gid, NULL, 0, NULL, now);
+	return n;
+}
+
+int resolver_gid_fetch(struct resolver *r, const union ibv_gid *gid)
+{
+	struct pr_request req;
+	int sent = 0;
+
 	/* The default tuple, then every prefetched one: one GetTable (SGID, DGID, fields) each. */
 	for (size_t i = 0; i <= r->n_prefetch; i++) {
 		uint16_t tuple = i ? r->prefetch[i - 1].tuple : r->default_tuple;
@@ -861,8 +897,28 @@ void resolver_gid_in(struct resolver *r, const union ibv_gid *gid)
 			continue;
 		if (fetch_start(r, tuple, &req, UMAD_SA_METHOD_GET_TABLE, NULL) < 0)
 			LOG_WARN("cannot fetch the paths of a GID back in service (tuple %u)", tuple);
+		else
+			sent++;
 	}
-	LOG_INFO("GID in service: %zu old paths dropped, fetching", n);
+	return sent;
+}
+
+void resolver_gid_in(struct resolver *r, const union ibv_gid *gid)
+{
+	size_t n = resolver_gid_back(r, gid);
+
+	resolver_gid_fetch(r, gid);
+	LOG_DEBUG("GID in service: %zu old paths dropped, fetching", n);
+}
+
+void resolver_table_rank(const struct resolver *r, uint64_t *ports, uint64_t *rank)
+{
+	uint64_t below = 0;
+
+	for (size_t i = 0; i < r->n_order; i++)
+		below += memcmp(&r->order[i], &r->port->gid, sizeof(r->port->gid)) < 0;
+	*ports = r->n_order;
+	*rank = below;
 }
 
 struct pr_cache *resolver_cache(struct resolver *r)

@@ -361,7 +361,6 @@ static void on_mad(void *arg, const struct mad_in *in)
 {
 	struct sa_client *c = arg;
 	struct sa_query *q;
-	bool silent;
 
 	for (q = c->active; q; q = q->next)
 		if (q->in_flight && q->tid_lo == (uint32_t)in->hdr.tid)
@@ -378,10 +377,11 @@ static void on_mad(void *arg, const struct mad_in *in)
 		return;
 	}
 	c->stats.responses++;
-	silent = c->silent;
-	finish(c, q, 0, sa_status_code(in->hdr.status), in->msg->mad, in->msg->len);
-	if (silent)
+	/* The owner hears of the recovery while this query is still its own: a fill that is
+	 * being answered is not one to send again. */
+	if (c->silent)
 		recovered(c);
+	finish(c, q, 0, sa_status_code(in->hdr.status), in->msg->mad, in->msg->len);
 }
 
 int sa_client_new(struct loop *loop, struct mad_port *port, const struct sa_client_opts *opts,
