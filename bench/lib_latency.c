@@ -3,7 +3,7 @@
  * round trip, printed as a Markdown table.
  *
  * For each size (1k, 100k, 1M paths: one path per destination, as one GetTable fills a port's
- * cache) it fills a cache, publishes it as localsad does (cache/snapshot), and times lookups of
+ * cache) it fills a cache, publishes it as localsad does (cache/snap_writer), and times lookups of
  * random destinations through the public API (localsa_resolve) on a handle attached to that
  * snapshot: once quiet, once while another thread republishes back to back (a refresh running).
  * The socket column times localsa_resolve on a handle without a snapshot, answered by an
@@ -34,7 +34,7 @@
 #endif
 
 #include "cache/pr_cache.h"
-#include "cache/snapshot.h"
+#include "cache/snap_writer.h"
 #include "localsa.h"
 #include "wire/ctl_proto.h"
 #include "wire/path_rec.h"
@@ -128,29 +128,28 @@ struct server {
 	_Atomic int stop;
 };
 
+/* Answers `path dgid=...` with the codec's server side, as localsad does. */
 static void serve_line(struct server *sv, int fd, char *line)
 {
 	struct ctl_request req;
+	struct ctl_path_args pa;
 	const struct pr_entry *e[128];
-	union ibv_gid g;
-	char out[128 * 130 + 32], hex[129];
-	const char *d;
+	char out[128 * (CTL_RECORD_HEX + 1) + 32];
 	size_t n = 0, len;
 
-	if (ctl_parse(line, &req) < 0 || !(d = ctl_arg(&req, "dgid")) || pr_from_text_gid(d, &g)) {
-		len = (size_t)snprintf(out, sizeof(out), "ERR EINVAL bad request\n");
+	if (ctl_parse(line, &req) < 0 || ctl_path_decode(&req, &pa, NULL, 0) < 0 ||
+	    !(pa.has & CTL_PATH_DGID)) {
+		len = (size_t)ctl_reply_err(out, sizeof(out), -EINVAL, "bad request");
 	} else {
-		n = pr_cache_lookup_dgid(sv->c, sv->tuple, &g, e, 128);
+		n = pr_cache_lookup_dgid(sv->c, sv->tuple, &pa.dgid, e, 128);
 		if (n > 128)
 			n = 128;
 		if (!n) {
-			len = (size_t)snprintf(out, sizeof(out), "ERR NO_PATH no path\n");
+			len = (size_t)ctl_reply_err(out, sizeof(out), -ENOENT, "no path");
 		} else {
-			len = (size_t)snprintf(out, sizeof(out), "OK %zu\n", n);
-			for (size_t i = 0; i < n; i++) {
-				ctl_hex_encode(&e[i]->rec, 64, hex);
-				len += (size_t)snprintf(out + len, sizeof(out) - len, "%s\n", hex);
-			}
+			len = (size_t)ctl_reply_ok(out, sizeof(out), n);
+			for (size_t i = 0; i < n; i++)
+				len += (size_t)ctl_reply_record(out + len, sizeof(out) - len, &e[i]->rec);
 		}
 	}
 	(void)!send(fd, out, len, MSG_NOSIGNAL);
@@ -372,6 +371,9 @@ static int run_size(size_t entries, size_t lookups, const char *ext_sock,
 	row->busy_seconds = (double)rp.ns / 1e9;
 	localsa_get_stats(h, &ls, sizeof(ls));
 	row->retries = ls.seqlock_retries;
+	/* its connection (it asked the server who it is) would keep the one-client server busy */
+	localsa_close(h);
+	h = NULL;
 	if (r)
 		goto out;
 	/* the control socket: no snapshot, every lookup a round trip */

@@ -39,6 +39,7 @@
 #include "bench_util.h"
 #include "lab_mad.h"
 #include "localsa.h"
+#include "wire/ctl_proto.h"
 #include "wire/path_rec.h"
 
 enum { IO_TIMEOUT_S = 10, MAD_TIMEOUT_MS = 2000 };
@@ -230,35 +231,39 @@ static int mad_lookup(struct ctx *c, void *door, size_t idx)
 
 /* --- warm: refresh wait=1 over the control socket --- */
 
-static int ctl_refresh(const char *path, double *ms, char *reply, size_t cap)
+/* `refresh wait=1`, timed; line gets the reply's last line ("records=..." or the ERR line). */
+static int ctl_refresh(const char *path, double *ms, char *line, size_t cap)
 {
-	static const char req[] = "refresh wait=1\n";
-	size_t got = 0, lines = 0, want = 1;
+	char req[64], buf[4096];
+	struct ctl_reply rr;
 	uint64_t t0 = bench_now_ns();
-	int fd = unix_connect(path);
+	int len = ctl_request_encode(req, sizeof(req), "refresh", &(struct ctl_kv){ "wait", "1" }, 1);
+	int fd = unix_connect(path), r = -EIO;
 
 	if (fd < 0)
 		return fd;
-	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1)) {
-		close(fd);
-		return -EIO;
-	}
-	while (lines < want && got + 1 < cap) {
-		ssize_t k = recv(fd, reply + got, cap - 1 - got, 0);
+	ctl_reply_init(&rr, line, cap, 16);
+	if (len < 0 || send(fd, req, (size_t)len, MSG_NOSIGNAL) != len)
+		goto out_close;
+	while (!ctl_reply_done(&rr)) {
+		ssize_t k = recv(fd, buf, sizeof(buf), 0), off = 0;
 
-		if (k <= 0) {
-			close(fd);
-			return -EIO;
+		if (k <= 0)
+			goto out_close;
+		while (off < k && !ctl_reply_done(&rr)) {
+			enum ctl_reply_event ev;
+			ssize_t used = ctl_reply_feed(&rr, buf + off, (size_t)(k - off), &ev);
+
+			if (used < 0)
+				goto out_close;
+			off += used;
 		}
-		for (ssize_t i = 0; i < k; i++)
-			if (reply[got + (size_t)i] == '\n' && ++lines == 1 && !strncmp(reply, "OK ", 3))
-				want = 1 + strtoul(reply + 3, NULL, 10);
-		got += (size_t)k;
 	}
 	*ms = (double)(bench_now_ns() - t0) / 1e6;
+	r = ctl_reply_status(&rr) < 0 ? ctl_reply_status(&rr) : 0;
+out_close:
 	close(fd);
-	reply[got] = '\0';
-	return strncmp(reply, "OK", 2) ? -EIO : 0;
+	return r;
 }
 
 static int warm(struct ctx *c, unsigned repeat)
@@ -273,12 +278,10 @@ static int warm(struct ctx *c, unsigned repeat)
 
 		r = ctl_refresh(c->ctl_path, &ms, reply, sizeof(reply));
 		if (r < 0) {
-			fprintf(stderr, "bench_lookup: refresh: %s: %s", strerror(-r), reply);
+			fprintf(stderr, "bench_lookup: refresh: %s: %s\n", strerror(-r), reply);
 			return 1;
 		}
-		reply[strcspn(reply, "\n")] = ' ';
-		reply[strcspn(reply, "\n")] = '\0';
-		printf("warm_ms=%.3f %s\n", ms, strstr(reply, "records=") ? strstr(reply, "records=") : "");
+		printf("warm_ms=%.3f %s\n", ms, reply);
 	}
 	r = localsa_open(c->ctl_path, "none", &h);
 	for (size_t i = 0; !r && i < c->n_nodes; i++)

@@ -11,7 +11,6 @@
  */
 #include "localsa.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -26,14 +25,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache/snapshot.h"
+#include "cache/snap_reader.h"
+#include "wire/ctl_proto.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
 enum {
 	STAT_SLOTS = 16,
 	MAX_REPLY_PATHS = 1024,		/* more in one reply is nonsense: localsad sends <= 128 */
-	LINE_MAX_LEN = 512,
+	MAX_REPLY_INFO = 16,		/* lines of an `info` reply: localsad sends 1 */
+	LINE_MAX_LEN = 1024,		/* a request or reply line: ERR messages stay under 600 */
 	REPLY_TIMEOUT_MS = 30000,	/* localsad answers within its SA timeout x attempts */
 	ATTACH_RETRY_MS = 100,		/* after a failed attach, lookups go to the socket meanwhile */
 	PIPELINE = 32,			/* batch requests in flight on the connection */
@@ -41,6 +42,12 @@ enum {
 
 _Static_assert(sizeof(struct localsa_query) == 56, "ABI: struct localsa_query is 56 bytes");
 _Static_assert(LOCALSA_Q_SGID == 1 && LOCALSA_Q_SA == 256, "ABI: query flags");
+/* A query's flags are the path request's arguments, bit for bit. */
+#define SAME_BIT(q, c) ((int)LOCALSA_Q_##q == (int)CTL_PATH_##c)
+_Static_assert(SAME_BIT(SGID, SGID) && SAME_BIT(DGID, DGID) && SAME_BIT(DLID, DLID) &&
+	       SAME_BIT(PKEY, PKEY) && SAME_BIT(SERVICE_ID, SERVICE_ID) &&
+	       SAME_BIT(QOS_CLASS, QOS_CLASS) && SAME_BIT(SL, SL) && SAME_BIT(TCLASS, TCLASS) &&
+	       SAME_BIT(SA, SA), "query flags are CTL_PATH_* bits");
 
 /* One increment per lookup: lookups = hits + fallbacks + invalid. */
 struct counters {
@@ -58,9 +65,10 @@ struct lsa_map {
 #define TUPLE_FIELDS (LOCALSA_Q_SGID | LOCALSA_Q_PKEY | LOCALSA_Q_SERVICE_ID | \
 		      LOCALSA_Q_QOS_CLASS | LOCALSA_Q_SL | LOCALSA_Q_TCLASS)
 
-/* A buffered reader of reply lines; one per connection. */
+/* A connection to localsad: who it is (the kernel's word), and its received bytes. */
 struct conn {
 	int fd;
+	uid_t peer_uid;			/* SO_PEERCRED: the daemon's user, owner of its snapshot */
 	char buf[8192];
 	size_t len, off;
 };
@@ -131,6 +139,8 @@ static int query_check(const struct localsa_query *q)
 static int conn_open(const struct localsa *h, struct conn *c)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
 	int fd, r;
 
 	c->len = c->off = 0;
@@ -143,7 +153,13 @@ static int conn_open(const struct localsa *h, struct conn *c)
 		close(fd);
 		return r;
 	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	c->fd = fd;
+	c->peer_uid = cred.uid;
 	return 0;
 }
 
@@ -170,92 +186,38 @@ static int send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* One reply line (without the newline) into line; -EPIPE if the peer closed, -ETIMEDOUT. */
-static int read_line(struct conn *c, char *line, size_t cap, uint64_t deadline)
+/*
+ * Hands the connection's bytes to the reply reader, receiving more until a line is complete;
+ * *ev as ctl_reply_feed() gives it. -EPIPE if the peer closed, -ETIMEDOUT, -EPROTO.
+ */
+static int next_line(struct conn *c, struct ctl_reply *rr, enum ctl_reply_event *ev,
+		     uint64_t deadline)
 {
 	for (;;) {
-		char *nl = memchr(c->buf + c->off, '\n', c->len - c->off);
+		ssize_t k = ctl_reply_feed(rr, c->buf + c->off, c->len - c->off, ev);
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		uint64_t now;
 
-		if (nl) {
-			size_t n = (size_t)(nl - (c->buf + c->off));
-
-			if (n >= cap)
-				return -EPROTO;
-			memcpy(line, c->buf + c->off, n);
-			line[n] = '\0';
-			c->off += n + 1;
+		if (k < 0)
+			return -EPROTO;
+		c->off += (size_t)k;
+		if (*ev != CTL_REPLY_MORE)
 			return 0;
-		}
-		if (c->off) {
-			memmove(c->buf, c->buf + c->off, c->len - c->off);
-			c->len -= c->off;
-			c->off = 0;
-		}
-		if (c->len == sizeof(c->buf))
-			return -EPROTO;
-		{
-			uint64_t now = mono_ms();
-			struct pollfd p = { .fd = c->fd, .events = POLLIN };
-			ssize_t r;
-
-			if (now >= deadline)
-				return -ETIMEDOUT;
-			r = poll(&p, 1, (int)(deadline - now));
-			if (r < 0 && errno != EINTR)
-				return -EIO;
-			if (r <= 0)
-				continue;
-			r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-			if (r == 0)
-				return -EPIPE;
-			if (r < 0 && errno != EINTR && errno != EAGAIN)
-				return -EPIPE;
-			if (r > 0)
-				c->len += (size_t)r;
-		}
+		c->off = c->len = 0;	/* the reader keeps the partial line */
+		now = mono_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		k = poll(&p, 1, (int)(deadline - now));
+		if (k < 0 && errno != EINTR)
+			return -EIO;
+		if (k <= 0)
+			continue;
+		k = recv(c->fd, c->buf, sizeof(c->buf), 0);
+		if (k == 0 || (k < 0 && errno != EINTR && errno != EAGAIN))
+			return -EPIPE;
+		if (k > 0)
+			c->len = (size_t)k;
 	}
-}
-
-static int err_code(const char *code)
-{
-	static const struct { const char *code; int err; } map[] = {
-		{ "NO_PATH", -ENOENT }, { "TIMEOUT", -ETIMEDOUT }, { "SA_ERROR", -EREMOTEIO },
-		{ "EINVAL", -EINVAL }, { "EBUSY", -EBUSY }, { "EPERM", -EPERM },
-		{ "E2BIG", -E2BIG }, { "EIO", -EIO },
-	};
-	size_t n = strcspn(code, " ");
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strlen(map[i].code) == n && !strncmp(code, map[i].code, n))
-			return map[i].err;
-	return -EIO;
-}
-
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-static int hex_record(const char *s, struct ibv_path_record *rec)
-{
-	unsigned char *b = (unsigned char *)rec;
-
-	if (strlen(s) != 2 * sizeof(*rec))
-		return -EPROTO;
-	for (size_t i = 0; i < sizeof(*rec); i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EPROTO;
-		b[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
 }
 
 /*
@@ -269,68 +231,42 @@ static int read_reply(struct conn *c, struct ibv_path_record *paths, size_t max,
 		      size_t text_cap, uint64_t deadline, int *result)
 {
 	char line[LINE_MAX_LEN];
-	unsigned long n;
-	char *end;
+	struct ctl_reply rr;
+	enum ctl_reply_event ev;
 	int r;
 
-	r = read_line(c, line, sizeof(line), deadline);
-	if (r)
-		return r;
-	if (!strncmp(line, "ERR ", 4)) {
-		*result = err_code(line + 4);
-		return 0;
-	}
-	if (strncmp(line, "OK ", 3))
-		return -EPROTO;
-	errno = 0;
-	n = strtoul(line + 3, &end, 10);
-	if (errno || *end || n > MAX_REPLY_PATHS)
-		return -EPROTO;
-	for (unsigned long i = 0; i < n; i++) {
-		r = read_line(c, line, sizeof(line), deadline);
+	ctl_reply_init(&rr, line, sizeof(line), paths ? MAX_REPLY_PATHS : MAX_REPLY_INFO);
+	while (!ctl_reply_done(&rr)) {
+		r = next_line(c, &rr, &ev, deadline);
 		if (r)
 			return r;
+		if (ev != CTL_REPLY_LINE)
+			continue;
 		if (paths) {
 			struct ibv_path_record rec;
 
-			if (hex_record(line, &rec))
+			if (ctl_record_decode(line, strlen(line), &rec))
 				return -EPROTO;
-			if (i < max)
-				paths[i] = rec;
-		} else if (i == 0 && text) {
+			if (rr.got <= max)
+				paths[rr.got - 1] = rec;
+		} else if (rr.got == 1 && text) {
 			snprintf(text, text_cap, "%s", line);
 		}
 	}
-	*result = (int)n;
+	*result = ctl_reply_status(&rr);
 	return 0;
 }
 
-static void request_line(const struct localsa_query *q, char *buf, size_t cap)
+/* The request line of a query (query_check() passed): its flags are the path arguments. */
+static int request_line(const struct localsa_query *q, char *buf, size_t cap)
 {
-	char gid[INET6_ADDRSTRLEN];
-	size_t n = (size_t)snprintf(buf, cap, "path");
+	struct ctl_path_args a = {
+		.has = q->flags, .sgid = q->sgid, .dgid = q->dgid, .service_id = q->service_id,
+		.dlid = q->dlid, .pkey = q->pkey, .qos_class = q->qos_class, .sl = q->sl,
+		.tclass = q->tclass,
+	};
 
-#define ADD(...) (n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__))
-	if (q->flags & LOCALSA_Q_SGID && inet_ntop(AF_INET6, q->sgid.raw, gid, sizeof(gid)))
-		ADD(" sgid=%s", gid);
-	if (q->flags & LOCALSA_Q_DGID && inet_ntop(AF_INET6, q->dgid.raw, gid, sizeof(gid)))
-		ADD(" dgid=%s", gid);
-	if (q->flags & LOCALSA_Q_DLID)
-		ADD(" dlid=%u", q->dlid);
-	if (q->flags & LOCALSA_Q_PKEY)
-		ADD(" pkey=0x%x", q->pkey);
-	if (q->flags & LOCALSA_Q_SERVICE_ID)
-		ADD(" service_id=0x%llx", (unsigned long long)q->service_id);
-	if (q->flags & LOCALSA_Q_QOS_CLASS)
-		ADD(" qos_class=%u", q->qos_class);
-	if (q->flags & LOCALSA_Q_SL)
-		ADD(" sl=%u", q->sl);
-	if (q->flags & LOCALSA_Q_TCLASS)
-		ADD(" tclass=%u", q->tclass);
-	if (q->flags & LOCALSA_Q_SA)
-		ADD(" sa=1");
-	ADD("\n");
-#undef ADD
+	return ctl_path_encode(&a, buf, cap) < 0 ? -EINVAL : 0;	/* lines are under 200 bytes */
 }
 
 /*
@@ -435,8 +371,9 @@ static int daemon_resolve(struct localsa *h, const struct localsa_query *q,
 	size_t answered;
 	int r;
 
-	request_line(q, line[0], sizeof(line[0]));
-	r = exchange(h, line, 1, one_path_reply, &p, &answered);
+	r = request_line(q, line[0], sizeof(line[0]));
+	if (!r)
+		r = exchange(h, line, 1, one_path_reply, &p, &answered);
 	if (r)
 		return r;
 	return p.result == 0 ? -EPROTO : p.result;	/* "OK 0" is no answer */
@@ -445,6 +382,7 @@ static int daemon_resolve(struct localsa *h, const struct localsa_query *q,
 struct info_reply {
 	char text[LINE_MAX_LEN];
 	int result;
+	uid_t peer_uid;
 };
 
 static int info_reply(struct conn *c, size_t i, void *arg, uint64_t deadline)
@@ -452,22 +390,33 @@ static int info_reply(struct conn *c, size_t i, void *arg, uint64_t deadline)
 	struct info_reply *p = arg;
 
 	(void)i;
+	p->peer_uid = c->peer_uid;
 	return read_reply(c, NULL, 0, p->text, sizeof(p->text), deadline, &p->result);
 }
 
-/* localsad's snapshot name, or "" if it has none (or is too old to know `info`). */
-static int ask_shm_name(struct localsa *h, char *name, size_t cap)
+/*
+ * Asks localsad `info`: its snapshot's name ("" if it has none, or is too old to know `info`)
+ * and, from the kernel rather than from localsad, the uid it runs as.
+ */
+static int ask_daemon(struct localsa *h, char *name, size_t cap, uid_t *uid)
 {
-	char line[1][LINE_MAX_LEN] = { "info\n" };
-	struct info_reply p = { "", 0 };
-	size_t answered;
-	int r = exchange(h, line, 1, info_reply, &p, &answered);
+	char line[1][LINE_MAX_LEN];
+	struct info_reply p = { "", 0, 0 };
+	struct ctl_kv kv[CTL_MAX_ARGS];
+	size_t answered, n;
+	const char *shm;
+	int r = ctl_request_encode(line[0], sizeof(line[0]), "info", NULL, 0);
 
-	name[0] = '\0';
+	if (r < 0)
+		return r;
+	r = exchange(h, line, 1, info_reply, &p, &answered);
 	if (r)
 		return r;
-	if (p.result > 0 && !strncmp(p.text, "shm=", 4) && strlen(p.text + 4) < cap)
-		memcpy(name, p.text + 4, strlen(p.text + 4) + 1);
+	name[0] = '\0';
+	*uid = p.peer_uid;
+	if (p.result > 0 && !ctl_parse_kv(p.text, kv, CTL_MAX_ARGS, &n) &&
+	    (shm = ctl_kv_get(kv, n, "shm")) && strlen(shm) < cap)
+		memcpy(name, shm, strlen(shm) + 1);
 	return 0;
 }
 
@@ -490,6 +439,7 @@ static struct lsa_map *attach(struct localsa *h, bool force)
 {
 	struct lsa_map *lm;
 	char name[NAME_MAX + 1];
+	uid_t owner = (uid_t)-1;	/* set by ask_daemon() whenever it succeeds */
 	int r;
 
 	if (!force && coarse_ms() < atomic_load_explicit(&h->next_attach_ms, memory_order_relaxed))
@@ -500,23 +450,28 @@ static struct lsa_map *attach(struct localsa *h, bool force)
 		goto out;
 	atomic_store_explicit(&h->next_attach_ms, coarse_ms() + ATTACH_RETRY_MS,
 			      memory_order_relaxed);
-	if (h->shm_mode == SHM_ASK) {
-		if (ask_shm_name(h, name, sizeof(name)) < 0 || name[0] != '/')
-			goto out;
-	} else {
+	/* Who the daemon is comes from the kernel, on the socket we were told to trust. */
+	if (ask_daemon(h, name, sizeof(name), &owner) < 0)
+		goto out;
+	if (h->shm_mode == SHM_NAMED)
 		strcpy(name, h->shm);
-	}
+	else if (name[0] != '/')
+		goto out;
 	lm = calloc(1, sizeof(*lm));
 	if (!lm)
 		goto out;
-	r = snap_map_open(name, &lm->m);
+	r = snap_map_open(name, owner, &lm->m);
 	if (!r) {
 		struct pr_tuple t = { .flags = 0 };
 
 		memcpy(t.sgid.raw, lm->m.hdr->port_gid, 16);
 		snap_query_init(&lm->plain, &t, NULL, NULL);
 	}
-	/* A name given by hand must belong to the daemon behind our socket. */
+	/*
+	 * A name given by hand for another daemon of the same user (a typo, two lab daemons) would
+	 * pass the owner check: the object's socket must also be ours. Only a consistency check:
+	 * the object wrote that string, trust came from its owner.
+	 */
 	if (!r && h->shm_mode == SHM_NAMED && lm->m.hdr->control_socket[0] &&
 	    !same_socket(h->socket, lm->m.hdr->control_socket)) {
 		snap_map_close(&lm->m);
@@ -755,14 +710,18 @@ EXPORT int localsa_resolve_batch(struct localsa *h, const struct localsa_query *
 		if (!lines || !b.index) {
 			r = -ENOMEM;
 		} else {
-			for (size_t i = 0, k = 0; i < n; i++) {
+			size_t k = 0;
+
+			for (size_t i = 0; i < n; i++) {
 				if (status[i] != PENDING)
 					continue;
-				request_line(&qs[i], lines[k], sizeof(lines[k]));
-				b.index[k++] = i;
+				if (request_line(&qs[i], lines[k], sizeof(lines[k])) < 0)
+					status[i] = -EINVAL;	/* never: query_check() passed */
+				else
+					b.index[k++] = i;
 			}
 			count(&ctr->fallbacks, pending);
-			r = exchange(h, lines, pending, batch_reply, &b, &answered);
+			r = k ? exchange(h, lines, k, batch_reply, &b, &answered) : 0;
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (status[i] == PENDING)	/* never answered: the connection failed */

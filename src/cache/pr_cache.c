@@ -24,6 +24,7 @@ _Static_assert(PR_TUPLE_MAX <= 4096, "tuple ids share a uint16 with the negative
 #define TUPLE_NIL UINT16_MAX
 #define TUPLE_CHUNK 256		/* tuples are allocated in chunks so their addresses never move */
 #define TUPLE_BUCKETS 1024
+#define TUPLE_EVICT_BATCH 64	/* tuples evicted with their SA answers per O(entries) scan */
 #define MIN_BUCKETS 16
 #define MIN_SLOTS 64
 #define FOREACH_BATCH 64
@@ -40,6 +41,18 @@ struct pr_negative {
 	uint32_t next;
 	uint16_t tuple;
 	uint8_t kind;
+};
+
+/* A tuple and what references it. Chunks of these never move (pr_cache_tuple_get() pointers). */
+struct tuple_slot {
+	struct pr_tuple t;
+	uint64_t used;		/* c->tuple_clock at its last pr_cache_tuple() */
+	uint32_t entries;	/* paths filed under it */
+	uint32_t held;		/* ... of which pushed or added (not SA answers): never evicted */
+	uint32_t negatives;
+	uint16_t pins;
+	bool live;
+	bool evict;		/* chosen by tuple_evict(), for the length of one call */
 };
 
 /* Buckets of uint32 chain heads; the links live in the elements. Power-of-two sized. */
@@ -70,11 +83,25 @@ struct pr_cache {
 	pr_cache_watch_fn watch_fn;
 	void *watch_arg;
 
-	uint16_t ntuples;
+	uint16_t tuple_end;	/* ids ever handed out: 0 .. tuple_end-1, live or free-listed */
+	uint16_t tuples_live;
+	uint16_t tuple_free;	/* free ids, through tnext */
+	uint64_t tuple_clock;
+	uint64_t tuples_reclaimed;
 	uint16_t thead[TUPLE_BUCKETS];
 	uint16_t tnext[PR_TUPLE_MAX];
-	struct pr_tuple *tchunk[PR_TUPLE_MAX / TUPLE_CHUNK];
+	struct tuple_slot *tchunk[PR_TUPLE_MAX / TUPLE_CHUNK];
 };
+
+static inline struct tuple_slot *tslot(const struct pr_cache *c, uint16_t id)
+{
+	return &c->tchunk[id / TUPLE_CHUNK][id % TUPLE_CHUNK];
+}
+
+static inline bool tuple_live(const struct pr_cache *c, uint16_t id)
+{
+	return id < c->tuple_end && tslot(c, id)->live;
+}
 
 /* --- hashing --- */
 
@@ -363,6 +390,10 @@ static int entries_reserve(struct pr_cache *c, size_t want)
 
 static void slot_free(struct pr_cache *c, uint32_t i)
 {
+	struct tuple_slot *ts = tslot(c, c->ent[i].tuple);
+
+	ts->entries--;
+	ts->held -= c->ent[i].source != PR_SRC_SA;
 	c->ent[i].priv_state = SLOT_FREE;
 	c->ent[i].priv_next_dgid = c->ent_free;
 	c->ent_free = i;
@@ -392,6 +423,8 @@ static void entry_insert(struct pr_cache *c, uint16_t tuple, const struct ibv_pa
 	e->source = (uint8_t)o->source;
 	e->priv_state = SLOT_LIVE;
 	e->priv_reserved = 0;
+	tslot(c, tuple)->entries++;
+	tslot(c, tuple)->held += o->source != PR_SRC_SA;
 
 	hd = &c->by_dgid.head[key_hash(&k) & c->by_dgid.mask];
 	if (!key_present && !chain_has_key(c, *hd, &k))
@@ -500,8 +533,16 @@ static uint32_t table_filter_doomed(struct pr_cache *c, struct chain_table *t)
 }
 
 /* Empty the indexes and the slot array, keeping the memory (a full refresh replaces all). */
+/* No path is filed under any tuple any more. */
+static void tuples_forget_entries(struct pr_cache *c)
+{
+	for (uint16_t id = 0; id < c->tuple_end; id++)
+		tslot(c, id)->entries = tslot(c, id)->held = 0;
+}
+
 static void entries_clear(struct pr_cache *c)
 {
+	tuples_forget_entries(c);
 	if (c->by_dgid.head)
 		memset(c->by_dgid.head, 0xff, c->by_dgid.nbuckets * sizeof(uint32_t));
 	if (c->by_dlid.head)
@@ -593,6 +634,7 @@ static uint32_t neg_find(const struct pr_cache *c, uint16_t tuple, uint8_t kind,
 
 static void neg_remove(struct pr_cache *c, uint32_t i)
 {
+	tslot(c, c->neg[i].tuple)->negatives--;
 	table_unlink(c, &c->neg_index, i);
 	c->neg[i].kind = NEG_FREE;
 	c->neg[i].next = c->neg_free;
@@ -624,7 +666,7 @@ static int neg_put(struct pr_cache *c, uint16_t tuple, uint8_t kind, const union
 	void *p;
 	int r;
 
-	if (!c || tuple >= c->ntuples)
+	if (!c || !tuple_live(c, tuple))
 		return -EINVAL;
 	i = neg_find(c, tuple, kind, key);
 	if (i != NIL) {
@@ -654,6 +696,7 @@ static int neg_put(struct pr_cache *c, uint16_t tuple, uint8_t kind, const union
 	c->neg[i].next = *h;
 	*h = i;
 	c->nneg++;
+	tslot(c, tuple)->negatives++;
 	return 0;
 }
 
@@ -715,11 +758,6 @@ size_t pr_cache_expire_negatives(struct pr_cache *c, uint64_t now_ms)
 
 /* --- tuples --- */
 
-static inline struct pr_tuple *tuple_at(const struct pr_cache *c, uint16_t id)
-{
-	return &c->tchunk[id / TUPLE_CHUNK][id % TUPLE_CHUNK];
-}
-
 /* Zero what the request left unspecified, so that equal requests compare equal bytewise. */
 static int tuple_normalize(const struct pr_tuple *t, struct pr_tuple *n)
 {
@@ -761,8 +799,86 @@ static bool tuple_eq(const struct pr_tuple *a, const struct pr_tuple *b)
 	       a->tclass == b->tclass && a->flags == b->flags;
 }
 
+/* Unlinks a tuple nothing references any more and frees its id. */
+static void tuple_release(struct pr_cache *c, uint16_t id)
+{
+	struct tuple_slot *ts = tslot(c, id);
+	uint16_t *link = &c->thead[tuple_hash(&ts->t)];
+
+	while (*link != id)
+		link = &c->tnext[*link];
+	*link = c->tnext[id];
+	memset(ts, 0, sizeof(*ts));
+	c->tnext[id] = c->tuple_free;
+	c->tuple_free = id;
+	c->tuples_live--;
+	c->tuples_reclaimed++;
+}
+
+static bool evicted(const struct pr_entry *e, void *arg)
+{
+	return tslot(arg, e->tuple)->evict;
+}
+
+static int cmp_used(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return (*x > *y) - (*x < *y);
+}
+
+/*
+ * Evicts up to TUPLE_EVICT_BATCH of the least recently used tuples that hold only SA answers,
+ * with those answers: they can be fetched again, unlike pushed paths. One pass over the paths
+ * and one over the negatives for the whole batch. Returns how many tuples were freed.
+ */
+static size_t tuple_evict(struct pr_cache *c)
+{
+	uint64_t cand[PR_TUPLE_MAX];	/* used << 16 | id: sorts by age, ids ride along */
+	size_t n = 0;
+
+	for (uint16_t id = 0; id < c->tuple_end; id++) {
+		const struct tuple_slot *ts = tslot(c, id);
+
+		if (ts->live && !ts->pins && !ts->held)
+			cand[n++] = ts->used << 16 | id;
+	}
+	qsort(cand, n, sizeof(cand[0]), cmp_used);
+	if (n > TUPLE_EVICT_BATCH)
+		n = TUPLE_EVICT_BATCH;
+	for (size_t k = 0; k < n; k++)
+		tslot(c, (uint16_t)cand[k])->evict = true;
+	pr_cache_remove_if(c, evicted, c);
+	for (uint32_t i = 0; i < c->neg_used; i++)
+		if (c->neg[i].kind != NEG_FREE && tslot(c, c->neg[i].tuple)->evict)
+			neg_remove(c, i);
+	for (size_t k = 0; k < n; k++)
+		tuple_release(c, (uint16_t)cand[k]);
+	return n;
+}
+
+/* Frees at least one tuple id: an unreferenced tuple if there is one, else an eviction batch. */
+static int tuple_make_room(struct pr_cache *c)
+{
+	uint16_t best = TUPLE_NIL;
+
+	for (uint16_t id = 0; id < c->tuple_end; id++) {
+		const struct tuple_slot *ts = tslot(c, id);
+
+		if (ts->live && !ts->entries && !ts->negatives && !ts->pins &&
+		    (best == TUPLE_NIL || ts->used < tslot(c, best)->used))
+			best = id;
+	}
+	if (best != TUPLE_NIL) {
+		tuple_release(c, best);
+		return 0;
+	}
+	return tuple_evict(c) ? 0 : -ENOSPC;
+}
+
 int pr_cache_tuple(struct pr_cache *c, const struct pr_tuple *t, bool create, uint16_t *id_out)
 {
+	struct tuple_slot *ts;
 	struct pr_tuple n;
 	uint32_t b;
 	uint16_t id;
@@ -775,34 +891,59 @@ int pr_cache_tuple(struct pr_cache *c, const struct pr_tuple *t, bool create, ui
 		return r;
 	b = tuple_hash(&n);
 	for (id = c->thead[b]; id != TUPLE_NIL; id = c->tnext[id]) {
-		if (tuple_eq(tuple_at(c, id), &n)) {
+		if (tuple_eq(&tslot(c, id)->t, &n)) {
+			tslot(c, id)->used = ++c->tuple_clock;
 			*id_out = id;
 			return 0;
 		}
 	}
 	if (!create)
 		return -ENOENT;
-	if (c->ntuples >= PR_TUPLE_MAX)
-		return -ENOSPC;
-	id = c->ntuples;
-	if (!c->tchunk[id / TUPLE_CHUNK]) {
-		c->tchunk[id / TUPLE_CHUNK] = calloc(TUPLE_CHUNK, sizeof(struct pr_tuple));
-		if (!c->tchunk[id / TUPLE_CHUNK])
-			return -ENOMEM;
+	if (c->tuples_live >= PR_TUPLE_MAX) {
+		r = tuple_make_room(c);
+		if (r)
+			return r;
 	}
-	*tuple_at(c, id) = n;
+	if (c->tuple_free != TUPLE_NIL) {
+		id = c->tuple_free;
+		c->tuple_free = c->tnext[id];
+	} else {
+		id = c->tuple_end;
+		if (!c->tchunk[id / TUPLE_CHUNK]) {
+			c->tchunk[id / TUPLE_CHUNK] = calloc(TUPLE_CHUNK, sizeof(struct tuple_slot));
+			if (!c->tchunk[id / TUPLE_CHUNK])
+				return -ENOMEM;
+		}
+		c->tuple_end++;
+	}
+	ts = tslot(c, id);
+	*ts = (struct tuple_slot){ .t = n, .used = ++c->tuple_clock, .live = true };
 	c->tnext[id] = c->thead[b];
 	c->thead[b] = id;
-	c->ntuples++;
+	c->tuples_live++;
 	*id_out = id;
 	return 0;
 }
 
 const struct pr_tuple *pr_cache_tuple_get(const struct pr_cache *c, uint16_t id)
 {
-	if (!c || id >= c->ntuples)
+	if (!c || !tuple_live(c, id))
 		return NULL;
-	return tuple_at(c, id);
+	return &tslot(c, id)->t;
+}
+
+int pr_cache_tuple_pin(struct pr_cache *c, uint16_t id)
+{
+	if (!c || !tuple_live(c, id) || tslot(c, id)->pins == UINT16_MAX)
+		return -EINVAL;
+	tslot(c, id)->pins++;
+	return 0;
+}
+
+void pr_cache_tuple_unpin(struct pr_cache *c, uint16_t id)
+{
+	if (c && tuple_live(c, id) && tslot(c, id)->pins)
+		tslot(c, id)->pins--;
 }
 
 /* --- life cycle --- */
@@ -821,6 +962,7 @@ int pr_cache_new(const struct pr_cache_limits *lim, struct pr_cache **out)
 	c->by_dgid.id = TABLE_DGID;
 	c->by_dlid.id = TABLE_DLID;
 	c->neg_index.id = TABLE_NEG;
+	c->tuple_free = TUPLE_NIL;
 	memset(c->thead, 0xff, sizeof(c->thead));
 	*out = c;
 	return 0;
@@ -832,6 +974,9 @@ void pr_cache_flush(struct pr_cache *c)
 		return;
 	if (c->nentries)
 		paths_changed(c);
+	tuples_forget_entries(c);
+	for (uint16_t id = 0; id < c->tuple_end; id++)
+		tslot(c, id)->negatives = 0;
 	free(c->ent);
 	c->ent = NULL;
 	c->ent_cap = c->ent_used = c->nentries = c->ndest = 0;
@@ -873,7 +1018,7 @@ int pr_cache_replace(struct pr_cache *c, uint16_t tuple, const union ibv_gid *dg
 	size_t old;
 	int r;
 
-	if (!c || !dgid || (n && !recs) || tuple >= c->ntuples)
+	if (!c || !dgid || (n && !recs) || !tuple_live(c, tuple))
 		return -EINVAL;
 	r = origin_get(c, origin, &o);
 	if (r)
@@ -915,7 +1060,7 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 	size_t doomed = 0;
 	int r;
 
-	if (!c || (n && !recs) || tuple >= c->ntuples)
+	if (!c || (n && !recs) || !tuple_live(c, tuple))
 		return -EINVAL;
 	r = origin_get(c, origin, &o);
 	if (r)
@@ -962,26 +1107,25 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 
 /* --- removal --- */
 
+struct sweep_ctx {
+	uint16_t tuple;
+	uint8_t source;
+	uint32_t keep;
+};
+
+static bool swept(const struct pr_entry *e, void *arg)
+{
+	const struct sweep_ctx *k = arg;
+
+	return e->tuple == k->tuple && e->source == k->source && e->generation != k->keep;
+}
+
 size_t pr_cache_sweep(struct pr_cache *c, uint16_t tuple, enum pr_source source,
 		      uint32_t keep_generation)
 {
-	size_t nd = 0;
+	struct sweep_ctx k = { tuple, (uint8_t)source, keep_generation };
 
-	if (!c)
-		return 0;
-	for (uint32_t i = 0; i < c->ent_used; i++) {
-		struct pr_entry *e = &c->ent[i];
-
-		if (e->priv_state == SLOT_LIVE && e->tuple == tuple && e->source == source &&
-		    e->generation != keep_generation) {
-			e->priv_state |= SLOT_DOOMED;
-			nd++;
-		}
-	}
-	nd = purge_doomed(c, nd);
-	if (nd)
-		paths_changed(c);
-	return nd;
+	return pr_cache_remove_if(c, swept, &k);
 }
 
 size_t pr_cache_remove_dgid(struct pr_cache *c, const union ibv_gid *dgid)
@@ -990,7 +1134,7 @@ size_t pr_cache_remove_dgid(struct pr_cache *c, const union ibv_gid *dgid)
 
 	if (!c || !dgid)
 		return 0;
-	for (uint16_t t = 0; t < c->ntuples && c->nentries; t++)
+	for (uint16_t t = 0; t < c->tuple_end && c->nentries; t++)
 		n += remove_key(c, t, dgid, false);
 	if (n)
 		paths_changed(c);
@@ -1077,6 +1221,66 @@ void pr_cache_foreach(const struct pr_cache *c, pr_cache_visit_fn fn, void *arg)
 	}
 }
 
+/* Bit reversal, for the SCAN cursor: incrementing the reversed index walks the buckets so
+ * that a doubling of the table never makes the walk skip or repeat a bucket's contents. */
+static uint64_t rev64(uint64_t v)
+{
+	uint64_t mask = ~0ULL;
+
+	for (unsigned s = 32; s; s >>= 1) {
+		mask ^= mask << s;
+		v = ((v >> s) & mask) | ((v << s) & ~mask);
+	}
+	return v;
+}
+
+void pr_cache_scan(const struct pr_cache *c, struct pr_cache_scan *scan, size_t max,
+		   pr_cache_visit_fn fn, void *arg)
+{
+	const struct pr_entry *batch[FOREACH_BATCH];
+	size_t visited = 0;
+
+	if (!c || !scan || !fn)
+		return;
+	while (!scan->done && visited < max) {
+		uint64_t mask = c->by_dgid.mask;
+		uint32_t head, prev = NIL;
+		size_t pos = 0;
+
+		if (!c->by_dgid.nbuckets) {
+			scan->done = true;
+			return;
+		}
+		head = c->by_dgid.head[scan->bucket & mask];
+		for (uint32_t i = head; i != NIL; prev = i, i = c->ent[i].priv_next_dgid) {
+			const struct pr_entry *e = &c->ent[i];
+			struct pr_key k = dgid_key(e->tuple, &e->rec.dgid);
+			size_t total;
+
+			if (!first_of_key(c, head, prev, i))
+				continue;
+			total = collect(c, &k, 0, NULL, 0);
+			if (pos + total <= scan->skip) {
+				pos += total;
+				continue;
+			}
+			for (size_t sk = scan->skip - pos; sk < total; sk += FOREACH_BATCH) {
+				size_t got = collect(c, &k, sk, batch, FOREACH_BATCH);
+
+				for (size_t j = 0; j < FOREACH_BATCH && sk + j < got; j++) {
+					scan->skip++;
+					if (!fn(batch[j], arg) || ++visited == max)
+						return;
+				}
+			}
+			pos += total;
+		}
+		scan->skip = 0;
+		scan->bucket = rev64(rev64(scan->bucket | ~mask) + 1);
+		scan->done = !scan->bucket;
+	}
+}
+
 void pr_cache_stats(const struct pr_cache *c, struct pr_cache_stats *out)
 {
 	uint64_t chunks = 0;
@@ -1088,13 +1292,15 @@ void pr_cache_stats(const struct pr_cache *c, struct pr_cache_stats *out)
 	*out = (struct pr_cache_stats){
 		.entries = c->nentries,
 		.negatives = c->nneg,
-		.tuples = c->ntuples,
+		.tuples = c->tuple_end,
+		.tuples_live = c->tuples_live,
+		.tuples_reclaimed = c->tuples_reclaimed,
 		.destinations = c->ndest,
 		.bytes = sizeof(*c) + (uint64_t)c->ent_cap * sizeof(*c->ent) +
 			 ((uint64_t)c->by_dgid.nbuckets + c->by_dlid.nbuckets +
 			  c->neg_index.nbuckets) * sizeof(uint32_t) +
 			 (uint64_t)c->neg_cap * sizeof(*c->neg) +
-			 chunks * TUPLE_CHUNK * sizeof(struct pr_tuple),
+			 chunks * TUPLE_CHUNK * sizeof(struct tuple_slot),
 	};
 	out->bytes_per_entry = out->entries ? out->bytes / out->entries : 0;
 }

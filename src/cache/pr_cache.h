@@ -6,7 +6,8 @@
  * (the request minus its destination) and found by (tuple, DGID) or (tuple, DLID), several paths
  * per destination in the SA's order. Pure: no I/O, no clock, no globals; callers pass the time.
  * Not thread-safe. Pointers it returns stay valid until the next call that modifies the cache,
- * except pr_cache_tuple_get(), whose pointers live as long as the cache.
+ * except pr_cache_tuple_get(), whose pointers stay valid memory as long as the cache lives (the
+ * tuple they show may be reclaimed and its id reused, see pr_cache_tuple()).
  */
 #ifndef LOCALSA_CACHE_PR_CACHE_H
 #define LOCALSA_CACHE_PR_CACHE_H
@@ -79,7 +80,9 @@ struct pr_cache_limits {
 struct pr_cache_stats {
 	uint64_t entries;
 	uint64_t negatives;	/* includes expired ones not yet reclaimed */
-	uint64_t tuples;
+	uint64_t tuples;	/* tuple ids are below this (ids of reclaimed tuples may be free) */
+	uint64_t tuples_live;	/* tuples interned now */
+	uint64_t tuples_reclaimed; /* ids freed to make room, since the cache was made */
 	uint64_t destinations;	/* distinct (tuple, DGID) with at least one path */
 	uint64_t bytes;		/* all heap memory held, the context included */
 	uint64_t bytes_per_entry; /* bytes / entries, 0 when empty */
@@ -91,10 +94,22 @@ struct pr_cache;
 int pr_cache_new(const struct pr_cache_limits *lim, struct pr_cache **out);
 void pr_cache_free(struct pr_cache *c);
 
-/* Intern a tuple. -ENOENT if !create and unknown; -ENOSPC when PR_TUPLE_MAX are in use. */
+/*
+ * Intern a tuple (and mark it used now, for the LRU below). -ENOENT if !create and unknown.
+ * Tuples are reference counted by the paths and negatives filed under them and by pins. When
+ * PR_TUPLE_MAX are interned, a new one takes the id of the least recently used tuple that
+ * nothing references; failing that, of the least recently used ones that hold only SA answers
+ * (PR_SRC_SA paths, negatives) and no pin: those answers are dropped with them (a batch at a
+ * time, so the O(entries) scan is paid once per batch). -ENOSPC when every tuple is pinned or
+ * holds pushed or added paths. A reclaimed id may be reused at once: readers that keep ids
+ * across modifying calls (the snapshot, rebuilt whole from the cache, does not) must pin them.
+ */
 int pr_cache_tuple(struct pr_cache *c, const struct pr_tuple *t, bool create, uint16_t *id_out);
-/* The normalized tuple, or NULL for an unknown id. */
+/* The normalized tuple, or NULL for an id not in use. */
 const struct pr_tuple *pr_cache_tuple_get(const struct pr_cache *c, uint16_t id);
+/* A pinned tuple is never reclaimed (pins nest). -EINVAL for an id not in use. */
+int pr_cache_tuple_pin(struct pr_cache *c, uint16_t id);
+void pr_cache_tuple_unpin(struct pr_cache *c, uint16_t id);
 
 /* Start a fill generation; returns its number (the first call returns 1). */
 uint32_t pr_cache_begin_generation(struct pr_cache *c);
@@ -166,6 +181,23 @@ void pr_cache_flush(struct pr_cache *c);
  */
 typedef bool (*pr_cache_visit_fn)(const struct pr_entry *e, void *arg);
 void pr_cache_foreach(const struct pr_cache *c, pr_cache_visit_fn fn, void *arg);
+
+/*
+ * A walk that can stop and resume across modifying calls, for output produced as a reader
+ * drains it (dump). Buckets are visited in reverse-binary order (Redis' SCAN): the index only
+ * ever doubles, so a path present from the first call to the last is visited once, even if the
+ * index grew in between; paths added or removed in between may or may not be visited, and after
+ * a flush or a resize in the middle of one bucket a path may repeat. Paths of one destination
+ * come in SA order. Start from a zeroed struct.
+ */
+struct pr_cache_scan {
+	uint64_t bucket;	/* reverse-binary cursor */
+	uint32_t skip;		/* paths of the current bucket already visited */
+	bool done;
+};
+/* Visits at most max paths (fn returning false also stops, after that path). */
+void pr_cache_scan(const struct pr_cache *c, struct pr_cache_scan *scan, size_t max,
+		   pr_cache_visit_fn fn, void *arg);
 
 void pr_cache_stats(const struct pr_cache *c, struct pr_cache_stats *out);
 

@@ -60,6 +60,16 @@ static const struct opt options[] = {
 	{ "acm_tcp_port", UINT(acm_tcp_port, 0, 65535), "0",
 	  "also serve ACM clients on 127.0.0.1:PORT (ibacm uses 6125); 0: no TCP" },
 	{ "acm_max_clients", UINT(acm_max_clients, 1, 100000), "512", "ACM clients at once" },
+	{ "idle_timeout_s", UINT(idle_timeout_s, 1, 86400), "60",
+	  "close a control connection that does nothing this long (liblocalsa reconnects)" },
+	{ "acm_idle_timeout_s", UINT(acm_idle_timeout_s, 0, 86400 * 7), "600",
+	  "close an ACM connection that does nothing this long; 0: never (librdmacm keeps one "
+	  "per process and does not reconnect: it then resolves routes without ACM)" },
+	{ "client_new_tuples", UINT(client_new_tuples, 1, 4096), "64",
+	  "request kinds (ServiceID, PKey, QoS class, SL, TClass) new to the cache that one user "
+	  "(control, ACM) or source LID (SA door) may add at once" },
+	{ "client_new_tuples_per_s", UINT(client_new_tuples_per_s, 1, 4096), "4",
+	  "... and per second after that" },
 	{ "sa_server", UINT(sa_server, 0, 1), "1",
 	  "1: register as an SA-class server (traps arrive as Reports; the SA door)" },
 	{ "inform_traps", OPT_TRAPS, offsetof(struct config, traps), sizeof(((struct config *)0)->traps),

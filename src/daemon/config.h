@@ -43,6 +43,10 @@ struct config {
 	char acm_socket[108];          /* ACM door (ibacm protocol); "" for none */
 	unsigned acm_tcp_port;         /* ... on 127.0.0.1 too; 0 for none */
 	unsigned acm_max_clients;
+	unsigned idle_timeout_s;       /* control connections doing nothing this long are closed */
+	unsigned acm_idle_timeout_s;   /* ACM connections ...; 0: never */
+	unsigned client_new_tuples;    /* new cache tuples a user (or a source LID) may make at once */
+	unsigned client_new_tuples_per_s; /* ... and per second after that */
 	unsigned sa_server;            /* register as SA-class server: Reports, SA door */
 	uint16_t traps[8];             /* inform_traps */
 	size_t n_traps;

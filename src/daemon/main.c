@@ -24,6 +24,7 @@
 #include "doors/shm_door.h"
 #include "fabric/distributor.h"
 #include "fabric/mad_port.h"
+#include "fabric/path_service.h"
 #include "fabric/push_acl.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
@@ -37,6 +38,7 @@ struct daemon {
 	struct sa_client *push_sa;    /* distributor: Sets to receivers, its own credits */
 	struct distributor *dist;
 	struct resolver *res;
+	struct path_service *svc;     /* what every door uses: lookups, tables, writes, counters */
 	struct ctl_server *ctl;
 	struct sa_server *sad;        /* the SA door on QP1; NULL with sa_server 0 */
 	struct push_acl *push_from;   /* who may write at the SA door */
@@ -122,29 +124,29 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 		loop_stop(loop);
 }
 
-static void extra_stats(void *arg, struct strbuf *o)
+static void extra_stats(void *arg, struct json *j)
 {
 	struct daemon *d = arg;
 	char gid[INET6_ADDRSTRLEN];
-	struct json j;
 
 	pr_gid_to_text(&d->port->gid, gid);
-	strbuf_printf(o, "\"version\": \"%s\", \"uptime_s\": %llu, \"ca\": \"%s\", \"port\": %d, "
-		      "\"gid\": \"%s\", \"lid\": %u, \"sm_lid\": %u, \"sighups\": %llu, ",
-		      LOCALSA_VERSION, (unsigned long long)((loop_now_ms() - d->started_ms) / 1000),
-		      d->port->ca_name, d->port->portnum, gid, d->port->lid, d->port->sm_lid,
-		      (unsigned long long)d->sighups);
-	strbuf_printf(o, "\"role\": \"%s\", ", d->cfg.role == CONFIG_ROLE_DISTRIBUTOR ? "distributor" :
-		      d->cfg.role == CONFIG_ROLE_RECEIVER ? "receiver" : "standalone");
-	json_init(&j, o); /* members of the object the control server writes */
-	freshness_stats_json(d->fresh, &j);
+	json_str(j, "version", LOCALSA_VERSION);
+	json_u64(j, "uptime_s", (loop_now_ms() - d->started_ms) / 1000);
+	json_str(j, "ca", d->port->ca_name);
+	json_i64(j, "port", d->port->portnum);
+	json_str(j, "gid", gid);
+	json_u64(j, "lid", d->port->lid);
+	json_u64(j, "sm_lid", d->port->sm_lid);
+	json_u64(j, "sighups", d->sighups);
+	json_str(j, "role", d->cfg.role == CONFIG_ROLE_DISTRIBUTOR ? "distributor" :
+		 d->cfg.role == CONFIG_ROLE_RECEIVER ? "receiver" : "standalone");
+	freshness_stats_json(d->fresh, j);
 	if (d->dist)
-		distributor_stats_json(d->dist, &j);
-	strbuf_printf(o, ", ");
+		distributor_stats_json(d->dist, j);
 	if (d->sad)
-		sa_server_stats_json(d->sad, o);
-	acm_server_append_json(d->acm, o);
-	shm_door_stats_json(d->shm, o);
+		sa_server_stats_json(d->sad, j);
+	acm_server_stats_json(d->acm, j);
+	shm_door_stats_json(d->shm, j);
 }
 
 /* --- distribution ------------------------------------------------------- */
@@ -249,13 +251,18 @@ static int add_prefetches(struct daemon *d)
 /* The ACM door is optional: when its socket is taken (ibacm runs) the daemon serves without it. */
 static void start_acm(struct daemon *d)
 {
-	struct acm_server_opts o = { strcmp(d->cfg.acm_socket, "none") ? d->cfg.acm_socket : "",
-				     (uint16_t)d->cfg.acm_tcp_port, d->cfg.acm_max_clients, 0 };
+	struct acm_server_opts o = {
+		.path = strcmp(d->cfg.acm_socket, "none") ? d->cfg.acm_socket : "",
+		.tcp_port = (uint16_t)d->cfg.acm_tcp_port, .max_clients = d->cfg.acm_max_clients,
+		.idle_ms = d->cfg.acm_idle_timeout_s * 1000,
+		.new_tuples = d->cfg.client_new_tuples,
+		.new_tuples_per_s = d->cfg.client_new_tuples_per_s,
+	};
 	int ret;
 
 	if (!*o.path && !o.tcp_port)
 		return;
-	ret = acm_server_new(d->loop, d->res, d->port, &o, &d->acm);
+	ret = acm_server_new(d->loop, d->svc, &o, &d->acm);
 	if (ret < 0)
 		LOG_ERR("the ACM door is off: %s", strerror(-ret));
 }
@@ -272,7 +279,7 @@ static void start_shm(struct daemon *d)
 
 	if (!*o.name || !strcmp(o.name, "none"))
 		return;
-	ret = shm_door_new(d->loop, d->res, &o, &d->shm);
+	ret = shm_door_new(d->loop, d->svc, &o, &d->shm);
 	if (ret < 0)
 		LOG_ERR("no snapshot for liblocalsa (it asks the socket instead): %s", strerror(-ret));
 }
@@ -445,6 +452,9 @@ int main(int argc, char **argv)
 	ret = resolver_new(d.loop, d.port, d.sa, &res_opts, &d.res);
 	if (ret < 0)
 		goto out_sa;
+	ret = path_service_new_resolver(d.res, d.sa, &d.svc);
+	if (ret < 0)
+		goto out_res;
 	ret = add_prefetches(&d);
 	if (ret < 0)
 		goto out_res;
@@ -474,25 +484,29 @@ int main(int argc, char **argv)
 			.writes_allowed = d.cfg.sa_sm_key_set, .sm_key = d.cfg.sa_sm_key,
 			.relay = d.cfg.sa_relay, .max_set_records = d.cfg.sa_max_set_records,
 			.on_push = pushed, .push_arg = &d,
+			.new_tuples = d.cfg.client_new_tuples,
+			.new_tuples_per_s = d.cfg.client_new_tuples_per_s,
 		};
 		char msg[256];
 
-		ret = push_acl_new(d.loop, d.port, d.sa, d.res, d.cfg.push_from, d.cfg.distributor_gid,
-				   &d.push_from, msg, sizeof(msg));
+		ret = push_acl_new(d.loop, d.port, d.sa, resolver_store(d.res), d.cfg.push_from,
+				   d.cfg.distributor_gid, &d.push_from, msg, sizeof(msg));
 		if (ret < 0) {
 			LOG_ERR("%s", msg);
 			goto out_fresh;
 		}
 		sad_opts.push_from = d.push_from;
-		ret = sa_server_new(d.loop, d.port, d.res, d.sa, &sad_opts, &d.sad);
+		ret = sa_server_new(d.loop, d.port, d.svc, d.sa, &sad_opts, &d.sad);
 		if (ret < 0)
 			goto out_fresh;
 	}
 	start_shm(&d);
 	ctl_opts = (struct ctl_server_opts){ d.cfg.control_socket, d.cfg.socket_mode,
 					     d.cfg.max_clients, extra_stats, &d,
-					     d.shm ? d.cfg.shm_name : NULL };
-	ret = ctl_server_new(d.loop, d.res, d.sa, &ctl_opts, &d.ctl);
+					     d.shm ? d.cfg.shm_name : NULL,
+					     d.cfg.idle_timeout_s * 1000, d.cfg.client_new_tuples,
+					     d.cfg.client_new_tuples_per_s };
+	ret = ctl_server_new(d.loop, d.svc, &ctl_opts, &d.ctl);
 	if (ret < 0)
 		goto out_fresh;
 	start_acm(&d);
@@ -522,6 +536,7 @@ out_res:
 	d.sa = NULL;
 	distributor_free(d.dist);
 	sa_server_free(d.sad);
+	path_service_free(d.svc);
 	push_acl_free(d.push_from);
 	resolver_free(d.res);
 out_sa:

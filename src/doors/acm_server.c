@@ -1,30 +1,27 @@
 /*
- * acm_server - see acm_server.h. One epoll loop, no threads. Each client has a one-message input
- * buffer and a capped output buffer, and its requests are served one at a time in arrival order,
- * so replies come back in request order. A client whose lookup waits for the SA is "waiting":
- * its further input stays in the kernel's socket buffer until the answer is written. A client
- * that does not read its replies stops being read once ACM_OUT_HIGH bytes are queued for it; one
- * that leaves a message unfinished for partial_timeout_ms is closed, and so is one being closed
- * whose last (error) reply is not read within that time. A slow or hostile client so
- * costs its own slot and nobody else's time.
+ * acm_server - see acm_server.h. A binary codec on the stream-client core (door_stream): each
+ * client has a one-message input buffer and a capped output, and its requests are served one
+ * at a time in arrival order, so replies come back in request order. A client whose lookup
+ * waits for the SA is parked: its further input stays in the kernel's socket buffer until the
+ * answer is written. A client that does not read its replies stops being read once ACM_OUT_HIGH
+ * bytes are queued for it; one that leaves a message unfinished for partial_timeout_ms is
+ * closed, and so is one being closed whose last (error) reply is not read within that time.
+ * A slow or hostile client so costs its own slot and nobody else's time.
  */
+#include <endian.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/log.h"
-#include "base/loop.h"
-#include "base/strbuf.h"
 #include "doors/acm_server.h"
 #include "doors/door_listen.h"
-#include "fabric/mad_port.h"
-#include "fabric/resolver.h"
+#include "doors/door_stream.h"
+#include "fabric/path_service.h"
 #include "wire/acm_msg.h"
 #include "wire/path_rec.h"
 
@@ -32,11 +29,11 @@ enum {
 	ACM_OUT_HIGH = 16 << 10,	/* stop reading a client's requests above this much unsent */
 	ACM_OUT_MAX = 64 << 10,		/* hard cap of a client's output (never reached: HIGH + 592) */
 	ACM_PREFETCH_SLOTS = 32,	/* background fetches started by NODELAY misses, at once */
-	ACM_ACCEPT_BATCH = 64,
-	ACM_ACCEPT_PAUSE_MS = 100,	/* out of descriptors: stop accepting this long */
 	ACM_BACKLOG = 128,
 	ACM_DEFAULT_MAX_CLIENTS = 512,
 	ACM_DEFAULT_PARTIAL_MS = 5000,
+	ACM_DEFAULT_NEW_TUPLES = 64,
+	ACM_DEFAULT_NEW_TUPLES_PER_S = 4,
 	ACM_SOCKET_MODE = 0666,		/* as ibacm: any local process may resolve paths */
 	LID_UNICAST_END = 0xc000,
 };
@@ -50,111 +47,66 @@ enum {
  */
 #define ANSWERED_BY_QUERY (PR_CM_SERVICE_ID | PR_CM_QOS_CLASS | PR_CM_TCLASS)
 
-struct acm_listener {
-	struct acm_server *srv;
-	int fd;
-	bool tcp;
-	bool bound;		/* we created the socket file: unlink it at the end */
-	uint64_t pause_timer;
-};
-
-/* The one request of a client that waits for the resolver. */
+/* The one request of a client that waits for the service. */
 struct acm_wait {
 	struct acm_msg_hdr hdr;
 	struct ibv_path_record want;	/* what the client specified, network order */
 	uint64_t mask;			/* the fields of want an answer must match */
 	bool verify, cache_only;
+	bool in_resolve;		/* inside path_service_resolve(): an answer now is a hit */
 	bool prefetch;			/* a cache-only miss: fetch it in the background */
-	int64_t id;			/* the resolver's waiter while > 0 */
-};
-
-struct acm_client {
-	struct acm_client *prev, *next;
-	struct acm_server *srv;
-	int fd;
-	uint32_t events;	/* what epoll watches now */
-	bool waiting;		/* a lookup is pending; wait is valid */
-	bool in_dispatch;	/* inside resolver_resolve(): the callback must not resume us */
-	bool eof;		/* the peer shut its sending side: serve what is buffered, then close */
-	bool closing;		/* protocol violation: flush the error reply, then close */
-	bool dead;		/* socket error or hang-up: close now */
-	size_t in_len;
-	uint64_t timer;		/* unfinished message, or unread final reply: give up then */
-	struct acm_wait wait;
-	struct strbuf out;
-	uint8_t in[ACM_MSG_MAX_LEN];
+	int64_t id;			/* the service's lookup while > 0 */
 };
 
 struct acm_prefetch {
-	int64_t id;		/* resolver waiter while > 0 */
+	int64_t id;		/* the service's lookup while > 0 */
+};
+
+/* Counters: see acm_server_stats_json(). */
+struct acm_stats {
+	uint64_t counters[ACM_MAX_COUNTER];
+	uint64_t perf_queries, ep_queries, verifications, verify_failures, prefetches;
+	uint64_t protocol_errors;
 };
 
 struct acm_server {
-	struct loop *loop;
-	struct resolver *res;
-	struct mad_port *port;
+	struct path_service *svc;
 	struct acm_server_opts opts;
-	char path[108];
-	struct acm_listener unix_l, tcp_l;
-	struct acm_client *clients;
+	struct door_stream *ds;
 	struct acm_prefetch prefetch[ACM_PREFETCH_SLOTS];
-	uint64_t node_guid;
-	uint8_t num_ports;
-	bool ca_known;
-	struct acm_server_stats st;
+	struct acm_stats st;
 };
-
-static void client_process(struct acm_client *c);
-static bool client_settle(struct acm_client *c);
 
 /* --- output --------------------------------------------------------------- */
 
-/* Writes what the socket takes now; the rest waits for EPOLLOUT. */
-static void client_flush(struct acm_client *c)
-{
-	while (c->out.len && !c->dead) {
-		ssize_t n = send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n > 0)
-			strbuf_consume(&c->out, (size_t)n);
-		else if (n < 0 && errno == EINTR)
-			continue;
-		else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		else
-			c->dead = true;
-	}
-}
-
 /*
- * Queues one reply and tries to send it at once, so that a client reading one reply per recv()
- * (libacm does) finds it whole. Resolve replies feed the ERROR and NODATA counters, as in ibacm.
+ * Queues one reply, which the core tries to send at once, so that a client reading one reply
+ * per recv() (libacm does) finds it whole. Resolve replies feed the ERROR and NODATA counters,
+ * as in ibacm. The output cap is never reached: requests stop at ACM_OUT_HIGH.
  */
-static void send_reply(struct acm_client *c, const uint8_t *buf, size_t len, bool resolve)
+static void send_reply(struct ds_client *c, const uint8_t *buf, size_t len, bool resolve)
 {
+	struct acm_server *s = ds_door(c);
 	uint8_t status = buf[2];
 
 	if (resolve && status == ACM_STATUS_ENODATA)
-		c->srv->st.counters[ACM_CNTR_NODATA]++;
+		s->st.counters[ACM_CNTR_NODATA]++;
 	else if (resolve && status != ACM_STATUS_SUCCESS)
-		c->srv->st.counters[ACM_CNTR_ERROR]++;
-	if (strbuf_append(&c->out, buf, len) < 0) {
-		c->dead = true;
-		return;
-	}
-	client_flush(c);
+		s->st.counters[ACM_CNTR_ERROR]++;
+	if (ds_reply(c, buf, len) < 0)
+		ds_close_after_reply(c);
 }
 
-static void reply_error(struct acm_client *c, const struct acm_msg_hdr *req, uint8_t status)
+static void reply_error(struct ds_client *c, const struct acm_msg_hdr *req, uint8_t status)
 {
 	uint8_t buf[ACM_MSG_MAX_LEN];
 	size_t len = acm_msg_error_encode(buf, req, status);
 
-	LOG_DEBUG("fd %d: opcode 0x%02x -> %s", c->fd, req->opcode, acm_msg_status_str(status));
+	LOG_DEBUG("opcode 0x%02x -> %s", req->opcode, acm_msg_status_str(status));
 	send_reply(c, buf, len, req->opcode == ACM_OP_RESOLVE);
 }
 
-/* --- this port ------------------------------------------------------------ */
+/* --- the ports served ----------------------------------------------------- */
 
 static bool gid_is_zero(const union ibv_gid *g)
 {
@@ -163,21 +115,23 @@ static bool gid_is_zero(const union ibv_gid *g)
 	return !memcmp(g, &zero, sizeof(zero));
 }
 
-static bool own_gid(const struct acm_server *s, const union ibv_gid *g)
+static bool own_gid(struct acm_server *s, const union ibv_gid *g)
 {
-	return !memcmp(g, &s->port->gid, sizeof(*g));
+	struct path_port p;
+
+	return path_service_port_by_gid(s->svc, g, &p) == 0;
 }
 
-/* The port answers to LID .. LID + 2^LMC - 1. */
-static bool own_lid(const struct acm_server *s, uint16_t lid)
+/* A port answers to LID .. LID + 2^LMC - 1. */
+static bool own_lid(struct acm_server *s, uint16_t lid)
 {
-	uint32_t base = s->port->lid;
+	struct path_port p;
 
-	return base && lid >= base && lid < base + (1u << (s->port->lmc & 7));
+	return path_service_port_by_lid(s->svc, lid, &p) == 0;
 }
 
-/* Does an entry name this port (PERF_QUERY by source address)? */
-static bool own_address(const struct acm_server *s, const struct acm_ep_addr_data *ep)
+/* Does an entry name a port served (PERF_QUERY by source address)? */
+static bool own_address(struct acm_server *s, const struct acm_ep_addr_data *ep)
 {
 	union ibv_gid g;
 
@@ -200,7 +154,7 @@ static bool own_address(const struct acm_server *s, const struct acm_ep_addr_dat
 
 /* The lookup a path-form RESOLVE asks for: its destination, its source (which must be this
  * port) and every QoS-relevant field it sets, so the answer is the SA's for exactly that. */
-static uint8_t request_from_path(const struct acm_server *s, const struct ibv_path_record *p,
+static uint8_t request_from_path(struct acm_server *s, const struct ibv_path_record *p,
 				 struct pr_request *rq)
 {
 	memset(rq, 0, sizeof(*rq));
@@ -247,7 +201,7 @@ static uint8_t request_from_path(const struct acm_server *s, const struct ibv_pa
 
 /* An address-form RESOLVE: GID or LID entries only, the source (if any) this port. *want gets
  * the addresses as path-record fields, for matching the answer. */
-static uint8_t request_from_addresses(const struct acm_server *s, const struct acm_msg_resolve *r,
+static uint8_t request_from_addresses(struct acm_server *s, const struct acm_msg_resolve *r,
 				      struct pr_request *rq, struct ibv_path_record *want)
 {
 	const struct acm_ep_addr_data *d = &r->ep[r->dst];
@@ -307,9 +261,10 @@ static uint8_t status_of(int err)
 	case -ENOBUFS:
 	case -EBUSY:
 	case -ENOSPC:
+	case -EDQUOT:		/* this user's new tuples are spent for now */
 		return ACM_STATUS_ENOMEM;
-	case -EADDRNOTAVAIL:
-		return ACM_STATUS_EDESTADDR;
+	case -EADDRNOTAVAIL:	/* no port served has that source */
+		return ACM_STATUS_ESRCADDR;
 	default:
 		return ACM_STATUS_EINVAL;
 	}
@@ -320,19 +275,25 @@ static void prefetch_done(void *arg, int err, uint8_t sa_status,
 {
 	struct acm_prefetch *p = arg;
 
+	(void)err;
+	(void)sa_status;
+	(void)recs;
+	(void)n;
 	p->id = 0;
 }
 
 /* NODELAY: ibacm answers ENODATA at once but goes on resolving, so a retry finds the path. */
-static void prefetch_start(struct acm_server *s, const struct pr_request *rq)
+static void prefetch_start(struct acm_server *s, const struct path_query *q)
 {
 	for (int i = 0; i < ACM_PREFETCH_SLOTS; i++) {
 		struct acm_prefetch *p = &s->prefetch[i];
+		struct path_query bg = *q;
 		int64_t ret;
 
 		if (p->id)
 			continue;
-		ret = resolver_resolve(s->res, rq, 0, prefetch_done, p);
+		bg.flags = 0;
+		ret = path_service_resolve(s->svc, &bg, prefetch_done, p);
 		if (ret > 0) {
 			p->id = ret;
 			s->st.prefetches++;
@@ -343,24 +304,23 @@ static void prefetch_start(struct acm_server *s, const struct pr_request *rq)
 	/* every slot busy: the client asked for no delay and will ask again */
 }
 
-/* The resolver's answer: the first record that satisfies what the client specified. Runs inside
- * resolver_resolve() for a cache hit, later for an SA query. */
+/* The service's answer: the first record that satisfies what the client specified. Runs inside
+ * path_service_resolve() for a cache hit, later for an SA query. */
 static void resolve_done(void *arg, int err, uint8_t sa_status,
 			 const struct ibv_path_record *recs, size_t n)
 {
-	struct acm_client *c = arg;
-	struct acm_server *s = c->srv;
-	struct acm_wait *w = &c->wait;
+	struct ds_client *c = arg;
+	struct acm_server *s = ds_door(c);
+	struct acm_wait *w = ds_state(c);
 	const struct ibv_path_record *pick = NULL;
 	uint8_t buf[ACM_MSG_MAX_LEN], st;
 
-	c->waiting = false;
 	w->id = 0;
 	for (size_t i = 0; !err && i < n && !pick; i++)
 		if (pr_matches(&recs[i], &w->want, w->mask))
 			pick = &recs[i];
 	st = err ? status_of(err) : pick ? ACM_STATUS_SUCCESS : ACM_STATUS_ENODATA;
-	if (pick && c->in_dispatch)
+	if (pick && w->in_resolve)
 		s->st.counters[ACM_CNTR_ROUTE_CACHE]++;
 	if (w->verify && st != ACM_STATUS_SUCCESS)
 		s->st.verify_failures++;
@@ -371,20 +331,16 @@ static void resolve_done(void *arg, int err, uint8_t sa_status,
 			   true);
 	else
 		reply_error(c, &w->hdr, st);
-	if (!c->in_dispatch) {
-		client_process(c);
-		client_settle(c);
-	}
+	ds_resume(c);
 }
 
-static void serve_resolve(struct acm_client *c, const struct acm_msg_hdr *h, const uint8_t *msg,
+static void serve_resolve(struct ds_client *c, const struct acm_msg_hdr *h, const uint8_t *msg,
 			  size_t len)
 {
-	struct acm_server *s = c->srv;
-	struct acm_wait *w = &c->wait;
+	struct acm_server *s = ds_door(c);
+	struct acm_wait *w = ds_state(c);
+	struct path_query q = { .quota = ds_quota(c) };
 	struct acm_msg_resolve r;
-	struct pr_request rq;
-	unsigned flags = 0;
 	int64_t ret;
 	uint8_t st;
 
@@ -394,9 +350,9 @@ static void serve_resolve(struct acm_client *c, const struct acm_msg_hdr *h, con
 	st = acm_msg_resolve_decode(msg, len, &r);
 	if (st == ACM_STATUS_SUCCESS && r.path_form) {
 		w->want = r.ep[0].info.path;
-		st = request_from_path(s, &w->want, &rq);
+		st = request_from_path(s, &w->want, &q.req);
 	} else if (st == ACM_STATUS_SUCCESS) {
-		st = request_from_addresses(s, &r, &rq, &w->want);
+		st = request_from_addresses(s, &r, &q.req, &w->want);
 	}
 	if (st != ACM_STATUS_SUCCESS) {
 		reply_error(c, h, st);
@@ -404,38 +360,38 @@ static void serve_resolve(struct acm_client *c, const struct acm_msg_hdr *h, con
 	}
 	w->mask = acm_msg_path_mask(&w->want) & ~(uint64_t)ANSWERED_BY_QUERY;
 	if (r.flags & ACM_MSG_FLAG_QUERY_SA) {
-		flags = RESOLVE_SA;
+		q.flags = PATH_Q_SA;
 		w->verify = true;
 		s->st.verifications++;
 	} else if (r.flags & ACM_MSG_FLAG_NODELAY) {
-		flags = RESOLVE_CACHE_ONLY;
+		q.flags = PATH_Q_CACHE_ONLY;
 		w->cache_only = true;
 	}
-	c->waiting = true;
-	c->in_dispatch = true;
-	ret = resolver_resolve(s->res, &rq, flags, resolve_done, c);
-	c->in_dispatch = false;
+	ds_park(c);
+	w->in_resolve = true;
+	ret = path_service_resolve(s->svc, &q, resolve_done, c);
+	w->in_resolve = false;
 	if (ret > 0) {
 		w->id = ret;
 		s->st.counters[ACM_CNTR_ROUTE_QUERY]++;
 		return;
 	}
 	if (ret < 0) {
-		c->waiting = false;
 		LOG_DEBUG("cannot resolve: %s", strerror((int)-ret));
 		reply_error(c, h, status_of((int)ret));
+		ds_resume(c);
 		return;
 	}
 	if (w->prefetch)	/* answered by resolve_done() already */
-		prefetch_start(s, &rq);
+		prefetch_start(s, &q);
 }
 
 /* --- PERF_QUERY and EP_QUERY --------------------------------------------- */
 
-static void serve_perf(struct acm_client *c, const struct acm_msg_hdr *h, const uint8_t *msg,
+static void serve_perf(struct ds_client *c, const struct acm_msg_hdr *h, const uint8_t *msg,
 		       size_t len)
 {
-	struct acm_server *s = c->srv;
+	struct acm_server *s = ds_door(c);
 	uint8_t buf[ACM_MSG_MAX_LEN];
 	struct acm_msg_perf q;
 	uint8_t st;
@@ -443,11 +399,12 @@ static void serve_perf(struct acm_client *c, const struct acm_msg_hdr *h, const 
 	s->st.perf_queries++;
 	st = acm_msg_perf_decode(msg, len, &q);
 	/* The whole service, unless an endpoint is named: by source entry or by index (1-based).
-	 * localsa has one endpoint, so its counters are the service's. */
+	 * The counters are the service's, whichever endpoint is named. */
 	if (st == ACM_STATUS_SUCCESS && q.has_ep && (q.ep.flags & ACM_EP_FLAG_SOURCE) &&
 	    !own_address(s, &q.ep))
 		st = ACM_STATUS_ESRCADDR;
-	else if (st == ACM_STATUS_SUCCESS && !q.has_ep && q.index > 1)
+	else if (st == ACM_STATUS_SUCCESS && !q.has_ep &&
+		 q.index > path_service_ports(s->svc, NULL, 0))
 		st = ACM_STATUS_ESRCADDR;
 	if (st != ACM_STATUS_SUCCESS) {
 		reply_error(c, h, st);
@@ -457,16 +414,12 @@ static void serve_perf(struct acm_client *c, const struct acm_msg_hdr *h, const 
 		   false);
 }
 
-static void describe_endpoint(const struct acm_server *s, struct acm_msg_ep_desc *d)
+static void describe_endpoint(const struct path_port *p, struct acm_msg_ep_desc *d)
 {
-	const struct mad_port *p = s->port;
-	uint64_t guid;
-
 	memset(d, 0, sizeof(*d));
-	memcpy(&guid, p->gid.raw + 8, sizeof(guid));
-	d->dev_guid = s->ca_known ? s->node_guid : be64toh(guid);
-	d->port_num = (uint8_t)p->portnum;
-	d->phys_port_cnt = s->ca_known && s->num_ports >= d->port_num ? s->num_ports : d->port_num;
+	d->dev_guid = p->node_guid;
+	d->port_num = (uint8_t)p->port_num;
+	d->phys_port_cnt = p->num_ports >= d->port_num ? p->num_ports : d->port_num;
 	d->pkey = 0xffff;
 	snprintf(d->prov_name, sizeof(d->prov_name), "localsa");
 	pr_gid_to_text(&p->gid, d->addrs[0]);
@@ -474,10 +427,12 @@ static void describe_endpoint(const struct acm_server *s, struct acm_msg_ep_desc
 	d->n_addrs = 2;
 }
 
-static void serve_ep_query(struct acm_client *c, const struct acm_msg_hdr *h, const uint8_t *msg,
+static void serve_ep_query(struct ds_client *c, const struct acm_msg_hdr *h, const uint8_t *msg,
 			   size_t len)
 {
-	struct acm_server *s = c->srv;
+	struct acm_server *s = ds_door(c);
+	struct path_port ports[PATH_PORTS_MAX];
+	size_t n = path_service_ports(s->svc, ports, PATH_PORTS_MAX);
 	uint8_t buf[ACM_MSG_MAX_LEN];
 	struct acm_msg_ep_query q;
 	struct acm_msg_ep_desc d;
@@ -485,317 +440,147 @@ static void serve_ep_query(struct acm_client *c, const struct acm_msg_hdr *h, co
 
 	s->st.ep_queries++;
 	st = acm_msg_ep_query_decode(msg, len, &q);
-	/* one endpoint, index 1, on this port; ibacm answers EINVAL for any other */
-	if (st == ACM_STATUS_SUCCESS && (q.index != 1 || (q.port && q.port != s->port->portnum)))
+	/* an endpoint per port, indexed from 1; ibacm answers EINVAL for any other */
+	if (st == ACM_STATUS_SUCCESS && (!q.index || q.index > n || q.index > PATH_PORTS_MAX ||
+					 (q.port && q.port != ports[q.index - 1].port_num)))
 		st = ACM_STATUS_EINVAL;
 	if (st != ACM_STATUS_SUCCESS) {
 		reply_error(c, h, st);
 		return;
 	}
-	describe_endpoint(s, &d);
+	describe_endpoint(&ports[q.index - 1], &d);
 	send_reply(c, buf, acm_msg_ep_reply_encode(buf, h, &d), false);
 }
 
-/* --- clients -------------------------------------------------------------- */
+/* --- the codec ------------------------------------------------------------ */
 
-static void dispatch(struct acm_client *c, const struct acm_msg_hdr *h, const uint8_t *msg,
-		     size_t len)
+static ssize_t acm_frame(struct ds_client *c, const uint8_t *buf, size_t len)
 {
-	switch (h->opcode) {
+	struct acm_server *s = ds_door(c);
+	struct acm_msg_hdr h;
+	int n = acm_msg_frame(buf, len, &h);
+
+	if (n < 0) {	/* bad version or length: no way to find the next message */
+		s->st.protocol_errors++;
+		reply_error(c, &h, ACM_STATUS_EINVAL);
+	}
+	return n;
+}
+
+static void acm_dispatch(struct ds_client *c, uint8_t *msg, size_t len)
+{
+	struct acm_server *s = ds_door(c);
+	struct acm_msg_hdr h;
+
+	acm_msg_frame(msg, len, &h);
+	switch (h.opcode) {
 	case ACM_OP_RESOLVE:
-		serve_resolve(c, h, msg, len);
+		serve_resolve(c, &h, msg, len);
 		break;
 	case ACM_OP_PERF_QUERY:
-		serve_perf(c, h, msg, len);
+		serve_perf(c, &h, msg, len);
 		break;
 	case ACM_OP_EP_QUERY:
-		serve_ep_query(c, h, msg, len);
+		serve_ep_query(c, &h, msg, len);
 		break;
 	default:	/* framed, so the stream survives: answer and go on */
-		c->srv->st.protocol_errors++;
-		reply_error(c, h, ACM_STATUS_EINVAL);
+		s->st.protocol_errors++;
+		reply_error(c, &h, ACM_STATUS_EINVAL);
 		break;
 	}
 }
 
-/* Serves the complete messages in the input, one at a time, while nothing blocks the client. */
-static void client_process(struct acm_client *c)
+/* Cut short by the peer, or left unfinished: an error for what the header names, if any. */
+static void acm_unfinished(struct ds_client *c, const uint8_t *buf, size_t len, bool timeout)
 {
-	uint8_t msg[ACM_MSG_MAX_LEN];
-	struct acm_msg_hdr h;
-	int n;
-
-	while (!c->waiting && !c->closing && !c->dead && c->out.len < ACM_OUT_HIGH) {
-		n = acm_msg_frame(c->in, c->in_len, &h);
-		if (n == 0) {
-			if (c->eof && c->in_len) {	/* cut short by the peer */
-				c->srv->st.protocol_errors++;
-				if (c->in_len >= ACM_MSG_HDR_LENGTH)
-					reply_error(c, &h, ACM_STATUS_EINVAL);
-				c->closing = true;
-			}
-			return;
-		}
-		if (n < 0) {	/* bad version or length: no way to find the next message */
-			c->srv->st.protocol_errors++;
-			reply_error(c, &h, ACM_STATUS_EINVAL);
-			c->closing = true;
-			return;
-		}
-		/* Take the message out first: its reply may be written before dispatch returns. */
-		memcpy(msg, c->in, (size_t)n);
-		c->in_len -= (size_t)n;
-		memmove(c->in, c->in + n, c->in_len);
-		dispatch(c, &h, msg, (size_t)n);
-	}
-}
-
-static void client_free(struct acm_client *c)
-{
-	struct acm_server *s = c->srv;
-
-	if (c->waiting && c->wait.id > 0)
-		resolver_cancel(s->res, c->wait.id);
-	if (c->timer)
-		loop_timer_cancel(s->loop, c->timer);
-	loop_del_fd(s->loop, c->fd);
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	s->st.clients_now--;
-	strbuf_free(&c->out);
-	free(c);
-}
-
-static void client_expired(struct loop *loop, void *arg)
-{
-	struct acm_client *c = arg;
+	struct acm_server *s = ds_door(c);
 	struct acm_msg_hdr h;
 
-	(void)loop;
-	c->timer = 0;
-	if (c->closing) {	/* the error reply was never read: drop it */
-		c->dead = true;
-		client_settle(c);
-		return;
-	}
-	LOG_DEBUG("fd %d: message unfinished after %u ms, closing", c->fd,
-		  c->srv->opts.partial_timeout_ms);
-	c->srv->st.protocol_errors++;
-	if (acm_msg_frame(c->in, c->in_len, &h) == 0 && c->in_len >= ACM_MSG_HDR_LENGTH)
+	(void)timeout;
+	s->st.protocol_errors++;
+	if (acm_msg_frame(buf, len, &h) == 0 && len >= ACM_MSG_HDR_LENGTH)
 		reply_error(c, &h, ACM_STATUS_EINVAL);
-	c->closing = true;
-	client_settle(c);
 }
 
-/*
- * Called after every event of a client: frees a client that is finished, otherwise sets what
- * epoll watches and its timer. Returns false if c was freed.
- */
-static bool client_settle(struct acm_client *c)
+static void acm_closing(struct ds_client *c)
 {
-	struct acm_server *s = c->srv;
-	uint32_t ev = 0;
-	bool timed;
+	struct acm_server *s = ds_door(c);
+	struct acm_wait *w = ds_state(c);
 
-	if (c->dead || ((c->closing || (c->eof && !c->in_len)) && !c->waiting && !c->out.len)) {
-		client_free(c);
-		return false;
-	}
-	if (!c->waiting && !c->closing && !c->eof && c->out.len < ACM_OUT_HIGH &&
-	    c->in_len < sizeof(c->in))
-		ev |= EPOLLIN;
-	if (c->out.len)
-		ev |= EPOLLOUT;
-	if (ev != c->events && loop_mod_fd(s->loop, c->fd, ev) == 0)
-		c->events = ev;
-	/* Reading, yet bytes are left: they are a message begun and not finished. */
-	/* Reading, yet bytes are left: they are a message begun and not finished. Or closing, yet
-	 * the error reply is still unsent: the peer does not read. Either may not last. */
-	timed = ((ev & EPOLLIN) && c->in_len) || (c->closing && c->out.len);
-	if (timed && !c->timer) {
-		c->timer = loop_timer_add(s->loop, s->opts.partial_timeout_ms, client_expired, c);
-	} else if (!timed && c->timer) {
-		loop_timer_cancel(s->loop, c->timer);
-		c->timer = 0;
-	}
-	return true;
+	if (w->id > 0)
+		path_service_cancel(s->svc, w->id);
 }
 
-static void client_io(struct loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct acm_client *c = arg;
-
-	(void)loop;
-	if (events & (EPOLLHUP | EPOLLERR)) {	/* gone both ways: nobody to answer */
-		c->dead = true;
-		client_settle(c);
-		return;
-	}
-	if (events & EPOLLOUT)
-		client_flush(c);
-	if ((events & EPOLLIN) && !c->dead && !c->eof && c->in_len < sizeof(c->in)) {
-		ssize_t n = recv(fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
-
-		if (n > 0)
-			c->in_len += (size_t)n;
-		else if (n == 0)
-			c->eof = true;
-		else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			c->dead = true;
-	}
-	if (!c->dead)
-		client_process(c);
-	client_settle(c);
-}
-
-static void client_new(struct acm_server *s, int fd, bool tcp)
-{
-	struct acm_client *c = calloc(1, sizeof(*c));
-	int one = 1;
-
-	if (!c) {
-		close(fd);
-		return;
-	}
-	if (tcp)	/* replies are small and awaited one by one: no Nagle delay */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->srv = s;
-	c->fd = fd;
-	c->events = EPOLLIN;
-	strbuf_init(&c->out, ACM_OUT_MAX);
-	if (loop_add_fd(s->loop, fd, EPOLLIN, client_io, c) < 0) {
-		close(fd);
-		free(c);
-		return;
-	}
-	c->next = s->clients;
-	if (s->clients)
-		s->clients->prev = c;
-	s->clients = c;
-	s->st.clients_now++;
-	s->st.clients_total++;
-}
-
-/* --- listeners ------------------------------------------------------------ */
-
-static void listener_resume(struct loop *loop, void *arg)
-{
-	struct acm_listener *l = arg;
-
-	l->pause_timer = 0;
-	loop_mod_fd(loop, l->fd, EPOLLIN);
-}
-
-static void listener_accept(struct loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct acm_listener *l = arg;
-	struct acm_server *s = l->srv;
-
-	(void)events;
-	for (int i = 0; i < ACM_ACCEPT_BATCH; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (cfd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			/* EMFILE and kin: the connection stays queued and the listener readable;
-			 * look away for a moment instead of spinning. */
-			LOG_WARN("ACM accept: %s; pausing %d ms", strerror(errno), ACM_ACCEPT_PAUSE_MS);
-			if (loop_mod_fd(loop, fd, 0) == 0)
-				l->pause_timer = loop_timer_add(loop, ACM_ACCEPT_PAUSE_MS,
-								listener_resume, l);
-			return;
-		}
-		if (s->st.clients_now >= s->opts.max_clients) {
-			s->st.clients_rejected++;
-			close(cfd);
-			continue;
-		}
-		client_new(s, cfd, l->tcp);
-	}
-}
-
-static void listener_close(struct acm_server *s, struct acm_listener *l)
-{
-	if (l->fd < 0)
-		return;
-	if (l->pause_timer)
-		loop_timer_cancel(s->loop, l->pause_timer);
-	loop_del_fd(s->loop, l->fd);
-	close(l->fd);
-	if (l->bound)
-		unlink(s->path);
-	l->fd = -1;
-}
+static const struct door_stream_codec acm_codec = {
+	.frame = acm_frame,
+	.dispatch = acm_dispatch,
+	.unfinished = acm_unfinished,
+	.closing = acm_closing,
+};
 
 /* --- public --------------------------------------------------------------- */
 
-int acm_server_new(struct loop *loop, struct resolver *res, struct mad_port *port,
+int acm_server_new(struct loop *loop, struct path_service *svc,
 		   const struct acm_server_opts *opts, struct acm_server **out)
 {
-	bool want_unix = opts->path && *opts->path;
+	bool want_unix = opts->path && *opts->path, inherited = false;
+	struct door_stream_opts so;
 	struct acm_server *s;
-	int ret;
+	int fd, ret;
 
 	if (!want_unix && !opts->tcp_port)
 		return -EINVAL;
-	if (want_unix && strlen(opts->path) >= sizeof(s->path))
-		return -ENAMETOOLONG;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->loop = loop;
-	s->res = res;
-	s->port = port;
+	s->svc = svc;
 	s->opts = *opts;
 	if (!s->opts.max_clients)
 		s->opts.max_clients = ACM_DEFAULT_MAX_CLIENTS;
 	if (!s->opts.partial_timeout_ms)
 		s->opts.partial_timeout_ms = ACM_DEFAULT_PARTIAL_MS;
-	s->unix_l = (struct acm_listener){ .srv = s, .fd = -1 };
-	s->tcp_l = (struct acm_listener){ .srv = s, .fd = -1, .tcp = true };
-	s->ca_known = mad_port_ca_info(port, &s->node_guid, &s->num_ports) == 0;
-
+	so = (struct door_stream_opts){
+		.name = "ACM", .codec = &acm_codec, .door = s,
+		.state_size = sizeof(struct acm_wait), .in_max = ACM_MSG_MAX_LEN,
+		.out_high = ACM_OUT_HIGH, .out_max = ACM_OUT_MAX,
+		.max_clients = s->opts.max_clients, .idle_ms = s->opts.idle_ms,
+		.partial_ms = s->opts.partial_timeout_ms,
+		.tuple_burst = opts->new_tuples ? opts->new_tuples : ACM_DEFAULT_NEW_TUPLES,
+		.tuple_per_s = opts->new_tuples_per_s ? opts->new_tuples_per_s :
+							ACM_DEFAULT_NEW_TUPLES_PER_S,
+	};
+	ret = door_stream_new(loop, &so, &s->ds);
+	if (ret < 0)
+		goto out_free;
 	if (want_unix) {
-		snprintf(s->path, sizeof(s->path), "%s", opts->path);
-		ret = door_listen_unix(s->path, ACM_SOCKET_MODE, ACM_BACKLOG, &s->unix_l.fd,
-				       &s->unix_l.bound);
+		ret = door_stream_listen_unix(s->ds, opts->path, ACM_SOCKET_MODE, ACM_BACKLOG,
+					      &inherited);
 		if (ret < 0) {
-			LOG_ERR("ACM socket %s: %s%s", s->path, strerror(-ret),
+			LOG_ERR("ACM socket %s: %s%s", opts->path, strerror(-ret),
 				ret == -EADDRINUSE ? " (is ibacm running?)" : "");
-			goto out_free;
+			goto out_stream;
 		}
-		ret = loop_add_fd(loop, s->unix_l.fd, EPOLLIN, listener_accept, &s->unix_l);
-		if (ret < 0)
-			goto out_close;
 	}
 	if (s->opts.tcp_port) {
-		ret = door_listen_tcp_loopback(s->opts.tcp_port, ACM_BACKLOG, &s->tcp_l.fd);
+		ret = door_listen_tcp_loopback(s->opts.tcp_port, ACM_BACKLOG, &fd);
 		if (ret < 0) {
 			LOG_ERR("ACM TCP port 127.0.0.1:%u: %s", s->opts.tcp_port, strerror(-ret));
-			goto out_close;
+			goto out_stream;
 		}
-		ret = loop_add_fd(loop, s->tcp_l.fd, EPOLLIN, listener_accept, &s->tcp_l);
-		if (ret < 0)
-			goto out_close;
+		ret = door_stream_listen(s->ds, fd, true);
+		if (ret < 0) {
+			close(fd);
+			goto out_stream;
+		}
 	}
-	LOG_INFO("ACM service on %s%s%s%s", want_unix ? s->path : "",
-		 want_unix && !s->unix_l.bound ? " (socket from systemd)" : "",
-		 want_unix && s->opts.tcp_port ? " and " : "",
+	LOG_INFO("ACM service on %s%s%s%s", want_unix ? opts->path : "",
+		 inherited ? " (socket from systemd)" : "", want_unix && s->opts.tcp_port ? " and " : "",
 		 s->opts.tcp_port ? "127.0.0.1 (TCP)" : "");
 	*out = s;
 	return 0;
 
-out_close:
-	listener_close(s, &s->tcp_l);
-	listener_close(s, &s->unix_l);
+out_stream:
+	door_stream_free(s->ds);
 out_free:
 	free(s);
 	return ret;
@@ -805,43 +590,36 @@ void acm_server_free(struct acm_server *s)
 {
 	if (!s)
 		return;
-	while (s->clients)
-		client_free(s->clients);
+	door_stream_free(s->ds);
 	for (int i = 0; i < ACM_PREFETCH_SLOTS; i++)
 		if (s->prefetch[i].id > 0)
-			resolver_cancel(s->res, s->prefetch[i].id);
-	listener_close(s, &s->unix_l);
-	listener_close(s, &s->tcp_l);
+			path_service_cancel(s->svc, s->prefetch[i].id);
 	free(s);
 }
 
-void acm_server_stats(const struct acm_server *s, struct acm_server_stats *out)
+void acm_server_stats_json(const struct acm_server *s, struct json *j)
 {
-	*out = s->st;
-}
-
-void acm_server_append_json(const struct acm_server *s, struct strbuf *o)
-{
+	struct door_stream_stats ds;
 	const uint64_t *k;
 
 	if (!s)
 		return;
+	door_stream_stats(s->ds, &ds);
 	k = s->st.counters;
-	strbuf_printf(o, "\"acm_resolves\": %llu, \"acm_route_cache\": %llu, "
-		      "\"acm_route_queries\": %llu, \"acm_nodata\": %llu, \"acm_errors\": %llu, "
-		      "\"acm_verifications\": %llu, \"acm_verify_failures\": %llu, "
-		      "\"acm_prefetches\": %llu, \"acm_perf_queries\": %llu, \"acm_ep_queries\": %llu, "
-		      "\"acm_clients\": %llu, \"acm_clients_total\": %llu, "
-		      "\"acm_clients_rejected\": %llu, \"acm_protocol_errors\": %llu, ",
-		      (unsigned long long)k[ACM_CNTR_RESOLVE],
-		      (unsigned long long)k[ACM_CNTR_ROUTE_CACHE],
-		      (unsigned long long)k[ACM_CNTR_ROUTE_QUERY],
-		      (unsigned long long)k[ACM_CNTR_NODATA], (unsigned long long)k[ACM_CNTR_ERROR],
-		      (unsigned long long)s->st.verifications,
-		      (unsigned long long)s->st.verify_failures,
-		      (unsigned long long)s->st.prefetches, (unsigned long long)s->st.perf_queries,
-		      (unsigned long long)s->st.ep_queries, (unsigned long long)s->st.clients_now,
-		      (unsigned long long)s->st.clients_total,
-		      (unsigned long long)s->st.clients_rejected,
-		      (unsigned long long)s->st.protocol_errors);
+	json_u64(j, "acm_resolves", k[ACM_CNTR_RESOLVE]);
+	json_u64(j, "acm_route_cache", k[ACM_CNTR_ROUTE_CACHE]);
+	json_u64(j, "acm_route_queries", k[ACM_CNTR_ROUTE_QUERY]);
+	json_u64(j, "acm_nodata", k[ACM_CNTR_NODATA]);
+	json_u64(j, "acm_errors", k[ACM_CNTR_ERROR]);
+	json_u64(j, "acm_verifications", s->st.verifications);
+	json_u64(j, "acm_verify_failures", s->st.verify_failures);
+	json_u64(j, "acm_prefetches", s->st.prefetches);
+	json_u64(j, "acm_perf_queries", s->st.perf_queries);
+	json_u64(j, "acm_ep_queries", s->st.ep_queries);
+	json_u64(j, "acm_clients", ds.clients_now);
+	json_u64(j, "acm_clients_total", ds.clients_total);
+	json_u64(j, "acm_clients_rejected", ds.rejected);
+	json_u64(j, "acm_protocol_errors", s->st.protocol_errors);
+	json_u64(j, "acm_clients_evicted", ds.evicted);
+	json_u64(j, "acm_idle_closed", ds.idle_closed);
 }

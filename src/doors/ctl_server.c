@@ -1,74 +1,104 @@
 /*
- * ctl_server - see ctl_server.h. One request at a time per client; a client
- * waiting for the SA or a refresh is parked (its fd unwatched for input) and
- * resumed by the callback. A client that hangs up while parked is freed by
- * that callback. Caps: clients, line length, reply size.
+ * ctl_server - see ctl_server.h. A request is one line; its reply is queued whole (records,
+ * errors, stats), except `dump`, whose lines are produced from a resumable walk of the cache
+ * as the client reads them, so no client holds more than a few replies' worth of memory. A
+ * dump promises "OK n" lines for the n paths cached when it starts; if paths leave the cache
+ * before the walk reaches them, the connection is closed after the lines there are (the CLI
+ * prints what came).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <infiniband/umad_sa.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/strbuf.h"
 #include "doors/ctl_server.h"
-#include "doors/door_listen.h"
-#include "fabric/resolver.h"
-#include "fabric/sa_client.h"
+#include "doors/door_stream.h"
+#include "fabric/path_service.h"
 #include "wire/ctl_proto.h"
 #include "wire/path_rec.h"
 #include "wire/sa_mad.h"
 
-enum { REPLY_MAX = 256 << 20 };
+enum {
+	DEFAULT_MAX_CLIENTS = 64,
+	ROOT_SLOTS = 1,			/* so that root can always get in to flush or refresh */
+	DEFAULT_IDLE_MS = 60000,	/* liblocalsa reconnects a kept connection that was closed */
+	PARTIAL_MS = 5000,
+	OUT_HIGH = 32 << 10,		/* ~2 of the largest path replies (128 paths, 16.6 KB) */
+	OUT_MAX = 128 << 10,		/* OUT_HIGH + the largest single reply */
+	DEFAULT_NEW_TUPLES = 64,
+	DEFAULT_NEW_TUPLES_PER_S = 4,
+	DUMP_CHUNK = 64,		/* paths per produce() call */
+	MSG_MAX = 512,			/* an error's message */
+	REPLY_LINE_MAX = MSG_MAX + 64,	/* "ERR CODE message\n", a dump line */
+	BACKLOG = 64,
+};
 
+/* Per client, in the core's client (ds_state). */
 struct ctl_client {
-	struct ctl_client *next;
-	struct ctl_server *srv;
-	int fd;
-	uid_t uid;
-	char in[CTL_MAX_LINE + 1];
-	size_t in_len;
-	struct strbuf out;
-	bool parked;      /* waiting for a resolver or refresh callback */
-	bool in_dispatch; /* inside a command: a callback that runs now must not resume us */
-	bool closed;      /* peer gone while parked: free in the callback */
-	bool hangup;      /* close once the reply is flushed */
-	int64_t waiter;
+	int64_t waiter;			/* the service's lookup while > 0 */
+	bool refresh_wait;		/* a refresh callback will come */
+	struct pr_cache_scan scan;	/* dump in progress */
+	uint64_t dump_left;		/* lines the dump still owes */
+	uint64_t dump_now_s;
 };
 
 struct ctl_server {
 	struct loop *loop;
-	struct resolver *res;
-	struct sa_client *sa;
+	struct path_service *svc;
 	struct ctl_server_opts opts;
-	char path[108];
-	int fd;
-	bool bound;           /* we created the socket file: unlink it at the end */
-	struct ctl_client *clients;
-	unsigned n_clients;
-	uint64_t requests, errors, rejected_clients;
+	struct door_stream *ds;
+	uint64_t requests, errors;
 };
-
-static void client_io(struct loop *loop, int fd, uint32_t events, void *arg);
-static void client_process(struct ctl_client *c);
 
 /* --- replies -------------------------------------------------------------- */
 
-static void reply_err(struct ctl_client *c, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void reply_err(struct ctl_client *c, const char *code, const char *fmt, ...)
+/* Queues text; a reply that does not fit the client's output ends the connection. */
+static void send_text(struct ds_client *c, const char *buf, size_t len)
 {
-	char msg[512];
+	static const char too_big[] = "ERR E2BIG reply too large\n";
+
+	if (ds_reply(c, buf, len) == 0)
+		return;
+	(void)ds_reply(c, too_big, sizeof(too_big) - 1);
+	ds_close_after_reply(c);
+}
+
+static void reply(struct ds_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One formatted reply of at most REPLY_LINE_MAX bytes; a longer one is cut, its last line
+ * still ended (the client counts lines). */
+static void reply(struct ds_client *c, const char *fmt, ...)
+{
+	char msg[REPLY_LINE_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(msg)) {
+		n = sizeof(msg) - 1;
+		msg[n - 1] = '\n';
+	}
+	send_text(c, msg, (size_t)n);
+}
+
+static void reply_err(struct ds_client *c, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reply_err(struct ds_client *c, const char *code, const char *fmt, ...)
+{
+	struct ctl_server *s = ds_door(c);
+	char msg[MSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -77,86 +107,32 @@ static void reply_err(struct ctl_client *c, const char *code, const char *fmt, .
 	for (char *p = msg; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
-	c->srv->errors++;
-	strbuf_printf(&c->out, "ERR %s %s\n", code, msg);
+	s->errors++;
+	reply(c, "ERR %s %s\n", code, msg);
 }
 
-static void reply_records(struct ctl_client *c, const struct ibv_path_record *recs, size_t n)
+static void reply_records(struct ds_client *c, const struct ibv_path_record *recs, size_t n)
 {
 	char hex[2 * PR_LEN + 1];
+	struct strbuf sb;
 
-	strbuf_printf(&c->out, "OK %zu\n", n);
+	strbuf_init(&sb, OUT_MAX);
+	strbuf_printf(&sb, "OK %zu\n", n);
 	for (size_t i = 0; i < n; i++) {
 		ctl_hex_encode(&recs[i], PR_LEN, hex);
-		strbuf_printf(&c->out, "%s\n", hex);
+		strbuf_printf(&sb, "%s\n", hex);
 	}
+	if (sb.err)
+		reply_err(c, "E2BIG", "reply too large");
+	else
+		send_text(c, sb.buf, sb.len);
+	strbuf_free(&sb);
 }
 
-static void client_flush_watch(struct ctl_client *c)
-{
-	uint32_t ev = c->parked ? 0 : EPOLLIN;
-
-	if (c->out.len)
-		ev |= EPOLLOUT;
-	loop_mod_fd(c->srv->loop, c->fd, ev);
-}
-
-static void client_free(struct ctl_client *c)
-{
-	struct ctl_server *s = c->srv;
-
-	for (struct ctl_client **pp = &s->clients; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	s->n_clients--;
-	strbuf_free(&c->out);
-	free(c);
-}
-
-static void client_close(struct ctl_client *c)
-{
-	if (c->fd >= 0) {
-		loop_del_fd(c->srv->loop, c->fd);
-		close(c->fd);
-		c->fd = -1;
-	}
-	if (c->parked) {
-		c->closed = true;  /* the pending callback frees it */
-		return;
-	}
-	client_free(c);
-}
-
-/* Resumes a parked client after its callback wrote the reply. */
-static bool unpark(struct ctl_client *c)
-{
-	c->parked = false;
-	c->waiter = 0;
-	if (c->closed) {
-		client_free(c);
-		return false;
-	}
-	client_flush_watch(c);
-	client_process(c);
-	return true;
-}
-
-/* --- commands ------------------------------------------------------------- */
-
-static bool writer_allowed(const struct ctl_client *c)
-{
-	return c->uid == 0 || c->uid == geteuid();
-}
-
-static int parse_gid(const char *s, union ibv_gid *gid)
-{
-	return pr_from_text_gid(s, gid);
-}
+/* --- path ----------------------------------------------------------------- */
 
 /* Fills a pr_request from key=value arguments; writes an ERR on failure. */
-static bool parse_path_args(struct ctl_client *c, const struct ctl_request *req,
+static bool parse_path_args(struct ds_client *c, const struct ctl_request *req,
 			    struct pr_request *pr)
 {
 	static const char *const known[] = { "sgid", "dgid", "dlid", "pkey", "service_id",
@@ -176,12 +152,12 @@ static bool parse_path_args(struct ctl_client *c, const struct ctl_request *req,
 		}
 	}
 	if ((s = ctl_arg(req, "sgid"))) {
-		if (parse_gid(s, &pr->sgid) < 0)
+		if (pr_from_text_gid(s, &pr->sgid) < 0)
 			goto bad_gid;
 		pr->has |= PR_REQ_SGID;
 	}
 	if ((s = ctl_arg(req, "dgid"))) {
-		if (parse_gid(s, &pr->dgid) < 0)
+		if (pr_from_text_gid(s, &pr->dgid) < 0)
 			goto bad_gid;
 		pr->has |= PR_REQ_DGID;
 	}
@@ -216,15 +192,14 @@ bad_gid:
 	return false;
 }
 
+/* The service's answer, inside path_service_resolve() (a hit) or later. */
 static void path_done(void *arg, int err, uint8_t sa_status, const struct ibv_path_record *recs,
 		      size_t n)
 {
-	struct ctl_client *c = arg;
+	struct ds_client *c = arg;
+	struct ctl_client *cc = ds_state(c);
 
-	if (c->closed && !c->in_dispatch) {
-		unpark(c);
-		return;
-	}
+	cc->waiter = 0;
 	if (!err)
 		reply_records(c, recs, n);
 	else if (err == -ENOENT)
@@ -236,169 +211,175 @@ static void path_done(void *arg, int err, uint8_t sa_status, const struct ibv_pa
 			  sa_status_str((uint16_t)(sa_status << 8)));
 	else
 		reply_err(c, "EIO", "%s", strerror(-err));
-	/* Answered from the cache, inside cmd_path(): client_process() goes on by itself.
-	 * Resuming here would run the next lines nested, under the caller's feet. */
-	if (c->parked && !c->in_dispatch)
-		unpark(c);
+	ds_resume(c);
 }
 
-static void cmd_path(struct ctl_client *c, const struct ctl_request *req)
+static void cmd_path(struct ds_client *c, const struct ctl_request *req)
 {
-	struct pr_request pr;
+	struct ctl_server *s = ds_door(c);
+	struct ctl_client *cc = ds_state(c);
 	const char *sa = ctl_arg(req, "sa");
+	struct path_query q = { .quota = ds_quota(c) };
 	int64_t ret;
 
-	if (!parse_path_args(c, req, &pr))
+	if (!parse_path_args(c, req, &q.req))
 		return;
-	c->parked = true;
-	c->in_dispatch = true;
-	ret = resolver_resolve(c->srv->res, &pr, sa && !strcmp(sa, "1") ? RESOLVE_SA : 0,
-			       path_done, c);
-	c->in_dispatch = false;
+	q.flags = sa && !strcmp(sa, "1") ? PATH_Q_SA : 0;
+	ds_park(c);
+	ret = path_service_resolve(s->svc, &q, path_done, c);
 	if (ret > 0) {
-		c->waiter = ret;
-		client_flush_watch(c);
+		cc->waiter = ret;
 		return;
 	}
-	if (ret < 0) {
-		c->parked = false;
+	if (ret == 0)
+		return;		/* answered (and resumed) already */
+	if (ret == -EADDRNOTAVAIL)
+		reply_err(c, "EINVAL", "sgid=%s is not a port this daemon serves",
+			  ctl_arg(req, "sgid"));
+	else if (ret == -EDQUOT)
+		reply_err(c, "EBUSY", "too many new kinds of request (ServiceID, PKey, QoS class, "
+			  "SL, TClass) from uid %u: try again later", (unsigned)ds_uid(c));
+	else
 		reply_err(c, "EIO", "cannot resolve: %s", strerror((int)-ret));
-		return;
-	}
-	c->parked = false; /* answered synchronously */
+	ds_resume(c);
 }
 
-static void stats_json(struct ctl_client *c)
+/* --- stats and dump -------------------------------------------------------- */
+
+static void cmd_stats(struct ds_client *c)
 {
-	struct resolver_stats rs;
-	struct sa_client_stats ss;
-	struct pr_cache_stats cs;
-	struct strbuf *o = &c->out;
+	struct ctl_server *s = ds_door(c);
+	struct door_stream_stats st;
+	struct strbuf sb;
+	struct json j;
 
-	resolver_stats(c->srv->res, &rs);
-	sa_client_stats(c->srv->sa, &ss);
-	pr_cache_stats(resolver_cache(c->srv->res), &cs);
-	strbuf_printf(o, "OK 1\n{");
-	if (c->srv->opts.extra_stats)
-		c->srv->opts.extra_stats(c->srv->opts.extra_arg, o);
-	strbuf_printf(o, "\"sa_queries\": {");
-	for (int m = 0; m < SA_STAT_METHODS; m++)
-		strbuf_printf(o, "%s\"%s\": %llu", m ? ", " : "", sa_stat_name(m),
-			      (unsigned long long)ss.sent[m]);
-	strbuf_printf(o, "}, \"sa_attempts\": %llu, \"sa_retries\": %llu, \"sa_timeouts\": %llu, "
-		      "\"sa_failures\": %llu, \"sa_outstanding\": %llu, \"sa_queued\": %llu, ",
-		      (unsigned long long)ss.attempts, (unsigned long long)ss.retries,
-		      (unsigned long long)ss.timeouts, (unsigned long long)ss.failures,
-		      (unsigned long long)ss.outstanding_now, (unsigned long long)ss.queued_now);
-	strbuf_printf(o, "\"cache_hits\": %llu, \"cache_misses\": %llu, \"negative_hits\": %llu, "
-		      "\"coalesced\": %llu, \"sa_no_path\": %llu, \"sa_errors\": %llu, ",
-		      (unsigned long long)rs.hits, (unsigned long long)rs.misses,
-		      (unsigned long long)rs.negative_hits, (unsigned long long)rs.coalesced,
-		      (unsigned long long)rs.sa_no_path, (unsigned long long)rs.sa_errors);
-	strbuf_printf(o, "\"entries\": %llu, \"destinations\": %llu, \"negative_entries\": %llu, "
-		      "\"tuples\": %llu, \"cache_bytes\": %llu, \"bytes_per_entry\": %llu, ",
-		      (unsigned long long)cs.entries, (unsigned long long)cs.destinations,
-		      (unsigned long long)cs.negatives, (unsigned long long)cs.tuples,
-		      (unsigned long long)cs.bytes, (unsigned long long)cs.bytes_per_entry);
-	strbuf_printf(o, "\"prefetch_tuples\": %llu, \"prefetch_records\": %llu, "
-		      "\"prefetch_failures\": %llu, ", (unsigned long long)rs.prefetch_tuples,
-		      (unsigned long long)rs.prefetch_records,
-		      (unsigned long long)rs.prefetch_failures);
-	strbuf_printf(o, "\"generation\": %u, \"fills\": %llu, \"fill_failures\": %llu, "
-		      "\"last_fill_records\": %llu, \"last_fill_ms\": %llu, \"last_fill_swept\": %llu, "
-		      "\"refreshing\": %s, \"control_requests\": %llu, \"control_errors\": %llu}\n",
-		      rs.generation, (unsigned long long)rs.fills,
-		      (unsigned long long)rs.fill_failures, (unsigned long long)rs.last_fill_records,
-		      (unsigned long long)rs.last_fill_ms, (unsigned long long)rs.last_fill_swept,
-		      rs.filling ? "true" : "false", (unsigned long long)c->srv->requests,
-		      (unsigned long long)c->srv->errors);
+	door_stream_stats(s->ds, &st);
+	strbuf_init(&sb, OUT_MAX);
+	strbuf_printf(&sb, "OK 1\n");
+	json_init(&j, &sb);
+	json_object_begin(&j, NULL);
+	if (s->opts.extra_stats)
+		s->opts.extra_stats(s->opts.extra_arg, &j);
+	path_service_stats_json(s->svc, &j);
+	json_u64(&j, "control_requests", s->requests);
+	json_u64(&j, "control_errors", s->errors);
+	json_u64(&j, "control_clients", st.clients_now);
+	json_u64(&j, "control_clients_rejected", st.rejected);
+	json_u64(&j, "control_clients_evicted", st.evicted);
+	json_u64(&j, "control_idle_closed", st.idle_closed);
+	json_object_end(&j);
+	strbuf_append(&sb, "\n", 1);
+	if (json_finish(&j) < 0)
+		reply_err(c, "EIO", "cannot write the stats");
+	else
+		send_text(c, sb.buf, sb.len);
+	strbuf_free(&sb);
 }
-
-struct dump_ctx {
-	struct strbuf *out;
-	const struct pr_cache *cache;
-	uint64_t now_s;
-	size_t n;
-};
 
 static bool dump_one(const struct pr_entry *e, void *arg)
 {
 	static const char *const src[] = { "sa", "set", "cli" };
-	struct dump_ctx *d = arg;
-	const struct pr_tuple *t = pr_cache_tuple_get(d->cache, e->tuple);
+	struct ds_client *c = arg;
+	struct ctl_client *cc = ds_state(c);
+	struct ctl_server *s = ds_door(c);
+	const struct pr_tuple *t = pr_cache_tuple_get(path_service_cache(s->svc), e->tuple);
 	char hex[2 * PR_LEN + 1];
 
 	ctl_hex_encode(&e->rec, PR_LEN, hex);
-	strbuf_printf(d->out, "tuple=%u flags=0x%x source=%s source_lid=%u generation=%u age_s=%llu "
-		      "rec=%s\n", e->tuple, t ? t->flags : 0, e->source < 3 ? src[e->source] : "?",
-		      e->source_lid, e->generation,
-		      (unsigned long long)(d->now_s > e->added_s ? d->now_s - e->added_s : 0), hex);
-	d->n++;
-	return !d->out->err;
+	reply(c, "tuple=%u flags=0x%x source=%s source_lid=%u generation=%u age_s=%llu rec=%s\n",
+	      e->tuple, t ? t->flags : 0, e->source < 3 ? src[e->source] : "?", e->source_lid,
+	      e->generation, (unsigned long long)(cc->dump_now_s > e->added_s ?
+						  cc->dump_now_s - e->added_s : 0), hex);
+	cc->dump_left--;
+	return cc->dump_left > 0;
 }
 
-static void cmd_dump(struct ctl_client *c)
+/* The next chunk of a dump: a bounded number of lines per call, as the client reads. */
+static bool dump_produce(struct ds_client *c)
 {
-	struct pr_cache *cache = resolver_cache(c->srv->res);
-	struct pr_cache_stats cs;
-	struct dump_ctx d = { &c->out, cache, loop_now_ms() / 1000, 0 };
+	struct ctl_client *cc = ds_state(c);
+	struct ctl_server *s = ds_door(c);
+	size_t max = cc->dump_left < DUMP_CHUNK ? (size_t)cc->dump_left : DUMP_CHUNK;
 
-	pr_cache_stats(cache, &cs);
-	strbuf_printf(&c->out, "OK %llu\n", (unsigned long long)cs.entries);
-	pr_cache_foreach(cache, dump_one, &d);
-}
-
-static void fill_done(void *arg, int err, size_t records)
-{
-	struct ctl_client *c = arg;
-	struct resolver_stats rs;
-
-	if (!c->closed || c->in_dispatch) {
-		resolver_stats(c->srv->res, &rs);
-		if (err)
-			reply_err(c, err == -ETIMEDOUT ? "TIMEOUT" : "EIO", "refresh failed: %s",
-				  err == -ETIMEDOUT ? "the SA did not answer" : strerror(-err));
-		else
-			strbuf_printf(&c->out, "OK 1\nrecords=%zu generation=%u ms=%llu swept=%llu\n",
-				      records, rs.generation, (unsigned long long)rs.last_fill_ms,
-				      (unsigned long long)rs.last_fill_swept);
+	if (cc->dump_left)
+		pr_cache_scan(path_service_cache(s->svc), &cc->scan, max, dump_one, c);
+	if (!cc->dump_left)
+		return true;
+	if (cc->scan.done) {	/* paths left while we walked: fewer lines than announced */
+		LOG_DEBUG("dump: %llu paths left the cache during the dump",
+			  (unsigned long long)cc->dump_left);
+		ds_close_after_reply(c);
+		return true;
 	}
-	if (!c->in_dispatch)
-		unpark(c);
-	else
-		c->parked = false;
+	return false;
 }
 
-static void cmd_refresh(struct ctl_client *c, const struct ctl_request *req)
+static void cmd_dump(struct ds_client *c)
 {
+	struct ctl_client *cc = ds_state(c);
+	struct ctl_server *s = ds_door(c);
+	struct pr_cache_stats cs;
+
+	pr_cache_stats(path_service_cache(s->svc), &cs);
+	reply(c, "OK %llu\n", (unsigned long long)cs.entries);
+	cc->scan = (struct pr_cache_scan){ 0 };
+	cc->dump_left = cs.entries;
+	cc->dump_now_s = loop_now_ms() / 1000;
+	if (cc->dump_left)
+		ds_produce(c);
+}
+
+/* --- writes ---------------------------------------------------------------- */
+
+static void refresh_done(void *arg, int err, size_t records)
+{
+	struct ds_client *c = arg;
+	struct ctl_client *cc = ds_state(c);
+	struct ctl_server *s = ds_door(c);
+	struct path_fill f;
+
+	cc->refresh_wait = false;
+	path_service_last_fill(s->svc, &f);
+	if (err)
+		reply_err(c, err == -ETIMEDOUT ? "TIMEOUT" : "EIO", "refresh failed: %s",
+			  err == -ETIMEDOUT ? "the SA did not answer" : strerror(-err));
+	else
+		reply(c, "OK 1\nrecords=%zu generation=%u ms=%llu swept=%llu\n", records,
+		      f.generation, (unsigned long long)f.ms, (unsigned long long)f.swept);
+	ds_resume(c);
+}
+
+static void cmd_refresh(struct ds_client *c, const struct ctl_request *req)
+{
+	struct ctl_client *cc = ds_state(c);
+	struct ctl_server *s = ds_door(c);
 	const char *w = ctl_arg(req, "wait");
 	bool wait = w && !strcmp(w, "1");
 	int ret;
 
-	if (wait)
-		c->parked = true;
-	c->in_dispatch = true;
-	ret = resolver_fill(c->srv->res, wait ? fill_done : NULL, c);
-	c->in_dispatch = false;
-	if (ret < 0) {
-		c->parked = false;
-		reply_err(c, "EIO", "cannot start a refresh: %s", strerror(-ret));
-		return;
+	if (wait) {
+		ds_park(c);
+		cc->refresh_wait = true;
 	}
-	if (!wait)
-		strbuf_printf(&c->out, "OK 0\n");
-	else if (c->parked)
-		client_flush_watch(c);
+	ret = path_service_refresh(s->svc, wait ? refresh_done : NULL, c);
+	if (ret < 0) {
+		cc->refresh_wait = false;
+		reply_err(c, "EIO", "cannot start a refresh: %s", strerror(-ret));
+		ds_resume(c);
+	} else if (!wait) {
+		reply(c, "OK 0\n");
+	}
 }
 
-static bool dgid_matches(const struct pr_entry *e, void *arg)
+static bool writer_allowed(struct ds_client *c)
 {
-	return !memcmp(&e->rec.dgid, arg, sizeof(union ibv_gid));
+	return ds_uid(c) == 0 || ds_uid(c) == geteuid();
 }
 
-static void cmd_write(struct ctl_client *c, const struct ctl_request *req)
+static void cmd_write(struct ds_client *c, const struct ctl_request *req)
 {
-	struct pr_cache *cache = resolver_cache(c->srv->res);
+	struct ctl_server *s = ds_door(c);
+	unsigned uid = (unsigned)ds_uid(c);
 
 	if (!writer_allowed(c)) {
 		reply_err(c, "EPERM", "'%s' changes the cache: only root or the daemon's user (uid %u)",
@@ -408,53 +389,65 @@ static void cmd_write(struct ctl_client *c, const struct ctl_request *req)
 	if (!strcmp(req->cmd, "refresh")) {
 		cmd_refresh(c, req);
 	} else if (!strcmp(req->cmd, "flush")) {
-		resolver_flush(c->srv->res);
-		LOG_INFO("cache flushed by uid %u", (unsigned)c->uid);
-		strbuf_printf(&c->out, "OK 0\n");
+		path_service_flush(s->svc);
+		LOG_INFO("cache flushed by uid %u", uid);
+		reply(c, "OK 0\n");
 	} else if (!strcmp(req->cmd, "delete")) {
-		const char *s = ctl_arg(req, "dgid");
-		union ibv_gid dgid;
+		const char *g = ctl_arg(req, "dgid");
+		struct ibv_path_record q;
 		size_t n;
 
-		if (!s || req->n_args != 1 || pr_from_text_gid(s, &dgid) < 0) {
+		memset(&q, 0, sizeof(q));
+		if (!g || req->n_args != 1 || pr_from_text_gid(g, &q.dgid) < 0) {
 			reply_err(c, "EINVAL", "delete wants exactly dgid=GID");
 			return;
 		}
-		n = pr_cache_remove_if(cache, dgid_matches, &dgid);
-		LOG_INFO("%zu paths to %s deleted by uid %u", n, s, (unsigned)c->uid);
-		strbuf_printf(&c->out, "OK 1\nremoved=%zu\n", n);
+		n = path_service_delete(s->svc, &q, PR_CM_DGID);
+		LOG_INFO("%zu paths to %s deleted by uid %u", n, g, uid);
+		reply(c, "OK 1\nremoved=%zu\n", n);
 	} else { /* add */
 		const char *hex = ctl_arg(req, "rec");
-		struct ibv_path_record rec;
 		struct pr_origin origin = { PR_SRC_CLI, 0, 0 };
-		struct pr_tuple t;
-		union ibv_gid dgid;
-		uint16_t tuple;
+		struct ibv_path_record rec;
 		int ret;
 
 		if (!hex || req->n_args != 1 || ctl_hex_decode(hex, &rec, sizeof(rec)) < 0) {
 			reply_err(c, "EINVAL", "add wants exactly rec=<128 hex digits>");
 			return;
 		}
-		memset(&t, 0, sizeof(t));
-		memcpy(&t.sgid, &rec.sgid, sizeof(t.sgid));
-		memcpy(&dgid, &rec.dgid, sizeof(dgid));
-		ret = pr_cache_tuple(cache, &t, true, &tuple);
-		if (ret >= 0)
-			ret = pr_cache_replace(cache, tuple, &dgid, &rec, 1, &origin, loop_now_ms());
+		ret = path_service_add(s->svc, &rec, &origin);
 		if (ret < 0) {
 			reply_err(c, "EIO", "cannot add: %s", strerror(-ret));
 			return;
 		}
-		strbuf_printf(&c->out, "OK 0\n");
+		reply(c, "OK 0\n");
 	}
 }
 
-static void dispatch(struct ctl_client *c, char *line)
+/* --- the codec ------------------------------------------------------------- */
+
+static ssize_t ctl_frame(struct ds_client *c, const uint8_t *buf, size_t len)
 {
+	const uint8_t *nl = memchr(buf, '\n', len);
+
+	if (nl)
+		return nl - buf + 1;
+	if (len < CTL_MAX_LINE)
+		return 0;
+	reply_err(c, "E2BIG", "request longer than %d bytes", CTL_MAX_LINE);
+	return -1;
+}
+
+static void ctl_dispatch(struct ds_client *c, uint8_t *msg, size_t len)
+{
+	struct ctl_server *s = ds_door(c);
+	char *line = (char *)msg;
 	struct ctl_request req;
 
-	c->srv->requests++;
+	line[len - 1] = '\0';
+	if (len > 1 && line[len - 2] == '\r')
+		line[len - 2] = '\0';
+	s->requests++;
 	if (ctl_parse(line, &req) < 0) {
 		reply_err(c, "EINVAL", "malformed request: want 'COMMAND key=value ...'");
 		return;
@@ -462,12 +455,11 @@ static void dispatch(struct ctl_client *c, char *line)
 	if (!strcmp(req.cmd, "path"))
 		cmd_path(c, &req);
 	else if (!strcmp(req.cmd, "stats"))
-		stats_json(c);
+		cmd_stats(c);
 	else if (!strcmp(req.cmd, "dump"))
 		cmd_dump(c);
 	else if (!strcmp(req.cmd, "info"))	/* liblocalsa asks where the snapshot is */
-		strbuf_printf(&c->out, "OK 1\nshm=%s\n",
-			      c->srv->opts.shm_name ? c->srv->opts.shm_name : "");
+		reply(c, "OK 1\nshm=%s\n", s->opts.shm_name ? s->opts.shm_name : "");
 	else if (!strcmp(req.cmd, "refresh") || !strcmp(req.cmd, "flush") ||
 		 !strcmp(req.cmd, "add") || !strcmp(req.cmd, "delete"))
 		cmd_write(c, &req);
@@ -475,149 +467,80 @@ static void dispatch(struct ctl_client *c, char *line)
 		reply_err(c, "EINVAL", "unknown command '%s'", req.cmd);
 }
 
-/* Runs every complete line in the input, one at a time, unless parked. */
-static void client_process(struct ctl_client *c)
+static void ctl_unfinished(struct ds_client *c, const uint8_t *buf, size_t len, bool timeout)
 {
-	while (!c->parked && !c->hangup) {
-		char *nl = memchr(c->in, '\n', c->in_len);
-		size_t used;
-
-		if (!nl) {
-			if (c->in_len >= CTL_MAX_LINE) {
-				reply_err(c, "E2BIG", "request longer than %d bytes", CTL_MAX_LINE);
-				c->hangup = true;
-			}
-			break;
-		}
-		*nl = '\0';
-		used = (size_t)(nl - c->in) + 1;
-		if (nl > c->in && nl[-1] == '\r')
-			nl[-1] = '\0';
-		dispatch(c, c->in);
-		memmove(c->in, c->in + used, c->in_len - used);
-		c->in_len -= used;
-		if (c->out.err) {
-			strbuf_reset(&c->out);
-			reply_err(c, "E2BIG", "reply too large");
-			c->hangup = true;
-		}
-	}
-	if (c->fd >= 0)
-		client_flush_watch(c);
+	(void)buf;
+	(void)len;
+	if (timeout)
+		reply_err(c, "EINVAL", "request unfinished after %d ms: no end of line",
+			  PARTIAL_MS);
 }
 
-static void client_io(struct loop *loop, int fd, uint32_t events, void *arg)
+/* No callback of the service may reach a client that is gone. */
+static void ctl_closing(struct ds_client *c)
 {
-	struct ctl_client *c = arg;
+	struct ctl_client *cc = ds_state(c);
+	struct ctl_server *s = ds_door(c);
 
-	(void)loop;
-	if (events & EPOLLOUT && c->out.len) {
-		ssize_t n = send(fd, c->out.buf, c->out.len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			client_close(c);
-			return;
-		}
-		if (n > 0)
-			strbuf_consume(&c->out, (size_t)n);
-		if (!c->out.len && c->hangup) {
-			client_close(c);
-			return;
-		}
-	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) && !c->parked) {
-		ssize_t n = recv(fd, c->in + c->in_len, CTL_MAX_LINE - c->in_len, 0);
-
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-			client_close(c);
-			return;
-		}
-		if (n > 0) {
-			c->in_len += (size_t)n;
-			client_process(c);
-			return;
-		}
-	} else if (events & (EPOLLHUP | EPOLLERR) && c->parked) {
-		client_close(c);
-		return;
-	}
-	client_flush_watch(c);
+	if (cc->waiter > 0)
+		path_service_cancel(s->svc, cc->waiter);
+	if (cc->refresh_wait)
+		path_service_cancel_refresh(s->svc, c);
 }
 
-static void server_accept(struct loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct ctl_server *s = arg;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct ctl_client *c;
-	int cfd;
+static const struct door_stream_codec ctl_codec = {
+	.frame = ctl_frame,
+	.dispatch = ctl_dispatch,
+	.unfinished = ctl_unfinished,
+	.produce = dump_produce,
+	.closing = ctl_closing,
+};
 
-	(void)events;
-	while ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (s->n_clients >= s->opts.max_clients) {
-			static const char busy[] = "ERR EBUSY too many control clients\n";
+/* --- public ---------------------------------------------------------------- */
 
-			s->rejected_clients++;
-			(void)!send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(cfd);
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (!c || getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-			free(c);
-			close(cfd);
-			continue;
-		}
-		c->srv = s;
-		c->fd = cfd;
-		c->uid = cred.uid;
-		strbuf_init(&c->out, REPLY_MAX);
-		if (loop_add_fd(loop, cfd, EPOLLIN, client_io, c) < 0) {
-			close(cfd);
-			free(c);
-			continue;
-		}
-		c->next = s->clients;
-		s->clients = c;
-		s->n_clients++;
-	}
-}
-
-int ctl_server_new(struct loop *loop, struct resolver *res, struct sa_client *sa,
+int ctl_server_new(struct loop *loop, struct path_service *svc,
 		   const struct ctl_server_opts *opts, struct ctl_server **out)
 {
+	static const char busy[] = "ERR EBUSY too many control clients\n";
+	struct door_stream_opts so;
 	struct ctl_server *s;
+	bool inherited;
 	int ret;
 
-	if (strlen(opts->path) >= sizeof(s->path))
-		return -ENAMETOOLONG;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->loop = loop;
-	s->res = res;
-	s->sa = sa;
+	s->svc = svc;
 	s->opts = *opts;
-	if (!s->opts.max_clients)
-		s->opts.max_clients = 64;
-	snprintf(s->path, sizeof(s->path), "%s", opts->path);
-	/* A live daemon's socket is never taken over; a stale one is replaced. */
-	ret = door_listen_unix(s->path, opts->mode, 64, &s->fd, &s->bound);
-	if (ret < 0) {
-		LOG_ERR("control socket %s: %s%s", s->path, strerror(-ret),
-			ret == -EADDRINUSE ? " (is another localsad serving it?)" : "");
-		goto out_free;
-	}
-	ret = loop_add_fd(loop, s->fd, EPOLLIN, server_accept, s);
+	so = (struct door_stream_opts){
+		.name = "control", .codec = &ctl_codec, .door = s,
+		.state_size = sizeof(struct ctl_client), .in_max = CTL_MAX_LINE,
+		.out_high = OUT_HIGH, .out_max = OUT_MAX,
+		.max_clients = opts->max_clients ? opts->max_clients : DEFAULT_MAX_CLIENTS,
+		.idle_ms = opts->idle_ms ? opts->idle_ms : DEFAULT_IDLE_MS,
+		.partial_ms = PARTIAL_MS,
+		.tuple_burst = opts->new_tuples ? opts->new_tuples : DEFAULT_NEW_TUPLES,
+		.tuple_per_s = opts->new_tuples_per_s ? opts->new_tuples_per_s :
+							DEFAULT_NEW_TUPLES_PER_S,
+		.busy_msg = busy, .busy_len = sizeof(busy) - 1,
+	};
+	so.reserved_root = so.max_clients > ROOT_SLOTS ? ROOT_SLOTS : 0;
+	ret = door_stream_new(loop, &so, &s->ds);
 	if (ret < 0)
-		goto out_close;
+		goto out_free;
+	/* A live daemon's socket is never taken over; a stale one is replaced. */
+	ret = door_stream_listen_unix(s->ds, opts->path, opts->mode, BACKLOG, &inherited);
+	if (ret < 0) {
+		LOG_ERR("control socket %s: %s%s", opts->path, strerror(-ret),
+			ret == -EADDRINUSE ? " (is another localsad serving it?)" : "");
+		goto out_stream;
+	}
 	*out = s;
 	return 0;
 
-out_close:
-	close(s->fd);
-	if (s->bound)
-		unlink(s->path);
+out_stream:
+	door_stream_free(s->ds);
 out_free:
 	free(s);
 	return ret;
@@ -627,25 +550,6 @@ void ctl_server_free(struct ctl_server *s)
 {
 	if (!s)
 		return;
-	while (s->clients) {
-		struct ctl_client *c = s->clients;
-
-		if (c->parked) { /* no callback may reach a freed client */
-			if (c->waiter > 0)
-				resolver_cancel(s->res, c->waiter);
-			resolver_cancel_fill(s->res, c);
-		}
-		if (c->fd >= 0) {
-			loop_del_fd(s->loop, c->fd);
-			close(c->fd);
-		}
-		s->clients = c->next;
-		strbuf_free(&c->out);
-		free(c);
-	}
-	loop_del_fd(s->loop, s->fd);
-	close(s->fd);
-	if (s->bound)
-		unlink(s->path);
+	door_stream_free(s->ds);
 	free(s);
 }

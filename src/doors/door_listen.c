@@ -97,6 +97,7 @@ static int clear_stale(const struct sockaddr_un *addr)
 int door_listen_unix(const char *path, mode_t mode, int backlog, int *fd_out, bool *bound)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	mode_t old_mask;
 	int fd, ret;
 
 	if (strlen(path) >= sizeof(addr.sun_path))
@@ -114,11 +115,15 @@ int door_listen_unix(const char *path, mode_t mode, int backlog, int *fd_out, bo
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		ret = -errno;
+	/* The file is born with its final mode: set after bind(), it would leave a window in
+	 * which anyone the umask lets in could connect, and keep the connection. The daemon is
+	 * single-threaded, so the process-wide umask is ours for the call. */
+	old_mask = umask(~mode & 0777);
+	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
+	umask(old_mask);
+	if (ret < 0)
 		goto out_close;
-	}
-	if (chmod(path, mode) < 0 || listen(fd, backlog) < 0) {
+	if (listen(fd, backlog) < 0) {
 		ret = -errno;
 		goto out_unlink;
 	}

@@ -19,14 +19,15 @@
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
-#include "base/strbuf.h"
+#include "base/quota.h"
 #include "doors/sa_server.h"
 #include "fabric/mad_dispatch.h"
 #include "fabric/mad_port.h"
+#include "fabric/path_service.h"
 #include "fabric/push_acl.h"
-#include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "wire/path_rec.h"
 #include "wire/pr_push.h"
@@ -35,7 +36,12 @@
 #define CACHEABLE_MASK (PR_CM_SGID | PR_CM_DGID | PR_CM_DLID | PR_CM_PKEY | PR_CM_SERVICE_ID | \
 			PR_CM_QOS_CLASS | PR_CM_SL | PR_CM_TCLASS | PR_CM_NUMB_PATH)
 
-enum { PR_ATTR_OFFSET = PR_LEN / 8 };
+enum {
+	PR_ATTR_OFFSET = PR_LEN / 8,
+	QUOTA_LIDS = 1024,		/* source LIDs whose new-tuple quota is remembered */
+	DEFAULT_NEW_TUPLES = 64,
+	DEFAULT_NEW_TUPLES_PER_S = 4,
+};
 
 struct pending {
 	struct pending *next;
@@ -43,21 +49,22 @@ struct pending {
 	struct sa_hdr hdr;        /* the request's header */
 	uint16_t slid;
 	uint32_t sqpn;
-	int64_t waiter;           /* resolver waiter, or 0 for a relay */
+	int64_t waiter;           /* the service's lookup, or 0 for a relay */
 };
 
 struct sa_server_stats {
 	uint64_t requests, cache_answers, relayed, denied, malformed, unsupported, busy;
-	uint64_t set_records, deleted_records, pending_now;
+	uint64_t set_records, deleted_records, pending_now, quota_refused;
 	uint64_t denied_source;   /* writes from a source push_from does not list */
 };
 
 struct sa_server {
 	struct loop *loop;
 	struct mad_port *port;
-	struct resolver *res;
+	struct path_service *svc;
 	struct sa_client *sa;
 	struct sa_server_opts opts;
+	struct quota_table *lid_quota;	/* new cache tuples per source LID */
 	struct pending *pending;
 	struct sa_server_stats st;
 };
@@ -175,10 +182,11 @@ static void resolved(void *arg, int err, uint8_t status, const struct ibv_path_r
 }
 
 /* Fills req from a cacheable query; false if the SA must see it as it is. */
-static bool cacheable(const struct sa_server *s, const struct sa_hdr *h,
+static bool cacheable(struct sa_server *s, const struct sa_hdr *h,
 		      const struct ibv_path_record *q, struct pr_request *req)
 {
 	uint64_t mask = h->comp_mask;
+	struct path_port port;
 
 	if (mask & ~(uint64_t)CACHEABLE_MASK)
 		return false;
@@ -191,12 +199,15 @@ static bool cacheable(const struct sa_server *s, const struct sa_hdr *h,
 	if (!(mask & PR_CM_SGID))
 		return false;
 	pr_request_from_record(req, q, mask);
+	/* The cache files requests from the ports served; others are the SA's to answer. */
+	if (path_service_port_by_gid(s->svc, &req->sgid, &port) < 0)
+		return false;
 	/* Without destination only a GetTable, answered if the cache holds that whole table. */
 	if (!(req->has & (PR_REQ_DGID | PR_REQ_DLID)) && h->method != UMAD_SA_METHOD_GET_TABLE)
 		return false;
 	/* With LMC > 0 a table holds several paths per port pair, a cached Get answer one. */
 	if ((req->has & (PR_REQ_DGID | PR_REQ_DLID)) && h->method == UMAD_SA_METHOD_GET_TABLE &&
-	    s->port->lmc)
+	    port.lmc)
 		return false;
 	return true;
 }
@@ -206,6 +217,8 @@ static void relay(struct sa_server *s, const struct sa_hdr *h, const struct umad
 static void get_path(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg,
 		     const struct ibv_path_record *q)
 {
+	struct path_query pq = { .flags = 0 };
+	struct quota_entry *qe;
 	struct pr_request req;
 	struct pending *p;
 	int64_t ret;
@@ -219,7 +232,7 @@ static void get_path(struct sa_server *s, const struct sa_hdr *h, const struct u
 		struct ibv_path_record *recs;
 		size_t n;
 
-		if (resolver_table_request(s->res, &req, &recs, &n) < 0) {
+		if (path_service_table(s->svc, &req, &recs, &n) < 0) {
 			relay(s, h, msg);
 			return;
 		}
@@ -231,8 +244,13 @@ static void get_path(struct sa_server *s, const struct sa_hdr *h, const struct u
 	p = pending_new(s, h, msg);
 	if (!p)
 		return; /* answered BUSY */
-	ret = resolver_resolve(s->res, &req, 0, resolved, p);
+	/* Each source LID may make only so many new tuples (request kinds) of the cache. */
+	qe = quota_table_get(s->lid_quota, msg->slid, loop_now_ms());
+	pq.req = req;
+	pq.quota = qe ? &qe->q : NULL;
+	ret = qe ? path_service_resolve(s->svc, &pq, resolved, p) : -EDQUOT;
 	if (ret < 0) {
+		s->st.quota_refused += ret == -EDQUOT;
 		pending_free(p);
 		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_NO_RESOURCES));
 	} else if (ret > 0) {
@@ -322,7 +340,7 @@ static void set_paths(struct sa_server *s, const struct sa_hdr *h, const struct 
 	struct pr_origin origin = { PR_SRC_SET, msg->slid, 0 };
 	struct ibv_path_record *recs;
 	size_t n = (msg->len - SA_HDR_LEN) / PR_LEN, i, done = 0;
-	int ret = 0;
+	int ret;
 
 	if (!write_allowed(s, h, msg))
 		return;
@@ -366,28 +384,7 @@ static void set_paths(struct sa_server *s, const struct sa_hdr *h, const struct 
 		pr_decode(data + i * PR_LEN, PR_LEN, &recs[i]);
 	/* Records group by SGID into tuples; each group loads like a GetTable, and
 	 * a full push then drops what the previous pushes gave and this one lacks. */
-	origin.generation = pr_cache_begin_generation(resolver_cache(s->res));
-	for (i = 0; i < n && ret >= 0;) {
-		struct pr_tuple t;
-		uint16_t tuple;
-		size_t j = i;
-
-		while (j < n && !memcmp(&recs[j].sgid, &recs[i].sgid, sizeof(recs[i].sgid)))
-			j++;
-		memset(&t, 0, sizeof(t));
-		memcpy(&t.sgid, &recs[i].sgid, sizeof(t.sgid));
-		ret = pr_cache_tuple(resolver_cache(s->res), &t, true, &tuple);
-		if (ret >= 0)
-			ret = pr_cache_load(resolver_cache(s->res), tuple, recs + i, j - i, &origin,
-					    loop_now_ms());
-		if (ret >= 0) {
-			done += j - i;
-			if (h->attr_mod & PR_PUSH_FULL)
-				pr_cache_sweep(resolver_cache(s->res), tuple, PR_SRC_SET,
-					       origin.generation);
-		}
-		i = j;
-	}
+	ret = path_service_push(s->svc, recs, n, &origin, h->attr_mod & PR_PUSH_FULL, &done);
 	free(recs);
 	s->st.set_records += done;
 	LOG_INFO("%zu paths loaded by Set from LID %u%s", done, msg->slid,
@@ -399,22 +396,9 @@ static void set_paths(struct sa_server *s, const struct sa_hdr *h, const struct 
 		data, PR_LEN, 1);
 }
 
-struct delete_ctx {
-	struct ibv_path_record q;
-	uint64_t mask;
-};
-
-static bool delete_match(const struct pr_entry *e, void *arg)
-{
-	struct delete_ctx *d = arg;
-
-	return pr_matches(&e->rec, &d->q, d->mask);
-}
-
 static void delete_paths(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg,
 			 const struct ibv_path_record *q)
 {
-	struct delete_ctx d = { *q, h->comp_mask };
 	size_t n;
 
 	if (!write_allowed(s, h, msg))
@@ -424,7 +408,7 @@ static void delete_paths(struct sa_server *s, const struct sa_hdr *h, const stru
 		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_INSUF_COMPS));
 		return;
 	}
-	n = pr_cache_remove_if(resolver_cache(s->res), delete_match, &d);
+	n = path_service_delete(s->svc, q, h->comp_mask);
 	s->st.deleted_records += n;
 	LOG_INFO("%zu paths deleted by LID %u", n, msg->slid);
 	respond(s, h, msg->slid, msg->sqpn, n ? 0 : sa_status(UMAD_SA_STATUS_NO_RECORDS),
@@ -492,7 +476,7 @@ static void on_request(void *arg, const struct mad_in *in)
 	sa_server_handle(arg, in->msg);
 }
 
-int sa_server_new(struct loop *loop, struct mad_port *port, struct resolver *res,
+int sa_server_new(struct loop *loop, struct mad_port *port, struct path_service *svc,
 		  struct sa_client *sa, const struct sa_server_opts *opts, struct sa_server **out)
 {
 	const struct mad_route route = { UMAD_CLASS_SUBN_ADM, MAD_KIND_REQUEST, 0, 0 };
@@ -508,13 +492,22 @@ int sa_server_new(struct loop *loop, struct mad_port *port, struct resolver *res
 	}
 	s->loop = loop;
 	s->port = port;
-	s->res = res;
+	s->svc = svc;
 	s->sa = sa;
 	s->opts = *opts;
 	if (!s->opts.max_pending)
 		s->opts.max_pending = 1024;
 	if (!s->opts.max_set_records)
 		s->opts.max_set_records = 65536;
+	ret = quota_table_new(QUOTA_LIDS,
+			      opts->new_tuples ? opts->new_tuples : DEFAULT_NEW_TUPLES,
+			      opts->new_tuples_per_s ? opts->new_tuples_per_s :
+						       DEFAULT_NEW_TUPLES_PER_S, &s->lid_quota);
+	if (ret < 0) {
+		mad_dispatch_remove(port->dispatch, on_request, s);
+		free(s);
+		return ret;
+	}
 	*out = s;
 	return 0;
 }
@@ -530,24 +523,28 @@ void sa_server_free(struct sa_server *s)
 		struct pending *p = s->pending;
 
 		if (p->waiter)
-			resolver_cancel(s->res, p->waiter);
+			path_service_cancel(s->svc, p->waiter);
 		s->pending = p->next;
 		free(p);
 	}
+	quota_table_free(s->lid_quota);
 	free(s);
 }
 
-void sa_server_stats_json(const struct sa_server *s, struct strbuf *o)
+void sa_server_stats_json(const struct sa_server *s, struct json *j)
 {
-	strbuf_printf(o, "\"sa_door\": {\"requests\": %llu, \"cache_answers\": %llu, \"relayed\": %llu, "
-		      "\"denied\": %llu, \"malformed\": %llu, \"unsupported\": %llu, \"busy\": %llu, "
-		      "\"set_records\": %llu, \"deleted_records\": %llu, \"pending\": %llu, "
-		      "\"denied_source\": %llu}, ",
-		      (unsigned long long)s->st.requests, (unsigned long long)s->st.cache_answers,
-		      (unsigned long long)s->st.relayed, (unsigned long long)s->st.denied,
-		      (unsigned long long)s->st.malformed, (unsigned long long)s->st.unsupported,
-		      (unsigned long long)s->st.busy, (unsigned long long)s->st.set_records,
-		      (unsigned long long)s->st.deleted_records,
-		      (unsigned long long)s->st.pending_now,
-		      (unsigned long long)s->st.denied_source);
+	json_object_begin(j, "sa_door");
+	json_u64(j, "requests", s->st.requests);
+	json_u64(j, "cache_answers", s->st.cache_answers);
+	json_u64(j, "relayed", s->st.relayed);
+	json_u64(j, "denied", s->st.denied);
+	json_u64(j, "malformed", s->st.malformed);
+	json_u64(j, "unsupported", s->st.unsupported);
+	json_u64(j, "busy", s->st.busy);
+	json_u64(j, "set_records", s->st.set_records);
+	json_u64(j, "deleted_records", s->st.deleted_records);
+	json_u64(j, "pending", s->st.pending_now);
+	json_u64(j, "quota_refused", s->st.quota_refused);
+	json_u64(j, "denied_source", s->st.denied_source);
+	json_object_end(j);
 }

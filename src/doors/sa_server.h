@@ -13,11 +13,11 @@
 #include <stdint.h>
 
 struct loop;
+struct json;
 struct mad_port;
+struct path_service;
 struct push_acl;
-struct resolver;
 struct sa_client;
-struct strbuf;
 struct sa_server;
 
 struct sa_server_opts {
@@ -29,13 +29,17 @@ struct sa_server_opts {
 	/* Called after every accepted Set: records loaded, PR_PUSH_* flags. */
 	void (*on_push)(void *arg, uint16_t slid, size_t records, uint32_t flags);
 	void *push_arg;
+	uint32_t new_tuples;      /* new cache tuples a source LID may create at once; 0: 64 */
+	uint32_t new_tuples_per_s;/* ... and per second after that; 0: 4 */
 	struct push_acl *push_from; /* who may write (the key too); NULL: any source */
 };
 
-/* Takes the port's SA requests (its dispatcher's, -EEXIST if another owner has them). */
-int sa_server_new(struct loop *loop, struct mad_port *port, struct resolver *res,
+/* Takes the port's SA requests (its dispatcher's, -EEXIST if another owner has them). Lookups,
+ * tables and writes go through svc; answers and relays leave through port and sa. */
+int sa_server_new(struct loop *loop, struct mad_port *port, struct path_service *svc,
 		  struct sa_client *sa, const struct sa_server_opts *opts, struct sa_server **out);
 void sa_server_free(struct sa_server *s);
-void sa_server_stats_json(const struct sa_server *s, struct strbuf *o);
+/* Writes the "sa_door" object into the stats. */
+void sa_server_stats_json(const struct sa_server *s, struct json *j);
 
 #endif

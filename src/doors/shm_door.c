@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
-#include "base/strbuf.h"
-#include "cache/snapshot.h"
+#include "cache/snap_writer.h"
 #include "doors/shm_door.h"
-#include "fabric/resolver.h"
+#include "fabric/path_service.h"
 
 enum {
 	COST_FACTOR = 4,	/* pause >= 4 x the last publication: at most ~1/5 of the loop */
@@ -25,7 +25,7 @@ enum {
 
 struct shm_door {
 	struct loop *loop;
-	struct resolver *res;
+	struct path_service *svc;
 	struct snap_writer *w;
 	struct shm_door_opts opts;
 	char name[256];
@@ -41,17 +41,15 @@ struct shm_door {
 
 static void publish_tick(struct loop *loop, void *arg);
 
-/* Mirrors resolver_resolve(): with max_stale_ms set and the SA silent longer, the cache is not
- * served, so neither is the snapshot. */
+/* The staleness rule the lookups follow: while the cache is not served, neither is the
+ * snapshot. */
 static void hold_update(struct shm_door *d)
 {
-	struct resolver_stats rs;
 	bool hold;
 
 	if (!d->opts.max_stale_ms)
 		return;
-	resolver_stats(d->res, &rs);
-	hold = loop_now_ms() - rs.last_sa_ok_ms > d->opts.max_stale_ms;
+	hold = path_service_stale(d->svc);
 	if (hold == d->held)
 		return;
 	d->held = hold;
@@ -88,14 +86,12 @@ static void schedule(struct shm_door *d, uint64_t delay_ms)
 
 static void publish(struct shm_door *d)
 {
-	struct resolver_stats rs;
 	struct snap_writer_stats ws;
 	uint64_t t0 = loop_now_ns(), us;
 	int ret;
 
 	hold_update(d);
-	resolver_stats(d->res, &rs);
-	ret = snap_writer_publish(d->w, resolver_cache(d->res), rs.generation);
+	ret = snap_writer_publish(d->w, path_service_cache(d->svc), path_service_generation(d->svc));
 	us = (loop_now_ns() - t0) / 1000;
 	if (ret < 0) {
 		d->failures++;
@@ -139,24 +135,28 @@ static void on_cache_change(void *arg)
 	schedule(d, d->opts.batch_ms);
 }
 
-int shm_door_new(struct loop *loop, struct resolver *res, const struct shm_door_opts *opts,
+int shm_door_new(struct loop *loop, struct path_service *svc, const struct shm_door_opts *opts,
 		 struct shm_door **out)
 {
 	struct snap_writer_opts wo = {
 		.name = opts->name, .socket_mode = opts->socket_mode,
-		.port_gid = *resolver_own_gid(res), .port_lid = opts->port_lid,
-		.control_socket = opts->control_socket,
+		.port_lid = opts->port_lid, .control_socket = opts->control_socket,
 	};
+	struct path_port port;
 	struct shm_door *d;
 	int ret;
 
+	ret = path_service_default_port(svc, &port);
+	if (ret < 0)
+		return ret;
+	wo.port_gid = port.gid;
 	if (strlen(opts->name) >= sizeof(d->name))
 		return -ENAMETOOLONG;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	d->loop = loop;
-	d->res = res;
+	d->svc = svc;
 	d->opts = *opts;
 	strcpy(d->name, opts->name);
 	d->opts.name = d->name;
@@ -170,7 +170,7 @@ int shm_door_new(struct loop *loop, struct resolver *res, const struct shm_door_
 		free(d);
 		return ret;
 	}
-	pr_cache_watch(resolver_cache(res), on_cache_change, d);
+	path_service_watch(svc, on_cache_change, d);
 	d->dirty = true;
 	publish(d);
 	if (d->opts.max_stale_ms)
@@ -184,7 +184,7 @@ void shm_door_free(struct shm_door *d)
 {
 	if (!d)
 		return;
-	pr_cache_watch(resolver_cache(d->res), NULL, NULL);
+	path_service_watch(d->svc, NULL, NULL);
 	if (d->timer)
 		loop_timer_cancel(d->loop, d->timer);
 	if (d->hold_timer)
@@ -193,19 +193,20 @@ void shm_door_free(struct shm_door *d)
 	free(d);
 }
 
-void shm_door_stats_json(const struct shm_door *d, struct strbuf *o)
+void shm_door_stats_json(const struct shm_door *d, struct json *j)
 {
 	struct snap_writer_stats ws;
 
 	if (!d)
 		return;
 	snap_writer_stats(d->w, &ws);
-	strbuf_printf(o, "\"shm_name\": \"%s\", \"snapshot_publication\": %llu, "
-		      "\"snapshot_paths\": %llu, \"snapshot_bytes\": %llu, \"snapshot_object_gen\": %u, "
-		      "\"snapshot_last_publish_us\": %llu, \"snapshot_max_publish_us\": %llu, "
-		      "\"snapshot_failures\": %llu, \"snapshot_held\": %s, ",
-		      d->name, (unsigned long long)ws.publication, (unsigned long long)ws.records,
-		      (unsigned long long)ws.object_size, ws.object_gen,
-		      (unsigned long long)d->last_publish_us, (unsigned long long)d->max_publish_us,
-		      (unsigned long long)d->failures, d->held ? "true" : "false");
+	json_str(j, "shm_name", d->name);
+	json_u64(j, "snapshot_publication", ws.publication);
+	json_u64(j, "snapshot_paths", ws.records);
+	json_u64(j, "snapshot_bytes", ws.object_size);
+	json_u64(j, "snapshot_object_gen", ws.object_gen);
+	json_u64(j, "snapshot_last_publish_us", d->last_publish_us);
+	json_u64(j, "snapshot_max_publish_us", d->max_publish_us);
+	json_u64(j, "snapshot_failures", d->failures);
+	json_bool(j, "snapshot_held", d->held);
 }

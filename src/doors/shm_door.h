@@ -3,8 +3,8 @@
  * in step with the cache. Every change to the cache's paths marks it dirty; a short timer
  * batches a burst of changes (a fill, a storm of misses) into one publication, and the pause
  * after a publication grows with its cost, so publishing never takes more than ~1/5 of the loop.
- * While the resolver would bypass the cache (max_stale_ms without an SA answer) the snapshot is
- * held: readers ask the daemon, which applies the same policy.
+ * While the cache is stale (path_service_stale: max_stale_ms without an SA answer) the snapshot
+ * is held: readers ask the daemon, which applies the same rule.
  */
 #ifndef LOCALSA_DOORS_SHM_DOOR_H
 #define LOCALSA_DOORS_SHM_DOOR_H
@@ -13,8 +13,8 @@
 #include <sys/types.h>
 
 struct loop;
-struct resolver;
-struct strbuf;
+struct json;
+struct path_service;
 struct shm_door;
 
 struct shm_door_opts {
@@ -26,13 +26,13 @@ struct shm_door_opts {
 	unsigned batch_ms;		/* first delay after a change; 0: 2 ms */
 };
 
-/* Takes the cache's watcher (pr_cache_watch) and publishes once. -EADDRINUSE: another localsad
+/* Takes the service's change watcher and publishes once. -EADDRINUSE: another localsad
  * publishes under this name. */
-int shm_door_new(struct loop *loop, struct resolver *res, const struct shm_door_opts *opts,
+int shm_door_new(struct loop *loop, struct path_service *svc, const struct shm_door_opts *opts,
 		 struct shm_door **out);
 /* Readers are told the daemon stopped (they ask the socket, which is gone). Accepts NULL. */
 void shm_door_free(struct shm_door *d);
-/* Appends "\"shm_name\": ..., \"snapshot_...\": ..., " to the stats JSON. Accepts NULL. */
-void shm_door_stats_json(const struct shm_door *d, struct strbuf *o);
+/* Writes "shm_name" and the "snapshot_*" counters into the stats. Accepts NULL. */
+void shm_door_stats_json(const struct shm_door *d, struct json *j);
 
 #endif

@@ -14,7 +14,7 @@
 #include "base/loop.h"
 #include "fabric/mad_port.h"
 #include "fabric/push_acl.h"
-#include "fabric/resolver.h"
+#include "cache/pr_store.h"
 #include "fabric/sa_client.h"
 #include "wire/ctl_proto.h"
 #include "wire/node_rec.h"
@@ -43,7 +43,7 @@ struct push_acl {
 	struct loop *loop;
 	struct mad_port *port;
 	struct sa_client *sa;
-	struct resolver *res;
+	const struct pr_store *store;
 	struct acl_entry e[PUSH_ACL_MAX];
 	size_t n;
 	bool any;
@@ -130,15 +130,15 @@ int push_acl_check(const char *spec, const char *distributor, char *msg, size_t 
 
 /* --- GIDs as LIDs ----------------------------------------------------------------- */
 
-/* The port's LID from the paths the cache holds to it (any tuple's first will do). */
+/* The port's LID from the paths the cache holds to it (the default tuple's first). */
 static uint16_t lid_from_cache(struct push_acl *a, const union ibv_gid *gid)
 {
-	const struct pr_entry *pe[1];
+	struct pr_request req = { .has = PR_REQ_DGID, .dgid = *gid };
+	struct ibv_path_record rec;
 
-	if (pr_cache_lookup_dgid(resolver_cache(a->res), resolver_default_tuple(a->res), gid, pe,
-				 1) < 1)
+	if (pr_store_lookup(a->store, pr_store_default_tuple(a->store), &req, &rec, 1) < 1)
 		return 0;
-	return pr_dlid(&pe[0]->rec);
+	return pr_dlid(&rec);
 }
 
 static void asked(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
@@ -215,7 +215,7 @@ static bool lid_match(const struct push_acl *a, uint16_t lid, uint16_t slid)
 /* --- public ----------------------------------------------------------------------- */
 
 int push_acl_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
-		 struct resolver *res, const char *spec, const char *distributor,
+		 const struct pr_store *store, const char *spec, const char *distributor,
 		 struct push_acl **out, char *msg, size_t msglen)
 {
 	struct push_acl *a = calloc(1, sizeof(*a));
@@ -231,7 +231,7 @@ int push_acl_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
 	a->loop = loop;
 	a->port = port;
 	a->sa = sa;
-	a->res = res;
+	a->store = store;
 	learn(a);
 	*out = a;
 	return 0;

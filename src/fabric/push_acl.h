@@ -16,7 +16,7 @@
 
 struct loop;
 struct mad_port;
-struct resolver;
+struct pr_store;
 struct sa_client;
 struct push_acl;
 
@@ -27,7 +27,7 @@ enum { PUSH_ACL_MAX = 16 };
  * "none" for none), "any" (every source), LIDs and port GIDs. -EINVAL with msg on a bad one.
  */
 int push_acl_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
-		 struct resolver *res, const char *spec, const char *distributor,
+		 const struct pr_store *store, const char *spec, const char *distributor,
 		 struct push_acl **out, char *msg, size_t msglen);
 void push_acl_free(struct push_acl *a);
 /* May a write from slid go ahead? */

@@ -14,39 +14,12 @@
 
 #include <infiniband/sa.h>
 
-#include "cache/pr_cache.h"
+#include "cache/pr_store.h"
 
 struct loop;
 struct sa_client;
 struct mad_port;
 struct resolver;
-
-/* A consumer's request: a destination plus the optional QoS-relevant fields. */
-struct pr_request {
-	union ibv_gid sgid, dgid;
-	uint16_t dlid;
-	uint16_t pkey, qos_class;
-	uint64_t service_id;
-	uint8_t sl, tclass;
-	uint8_t has;             /* PR_REQ_* */
-	uint8_t tuple_flags;     /* PR_TUPLE_* for pkey, service_id, qos_class, sl, tclass */
-};
-
-enum {
-	PR_REQ_SGID = 1 << 0,
-	PR_REQ_DGID = 1 << 1,
-	PR_REQ_DLID = 1 << 2,
-};
-
-/* Fills req from a PathRecord query: the fields comp_mask (PR_CM_*) selects
- * among SGID, DGID, DLID, PKey, ServiceID, QoS class, SL and TClass; other
- * bits are the caller's business. */
-void pr_request_from_record(struct pr_request *req, const struct ibv_path_record *q,
-			    uint64_t comp_mask);
-/* The PathRecord query the SA gets for a request (SGID defaults to own_sgid),
- * and its component mask: exactly the request's fields. */
-uint64_t pr_request_to_record(const struct pr_request *req, const union ibv_gid *own_sgid,
-			      struct ibv_path_record *q);
 
 enum {
 	RESOLVE_SA = 1 << 0,      /* skip the cache: ask the SA and refresh the entry */
@@ -64,6 +37,7 @@ enum { RESOLVE_MAX_PATHS = 128 };
 typedef void (*resolve_fn)(void *arg, int err, uint8_t sa_status,
 			   const struct ibv_path_record *recs, size_t n);
 
+/* The store's options (pr_store_opts): the resolver makes the store and owns it. */
 struct resolver_opts {
 	unsigned negative_ttl_ms;  /* how long a "no path" answer is reused */
 	unsigned max_stale_ms;     /* 0: serve cached paths however long the SA is silent;
@@ -107,8 +81,6 @@ int resolver_fill(struct resolver *r, fill_fn fn, void *arg);
  * destination, or no field), -EEXIST, -EBUSY during a fill, -ENOSPC, -ENOMEM.
  */
 int resolver_prefetch_add(struct resolver *r, const struct pr_request *req);
-/* Drops every path and negative answer, and forgets that tables were loaded. */
-void resolver_flush(struct resolver *r);
 /* Loads a GetTable answer for this SGID (from the SA or from the all-pairs
  * table a distributor fetched) as a full refresh of the default tuple. */
 int resolver_load_table(struct resolver *r, const struct ibv_path_record *recs, size_t n);
@@ -127,25 +99,14 @@ void resolver_gid_in(struct resolver *r, const union ibv_gid *gid);
  * (background work; returns the queries sent). */
 size_t resolver_gid_back(struct resolver *r, const union ibv_gid *gid);
 int resolver_gid_fetch(struct resolver *r, const union ibv_gid *gid);
-/* The ports of the last table (distinct destinations) and how many of them
- * sort before this port's GID: this node's rank among the table's ports. */
+/* The ports of the last default table (distinct destinations) and how many of
+ * them sort before this port's GID: this node's rank among the table's ports. */
 void resolver_table_rank(const struct resolver *r, uint64_t *ports, uint64_t *rank);
-/*
- * The default tuple's paths (this SGID, every destination), in the order of
- * the last GetTable answer; paths learned since come after. *out is malloc'd.
- */
-int resolver_table(struct resolver *r, struct ibv_path_record **out, size_t *n);
-/*
- * The same for a request without destination (SGID and tuple fields): the
- * default tuple's table, or a prefetched tuple's once its GetTable answer is
- * loaded (and not flushed since). -ENOENT: the cache holds no such table.
- */
-int resolver_table_request(struct resolver *r, const struct pr_request *req,
-			   struct ibv_path_record **out, size_t *n);
-/* The tuple id of the default request (this SGID, nothing else specified). */
-uint16_t resolver_default_tuple(const struct resolver *r);
-struct pr_cache *resolver_cache(struct resolver *r);
-const union ibv_gid *resolver_own_gid(const struct resolver *r);
+/* The store the resolver fills: the service hands it to the doors (reads, authenticated
+ * writes); it lives as long as the resolver. */
+struct pr_store *resolver_store(struct resolver *r);
+/* The port it asks the SA through. */
+const struct mad_port *resolver_port(const struct resolver *r);
 void resolver_stats(const struct resolver *r, struct resolver_stats *out);
 
 #endif

@@ -258,11 +258,28 @@ static void test_qos_tuples(void)
 	pr_cache_free(c);
 }
 
+/* Interns PR_TUPLE_MAX ServiceID tuples (ids 0 .. PR_TUPLE_MAX-1); returns the failures. */
+static unsigned fill_tuples(struct pr_cache *c, uint64_t base)
+{
+	struct pr_tuple t = { .sgid = gid_of(1), .flags = PR_TUPLE_SERVICE_ID };
+	unsigned bad = 0;
+	uint16_t id;
+
+	for (unsigned i = 0; i < PR_TUPLE_MAX; i++) {
+		t.service_id = base + i;
+		bad += pr_cache_tuple(c, &t, true, &id) != 0;
+	}
+	return bad;
+}
+
+/* At the cap every tuple pinned: -ENOSPC, nothing changes. Unpinned and unreferenced: the
+ * least recently used one gives its id (issue 13, item 6: tuples were never freed). */
 static void test_tuple_cap(void)
 {
 	struct pr_cache *c = new_cache(10, 10);
 	struct pr_tuple t = { .sgid = gid_of(1), .flags = PR_TUPLE_SERVICE_ID };
 	const struct pr_tuple *first;
+	struct pr_cache_stats st;
 	uint16_t id = 0;
 	int r = 0;
 
@@ -271,6 +288,8 @@ static void test_tuple_cap(void)
 		r = pr_cache_tuple(c, &t, true, &id);
 		if (!r && id != i)
 			r = -1;
+		if (!r)
+			r = pr_cache_tuple_pin(c, id);
 	}
 	CHECK_INT(0, r);
 	first = pr_cache_tuple_get(c, 0);
@@ -282,6 +301,96 @@ static void test_tuple_cap(void)
 	CHECK_INT(0, pr_cache_tuple(c, &t, false, &id));
 	CHECK_INT(1234, id);
 	CHECK(first == pr_cache_tuple_get(c, 0));
+
+	/* unpin 7 and 9; 9 is then used again: 7 is the least recently used free one */
+	pr_cache_tuple_unpin(c, 7);
+	pr_cache_tuple_unpin(c, 9);
+	t.service_id = 9;
+	CHECK_INT(0, pr_cache_tuple(c, &t, false, &id));
+	t.service_id = 0x10000;
+	CHECK_INT(0, pr_cache_tuple(c, &t, true, &id));
+	CHECK_INT(7, id);
+	CHECK_INT(0x10000, pr_cache_tuple_get(c, 7)->service_id);
+	t.service_id = 7;
+	CHECK_INT(-ENOENT, pr_cache_tuple(c, &t, false, &id));
+	t.service_id = 0x10001;
+	CHECK_INT(0, pr_cache_tuple(c, &t, true, &id));
+	CHECK_INT(9, id);
+	/* new tuples are not pinned: the older of the two goes next */
+	t.service_id = 0x10002;
+	CHECK_INT(0, pr_cache_tuple(c, &t, true, &id));
+	CHECK_INT(7, id);
+	pr_cache_stats(c, &st);
+	CHECK_INT(PR_TUPLE_MAX, st.tuples);
+	CHECK_INT(PR_TUPLE_MAX, st.tuples_live);
+	CHECK_INT(3, st.tuples_reclaimed);
+	CHECK_INT(-EINVAL, pr_cache_tuple_pin(c, PR_TUPLE_MAX));
+	pr_cache_free(c);
+}
+
+/*
+ * Tuples that hold answers: a tuple with pushed paths is never reclaimed; one with only SA
+ * answers and negatives is evicted with them when no tuple is free, least recently used first;
+ * a pinned one stays. A flood of new tuples thus never locks the table, and never drops pushes.
+ */
+static void test_tuple_reclaim(void)
+{
+	struct pr_cache *c = new_cache(100, 2 * PR_TUPLE_MAX);
+	struct pr_origin set = { PR_SRC_SET, 7, 0 };
+	struct pr_tuple t = { .sgid = gid_of(1), .flags = PR_TUPLE_SERVICE_ID };
+	struct ibv_path_record r1 = rec_of(0xa, 10, 1, 1), r2 = rec_of(0xb, 11, 2, 2);
+	const struct pr_entry *out[2];
+	union ibv_gid ga = gid_of(0xa), gb = gid_of(0xb), gc = gid_of(0xc);
+	struct pr_cache_stats st;
+	unsigned bad = 0;
+	uint16_t id;
+
+	CHECK_INT(0, fill_tuples(c, 0));
+	/* 0: a pushed path; 1: an SA answer; 2: a negative; 3: an SA answer, pinned; the others
+	 * a negative each, and used again since, so that 0..3 are the least recently used */
+	CHECK_INT(0, pr_cache_replace(c, 0, &ga, &r1, 1, &set, 0));
+	CHECK_INT(0, pr_cache_replace(c, 1, &gb, &r2, 1, NULL, 0));
+	CHECK_INT(0, pr_cache_put_negative_dgid(c, 2, &gc, 1000));
+	CHECK_INT(0, pr_cache_replace(c, 3, &ga, &r1, 1, NULL, 0));
+	CHECK_INT(0, pr_cache_tuple_pin(c, 3));
+	for (unsigned i = 4; i < PR_TUPLE_MAX; i++) {
+		t.service_id = i;
+		bad += pr_cache_tuple(c, &t, false, &id) != 0 || id != i;
+		bad += pr_cache_put_negative_dlid(c, id, 99, 1000) != 0;
+	}
+	CHECK_INT(0, bad);
+	/* no tuple is free: a batch of the oldest that hold only SA answers goes (1, 2, 4..65),
+	 * never 0 (pushed) nor 3 (pinned); their answers go with them */
+	t.service_id = 0x20000;
+	CHECK_INT(0, pr_cache_tuple(c, &t, true, &id));
+	CHECK_INT(65, id);
+	CHECK(pr_cache_tuple_get(c, 0) != NULL);
+	CHECK(pr_cache_tuple_get(c, 3) != NULL);
+	CHECK(pr_cache_tuple_get(c, 1) == NULL);
+	CHECK(pr_cache_tuple_get(c, 2) == NULL);
+	CHECK(pr_cache_tuple_get(c, 66) != NULL);
+	CHECK_INT(1, pr_cache_lookup_dgid(c, 0, &ga, out, 2));
+	CHECK_INT(1, pr_cache_lookup_dgid(c, 3, &ga, out, 2));
+	t.service_id = 1;
+	CHECK_INT(-ENOENT, pr_cache_tuple(c, &t, false, &id));
+	pr_cache_stats(c, &st);
+	CHECK_INT(2, st.entries);
+	CHECK_INT(PR_TUPLE_MAX - 64 + 1, st.tuples_live);
+	CHECK_INT(1 + (PR_TUPLE_MAX - 4) - 1 - 62, st.negatives);
+	CHECK_INT(64, st.tuples_reclaimed);
+	/* a reclaimed id is reused clean */
+	t.service_id = 0x20001;
+	CHECK_INT(0, pr_cache_tuple(c, &t, true, &id));
+	CHECK_INT(64, id);
+	CHECK_INT(0, pr_cache_lookup_dgid(c, id, &gb, out, 2));
+	CHECK(!pr_cache_negative_dlid(c, id, 99, 0));
+	/* a flush drops every path and negative: all but the pinned tuple can be reused */
+	pr_cache_flush(c);
+	CHECK_INT(0, fill_tuples(c, 0x30000));
+	CHECK(pr_cache_tuple_get(c, 3) != NULL && pr_cache_tuple_get(c, 3)->service_id == 3);
+	pr_cache_tuple_unpin(c, 3);
+	pr_cache_stats(c, &st);
+	CHECK_INT(PR_TUPLE_MAX, st.tuples_live);
 	pr_cache_free(c);
 }
 
@@ -556,6 +665,87 @@ static void test_foreach(void)
 	v = (struct visit){ .stop_after = 4 };
 	pr_cache_foreach(c, visit_fn, &v);
 	CHECK_INT(4, v.n);
+	pr_cache_free(c);
+}
+
+/* The resumable walk: chunk by chunk it visits every path once, destinations whole and in SA
+ * order; across growth of the index (new destinations) every path present throughout is still
+ * visited exactly once. */
+static bool scan_fn(const struct pr_entry *e, void *arg)
+{
+	unsigned *seen = arg;
+
+	seen[tag_of(e)]++;
+	return true;
+}
+
+struct order {
+	uint32_t tags[16384];
+	size_t n;
+};
+
+static bool order_fn(const struct pr_entry *e, void *arg)
+{
+	struct order *o = arg;
+
+	if (o->n < 16384)
+		o->tags[o->n++] = tag_of(e);
+	return true;
+}
+
+static void test_scan(void)
+{
+	enum { N = 3000 };
+	struct pr_cache *c = new_cache(4 * N, 10);
+	uint16_t t = default_tuple(c);
+	static unsigned seen[4 * N];
+	static struct order v;
+	struct pr_cache_scan sc = { 0 };
+	unsigned bad = 0, calls = 0;
+
+	for (uint32_t d = 0; d < N; d++) {
+		struct ibv_path_record r[2] = { rec_of(0x1000 + d, 1, 0, 2 * d),
+						rec_of(0x1000 + d, 2, 0, 2 * d + 1) };
+		union ibv_gid g = gid_of(0x1000 + d);
+
+		bad += pr_cache_replace(c, t, &g, r, 2, NULL, 0) != 0;
+	}
+	CHECK_INT(0, bad);
+	/* small chunks, with the index growing (4x the destinations) half way */
+	while (!sc.done && calls < 100000) {
+		pr_cache_scan(c, &sc, 7, scan_fn, seen);
+		if (++calls == 300) {
+			for (uint32_t d = N; d < 2 * N; d++) {
+				struct ibv_path_record r = rec_of(0x1000 + d, 3, 0, N + d);
+				union ibv_gid g = gid_of(0x1000 + d);
+
+				bad += pr_cache_replace(c, t, &g, &r, 1, NULL, 0) != 0;
+			}
+		}
+	}
+	CHECK(sc.done);
+	CHECK_INT(0, bad);
+	for (uint32_t i = 0; i < 2 * N; i++)
+		bad += seen[i] != 1;
+	CHECK_INT(0, bad);
+	for (uint32_t i = 2 * N; i < 3 * N; i++)
+		bad += seen[i] > 1;
+	CHECK_INT(0, bad);
+	/* a finished walk visits nothing more; paths of a destination come in SA order */
+	pr_cache_scan(c, &sc, 10, scan_fn, seen);
+	sc = (struct pr_cache_scan){ 0 };
+	while (!sc.done)
+		pr_cache_scan(c, &sc, 5, order_fn, &v);
+	CHECK_INT(3 * N, v.n);
+	for (size_t i = 0; i + 1 < v.n; i++)
+		if (v.tags[i] % 2 == 0 && v.tags[i] < 2 * N)
+			bad += v.tags[i + 1] != v.tags[i] + 1;
+	CHECK_INT(0, bad);
+	/* an empty cache is done at once */
+	pr_cache_flush(c);
+	sc = (struct pr_cache_scan){ 0 };
+	pr_cache_scan(c, &sc, 10, scan_fn, seen);
+	CHECK(sc.done);
 	pr_cache_free(c);
 }
 
@@ -1115,12 +1305,14 @@ int main(void)
 	test_load();
 	test_qos_tuples();
 	test_tuple_cap();
+	test_tuple_reclaim();
 	test_negatives();
 	test_sweep();
 	test_remove();
 	test_caps();
 	test_flush();
 	test_foreach();
+	test_scan();
 	test_growth();
 	test_random();
 	test_scale();

@@ -7,23 +7,29 @@
  * Built a second time with ThreadSanitizer (test_cache_snapshot_tsan).
  */
 #include <endian.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cache/pr_cache.h"
-#include "cache/snapshot.h"
+#include "cache/snap_writer.h"
 #include "check.h"
+#include "in_child.h"
 #include "pr_fixture.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -138,7 +144,7 @@ static void test_lookup_equals_cache(void)
 	uint64_t pub = 0;
 
 	pr_cache_watch(c, on_watch, NULL);
-	CHECK_INT(0, snap_map_open(name, &m));
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m));
 	CHECK_INT(1, m.object_gen);
 	CHECK_MEM(gid_of(1).raw, m.hdr->port_gid, 16);
 	CHECK_STR("/tmp/lsa-test.sock", m.hdr->control_socket);
@@ -296,7 +302,7 @@ static void test_lookup_equals_cache(void)
 
 	snap_map_close(&m);
 	snap_writer_close(w);
-	CHECK_INT(-ENOENT, snap_map_open(name, &m));
+	CHECK_INT(-ENOENT, snap_map_open(name, geteuid(), &m));
 	pr_cache_free(c);
 }
 
@@ -316,7 +322,7 @@ static void test_growth_and_close(void)
 
 	for (uint32_t i = 0; i < 20000; i++)
 		recs[i] = rec_of(100 + i, (uint16_t)(1 + i), 0, i);
-	CHECK_INT(0, snap_map_open(name, &m));
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m));
 	CHECK_INT(20, pr_cache_load(c, idd, recs, 20, NULL, 0));
 	CHECK_INT(0, snap_writer_publish(w, c, 1));
 	snap_query_init(&q, &td, &g, NULL);
@@ -332,7 +338,7 @@ static void test_growth_and_close(void)
 	CHECK_INT(2, ws.object_gen);
 	CHECK_INT(20000, ws.records);
 	CHECK_INT(-ESTALE, snap_lookup(&m, &q, out, 2, &total, NULL, NULL));
-	CHECK_INT(0, snap_map_open(name, &m2));
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m2));
 	CHECK_INT(2, m2.object_gen);
 	CHECK(m2.object_id != m.object_id);
 	g = gid_of(100 + 19999);
@@ -388,7 +394,7 @@ static void test_takeover(void)
 	}
 	waitpid(pid, &status, 0);
 	CHECK_INT(0, status);
-	CHECK_INT(0, snap_map_open(name, &m));
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m));
 	CHECK_INT(SNAP_LIVE, atomic_load(&m.hdr->state));
 	fd = shm_open(name, O_RDONLY, 0);
 	CHECK(fd >= 0 && fstat(fd, &st) == 0);
@@ -406,6 +412,370 @@ static void test_takeover(void)
 	close(fd);
 	snap_map_close(&m);
 	snap_writer_close(w);
+}
+
+/* --- trust: what a reader maps (issue 13, item 4) and corrupt objects (item 5) --- */
+
+#define SHM_DIR "/dev/shm"
+#define OTHER_UID 54321	/* a user that is neither us nor root */
+
+static void shm_file(const char *name, char *path, size_t cap)
+{
+	snprintf(path, cap, SHM_DIR "%s", name);
+}
+
+struct forgery {
+	const char *to;
+	int (*mutate)(uint8_t *obj, uint64_t *size);	/* may change the size */
+};
+
+/* A copy of the object `from` under f->to (ours, mode 0644) with f->mutate applied. */
+static void forge(const char *from, const struct forgery *f)
+{
+	struct stat st;
+	uint64_t size;
+	uint8_t *buf;
+	int in = shm_open(from, O_RDONLY, 0), out;
+
+	CHECK(in >= 0 && fstat(in, &st) == 0);
+	size = (uint64_t)st.st_size;
+	buf = calloc(1, size + 2 * 4096);
+	CHECK_INT((ssize_t)size, pread(in, buf, size, 0));
+	close(in);
+	if (f->mutate)
+		CHECK_INT(0, f->mutate(buf, &size));
+	shm_unlink(f->to);
+	out = shm_open(f->to, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECK(out >= 0);
+	CHECK_INT(0, fchmod(out, 0644));
+	CHECK_INT((ssize_t)size, pwrite(out, buf, size, 0));
+	close(out);
+	free(buf);
+}
+
+static _Atomic uint64_t *active_half(uint8_t *obj)
+{
+	struct snap_header *h = (struct snap_header *)obj;
+
+	return (_Atomic uint64_t *)(obj + h->half_offset[atomic_load(&h->active) & 1]);
+}
+
+/* half_offset + half_size wraps past 2^64: the halves "fit", and the active one's regions are
+ * moved 512 GiB past the end of the mapping. */
+static int wrap_half_size(uint8_t *obj, uint64_t *size)
+{
+	struct snap_header *h = (struct snap_header *)obj;
+	_Atomic uint64_t *x = active_half(obj);
+
+	(void)size;
+	h->half_size = UINT64_MAX - 7;
+	atomic_fetch_add(&x[SH_OFF_DGID], 1ULL << 36);
+	atomic_fetch_add(&x[SH_OFF_DLID], 1ULL << 36);
+	atomic_fetch_add(&x[SH_USED], 1ULL << 36);
+	return 0;
+}
+
+/* A half too small for its own header words, at the very end of the object. */
+static int tiny_half_at_end(uint8_t *obj, uint64_t *size)
+{
+	struct snap_header *h = (struct snap_header *)obj;
+
+	h->half_size = 8;
+	h->half_offset[0] = h->half_offset[1] = *size - 8;
+	return 0;
+}
+
+static int half_past_end(uint8_t *obj, uint64_t *size)
+{
+	struct snap_header *h = (struct snap_header *)obj;
+
+	h->half_offset[1] = *size + 4096;
+	return 0;
+}
+
+/* A never-written (empty) half with an absurd group count: snap_read_all allocated
+ * (uint32_t)(count + 1) == 0 groups and copied 2^32 - 1 into them. */
+static int empty_half_groups(uint8_t *obj, uint64_t *size)
+{
+	_Atomic uint64_t *x = active_half(obj);
+
+	(void)size;
+	if (atomic_load(&x[SH_USED]))
+		return -1;	/* the test wants an empty half */
+	atomic_store(&x[SH_NGROUPS], 0xffffffffULL);
+	return 0;
+}
+
+static int grown_file(uint8_t *obj, uint64_t *size)
+{
+	(void)obj;
+	*size += 4096;	/* the header's object_size no longer says the file's size */
+	return 0;
+}
+
+static int short_file(uint8_t *obj, uint64_t *size)
+{
+	(void)obj;
+	*size -= 4096;
+	return 0;
+}
+
+struct open_case {
+	const char *name;
+	uid_t owner;
+	int want;		/* snap_map_open()'s result */
+	bool read_all;		/* then snap_read_all() must not crash: -EIO wanted */
+};
+
+/* In a child: the open's result, and a read of everything if it (wrongly) succeeded. */
+static int open_in_child(const void *arg)
+{
+	const struct open_case *c = arg;
+	struct snap_map m;
+	int r = snap_map_open(c->name, c->owner, &m);
+
+	if (r)
+		return r == c->want ? 0 : 1;
+	if (c->read_all) {
+		struct snap_contents sc;
+		int rr = snap_read_all(&m, &sc);
+
+		snap_contents_free(&sc);
+		snap_map_close(&m);
+		return rr == -EIO && c->want == 0 ? 0 : 2;
+	}
+	snap_map_close(&m);
+	return c->want == 0 ? 0 : 3;
+}
+
+static void check_open(const char *name, uid_t owner, int want, bool read_all, const char *what)
+{
+	struct open_case c = { name, owner, want, read_all };
+	int status = in_child(open_in_child, &c, 5);
+
+	if (status)
+		fprintf(stderr, "snap_map_open of %s: child status %d\n", what, status);
+	CHECK_INT(0, status);
+}
+
+static void test_trust(void)
+{
+	char valid[64], fresh[64], forged[64], path[128], target[128];
+	struct pr_cache *c = new_cache(1000);
+	struct pr_tuple td = { .sgid = gid_of(1) };
+	uint16_t tid = tuple_id(c, &td);
+	struct snap_writer *w, *w0;
+	struct snap_map m;
+	uid_t me = geteuid();
+	int fd;
+
+	snprintf(valid, sizeof(valid), "/lsa-test-valid-%d", (int)getpid());
+	snprintf(fresh, sizeof(fresh), "/lsa-test-fresh-%d", (int)getpid());
+	snprintf(forged, sizeof(forged), "/lsa-test-forged-%d", (int)getpid());
+	for (uint64_t d = 10; d < 20; d++) {
+		struct ibv_path_record r = rec_of(d, (uint16_t)d, 0, (uint32_t)d);
+		union ibv_gid g = gid_of(d);
+
+		CHECK_INT(0, pr_cache_replace(c, tid, &g, &r, 1, NULL, 0));
+	}
+	w = new_writer(valid, 0);
+	CHECK_INT(0, snap_writer_publish(w, c, 1));
+	w0 = new_writer(fresh, 0);	/* never published: both halves empty */
+
+	/* a faithful copy is fine; the owner is checked against the daemon's uid, root passes */
+	forge(valid, &(struct forgery){ forged, NULL });
+	check_open(forged, me, 0, false, "a faithful copy");
+	CHECK_INT(0, snap_map_open(forged, me, &m));
+	snap_map_close(&m);
+
+	/* writable by group or others: anyone could have rewritten the paths */
+	fd = shm_open(forged, O_RDWR, 0);
+	CHECK_INT(0, fchmod(fd, 0664));
+	check_open(forged, me, -EPERM, false, "a group-writable object");
+	CHECK_INT(0, fchmod(fd, 0646));
+	check_open(forged, me, -EPERM, false, "a world-writable object");
+	CHECK_INT(0, fchmod(fd, 0644));
+	/* another owner than the daemon's user (and not root) */
+	if (me == 0) {
+		CHECK_INT(0, fchown(fd, OTHER_UID, OTHER_UID));
+		check_open(forged, 0, -EPERM, false, "another user's object");
+		check_open(forged, OTHER_UID, 0, false, "the daemon user's object");
+		CHECK_INT(0, fchown(fd, 0, 0));
+		check_open(forged, OTHER_UID, 0, false, "root's object");
+	} else {
+		check_open(forged, me + 1, -EPERM, false, "another user's object");
+	}
+	close(fd);
+
+	/* not a regular file: a FIFO must neither hang the reader nor be read */
+	shm_unlink(forged);
+	shm_file(forged, path, sizeof(path));
+	CHECK_INT(0, mkfifo(path, 0644));
+	check_open(forged, me, -EPERM, false, "a FIFO");
+	unlink(path);
+	/* a symlink to a valid object is not followed */
+	shm_file(valid, target, sizeof(target));
+	CHECK_INT(0, symlink(target, path));
+	check_open(forged, me, -ELOOP, false, "a symlink");
+	unlink(path);
+
+	/* sizes: the file against the header */
+	forge(valid, &(struct forgery){ forged, grown_file });
+	check_open(forged, me, -EPROTO, false, "a file longer than its header says");
+	forge(valid, &(struct forgery){ forged, short_file });
+	check_open(forged, me, -EPROTO, false, "a file shorter than its header says");
+
+	/* corrupt headers: each overflow and bound of item 5 */
+	forge(valid, &(struct forgery){ forged, wrap_half_size });
+	check_open(forged, me, -EPROTO, false, "half_offset + half_size wrapping");
+	forge(valid, &(struct forgery){ forged, tiny_half_at_end });
+	check_open(forged, me, -EPROTO, false, "a half smaller than its header words");
+	forge(valid, &(struct forgery){ forged, half_past_end });
+	check_open(forged, me, -EPROTO, false, "a half past the end");
+	forge(fresh, &(struct forgery){ forged, empty_half_groups });
+	check_open(forged, me, 0, true, "an empty half with 2^32 - 1 groups");
+	CHECK_INT(0, snap_map_open(forged, me, &m));
+	{
+		struct snap_query q;
+		union ibv_gid g = gid_of(10);
+		struct ibv_path_record out[2];
+
+		snap_query_init(&q, &td, &g, NULL);
+		CHECK_INT(-EIO, snap_lookup(&m, &q, out, 2, NULL, NULL, NULL));
+	}
+	snap_map_close(&m);
+
+	shm_unlink(forged);
+	snap_writer_close(w0);
+	snap_writer_close(w);
+	pr_cache_free(c);
+}
+
+/*
+ * The snapshot outgrows its object while no new object can be made (here: a file size limit,
+ * as /dev/shm full would): the name keeps the old publication, served, never a moment free.
+ */
+static void test_growth_without_room(void)
+{
+	const char *name = test_name("noroom");
+	struct pr_cache *c = new_cache(100000);
+	struct pr_tuple td = { .sgid = gid_of(1) };
+	uint16_t tid = tuple_id(c, &td);
+	struct snap_writer *w = new_writer(name, 4096);
+	struct snap_writer_stats ws;
+	struct ibv_path_record *recs = calloc(20000, sizeof(*recs)), out[2];
+	struct snap_map m, m2;
+	struct snap_query q;
+	union ibv_gid g = gid_of(100);
+	struct rlimit old, lim;
+	uint64_t id;
+	size_t total;
+	int r;
+
+	for (uint32_t i = 0; i < 20000; i++)
+		recs[i] = rec_of(100 + i, (uint16_t)(1 + i % 40000), 0, i);
+	CHECK_INT(20, pr_cache_load(c, tid, recs, 20, NULL, 0));
+	CHECK_INT(0, snap_writer_publish(w, c, 1));
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m));
+	id = m.object_id;
+	snap_writer_stats(w, &ws);
+
+	CHECK_INT(20000, pr_cache_load(c, tid, recs, 20000, NULL, 0));
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK_INT(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = ws.object_size;	/* the old object fits, no bigger one does */
+	CHECK_INT(0, setrlimit(RLIMIT_FSIZE, &lim));
+	r = snap_writer_publish(w, c, 2);
+	CHECK_INT(0, setrlimit(RLIMIT_FSIZE, &old));
+	CHECK_INT(-EFBIG, r);
+
+	/* the old object still holds the name, live, with the last publication */
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m2));
+	CHECK(m2.object_id == id);
+	snap_query_init(&q, &td, &g, NULL);
+	CHECK_INT(SNAP_HIT, snap_lookup(&m2, &q, out, 2, &total, NULL, NULL));
+	CHECK_INT(SNAP_HIT, snap_lookup(&m, &q, out, 2, &total, NULL, NULL));
+	CHECK_INT(1, atomic_load(&m2.hdr->publication));
+	snap_map_close(&m2);
+	/* and no temporary object was left behind */
+	{
+		char prefix[64];
+		struct dirent *e;
+		DIR *d = opendir(SHM_DIR);
+		int left = 0;
+
+		snprintf(prefix, sizeof(prefix), ".localsa-%d-", (int)getpid());
+		while (d && (e = readdir(d)))
+			left += !strncmp(e->d_name, prefix, strlen(prefix));
+		if (d)
+			closedir(d);
+		CHECK_INT(0, left);
+	}
+
+	/* room again: the next publication moves to a bigger object */
+	CHECK_INT(0, snap_writer_publish(w, c, 3));
+	snap_writer_stats(w, &ws);
+	CHECK_INT(1, ws.recreations);
+	CHECK_INT(-ESTALE, snap_lookup(&m, &q, out, 2, &total, NULL, NULL));
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m2));
+	CHECK(m2.object_id != id);
+	g = gid_of(100 + 19999);
+	snap_query_init(&q, &td, &g, NULL);
+	CHECK_INT(SNAP_HIT, snap_lookup(&m2, &q, out, 2, &total, NULL, NULL));
+	snap_map_close(&m2);
+	snap_map_close(&m);
+	snap_writer_close(w);
+	pr_cache_free(c);
+	free(recs);
+}
+
+/* What holds the name when a writer starts is replaced, not followed or trusted. */
+static void test_junk_under_name(void)
+{
+	const char *name = test_name("junk");
+	char path[128], target[128];
+	struct snap_writer *w;
+	struct snap_map m;
+	struct stat st;
+	int fd;
+
+	shm_file(name, path, sizeof(path));
+	snprintf(target, sizeof(target), "/tmp/lsa-test-junk-%d", (int)getpid());
+	/* a FIFO */
+	CHECK_INT(0, mkfifo(path, 0666));
+	w = new_writer(name, 0);
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m));
+	snap_map_close(&m);
+	snap_writer_close(w);
+	/* a symlink to a file of ours: replaced, the file untouched */
+	fd = open(target, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_INT(0, symlink(target, path));
+	w = new_writer(name, 0);
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m));
+	snap_map_close(&m);
+	CHECK(stat(target, &st) == 0 && st.st_size == 0);
+	snap_writer_close(w);
+	unlink(target);
+}
+
+/* The hashes are ABI: a reader of another build must find what this writer filed. */
+static void test_hashes_pinned(void)
+{
+	uint64_t w[SNAP_TUPLE_WORDS];
+	struct pr_tuple t = { .sgid = gid_of(1), .pkey = 0x8001, .flags = PR_TUPLE_PKEY };
+	uint64_t th, g0, g1;
+	union ibv_gid g = gid_of(0x1234);
+
+	snap_tuple_words(&t, w);
+	CHECK_INT(0x8001 | (uint64_t)PR_TUPLE_PKEY << 48 | SNAP_VALID, w[3]);
+	th = snap_tuple_hash(w);
+	snap_gid_words(&g, &g0, &g1);
+	CHECK_INT(0xbe90ed2d15be223dULL, th);
+	CHECK_INT(0xdb61b46af31d99b6ULL, snap_dgid_hash(th, g0, g1));
+	CHECK_INT(0xddd088ca42d8a686ULL, snap_dlid_hash(th, 17));
 }
 
 /* --- the stress test --- */
@@ -455,6 +825,7 @@ struct reader {
 	struct stress *s;
 	unsigned seed;
 	uint64_t lookups, hits, misses, bad, retries, remaps, max_ns;
+	uint64_t name_free;		/* remaps that found no object under the name */
 	char why[160];
 };
 
@@ -536,7 +907,7 @@ static void *reader_main(void *arg)
 	while (!atomic_load(&s->ready))
 		;
 	if (s->own_maps) {
-		while (snap_map_open(s->name, &mine) < 0)
+		while (snap_map_open(s->name, geteuid(), &mine) < 0)
 			;
 		m = &mine;
 	}
@@ -565,9 +936,9 @@ static void *reader_main(void *arg)
 				retired[nretired++] = mine;	/* other threads' rule: keep until the end */
 			else
 				snap_map_close(&mine);
-			while (snap_map_open(s->name, &mine) < 0 &&
+			while ((r = snap_map_open(s->name, geteuid(), &mine)) < 0 &&
 			       !atomic_load_explicit(&s->stop, memory_order_relaxed))
-				;
+				rd->name_free += r == -ENOENT;
 			rd->remaps++;
 			continue;
 		}
@@ -670,6 +1041,7 @@ static void stress(bool own_maps, uint64_t duration_ms)
 		if (rd[i].max_ns > max_ns)
 			max_ns = rd[i].max_ns;
 		CHECK_INT(0, rd[i].bad);
+		CHECK_INT(0, rd[i].name_free);	/* growth never leaves the name free */
 		if (rd[i].bad)
 			fprintf(stderr, "reader %d: %llu bad answers, first: %s\n", i,
 				(unsigned long long)rd[i].bad, rd[i].why);
@@ -708,6 +1080,10 @@ int main(int argc, char **argv)
 	test_lookup_equals_cache();
 	test_growth_and_close();
 	test_takeover();
+	test_trust();
+	test_growth_without_room();
+	test_junk_under_name();
+	test_hashes_pinned();
 	stress(false, ms);
 	stress(true, ms);
 	return CHECK_DONE();

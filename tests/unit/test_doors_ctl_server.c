@@ -1,27 +1,37 @@
 /*
  * test_doors_ctl_server.c - the control socket served from a real loop, resolver and cache
- * (the SA unreachable: a port whose sends fail). Several request lines in one write are
- * answered in order, one reply each, whether they hit the cache (answered inside the
- * dispatch), miss it, or fail: the daemon crashed on the second of two hits in one write
- * (a nested resume consumed the following lines under the outer loop's feet).
+ * (the SA unreachable: a port whose sends fail), through the lookup service. Several request
+ * lines in one write are answered in order, one reply each, whether they hit the cache
+ * (answered inside the dispatch), miss it, or fail: the daemon crashed on the second of two
+ * hits in one write (a nested resume consumed the following lines under the outer loop's feet).
+ *
+ * Issue 13 regressions: item 6, a flood of new ServiceIDs exhausted the tuples until restart
+ * (afterwards even `add` failed with ENOSPC); item 7, clients pipelining `dump` without reading
+ * made the daemon hold every reply (RSS grew by the dumps' size); item 8, idle connections held
+ * every slot forever and locked root out. Only rig_up() knows the door's constructor.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/loop.h"
 #include "check.h"
 #include "doors/ctl_server.h"
 #include "fabric/mad_port.h"
+#include "fabric/path_service.h"
 #include "mad_script.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "pr_fixture.h"
+#include "sock_fixture.h"
 #include "wire/path_rec.h"
 
 struct reader {
@@ -56,23 +66,9 @@ static void poll_reply(struct loop *loop, void *arg)
 	loop_timer_add(loop, 2, poll_reply, r);
 }
 
-static void give_up(struct loop *loop, void *arg)
-{
-	loop_stop(loop);
-}
-
 static int connect_to(const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -1;
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -1;
-	return fd;
+	return dial(path, 0);
 }
 
 /* Sends text in one write and runs the loop until `lines` reply lines came back. */
@@ -84,7 +80,7 @@ static void exchange(struct loop *loop, struct reader *r, const char *text, unsi
 	r->want_lines = lines;
 	CHECK_INT((ssize_t)strlen(text), send(r->fd, text, strlen(text), MSG_NOSIGNAL));
 	loop_timer_add(loop, 1, poll_reply, r);
-	guard = loop_timer_add(loop, 3000, give_up, NULL);
+	guard = loop_timer_add(loop, 3000, fixture_stop, NULL);
 	loop_run(loop);
 	loop_timer_cancel(loop, guard);
 }
@@ -102,35 +98,69 @@ static const char *nth_line(const char *s, unsigned n, char *out, size_t max)
 	return out;
 }
 
-int main(void)
-{
-	struct mad_script script;
-	struct mad_port *port;
-	struct sa_client_opts so = { 2, 100, 0, 100, 0, 0 };
-	struct resolver_opts ro = { 1000, 0, 1000, 1000 };
-	struct ibv_path_record recs[3] = { rec_of(2, 2, 0, 1), rec_of(3, 3, 0, 2), rec_of(4, 4, 0, 3) };
-	char dir[] = "/tmp/lsa_ctl_XXXXXX", path[128], req[1024], line[256], g2[64], g3[64], g9[64];
-	struct ctl_server_opts co;
-	struct ctl_server *ctl;
-	struct resolver *res;
-	struct sa_client *sa;
-	struct reader *r;
-	struct loop *loop;
-	union ibv_gid g;
+/* --- the rig: a loop, a dead port, SA client, resolver, service and control door --- */
 
-	script_init(&script);
-	script.fail_sends = ~0u; /* the SA cannot be asked */
-	port = script_port(&script, NULL);
-	if (!mkdtemp(dir) || loop_new(&loop) < 0)
-		return 1;
-	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
-	CHECK_INT(0, sa_client_new(loop, port, &so, &sa));
-	CHECK_INT(0, resolver_new(loop, port, sa, &ro, &res));
-	CHECK_INT(0, resolver_load_table(res, recs, 3));
-	co = (struct ctl_server_opts){ path, 0600, 8, NULL, NULL, NULL };
-	CHECK_INT(0, ctl_server_new(loop, res, sa, &co, &ctl));
+struct rig {
+	struct loop *loop;
+	struct mad_script script;	/* the port: every send fails, the SA cannot be asked */
+	struct mad_port *port;
+	struct sa_client *sa;
+	struct resolver *res;
+	struct path_service *svc;
+	struct ctl_server *ctl;
+	char dir[32], path[128];
+};
+
+static void rig_up(struct rig *g, uint32_t max_entries, mode_t mode, unsigned max_clients,
+		   unsigned idle_ms, uint32_t new_tuples, uint32_t new_tuples_per_s)
+{
+	struct sa_client_opts so = { 2, 100, 0, 100, 0, 0 };
+	struct resolver_opts ro = { 1000, 0, max_entries, 1000 };
+	struct ctl_server_opts co = { .mode = mode, .max_clients = max_clients, .idle_ms = idle_ms,
+				      .new_tuples = new_tuples,
+				      .new_tuples_per_s = new_tuples_per_s };
+
+	memset(g, 0, sizeof(*g));
+	script_init(&g->script);
+	g->script.fail_sends = ~0u;
+	g->port = script_port(&g->script, NULL);
+	snprintf(g->dir, sizeof(g->dir), "/tmp/lsa_ctl_XXXXXX");
+	if (!mkdtemp(g->dir) || loop_new(&g->loop) < 0)
+		abort();
+	chmod(g->dir, 0755);
+	snprintf(g->path, sizeof(g->path), "%s/ctl.sock", g->dir);
+	co.path = g->path;
+	CHECK_INT(0, sa_client_new(g->loop, g->port, &so, &g->sa));
+	CHECK_INT(0, resolver_new(g->loop, g->port, g->sa, &ro, &g->res));
+	CHECK_INT(0, path_service_new_resolver(g->res, g->sa, &g->svc));
+	CHECK_INT(0, ctl_server_new(g->loop, g->svc, &co, &g->ctl));
+}
+
+static void rig_down(struct rig *g)
+{
+	ctl_server_free(g->ctl);
+	sa_client_free(g->sa);
+	path_service_free(g->svc);
+	resolver_free(g->res);
+	mad_port_close(g->port);
+	loop_free(g->loop);
+	rmdir(g->dir);
+}
+
+/* --- several lines in one write --- */
+
+static void test_pipelined(void)
+{
+	struct ibv_path_record recs[3] = { rec_of(2, 2, 0, 1), rec_of(3, 3, 0, 2), rec_of(4, 4, 0, 3) };
+	char req[1024], line[256], g2[64], g3[64], g9[64];
+	struct reader *r;
+	union ibv_gid g;
+	struct rig rig;
+
+	rig_up(&rig, 1000, 0600, 8, 0, 0, 0);
+	CHECK_INT(0, resolver_load_table(rig.res, recs, 3));
 	r = calloc(1, sizeof(*r));
-	r->fd = connect_to(path);
+	r->fd = connect_to(rig.path);
 	CHECK(r->fd >= 0);
 
 	g = gid_of(2);
@@ -142,7 +172,7 @@ int main(void)
 
 	/* Two hits in one write: two replies of one path each, in order. */
 	snprintf(req, sizeof(req), "path dgid=%s\npath dgid=%s\n", g2, g3);
-	exchange(loop, r, req, 4);
+	exchange(rig.loop, r, req, 4);
 	CHECK_INT(4, count_lines(r->buf, r->len));
 	CHECK_STR("OK 1", nth_line(r->buf, 0, line, sizeof(line)));
 	CHECK_STR("OK 1", nth_line(r->buf, 2, line, sizeof(line)));
@@ -150,7 +180,7 @@ int main(void)
 	/* Hits, a miss the SA cannot be asked about, a bad line and stats, all in one write. */
 	snprintf(req, sizeof(req), "path dgid=%s\npath dgid=%s\npath dgid=%s\nbogus\n"
 		 "path dgid=%s\nstats\n", g2, g9, g3, g2);
-	exchange(loop, r, req, 10);
+	exchange(rig.loop, r, req, 10);
 	CHECK_INT(10, count_lines(r->buf, r->len));
 	CHECK_STR("OK 1", nth_line(r->buf, 0, line, sizeof(line)));
 	CHECK(!strncmp(nth_line(r->buf, 2, line, sizeof(line)), "ERR ", 4));
@@ -160,21 +190,232 @@ int main(void)
 	CHECK_STR("OK 1", nth_line(r->buf, 8, line, sizeof(line)));
 	CHECK(nth_line(r->buf, 9, line, sizeof(line))[0] == '{');
 
+	/* An error about a long argument is cut, never its line. */
+	memset(req, 'k', 1000);
+	memcpy(req + 1000, "=1\nstats\n", 10);
+	memcpy(req, "path ", 5);
+	exchange(rig.loop, r, req, 3);
+	CHECK_INT(3, count_lines(r->buf, r->len));
+	CHECK(!strncmp(nth_line(r->buf, 0, line, sizeof(line)), "ERR EINVAL unknown argument", 27));
+	CHECK_STR("OK 1", nth_line(r->buf, 1, line, sizeof(line)));
+
 	/* Many hits pipelined in one write. */
 	req[0] = '\0';
 	for (int i = 0; i < 20; i++)
 		snprintf(req + strlen(req), sizeof(req) - strlen(req), "path dgid=%s\n",
 			 i % 2 ? g2 : g3);
-	exchange(loop, r, req, 40);
+	exchange(rig.loop, r, req, 40);
 	CHECK_INT(40, count_lines(r->buf, r->len));
 
 	close(r->fd);
 	free(r);
-	ctl_server_free(ctl);
-	sa_client_free(sa);
-	resolver_free(res);
-	mad_port_close(port);
-	loop_free(loop);
-	rmdir(dir);
+	rig_down(&rig);
+}
+
+/* --- issue 13, item 6: tuples --- */
+
+/* A client of the rig's door; g2 gets the text of the destination the tests ask for. */
+static struct reader *client(struct rig *g, char g2[64])
+{
+	struct reader *r = calloc(1, sizeof(*r));
+	union ibv_gid gid = gid_of(2);
+
+	pr_gid_to_text(&gid, g2);
+	r->fd = connect_to(g->path);
+	CHECK(r->fd >= 0);
+	return r;
+}
+
+static void test_tuple_flood(void)
+{
+	struct ibv_path_record rec = rec_of(5, 5, 0, 1);
+	char req[8192], line[256], hex[2 * PR_LEN + 1], g2[64];
+	struct reader *r;
+	struct rig rig;
+
+	/* A quota as large as the tuple table: the flood really reaches the cap. */
+	rig_up(&rig, 1000, 0600, 8, 0, 4096, 4096);
+	r = client(&rig, g2);
+	for (unsigned base = 0; base < 4400; base += 100) {
+		req[0] = '\0';
+		for (unsigned i = base; i < base + 100; i++)
+			snprintf(req + strlen(req), sizeof(req) - strlen(req),
+				 "path dgid=%s service_id=%u\n", g2, 0x10000 + i);
+		exchange(rig.loop, r, req, 100);
+	}
+	/* the last of them failed as the dead SA makes them fail, not for want of a tuple */
+	CHECK(!strstr(nth_line(r->buf, 99, line, sizeof(line)), "No space"));
+	/* and a new tuple can still be made: `add` with an SGID never seen */
+	rec.sgid = gid_of(0x777);
+	for (size_t i = 0; i < PR_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", ((unsigned char *)&rec)[i]);
+	snprintf(req, sizeof(req), "add rec=%s\n", hex);
+	exchange(rig.loop, r, req, 1);
+	CHECK_STR("OK 0", nth_line(r->buf, 0, line, sizeof(line)));
+	close(r->fd);
+	free(r);
+	rig_down(&rig);
+}
+
+/* A small quota: the third new ServiceID of a user is refused, clearly; known ones are not. */
+static void test_tuple_quota(void)
+{
+	char req[1024], line[256], g2[64];
+	struct reader *r;
+	struct rig rig;
+
+	rig_up(&rig, 1000, 0600, 8, 0, 2, 1);
+	r = client(&rig, g2);
+	snprintf(req, sizeof(req), "path dgid=%s service_id=1\npath dgid=%s service_id=2\n"
+		 "path dgid=%s service_id=3\npath dgid=%s service_id=1\n", g2, g2, g2, g2);
+	exchange(rig.loop, r, req, 4);
+	CHECK(!strncmp(nth_line(r->buf, 0, line, sizeof(line)), "ERR EIO", 7));
+	CHECK(!strncmp(nth_line(r->buf, 1, line, sizeof(line)), "ERR EIO", 7));
+	CHECK(!strncmp(nth_line(r->buf, 2, line, sizeof(line)), "ERR EBUSY too many new", 22));
+	CHECK(!strncmp(nth_line(r->buf, 3, line, sizeof(line)), "ERR EIO", 7));
+	close(r->fd);
+	free(r);
+	rig_down(&rig);
+}
+
+/* --- issue 13, item 7: output --- */
+
+static long rss_kb(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void test_dump_unread(void)
+{
+	enum { N = 20000, DUMPS = 4 };
+	struct ibv_path_record *recs = calloc(N, sizeof(*recs));
+	struct reader *r = calloc(1, sizeof(*r));
+	unsigned long lines = 0;
+	struct rig rig;
+	long before, grown;
+
+	rig_up(&rig, N, 0600, 8, 0, 0, 0);
+	for (uint32_t i = 0; i < N; i++)
+		recs[i] = rec_of(0x10000 + i, (uint16_t)(1 + i % 40000), 0, i);
+	CHECK_INT(0, resolver_load_table(rig.res, recs, N));
+	r->fd = connect_to(rig.path);
+	before = rss_kb();
+	CHECK_INT(5, send(r->fd, "dump\n", 5, MSG_NOSIGNAL));
+	for (int i = 1; i < DUMPS; i++)
+		send(r->fd, "dump\n", 5, MSG_NOSIGNAL);
+	run_for(rig.loop, 300);
+	grown = rss_kb() - before;
+	printf("RSS grew by %ld KiB while %d dumps of %d paths (%d MiB) were not read\n", grown,
+	       DUMPS, N, DUMPS * N * 250 >> 20);
+	CHECK(grown < 8 * 1024);
+	/* read: every dump whole, "OK N" and N lines each */
+	for (int i = 0; i < 3000 && lines < (unsigned long)DUMPS * (N + 1); i++) {
+		ssize_t n;
+
+		run_for(rig.loop, 1);
+		while ((n = recv(r->fd, r->buf, sizeof(r->buf), MSG_DONTWAIT)) > 0)
+			lines += count_lines(r->buf, (size_t)n);
+	}
+	CHECK_INT((unsigned long)DUMPS * (N + 1), lines);
+	close(r->fd);
+	free(r);
+	free(recs);
+	rig_down(&rig);
+}
+
+/* --- issue 13, item 8: slots --- */
+
+static void test_idle_slots(void)
+{
+	struct reader *r = calloc(1, sizeof(*r));
+	int held[8];
+	struct rig rig;
+
+	rig_up(&rig, 1000, 0600, 8, 200, 0, 0);
+	for (int i = 0; i < 8; i++)
+		held[i] = connect_to(rig.path);
+	run_for(rig.loop, 20);
+	r->fd = connect_to(rig.path);
+	run_for(rig.loop, 20);
+	r->len = recv(r->fd, r->buf, sizeof(r->buf) - 1, MSG_DONTWAIT);
+	CHECK(r->len > 0 && !strncmp(r->buf, "ERR EBUSY", 9));
+	close(r->fd);
+	/* nothing said for the idle timeout: the slots are free again */
+	run_for(rig.loop, 400);
+	r->fd = connect_to(rig.path);
+	exchange(rig.loop, r, "info\n", 2);
+	CHECK(!strncmp(r->buf, "OK 1", 4));
+	for (int i = 0; i < 8; i++)
+		close(held[i]);
+	close(r->fd);
+	free(r);
+	rig_down(&rig);
+}
+
+/* Every slot but root's taken by an ordinary user: root still gets in and flushes. As root
+ * only (a child turns into nobody); skipped otherwise. */
+static void test_root_slot(void)
+{
+	struct reader *r;
+	struct passwd *nobody = getpwnam("nobody");
+	int go[2], done[2];
+	struct rig rig;
+	pid_t child;
+	char c;
+
+	if (geteuid() != 0 || !nobody) {
+		printf("root slot: skipped (needs root and a user 'nobody')\n");
+		return;
+	}
+	rig_up(&rig, 1000, 0666, 8, 0, 0, 0);
+	if (pipe(go) < 0 || pipe(done) < 0)
+		abort();
+	child = fork();
+	if (child == 0) {
+		int fds[9];
+
+		if (setgid(nobody->pw_gid) < 0 || setuid(nobody->pw_uid) < 0)
+			_exit(1);
+		for (int i = 0; i < 9; i++)
+			fds[i] = connect_to(rig.path);
+		(void)!write(go[1], "x", 1);
+		(void)!read(done[0], &c, 1);
+		for (int i = 0; i < 9; i++)
+			close(fds[i]);
+		_exit(0);
+	}
+	CHECK_INT(1, read(go[0], &c, 1));
+	run_for(rig.loop, 50);
+	r = calloc(1, sizeof(*r));
+	r->fd = connect_to(rig.path);
+	exchange(rig.loop, r, "flush\n", 1);
+	CHECK_STR("OK 0\n", r->buf);
+	(void)!write(done[1], "x", 1);
+	waitpid(child, NULL, 0);
+	close(r->fd);
+	free(r);
+	for (int i = 0; i < 2; i++) {
+		close(go[i]);
+		close(done[i]);
+	}
+	rig_down(&rig);
+}
+
+int main(void)
+{
+	test_pipelined();
+	test_tuple_quota();
+	test_tuple_flood();
+	test_dump_unread();
+	test_idle_slots();
+	test_root_slot();
 	return CHECK_DONE();
 }

@@ -1,7 +1,9 @@
 /*
  * test_doors_door_listen.c - listening sockets for the doors: a stale socket file is replaced,
  * a live one is kept (-EADDRINUSE), a regular file is never removed, a socket passed by systemd
- * (LISTEN_PID/LISTEN_FDS) is used as it is, and the TCP listener sits on loopback.
+ * (LISTEN_PID/LISTEN_FDS) is used as it is, and the TCP listener sits on loopback. The
+ * socket file has its mode from the moment it exists (issue 13, item 9: it was chmod-ed after
+ * bind, and a permissive umask let anyone connect in between).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -18,6 +21,22 @@
 #include "doors/door_listen.h"
 
 static char dir[64];
+
+/* bind() as the library calls it, noting the mode of the file it makes at that instant. */
+static bool watch_bind;
+static mode_t mode_at_bind;
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct stat st;
+
+	if (syscall(SYS_bind, fd, addr, len) < 0)
+		return -1;
+	if (watch_bind && addr->sa_family == AF_UNIX &&
+	    stat(((const struct sockaddr_un *)addr)->sun_path, &st) == 0)
+		mode_at_bind = st.st_mode & 07777;
+	return 0;
+}
 
 static int bind_unix(const char *path, bool do_listen)
 {
@@ -133,6 +152,23 @@ static void test_socket_activation(void)
 	unlink(other);
 }
 
+static void test_no_mode_window(void)
+{
+	char path[128];
+	bool bound = false;
+	mode_t old = umask(0);	/* the worst case: a file made under it is 0777 */
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "%s/private.sock", dir);
+	watch_bind = true;
+	CHECK_INT(0, door_listen_unix(path, 0600, 8, &fd, &bound));
+	watch_bind = false;
+	CHECK_INT(0600, mode_at_bind);
+	CHECK_INT(0, umask(old));	/* the caller's umask is back */
+	close(fd);
+	unlink(path);
+}
+
 static void test_tcp(void)
 {
 	struct sockaddr_in a;
@@ -157,6 +193,7 @@ int main(void)
 	test_fresh_and_stale();
 	test_live_and_foreign();
 	test_socket_activation();
+	test_no_mode_window();
 	test_tcp();
 	CHECK_INT(0, rmdir(dir));	/* every file removed */
 	return CHECK_DONE();

@@ -1,31 +1,265 @@
 /*
- * test_doors_sa_server.c - the SA door's part of the LMC rule, over a scripted port: with
- * LMC 0 a GetTable for one destination is answered from the cache (one RMPP message, PayLen
- * exact); with LMC > 0 the cache holds one path per port pair where the SA has several, so
- * that GetTable is relayed to the master SA and its answer goes back under the requester's
- * TID, while a Get is still answered from the cache. Requests reach the door through the
- * port's dispatcher. Writes (Set PathRecord) are taken only from the sources push_from lists:
- * with the right SM_Key from another LID, REQ_DENIED and counted.
+ * test_doors_sa_server.c - the SA door over a scripted port (tests/unit/mad_script.h): requests
+ * reach it through the port's dispatcher, and every MAD it sends (answers, relays) is read back
+ * from the script as the kernel would take it.
+ *  - On the lookup-service seam with a scripted backend: Get and GetTable from the cache, a Get
+ *    answered later, a foreign SGID relayed to the master SA, Set and Delete only with the
+ *    SM_Key, and the per-source-LID quota of new tuples (issue 13, item 6): one LID asking for
+ *    new ServiceIDs without end gets NO_RESOURCES, another LID does not.
+ *  - Writes only from the sources push_from lists (issue 13, SA-door writes): the right SM_Key
+ *    from another LID is REQ_DENIED and counted (denied_source), the SM, the distributor (its
+ *    GID, at the LID the cache knows for it) and a listed LID write; a listed source with a
+ *    wrong key is refused as before.
+ *  - The door's part of the LMC rule, with the real resolver: with LMC 0 a GetTable for one
+ *    destination is answered from the cache (one RMPP message, PayLen exact); with LMC > 0 the
+ *    cache holds one path per port pair where the SA has several, so that GetTable is relayed
+ *    and its answer goes back under the requester's TID, while a Get is still answered from the
+ *    cache. One owner of the port's SA requests.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/loop.h"
+#include "base/strbuf.h"
 #include "check.h"
 #include "doors/sa_server.h"
-#include "base/strbuf.h"
 #include "fabric/mad_port.h"
+#include "fabric/path_service.h"
 #include "fabric/push_acl.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "mad_script.h"
-#include "pr_fixture.h"
+#include "svc_fixture.h"
 #include "wire/path_rec.h"
+#include "wire/sa_mad.h"
 
-enum { CLIENT_LID = 9 };
+enum { KEY = 0x1234, CLIENT_LID = 9 };
+
+/* --- the door on the seam, with a scripted backend --------------------------------------- */
+
+static struct mad_script script;
+static struct loop *loop;
+static size_t next_sent;	/* the first MAD of the script's not yet read by sent() */
+
+/* A PathRecord request from slid: method, comp_mask, the record. */
+static void request(uint16_t slid, uint8_t method, uint64_t mask, const struct ibv_path_record *q,
+		    uint64_t sm_key, uint64_t tid)
+{
+	unsigned char mad[MAD_LEN];
+	struct sa_hdr h;
+
+	memset(mad, 0, sizeof(mad));
+	sa_hdr_init_request(&h, method, UMAD_SA_ATTR_PATH_REC, tid, mask);
+	h.sm_key = sm_key;
+	h.attr_offset = PR_LEN / 8;
+	sa_hdr_encode(mad, &h);
+	pr_encode(mad + SA_HDR_LEN, q);
+	script_deliver(&script, mad, sizeof(mad), 0, slid);
+	script_run(loop, 2);
+}
+
+/* The next MAD the port sent: its header, and its first record (if any) in *rec. */
+static bool sent(struct sa_hdr *h, struct ibv_path_record *rec, size_t *nrec)
+{
+	const struct script_sent *m;
+	size_t rl = PR_LEN;
+
+	if (next_sent >= script.n_sent)
+		return false;
+	m = &script.sent[next_sent++];
+	CHECK_INT(0, sa_hdr_decode(m->mad, m->len, h));
+	*nrec = m->len > SA_HDR_LEN ? (m->len - SA_HDR_LEN) / PR_LEN : 0;
+	if (h->method == UMAD_SA_METHOD_GET_TABLE_RESP)
+		CHECK_INT(0, sa_table_count(h, m->len, &rl, nrec));
+	if (rec && *nrec)
+		pr_decode(m->mad + SA_HDR_LEN, PR_LEN, rec);
+	return true;
+}
+
+static struct ibv_path_record query(uint64_t dguid, uint64_t sguid)
+{
+	struct ibv_path_record q;
+
+	memset(&q, 0, sizeof(q));
+	q.sgid = gid_of(sguid);
+	if (dguid)
+		q.dgid = gid_of(dguid);
+	return q;
+}
+
+static uint64_t entries(struct fake_backend *f)
+{
+	struct pr_cache_stats st;
+
+	pr_store_stats(f->store, &st);
+	return st.entries;
+}
+
+static void test_on_the_seam(void)
+{
+	struct ibv_path_record recs[2] = { rec_of(2, 2, 0, 1), rec_of(3, 3, 0, 2) };
+	struct ibv_path_record later = rec_of(9, 9, 0, 3), q, rec, setrec = rec_of(7, 7, 0, 4);
+	struct sa_server_opts so = { .writes_allowed = true, .sm_key = KEY, .relay = true,
+				     .new_tuples = 4, .new_tuples_per_s = 1 };
+	struct sa_client_opts co = { 2, 1000, 0, 100, 0, 0 };
+	struct fake_backend f;
+	struct mad_port *port;
+	struct sa_client *sa;
+	struct sa_server *s;
+	struct sa_hdr h;
+	size_t n;
+	int refused = 0;
+
+	script_init(&script);
+	next_sent = 0;
+	port = script_port(&script, loop);
+	fake_init(&f, 0, recs, 2);
+	CHECK_INT(0, sa_client_new(loop, port, &co, &sa));
+	CHECK_INT(0, sa_server_new(loop, port, f.svc, sa, &so, &s));
+
+	/* Get from the cache: answered at once */
+	q = query(2, 1);
+	request(10, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, 1);
+	CHECK(sent(&h, &rec, &n));
+	CHECK_INT(UMAD_METHOD_GET_RESP, h.method);
+	CHECK_INT(0, h.status);
+	CHECK_INT(1, h.tid);
+	CHECK_INT(2, pr_dlid(&rec));
+	/* a miss: answered when the backend answers */
+	q = query(9, 1);
+	request(10, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, 2);
+	CHECK(!sent(&h, &rec, &n));
+	CHECK(fake_answer(&f, 0, 0, &later, 1));
+	CHECK(sent(&h, &rec, &n));
+	CHECK_INT(2, h.tid);
+	CHECK_INT(9, pr_dlid(&rec));
+	/* GetTable with the SGID alone: the whole table in the SA's order */
+	q = query(0, 1);
+	request(10, UMAD_SA_METHOD_GET_TABLE, PR_CM_SGID, &q, 0, 3);
+	CHECK(sent(&h, &rec, &n));
+	CHECK_INT(UMAD_SA_METHOD_GET_TABLE_RESP, h.method);
+	CHECK_INT(2, n);
+	CHECK_INT(2, pr_dlid(&rec));
+	/* a foreign SGID: not the cache's to answer; the master SA gets the query */
+	f.resolves = 0;
+	q = query(2, 44);
+	request(10, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, 4);
+	CHECK(sent(&h, &rec, &n));
+	CHECK_INT(UMAD_METHOD_GET, h.method);	/* the relay's own query, not an answer */
+	CHECK_INT(0, f.resolves);
+
+	/* Set: refused without the key, stored with it (the backend keeps no answers: 2 paths) */
+	request(10, UMAD_METHOD_SET, 0, &setrec, 0x9999, 5);
+	CHECK(sent(&h, &rec, &n) && h.status == UMAD_SA_STATUS_REQ_DENIED << 8);
+	CHECK_INT(2, entries(&f));
+	request(10, UMAD_METHOD_SET, 0, &setrec, KEY, 6);
+	CHECK(sent(&h, &rec, &n));
+	CHECK_INT(0, h.status);
+	CHECK_INT(1, h.attr_mod);
+	CHECK_INT(3, entries(&f));
+	/* Delete: by DGID with the key; without a mask it would flush: refused */
+	q = query(7, 1);
+	request(10, UMAD_SA_METHOD_DELETE, PR_CM_DGID, &q, KEY, 7);
+	CHECK(sent(&h, &rec, &n));
+	CHECK_INT(1, h.attr_mod);
+	CHECK_INT(2, entries(&f));
+	request(10, UMAD_SA_METHOD_DELETE, 0, &q, KEY, 8);
+	CHECK(sent(&h, &rec, &n) && h.status == UMAD_SA_STATUS_INSUF_COMPS << 8);
+
+	/* Item 6: LID 10 asks for 8 new ServiceIDs: 4 reach the backend, 4 are NO_RESOURCES */
+	for (uint64_t sid = 1; sid <= 8; sid++) {
+		q = query(2, 1);
+		pr_set_service_id(&q, sid);
+		request(10, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID | PR_CM_SERVICE_ID, &q, 0,
+			100 + sid);
+		if (sent(&h, &rec, &n))
+			refused += h.status == UMAD_SA_STATUS_NO_RESOURCES << 8;
+		else
+			fake_answer(&f, 0, 0, recs, 1);
+		while (sent(&h, &rec, &n))
+			;
+	}
+	CHECK_INT(4, refused);
+	/* LID 11 still gets a new one */
+	q = query(2, 1);
+	pr_set_service_id(&q, 99);
+	request(11, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID | PR_CM_SERVICE_ID, &q, 0, 200);
+	CHECK(!sent(&h, &rec, &n));
+	CHECK(fake_answer(&f, 0, 0, recs, 1));
+	CHECK(sent(&h, &rec, &n));
+	CHECK_INT(0, h.status);
+
+	sa_client_free(sa);
+	sa_server_free(s);
+	fake_fini(&f);
+	mad_port_close(port);
+}
+
+/* --- who may write ------------------------------------------------------------------------ */
+
+static void test_push_from(void)
+{
+	struct ibv_path_record pusher = rec_of(5, 12, 0, 1), setrec = rec_of(7, 7, 0, 4);
+	struct sa_server_opts so = { .writes_allowed = true, .sm_key = KEY };
+	struct sa_client_opts co = { 2, 1000, 0, 100, 0, 0 };
+	uint16_t denied = UMAD_SA_STATUS_REQ_DENIED << 8;
+	struct fake_backend f;
+	struct mad_port *port;
+	struct sa_client *sa;
+	struct sa_server *s;
+	struct push_acl *acl;
+	struct strbuf sb;
+	struct json j;
+	struct sa_hdr h;
+	char msg[128];
+	size_t n;
+
+	script_init(&script);
+	next_sent = 0;
+	port = script_port(&script, loop);
+	fake_init(&f, 0, &pusher, 1);	/* the cache knows GID ::5 at LID 12 */
+	CHECK_INT(0, sa_client_new(loop, port, &co, &sa));
+	CHECK_INT(-EINVAL, push_acl_new(loop, port, sa, f.store, "sm,nobody", "none", &acl, msg,
+					sizeof(msg)));
+	CHECK_INT(0, push_acl_new(loop, port, sa, f.store, "sm,distributor,40", "fe80::5", &acl,
+				  msg, sizeof(msg)));
+	so.push_from = acl;
+	CHECK_INT(0, sa_server_new(loop, port, f.svc, sa, &so, &s));
+	/* The right key from a LID not listed: refused, counted, nothing stored. */
+	request(CLIENT_LID, UMAD_METHOD_SET, 0, &setrec, KEY, 1);
+	CHECK(sent(&h, NULL, &n) && h.status == denied);
+	CHECK_INT(1, entries(&f));
+	/* The SM, the distributor and LID 40, with the key: stored. */
+	request(SCRIPT_SM_LID, UMAD_METHOD_SET, 0, &setrec, KEY, 2);
+	CHECK(sent(&h, NULL, &n) && !h.status);
+	request(12, UMAD_METHOD_SET, 0, &setrec, KEY, 3);
+	CHECK(sent(&h, NULL, &n) && !h.status);
+	request(40, UMAD_METHOD_SET, 0, &setrec, KEY, 4);
+	CHECK(sent(&h, NULL, &n) && !h.status);
+	CHECK_INT(2, entries(&f));
+	/* A listed source with a wrong key: refused as ever. */
+	request(12, UMAD_METHOD_SET, 0, &setrec, 0x9999, 5);
+	CHECK(sent(&h, NULL, &n) && h.status == denied);
+	strbuf_init(&sb, 0);
+	json_init(&j, &sb);
+	sa_server_stats_json(s, &j);
+	strbuf_append(&sb, "", 1);
+	CHECK(strstr(sb.buf, "\"denied\": 1, ") != NULL);
+	CHECK(strstr(sb.buf, "\"denied_source\": 1}") != NULL);
+	strbuf_free(&sb);
+	sa_client_free(sa);
+	sa_server_free(s);
+	push_acl_free(acl);
+	fake_fini(&f);
+	mad_port_close(port);
+}
+
+/* --- the LMC rule, with the real resolver ------------------------------------------------ */
 
 /* A PathRecord query to the door from CLIENT_LID: SGID (this port) and DGID. */
 static void ask(struct mad_script *s, uint8_t method, uint64_t guid, uint32_t tid)
@@ -54,7 +288,7 @@ static const struct script_sent *answer_to_client(const struct mad_script *s, si
 	return NULL;
 }
 
-static void test_lmc(struct loop *loop)
+static void test_lmc(void)
 {
 	for (uint8_t lmc = 0; lmc <= 2; lmc += 2) {
 		struct ibv_path_record rec = rec_of(4, 4, 0, 5), two[2] = { rec_of(4, 4, 0, 6),
@@ -68,6 +302,7 @@ static void test_lmc(struct loop *loop)
 		struct sa_client *sa;
 		struct resolver *res;
 		struct sa_server *door, *second = NULL;
+		struct path_service *svc;
 		size_t mark;
 
 		script_init(&s);
@@ -76,9 +311,10 @@ static void test_lmc(struct loop *loop)
 		CHECK_INT(0, sa_client_new(loop, port, &so, &sa));
 		CHECK_INT(0, resolver_new(loop, port, sa, &ro, &res));
 		CHECK_INT(0, resolver_load_table(res, &rec, 1));
-		CHECK_INT(0, sa_server_new(loop, port, res, sa, &o, &door));
+		CHECK_INT(0, path_service_new_resolver(res, sa, &svc));
+		CHECK_INT(0, sa_server_new(loop, port, svc, sa, &o, &door));
 		/* one owner of the port's requests */
-		CHECK_INT(-EEXIST, sa_server_new(loop, port, res, sa, &o, &second));
+		CHECK_INT(-EEXIST, sa_server_new(loop, port, svc, sa, &o, &second));
 
 		ask(&s, UMAD_SA_METHOD_GET_TABLE, 4, 0x55);
 		script_run(loop, 5);
@@ -123,104 +359,19 @@ static void test_lmc(struct loop *loop)
 
 		sa_client_free(sa);
 		sa_server_free(door);
+		path_service_free(svc);
 		resolver_free(res);
 		mad_port_close(port);
 	}
 }
 
-/* A Set of one path with this SM_Key, from slid. */
-static void set_from(struct mad_script *s, uint16_t slid, uint64_t key, uint32_t tid)
-{
-	unsigned char mad[MAD_LEN] = { 0 };
-	struct ibv_path_record r = rec_of(6, 6, 0, 1);
-	struct sa_hdr h;
-
-	sa_hdr_init_request(&h, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC, tid, 0);
-	h.attr_offset = PR_LEN / 8;
-	h.sm_key = key;
-	sa_hdr_encode(mad, &h);
-	pr_encode(mad + SA_HDR_LEN, &r);
-	script_deliver(s, mad, sizeof(mad), 0, slid);
-}
-
-/* The status of the door's answer to slid since mark; -1 without one. */
-static int status_to(const struct mad_script *s, size_t mark, uint16_t slid)
-{
-	for (size_t i = mark; i < s->n_sent; i++)
-		if (s->sent[i].dlid == slid)
-			return s->sent[i].h.status;
-	return -1;
-}
-
-static void test_push_from(struct loop *loop)
-{
-	struct sa_client_opts so = { .credits = 2, .timeout_ms = 1000 };
-	struct resolver_opts ro = { 1000, 0, 1000, 1000 };
-	struct sa_server_opts o = { .writes_allowed = true, .sm_key = 0x77 };
-	struct ibv_path_record pusher = rec_of(5, 12, 0, 1);	/* GID ::5 is at LID 12 */
-	uint16_t denied = UMAD_SA_STATUS_REQ_DENIED << 8;
-	struct mad_script s;
-	struct mad_port *port;
-	struct sa_client *sa;
-	struct resolver *res;
-	struct push_acl *acl;
-	struct sa_server *door;
-	struct strbuf sb;
-	char msg[128];
-	size_t mark;
-
-	script_init(&s);
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &so, &sa));
-	CHECK_INT(0, resolver_new(loop, port, sa, &ro, &res));
-	CHECK_INT(0, resolver_load_table(res, &pusher, 1));
-	CHECK_INT(-EINVAL, push_acl_new(loop, port, sa, res, "sm,nobody", "none", &acl, msg,
-					sizeof(msg)));
-	CHECK_INT(-EINVAL, push_acl_check("sm,distributor", "host7", msg, sizeof(msg)));
-	CHECK_INT(0, push_acl_new(loop, port, sa, res, "sm,distributor,40", "fe80::5", &acl, msg,
-				  sizeof(msg)));
-	o.push_from = acl;
-	CHECK_INT(0, sa_server_new(loop, port, res, sa, &o, &door));
-	/* The right key from a LID not listed: refused, counted. */
-	mark = s.n_sent;
-	set_from(&s, CLIENT_LID, 0x77, 0x60);
-	script_run(loop, 5);
-	CHECK_INT(denied, status_to(&s, mark, CLIENT_LID));
-	/* The SM, the distributor (its GID, at the LID the cache's path to it says) and LID 40:
-	 * accepted with the key; the distributor with a wrong key: refused. */
-	mark = s.n_sent;
-	set_from(&s, SCRIPT_SM_LID, 0x77, 0x61);
-	set_from(&s, 12, 0x77, 0x62);
-	set_from(&s, 40, 0x77, 0x63);
-	script_run(loop, 5);
-	CHECK_INT(0, status_to(&s, mark, SCRIPT_SM_LID));
-	CHECK_INT(0, status_to(&s, mark, 12));
-	CHECK_INT(0, status_to(&s, mark, 40));
-	mark = s.n_sent;
-	set_from(&s, 12, 0x78, 0x64);
-	script_run(loop, 5);
-	CHECK_INT(denied, status_to(&s, mark, 12));
-	strbuf_init(&sb, 0);
-	sa_server_stats_json(door, &sb);
-	strbuf_append(&sb, "", 1);
-	CHECK(strstr(sb.buf, "\"denied\": 1, ") != NULL);
-	CHECK(strstr(sb.buf, "\"denied_source\": 1}") != NULL);
-	strbuf_free(&sb);
-	sa_client_free(sa);
-	sa_server_free(door);
-	push_acl_free(acl);
-	resolver_free(res);
-	mad_port_close(port);
-}
-
 int main(void)
 {
-	struct loop *loop;
-
 	if (loop_new(&loop) < 0)
 		return 1;
-	test_lmc(loop);
-	test_push_from(loop);
+	test_on_the_seam();
+	test_push_from();
+	test_lmc();
 	loop_free(loop);
 	return CHECK_DONE();
 }

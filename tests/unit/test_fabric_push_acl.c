@@ -68,12 +68,14 @@ static void test_syntax(void)
 
 static void test_lids(struct loop *loop)
 {
+	struct pr_store *store;
 	struct push_acl *a;
 	struct env e;
 	char msg[160];
 
 	env_up(&e, loop, 2);	/* 4 LIDs per port */
-	CHECK_INT(0, push_acl_new(loop, e.port, e.sa, e.res, "sm,0x20", "none", &a, msg,
+	store = resolver_store(e.res);
+	CHECK_INT(0, push_acl_new(loop, e.port, e.sa, store, "sm,0x20", "none", &a, msg,
 				  sizeof(msg)));
 	CHECK_INT(0, e.s.n_sent);	/* nothing to learn */
 	CHECK(push_acl_allows(a, SCRIPT_SM_LID));
@@ -85,10 +87,10 @@ static void test_lids(struct loop *loop)
 	CHECK(push_acl_allows(a, 7));
 	CHECK(!push_acl_allows(a, SCRIPT_SM_LID));
 	push_acl_free(a);
-	CHECK_INT(0, push_acl_new(loop, e.port, e.sa, e.res, "any", "none", &a, msg, sizeof(msg)));
+	CHECK_INT(0, push_acl_new(loop, e.port, e.sa, store, "any", "none", &a, msg, sizeof(msg)));
 	CHECK(push_acl_allows(a, 1234));
 	push_acl_free(a);
-	CHECK_INT(0, push_acl_new(loop, e.port, e.sa, e.res, "", "none", &a, msg, sizeof(msg)));
+	CHECK_INT(0, push_acl_new(loop, e.port, e.sa, store, "", "none", &a, msg, sizeof(msg)));
 	CHECK(!push_acl_allows(a, SCRIPT_SM_LID));
 	push_acl_free(a);
 	env_down(&e);
@@ -109,6 +111,7 @@ static void test_gid_from_the_sa(struct loop *loop)
 {
 	union ibv_gid g = gid_of(0x77);
 	const struct script_sent *q;
+	struct pr_store *store;
 	struct push_acl *a;
 	struct env e;
 	char msg[160];
@@ -116,7 +119,8 @@ static void test_gid_from_the_sa(struct loop *loop)
 	uint16_t lid;
 
 	env_up(&e, loop, 0);
-	CHECK_INT(0, push_acl_new(loop, e.port, e.sa, e.res, "distributor", "fe80::77", &a, msg,
+	store = resolver_store(e.res);
+	CHECK_INT(0, push_acl_new(loop, e.port, e.sa, store, "distributor", "fe80::77", &a, msg,
 				  sizeof(msg)));
 	/* The cache knows no path to it: one GetTable NodeRecord by port GUID. */
 	CHECK_INT(1, e.s.n_sent);

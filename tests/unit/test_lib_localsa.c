@@ -2,25 +2,31 @@
  * test_lib_localsa.c - liblocalsa against a snapshot published in this process and a fake
  * localsad (a thread serving the control protocol): hits make no request, misses and
  * LOCALSA_Q_SA go to the socket, exact tuples, error mapping, batch, foreach, stats, remapping
- * after the daemon restarts its snapshot, no daemon at all, and threads sharing a handle.
+ * after the daemon restarts its snapshot, no daemon at all, threads sharing a handle, and
+ * which snapshots it refuses: writable by others, another user's (also named by hand), a FIFO,
+ * a corrupt one.
  */
-#include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "cache/pr_cache.h"
-#include "cache/snapshot.h"
+#include "cache/snap_writer.h"
 #include "check.h"
+#include "in_child.h"
 #include "pr_fixture.h"
 #include "localsa.h"
+#include "wire/ctl_proto.h"
 
 static uint32_t tag_of(const struct ibv_path_record *r)
 {
@@ -41,53 +47,53 @@ struct fake {
 	pthread_mutex_t lock;
 };
 
+/* Answers one request line with the codec's server side, as localsad does. */
 static void fake_reply(struct fake *f, int fd, char *line)
 {
-	char out[1024];
-	int n;
+	char out[1024], why[128];
+	struct ctl_request req;
+	struct ctl_path_args pa;
+	size_t n = 0;
 
 	pthread_mutex_lock(&f->lock);
 	snprintf(f->last, sizeof(f->last), "%s", line);
 	pthread_mutex_unlock(&f->lock);
-	if (!strcmp(line, "info")) {
+	if (ctl_parse(line, &req) < 0) {
+		n = (size_t)ctl_reply_err(out, sizeof(out), -EINVAL, "malformed request");
+	} else if (!strcmp(req.cmd, "info")) {
+		struct ctl_kv kv = { "shm", f->shm };
+
 		f->infos++;
-		n = snprintf(out, sizeof(out), "OK 1\nshm=%s\n", f->shm);
-	} else if (!strncmp(line, "path ", 5)) {
-		char *d = strstr(line, "dgid="), *sp;
-		union ibv_gid g = { .raw = { 0 } };
+		n = (size_t)ctl_reply_ok(out, sizeof(out), 1);
+		n += (size_t)ctl_kv_encode(out + n, sizeof(out) - n, &kv, 1);
+	} else if (!strcmp(req.cmd, "path")) {
 		uint64_t guid;
 
 		f->paths++;
-		f->sa_paths += strstr(line, " sa=1") != NULL;
-		if (d) {
-			d += 5;
-			sp = strchr(d, ' ');
-			if (sp)
-				*sp = '\0';
-			inet_pton(AF_INET6, d, g.raw);
+		if (ctl_path_decode(&req, &pa, why, sizeof(why)) < 0) {
+			n = (size_t)ctl_reply_err(out, sizeof(out), -EINVAL, why);
+			goto out_send;
 		}
-		guid = be64toh(g.global.interface_id);
+		f->sa_paths += !!(pa.has & CTL_PATH_SA);
+		guid = pa.has & CTL_PATH_DGID ? be64toh(pa.dgid.global.interface_id) : 0;
 		if (guid == 0xdead) {
-			n = snprintf(out, sizeof(out), "ERR NO_PATH no path (the SA has no record)\n");
+			n = (size_t)ctl_reply_err(out, sizeof(out), -ENOENT, "no path (the SA has no record)");
 		} else if (guid == 0x71) {
-			n = snprintf(out, sizeof(out), "ERR TIMEOUT the SA did not answer\n");
+			n = (size_t)ctl_reply_err(out, sizeof(out), -ETIMEDOUT, "the SA did not answer");
 		} else if (guid == 0x72) {
-			n = snprintf(out, sizeof(out), "ERR SA_ERROR the SA refused the request\n");
+			n = (size_t)ctl_reply_err(out, sizeof(out), -EREMOTEIO, "the SA refused the request");
 		} else {
 			struct ibv_path_record r[2] = { rec_of(guid, 99, 2, 0x777), rec_of(guid, 98, 2, 0x778) };
-			const unsigned char *b = (const unsigned char *)r;
 
-			n = snprintf(out, sizeof(out), "OK 2\n");
-			for (int i = 0; i < 2 * 64; i++) {
-				n += snprintf(out + n, sizeof(out) - (size_t)n, "%02x", b[i]);
-				if (i % 64 == 63)
-					out[n++] = '\n';
-			}
+			n = (size_t)ctl_reply_ok(out, sizeof(out), 2);
+			for (int i = 0; i < 2; i++)
+				n += (size_t)ctl_reply_record(out + n, sizeof(out) - n, &r[i]);
 		}
 	} else {
-		n = snprintf(out, sizeof(out), "ERR EINVAL unknown command\n");
+		n = (size_t)ctl_reply_err(out, sizeof(out), -EINVAL, "unknown command");
 	}
-	(void)!send(fd, out, (size_t)n, MSG_NOSIGNAL);
+out_send:
+	(void)!send(fd, out, n, MSG_NOSIGNAL);
 }
 
 static void *fake_main(void *arg)
@@ -422,6 +428,120 @@ static void test_api(void)
 	pr_cache_free(p.c);
 }
 
+/* --- whose snapshot the library maps (issue 13, items 4 and 5) --- */
+
+#define OTHER_UID 54321	/* neither us nor root */
+
+struct probe {
+	const char *sock, *shm;
+	bool walk;		/* localsa_foreach() must say -EIO */
+};
+
+enum { PROBE_REFUSED = 0, PROBE_MAPPED = 10, PROBE_WRONG = 11 };
+
+/*
+ * In a child (the name may hold a FIFO): PROBE_REFUSED when the handle did not map the
+ * snapshot and a destination it holds was answered by the daemon, PROBE_MAPPED when the
+ * snapshot answered it, PROBE_WRONG otherwise.
+ */
+static int probe_child(const void *arg)
+{
+	const struct probe *p = arg;
+	struct localsa *h = NULL;
+	struct localsa_stats st = { 0 };
+	struct localsa_query q = q_dgid(0x105);
+	struct ibv_path_record r;
+	int ret = PROBE_WRONG;
+
+	if (localsa_open(p->sock, p->shm, &h))
+		return PROBE_WRONG;
+	if (p->walk) {
+		ret = localsa_foreach(h, never, NULL) == -EIO ? PROBE_REFUSED : PROBE_WRONG;
+	} else if (localsa_resolve(h, &q, &r) == 0 && !localsa_get_stats(h, &st, sizeof(st))) {
+		if (!st.attached && tag_of(&r) == 0x777 && st.fallbacks == 1)
+			ret = PROBE_REFUSED;
+		else if (st.attached && tag_of(&r) == 0x105 && st.shm_hits == 1)
+			ret = PROBE_MAPPED;
+	}
+	localsa_close(h);
+	return ret;
+}
+
+static void check_probe(const char *what, int want, const char *sock, const char *shm, bool walk)
+{
+	struct probe p = { sock, shm, walk };
+	int got = in_child(probe_child, &p, 5);
+
+	if (got != want)
+		fprintf(stderr, "%s: probe %d, want %d\n", what, got, want);
+	CHECK_INT(want, got);
+}
+
+static void test_trust(void)
+{
+	struct fake f;
+	struct pub p;
+	char path[128], fifo[64];
+
+	pub_start(&p, NULL);
+	snprintf(path, sizeof(path), "/dev/shm%s", p.name);
+	fake_start(&f, p.name);
+	check_probe("the daemon's snapshot", PROBE_MAPPED, f.path, NULL, false);
+	/* writable by others: anyone could have written the paths */
+	CHECK_INT(0, chmod(path, 0666));
+	check_probe("a world-writable snapshot", PROBE_REFUSED, f.path, NULL, false);
+	CHECK_INT(0, chmod(path, 0660));
+	check_probe("a group-writable snapshot", PROBE_REFUSED, f.path, NULL, false);
+	CHECK_INT(0, chmod(path, 0640));
+	check_probe("the daemon's snapshot again", PROBE_MAPPED, f.path, NULL, false);
+	if (geteuid() == 0) {
+		/* another user's object under the daemon's name */
+		CHECK_INT(0, chown(path, OTHER_UID, OTHER_UID));
+		check_probe("another user's object", PROBE_REFUSED, f.path, NULL, false);
+		/* named by hand, claiming our socket: the string proves nothing */
+		snap_writer_close(p.w);
+		pub_open(&p, f.path);
+		CHECK_INT(0, snap_writer_publish(p.w, p.c, 2));
+		check_probe("a hand-named snapshot of ours", PROBE_MAPPED, f.path, p.name, false);
+		CHECK_INT(0, chown(path, OTHER_UID, OTHER_UID));
+		check_probe("a hand-named object of another user that names our socket",
+			    PROBE_REFUSED, f.path, p.name, false);
+		CHECK_INT(0, chown(path, 0, 0));
+	} else {
+		fprintf(stderr, "not root: another owner is checked in test_cache_snapshot only\n");
+	}
+	fake_stop(&f);
+
+	/* a FIFO under the name the daemon gives: no hang, no snapshot */
+	snprintf(fifo, sizeof(fifo), "/lsa-test-lib-fifo-%d", (int)getpid());
+	snprintf(path, sizeof(path), "/dev/shm%s", fifo);
+	CHECK_INT(0, mkfifo(path, 0644));
+	fake_start(&f, fifo);
+	check_probe("a FIFO", PROBE_REFUSED, f.path, NULL, false);
+	fake_stop(&f);
+	unlink(path);
+
+	/* a corrupt snapshot of the daemon's own: an empty half claiming 2^32 - 1 groups */
+	{
+		struct snap_map wm;
+		struct snap_writer_stats ws;
+		uint32_t a;
+
+		snap_writer_close(p.w);
+		pub_open(&p, NULL);	/* never published: both halves empty */
+		snap_writer_map(p.w, &wm);
+		a = atomic_load(&wm.hdr->active);
+		atomic_store((_Atomic uint64_t *)&wm.half[a][SH_NGROUPS], 0xffffffffULL);
+		snap_writer_stats(p.w, &ws);
+		CHECK_INT(0, ws.publications);
+		fake_start(&f, p.name);
+		check_probe("foreach over a corrupt snapshot", PROBE_REFUSED, f.path, NULL, true);
+		fake_stop(&f);
+	}
+	snap_writer_close(p.w);
+	pr_cache_free(p.c);
+}
+
 /* --- foreach --- */
 
 struct walk {
@@ -542,5 +662,6 @@ int main(void)
 	test_api();
 	test_foreach();
 	test_threads();
+	test_trust();
 	return CHECK_DONE();
 }

@@ -17,14 +17,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/strbuf.h"
 #include "localsa.h"
 #include "wire/ctl_proto.h"
 #include "wire/path_rec.h"
 
 #define DEFAULT_SOCKET "/run/localsa/localsa.sock"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NO_PATH = 3 };
+enum { EXIT_OK = CTL_EXIT_OK, EXIT_FAIL = CTL_EXIT_FAIL, EXIT_USAGE = CTL_EXIT_USAGE };
+#define REPLY_LINE_MAX (1 << 20)	/* the stats JSON is one line */
+#define REPLY_LINES_MAX UINT32_MAX	/* a dump has a line per cached path: no memory kept */
 
 static const char *prog = "localsa";
 
@@ -65,93 +66,108 @@ static int connect_daemon(const char *path)
 	return fd;
 }
 
-/* Sends one request line and reads the whole reply. progress: show a spinner
- * with the elapsed time while waiting (on a terminal). */
-static int roundtrip(const char *sock, const char *line, struct strbuf *reply, bool progress)
+/* What to do with a reply's lines: begin once "OK n" arrived, line for each of the n, end after
+ * the last; each returns an exit status, non-zero to stop. Any may be NULL. */
+struct sink {
+	int (*begin)(void *arg);
+	int (*line)(void *arg, char *line);
+	int (*end)(void *arg);
+	void *arg;
+};
+
+static int send_all(int fd, const char *p, size_t n)
 {
-	struct timespec t0, t;
-	size_t want = 0;
-	int fd = connect_daemon(sock);
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 
-	if (fd < 0)
-		return -1;
-	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
-		fprintf(stderr, "%s: send: %s\n", prog, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		char buf[65536];
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-		char *nl;
-
-		if (progress && poll(&pfd, 1, 100) == 0) {
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			fprintf(stderr, "\rrefreshing... %.1f s", (double)(t.tv_sec - t0.tv_sec) +
-				(double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+		if (w < 0 && errno == EINTR)
 			continue;
-		}
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		strbuf_append(reply, buf, (size_t)n);
-		if (reply->err)
-			break;
-		/* Complete once the header's line count has arrived. */
-		if (!want && (nl = memchr(reply->buf, '\n', reply->len))) {
-			if (!strncmp(reply->buf, "ERR ", 4))
-				break;
-			want = strtoul(reply->buf + 3, NULL, 10) + 1;
-		}
-		if (want) {
-			size_t lines = 0;
-
-			for (size_t i = 0; i < reply->len; i++)
-				lines += reply->buf[i] == '\n';
-			if (lines >= want)
-				break;
-		}
-	}
-	if (progress)
-		fprintf(stderr, "\r\033[K");
-	close(fd);
-	if (!reply->len || reply->err) {
-		fprintf(stderr, "%s: the daemon closed the connection without a complete reply\n", prog);
-		return -1;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
 	}
 	return 0;
 }
 
-/* Prints an ERR reply and maps it to an exit code; returns -1 for OK. */
-static int check_reply(const struct strbuf *reply, const char *what)
+/*
+ * Sends one request and reads its reply as it arrives, handing the lines to sink; an ERR reply
+ * is printed as "localsa: WHAT: message". progress: a spinner with the elapsed time while
+ * waiting (on a terminal). Returns the exit status.
+ */
+static int request(const char *sock, const char *cmd, const struct ctl_kv *args, size_t n,
+		   const char *what, bool progress, const struct sink *sink)
 {
-	const char *code, *msg;
+	static char line[REPLY_LINE_MAX];
+	char req[CTL_MAX_LINE + 1], buf[65536];
+	struct timespec t0, t;
+	struct ctl_reply rr;
+	size_t off = 0, got = 0;
+	int fd, len, ret = EXIT_OK;
 
-	if (!strncmp(reply->buf, "OK ", 3))
-		return -1;
-	if (strncmp(reply->buf, "ERR ", 4)) {
-		fprintf(stderr, "%s: malformed reply from the daemon\n", prog);
+	len = ctl_request_encode(req, sizeof(req), cmd, args, n);
+	if (len < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(-len));
+		return EXIT_USAGE;
+	}
+	fd = connect_daemon(sock);
+	if (fd < 0)
+		return EXIT_FAIL;
+	if ((ret = send_all(fd, req, (size_t)len)) < 0) {
+		fprintf(stderr, "%s: send: %s\n", prog, strerror(-ret));
+		close(fd);
 		return EXIT_FAIL;
 	}
-	code = reply->buf + 4;
-	msg = strchr(code, ' ');
-	msg = msg ? msg + 1 : "";
-	fprintf(stderr, "%s: %s%s%.*s", prog, what ? what : "", what ? ": " : "",
-		(int)strcspn(msg, "\n"), msg);
-	fputc('\n', stderr);
-	return !strncmp(code, "NO_PATH", 7) ? EXIT_NO_PATH : EXIT_FAIL;
-}
+	ret = EXIT_OK;
+	ctl_reply_init(&rr, line, sizeof(line), REPLY_LINES_MAX);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!ctl_reply_done(&rr) && ret == EXIT_OK) {
+		enum ctl_reply_event ev;
+		ssize_t k;
 
-/* The lines after the OK header. */
-static char *reply_body(struct strbuf *reply)
-{
-	char *nl = strchr(reply->buf, '\n');
+		if (off == got) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-	return nl ? nl + 1 : reply->buf + reply->len;
+			if (progress && poll(&pfd, 1, 100) == 0) {
+				clock_gettime(CLOCK_MONOTONIC, &t);
+				fprintf(stderr, "\rrefreshing... %.1f s", (double)(t.tv_sec - t0.tv_sec) +
+					(double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+				continue;
+			}
+			k = recv(fd, buf, sizeof(buf), 0);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				fprintf(stderr, "%s: the daemon closed the connection without a complete "
+					"reply\n", prog);
+				ret = EXIT_FAIL;
+				break;
+			}
+			off = 0;
+			got = (size_t)k;
+		}
+		k = ctl_reply_feed(&rr, buf + off, got - off, &ev);
+		if (k < 0) {
+			fprintf(stderr, "%s: malformed reply from the daemon\n", prog);
+			ret = EXIT_FAIL;
+			break;
+		}
+		off += (size_t)k;
+		if (ev == CTL_REPLY_STATUS && ctl_reply_status(&rr) < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, what, ctl_reply_message(&rr));
+			ret = ctl_err_exit(ctl_reply_status(&rr));
+		} else if (ev == CTL_REPLY_STATUS && sink->begin) {
+			ret = sink->begin(sink->arg);
+		} else if (ev == CTL_REPLY_LINE && sink->line) {
+			ret = sink->line(sink->arg, line);
+		}
+		if (ret == EXIT_OK && ctl_reply_done(&rr) && ctl_reply_status(&rr) >= 0 && sink->end)
+			ret = sink->end(sink->arg);
+	}
+	if (progress)
+		fprintf(stderr, "\r\033[K");
+	close(fd);
+	return ret;
 }
 
 enum format { FMT_TEXT, FMT_JSON, FMT_SAQUERY };
@@ -194,25 +210,40 @@ static void print_record(const struct ibv_path_record *rec, enum format fmt, siz
 	}
 }
 
-/* Prints hex records (one per line, optionally after "rec=") in a format. */
-static int print_records(char *body, enum format fmt, bool dump)
+/* A dump, line by line: each line's record in a format, text lines after their metadata. */
+struct dump_out {
+	enum format fmt;
+	size_t n;
+};
+
+static int dump_begin(void *arg)
 {
-	char *save = NULL, *line;
-	size_t n = 0;
+	struct dump_out *d = arg;
 
-	if (fmt == FMT_JSON)
+	if (d->fmt == FMT_JSON)
 		printf("[");
-	for (line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct ibv_path_record rec;
-		char *hex = dump ? strstr(line, "rec=") : line;
+	return EXIT_OK;
+}
 
-		if (!hex || ctl_hex_decode(dump ? hex + 4 : hex, &rec, sizeof(rec)) < 0) {
-			fprintf(stderr, "%s: malformed record from the daemon\n", prog);
-			return EXIT_FAIL;
-		}
-		print_record(&rec, fmt, n++, line, (int)(hex - line));
+static int dump_line(void *arg, char *line)
+{
+	struct dump_out *d = arg;
+	struct ibv_path_record rec;
+	size_t meta;
+
+	if (ctl_dump_decode(line, &rec, &meta) < 0) {
+		fprintf(stderr, "%s: malformed record from the daemon\n", prog);
+		return EXIT_FAIL;
 	}
-	if (fmt == FMT_JSON)
+	print_record(&rec, d->fmt, d->n++, line, (int)meta);
+	return EXIT_OK;
+}
+
+static int dump_end(void *arg)
+{
+	struct dump_out *d = arg;
+
+	if (d->fmt == FMT_JSON)
 		printf("]\n");
 	return EXIT_OK;
 }
@@ -251,19 +282,12 @@ static int check_num(const char *opt, const char *s, uint64_t max)
 	return 0;
 }
 
-/* liblocalsa's errors as the daemon used to word them; the exit code. */
+/* liblocalsa's errors in the words of the error table; the exit code. */
 static int path_error(int err, const char *sock)
 {
+	const char *text = ctl_err_text(err);
+
 	switch (err) {
-	case -ENOENT:
-		fprintf(stderr, "%s: path: no path (the SA has no record)\n", prog);
-		return EXIT_NO_PATH;
-	case -ETIMEDOUT:
-		fprintf(stderr, "%s: path: the SA did not answer\n", prog);
-		break;
-	case -EREMOTEIO:
-		fprintf(stderr, "%s: path: the SA refused the request\n", prog);
-		break;
 	case -ECONNREFUSED:
 	case -ECONNRESET:
 		/* The library reports a missing socket as refused: say which it is. */
@@ -274,9 +298,9 @@ static int path_error(int err, const char *sock)
 		fprintf(stderr, "%s: path: %s: permission denied (the socket's mode)\n", prog, sock);
 		break;
 	default:
-		fprintf(stderr, "%s: path: %s\n", prog, strerror(-err));
+		fprintf(stderr, "%s: path: %s\n", prog, text ? text : strerror(-err));
 	}
-	return EXIT_FAIL;
+	return ctl_err_exit(err);
 }
 
 static int cmd_path(const char *sock, const char *shm, int argc, char **argv)
@@ -394,32 +418,21 @@ static void print_stats(const char *json)
 	}
 }
 
-static int simple(const char *sock, const char *line, const char *what, bool progress,
-		  void (*print)(char *body))
+static int print_line(void *arg, char *line)
 {
-	struct strbuf reply;
-	int ret;
-
-	strbuf_init(&reply, 0);
-	ret = roundtrip(sock, line, &reply, progress) < 0 ? EXIT_FAIL : check_reply(&reply, what);
-	if (ret < 0) {
-		if (print)
-			print(reply_body(&reply));
-		ret = EXIT_OK;
-	}
-	strbuf_free(&reply);
-	return ret;
+	(void)arg;
+	puts(line);
+	return EXIT_OK;
 }
 
-static void print_body(char *body)
+static int print_stats_line(void *arg, char *line)
 {
-	fputs(body, stdout);
+	(void)arg;
+	print_stats(line);
+	return EXIT_OK;
 }
 
-static void print_stats_text(char *body)
-{
-	print_stats(body);
-}
+static const struct sink print_lines = { .line = print_line };
 
 int main(int argc, char **argv)
 {
@@ -460,54 +473,48 @@ int main(int argc, char **argv)
 
 		if (argc > 2 || (argc == 2 && !json))
 			goto bad_args;
-		return simple(sock, "stats", "stats", false, json ? print_body : print_stats_text);
+		return request(sock, "stats", NULL, 0, "stats", false,
+			       json ? &print_lines : &(struct sink){ .line = print_stats_line });
 	}
 	if (!strcmp(cmd, "dump")) {
-		enum format fmt = FMT_TEXT;
-		struct strbuf reply;
-		int ret;
+		struct dump_out d = { FMT_TEXT, 0 };
 
 		if (argc == 3 && !strcmp(argv[1], "--format")) {
-			if (parse_format(argv[2], &fmt) < 0)
+			if (parse_format(argv[2], &d.fmt) < 0)
 				goto bad_args;
 		} else if (argc != 1) {
 			goto bad_args;
 		}
-		strbuf_init(&reply, 0);
-		ret = roundtrip(sock, "dump", &reply, false) < 0 ? EXIT_FAIL : check_reply(&reply, "dump");
-		if (ret < 0)
-			ret = print_records(reply_body(&reply), fmt, true);
-		strbuf_free(&reply);
-		return ret;
+		return request(sock, "dump", NULL, 0, "dump", false,
+			       &(struct sink){ dump_begin, dump_line, dump_end, &d });
 	}
 	if (!strcmp(cmd, "refresh")) {
 		bool wait = argc == 2 && !strcmp(argv[1], "--wait");
 
 		if (argc > 2 || (argc == 2 && !wait))
 			goto bad_args;
-		return simple(sock, wait ? "refresh wait=1" : "refresh", "refresh",
-			      wait && isatty(STDERR_FILENO), print_body);
+		return request(sock, "refresh", &(struct ctl_kv){ "wait", "1" }, wait, "refresh",
+			       wait && isatty(STDERR_FILENO), &print_lines);
 	}
 	if (!strcmp(cmd, "flush")) {
 		if (argc != 1)
 			goto bad_args;
-		return simple(sock, "flush", "flush", false, NULL);
+		return request(sock, "flush", NULL, 0, "flush", false, &(struct sink){ 0 });
 	}
 	if (!strcmp(cmd, "delete") || !strcmp(cmd, "add")) {
 		bool del = !strcmp(cmd, "delete");
-		char line[CTL_MAX_LINE];
 		struct ibv_path_record rec;
 
 		if (argc != 3 || strcmp(argv[1], del ? "--dgid" : "--record"))
 			goto bad_args;
 		if (del && check_gid("--dgid", argv[2]) < 0)
 			return EXIT_USAGE;
-		if (!del && ctl_hex_decode(argv[2], &rec, sizeof(rec)) < 0) {
+		if (!del && ctl_record_decode(argv[2], strlen(argv[2]), &rec) < 0) {
 			fprintf(stderr, "%s: --record wants 128 hex digits (a 64-byte PathRecord)\n", prog);
 			return EXIT_USAGE;
 		}
-		snprintf(line, sizeof(line), "%s %s=%s", cmd, del ? "dgid" : "rec", argv[2]);
-		return simple(sock, line, cmd, false, del ? print_body : NULL);
+		return request(sock, cmd, &(struct ctl_kv){ del ? "dgid" : "rec", argv[2] }, 1, cmd,
+			       false, del ? &print_lines : &(struct sink){ 0 });
 	}
 	fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
 	usage(stderr);

@@ -26,6 +26,7 @@
  *
  * Every process on the simulated fabric must load the shim (OpenSM too), since
  * the framing is end to end. Set LSA_SHIM_DEBUG=1 for a trace on stderr.
+ * NETLINK_RDMA sockets of the lab: shim_netlink.c.
  */
 #include <dlfcn.h>
 #include <endian.h>
@@ -49,6 +50,7 @@
 #include <infiniband/umad_types.h>
 
 #include "shim_abi.h"
+#include "shim_netlink.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
@@ -156,6 +158,7 @@ static int (*next_poll)(struct pollfd *fds, nfds_t n, int timeout);
 static int (*next_ioctl)(int fd, unsigned long req, ...);
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static void shim_init(void);
 static struct handle *_Atomic by_fd[MAX_FD];
 static bool debug;
 
@@ -171,17 +174,23 @@ static atomic_uint sm_act_count;
 
 /* --- small helpers -------------------------------------------------------- */
 
+void shim_vtrace(const char *fmt, va_list ap)
+{
+	pthread_once(&init_once, shim_init);
+	if (!debug)
+		return;
+	fprintf(stderr, "lsa_shim[%d]: ", getpid());
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void trace(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!debug)
-		return;
 	va_start(ap, fmt);
-	fprintf(stderr, "lsa_shim[%d]: ", getpid());
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	shim_vtrace(fmt, ap);
 	va_end(ap);
 }
 
@@ -871,6 +880,7 @@ SHIM_EXPORT int close(int fd)
 	struct handle *h;
 
 	pthread_once(&init_once, shim_init);
+	shim_nl_close(fd);	/* a NETLINK_RDMA socket of the lab (shim_netlink.c) */
 	h = handle_of(fd);
 	if (h) {
 		atomic_store_explicit(&by_fd[fd], NULL, memory_order_release);

@@ -1,0 +1,85 @@
+/*
+ * snap_reader - reads the shared-memory snapshot (cache/snap_format.h) that localsad publishes:
+ * maps an object only if the daemon's user owns it, then answers lookups with no system call,
+ * no lock and no store to shared memory. Compiled into liblocalsa; never trusts a word of the
+ * object: every offset and count is checked, overflow-safe, before it is used.
+ */
+#ifndef LOCALSA_CACHE_SNAP_READER_H
+#define LOCALSA_CACHE_SNAP_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cache/snap_format.h"
+
+/* A read-only mapping of one object. Immutable once opened; share it between threads. */
+struct snap_map {
+	const struct snap_header *hdr;
+	size_t size;
+	const _Atomic uint64_t *half[2];
+	uint64_t half_words;
+	uint64_t object_id;
+	uint32_t object_gen;
+};
+
+/*
+ * Maps the object called name if it is one the daemon published: a regular file (opened with
+ * O_NOFOLLOW | O_NONBLOCK, so a symlink or a FIFO under the name neither redirects nor hangs
+ * us) owned by owner or by root, writable by nobody else, whose size is the one its header
+ * states. owner is the daemon's uid as the kernel tells it (SO_PEERCRED on its socket), never
+ * anything the object says. *m is written only on success.
+ * Errors: -EINVAL (name), -ENOENT, -EACCES, -ELOOP (a symlink), -EPERM (not a regular file,
+ * another owner, writable by group or others), -EAGAIN (the writer is still creating it),
+ * -EPROTO (not a snapshot of this ABI, or a header that contradicts the object), -errno of mmap.
+ */
+int snap_map_open(const char *name, uid_t owner, struct snap_map *m);
+void snap_map_close(struct snap_map *m);
+
+/* A request ready for lookups: its normalized tuple and destination. */
+struct snap_query {
+	uint64_t tw[SNAP_TUPLE_WORDS];	/* snap_tuple_words() */
+	uint64_t thash;
+	union ibv_gid dgid;
+	uint16_t dlid;
+	uint8_t by_dgid, by_dlid;
+};
+
+/* t->sgid must already be the SGID to use (the daemon's port GID when the request has none). */
+void snap_query_init(struct snap_query *q, const struct pr_tuple *t, const union ibv_gid *dgid,
+		     const uint16_t *dlid);
+
+enum {
+	SNAP_MISS = 0,	/* not in the snapshot: ask the daemon */
+	SNAP_HIT = 1,
+};
+
+/*
+ * The paths the cache holds for q, as pr_cache_lookup_dgid/_dlid would give them (DGID and
+ * DLID together: the DGID's paths with that DLID). Copies min(total, max) to out and sets *total
+ * (when not NULL) and *publication. No system call, no lock, no store to shared memory.
+ * Returns SNAP_HIT or SNAP_MISS (also when the state is HOLD or the writer kept rewriting the
+ * half: max_retries), -ESTALE (REPLACED or STOPPED: remap), -EIO (a finished half that makes
+ * no sense). *retries (when not NULL) is incremented per seqlock retry.
+ */
+int snap_lookup(const struct snap_map *m, const struct snap_query *q,
+		struct ibv_path_record *out, size_t max, size_t *total, uint64_t *publication,
+		uint64_t *retries);
+
+/* One publication, copied out whole: for iteration. Free with snap_contents_free(). */
+struct snap_contents {
+	uint64_t publication;
+	uint32_t ntuples, ngroups, nrecords;
+	struct pr_tuple *tuples;		/* ntuples, by tuple id */
+	uint64_t *groups;			/* ngroups, as in the half */
+	struct ibv_path_record *records;	/* nrecords */
+};
+
+/*
+ * -EAGAIN if the writer kept rewriting; -ESTALE, -ENOMEM, -EIO. The copy is never larger than
+ * the half it comes from (its counts are checked against the half's words first).
+ */
+int snap_read_all(const struct snap_map *m, struct snap_contents *out);
+void snap_contents_free(struct snap_contents *c);
+
+#endif
