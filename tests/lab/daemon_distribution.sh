@@ -12,10 +12,8 @@ RECEIVERS=(Hca2 Hca3 Hca4 Hca5 Hca6 Hca7)
 KEY=0x5eed
 "$LAB" up --dir "$D" --fat-tree 18
 # Receivers take pushes from their distributor (Hca1), named by its port GUID.
-HCA1=$("$LAB" exec --dir "$D" Hca1 -- saquery -N Hca1 |
-	sed -n 's/.*port_guid\.*\(0x[0-9a-f]*\).*/\1/p')
-printf 'role receiver\nsa_sm_key %s\nreceiver_timeout_s 4\ndistributor_gid %s\n' "$KEY" "$HCA1" \
-	>"$TMP/receiver.conf"
+printf 'role receiver\nsa_sm_key %s\nreceiver_timeout_s 4\ndistributor_gid %s\n' "$KEY" \
+	"$(port_guid Hca1)" >"$TMP/receiver.conf"
 for n in "${RECEIVERS[@]}"; do "$LAB" daemon --dir "$D" start "$n" --conf "$TMP/receiver.conf"; done
 targets=""
 for n in "${RECEIVERS[@]}"; do targets+="${targets:+,}$(stat "$n" gid)"; done
@@ -25,13 +23,6 @@ printf 'role distributor\nsa_sm_key %s\ndistribute_to %s\ndistribute_heartbeat_m
 mapfile -t GIDS < <(fabric_gids Hca8)
 SM=$(stat Hca2 sm_lid)
 
-# PathRecord queries a daemon's process sent, from the shim's counters.
-pr_queries() {
-	local f
-	f=$D/shim-stats/$(cat "$D/$1/localsad.pid")
-	[ -f "$f" ] || { echo 0; return; }
-	awk '{ print $4 + $6 + $8 }' "$f"
-}
 all_filled() {
 	local n
 	for n in "${RECEIVERS[@]}"; do [ "$(stat "$n" entries)" == "${#GIDS[@]}" ] || return 1; done
@@ -51,8 +42,7 @@ done
 expect_eq "receiver answers differing from OpenSM's (of $((${#RECEIVERS[@]} * ${#GIDS[@]})))" 0 "$differ"
 
 # Hca10's port GID, by its node description, printed as saquery prints GIDs.
-guid=$("$LAB" exec --dir "$D" Hca8 -- saquery -N Hca10 2>/dev/null |
-	sed -n 's/.*port_guid\.*\(0x[0-9a-f]*\).*/\1/p' | head -n 1)
+guid=$(port_guid Hca10)
 HCA10=$("$CLI" -s "$(sock Hca2)" path --dgid "$guid" --format saquery | sed -n 's/^[[:space:]]*dgid\.*//p')
 echo "Hca10 is $HCA10"
 gone_everywhere() {

@@ -12,9 +12,8 @@
 # Writes are taken from Hca2 (push_from: the SM and Hca2's port GUID) and no other node.
 . "$(dirname "$0")/daemon_common.sh"
 "$LAB" up --dir "$D" --fat-tree 64
-HCA2=$("$LAB" exec --dir "$D" Hca2 -- saquery -N Hca2 |
-	sed -n 's/.*port_guid\.*\(0x[0-9a-f]*\).*/\1/p')
-printf 'sa_sm_key 0x1234\nsa_max_set_records 1000\npush_from sm,%s\n' "$HCA2" >"$TMP/localsad.conf"
+printf 'sa_sm_key 0x1234\nsa_max_set_records 1000\npush_from sm,%s\n' "$(port_guid Hca2)" \
+	>"$TMP/localsad.conf"
 "$LAB" daemon --dir "$D" start Hca1 --conf "$TMP/localsad.conf"
 SAMAD=$LOCALSA_BUILD/bin/lsa_samad
 LID=$(stat Hca1 lid)
