@@ -20,30 +20,12 @@
 #include "pr_fixture.h"
 #include "wire/node_rec.h"
 
-struct env {
-	struct mad_script s;
-	struct mad_port *port;
-	struct sa_client *sa;
-	struct resolver *res;
-};
-
-static void env_up(struct env *e, struct loop *loop, uint8_t lmc)
+static void env_up(struct script_fabric *e, struct loop *loop, uint8_t lmc)
 {
 	struct sa_client_opts so = { .credits = 2, .timeout_ms = 1000 };
 	struct resolver_opts ro = { 1000, 0, 1000, 1000 };
 
-	script_init(&e->s);
-	e->s.attr.lmc = lmc;
-	e->port = script_port(&e->s, loop);
-	CHECK_INT(0, sa_client_new(loop, e->port, &so, &e->sa));
-	CHECK_INT(0, resolver_new(loop, e->port, e->sa, &ro, &e->res));
-}
-
-static void env_down(struct env *e)
-{
-	sa_client_free(e->sa);
-	resolver_free(e->res);
-	mad_port_close(e->port);
+	script_fabric_up(e, loop, lmc, &so, &ro);
 }
 
 static void test_syntax(void)
@@ -70,7 +52,7 @@ static void test_lids(struct loop *loop)
 {
 	struct pr_store *store;
 	struct push_acl *a;
-	struct env e;
+	struct script_fabric e;
 	char msg[160];
 
 	env_up(&e, loop, 2);	/* 4 LIDs per port */
@@ -93,11 +75,11 @@ static void test_lids(struct loop *loop)
 	CHECK_INT(0, push_acl_new(loop, e.port, e.sa, store, "", "none", &a, msg, sizeof(msg)));
 	CHECK(!push_acl_allows(a, SCRIPT_SM_LID));
 	push_acl_free(a);
-	env_down(&e);
+	script_fabric_down(&e);
 }
 
 /* The SA's NodeRecord for a port: its LID, its port GUID. */
-static void answer_node(struct env *e, const struct script_sent *q, uint16_t lid, uint64_t guid)
+static void answer_node(struct script_fabric *e, const struct script_sent *q, uint16_t lid, uint64_t guid)
 {
 	unsigned char rec[NODE_REC_PADDED_LEN] = { 0 };
 	uint16_t be_lid = htobe16(lid);
@@ -113,7 +95,7 @@ static void test_gid_from_the_sa(struct loop *loop)
 	const struct script_sent *q;
 	struct pr_store *store;
 	struct push_acl *a;
-	struct env e;
+	struct script_fabric e;
 	char msg[160];
 	uint64_t guid;
 	uint16_t lid;
@@ -154,7 +136,7 @@ static void test_gid_from_the_sa(struct loop *loop)
 	script_run(loop, 1010);
 	CHECK(!push_acl_allows(a, 33));
 	push_acl_free(a);
-	env_down(&e);
+	script_fabric_down(&e);
 }
 
 int main(void)
