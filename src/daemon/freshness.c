@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/json.h"
 #include "base/log.h"
@@ -56,6 +57,7 @@ struct freshness {
 	bool retry_pending;
 	unsigned retry_pause_ms;       /* the last pause; 0 after a success */
 	bool filled_told;              /* on_filled heard the first attempt */
+	uint64_t filled_ms;            /* the last full fetch that worked (loop clock), 0: none */
 	uint64_t fetches[FETCH_CAUSES], retries, coalesced;
 	uint64_t trap_queries, trap_overflows;
 	uint64_t refused_check_ms;     /* the last SM check a refused Report caused */
@@ -109,15 +111,22 @@ static void schedule_retry(struct freshness *f, enum fetch_cause cause, int err)
 	loop_timer_start(f->loop, &f->retry_timer, pause, retry_tick, f);
 }
 
+static void arm_periodic(struct freshness *f);
+
 static void fill_done(void *arg, int err, size_t records)
 {
 	struct freshness *f = arg;
 
 	f->fill_waiting = false;
-	if (err && !f->stopping && role_now(f) == ROLE_STANDALONE)
+	if (err && !f->stopping && role_now(f) == ROLE_STANDALONE) {
 		schedule_retry(f, f->fill_cause, err);
-	else if (!err)
+	} else if (!err) {
 		f->retry_pause_ms = 0;
+		f->filled_ms = loop_now_ms();
+		/* The table gives this node its place in each period (the first fill's does). */
+		if (f->fill_cause == FETCH_START || f->fill_cause == FETCH_FALLBACK)
+			arm_periodic(f);
+	}
 	if (!f->filled_told && f->fill_cause == FETCH_START) {
 		f->filled_told = true;
 		if (f->opts.on_filled)
@@ -238,13 +247,41 @@ static uint64_t schedule_full(struct freshness *f, enum fetch_cause cause)
 	return delay;
 }
 
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void periodic_tick(struct loop *loop, void *arg)
 {
 	struct freshness *f = arg;
+	uint64_t period = (uint64_t)f->opts.refresh_interval_s * 1000;
 
-	loop_timer_start(loop, &f->periodic_timer, (uint64_t)f->opts.refresh_interval_s * 1000,
+	(void)loop;
+	arm_periodic(f);
+	/* A table fetched less than half a period ago is fresh enough (the first fill, say). */
+	if (f->filled_ms && loop_now_ms() - f->filled_ms < period / 2)
+		return;
+	run_full(f, FETCH_PERIODIC, false);
+}
+
+/* The next periodic refresh, at this node's place in the next period of the wall clock (its
+ * slot of the spread window after each multiple of the period): nodes booted together, or at
+ * any time, keep apart in every period. */
+static void arm_periodic(struct freshness *f)
+{
+	uint64_t period = (uint64_t)f->opts.refresh_interval_s * 1000, ports, rank;
+
+	if (!period || f->stopping)
+		return;
+	resolver_table_rank(f->res, &ports, &rank);
+	loop_timer_start(f->loop, &f->periodic_timer,
+			 spread_periodic_ms(&f->opts.spread, period, wall_ms(), ports, rank,
+					    table_records(f), spread_random(&f->rng)),
 			 periodic_tick, f);
-	schedule_full(f, FETCH_PERIODIC);
 }
 
 /* --- traps ----------------------------------------------------------------------- */
@@ -438,9 +475,7 @@ int freshness_new(struct loop *loop, struct mad_port *port, struct sa_client *sa
 	}
 	sa_client_on_timeout(sa, on_sa_timeout, f);
 	sa_client_on_recover(sa, on_sa_recover, f);
-	if (opts->refresh_interval_s)
-		loop_timer_start(loop, &f->periodic_timer,
-				 (uint64_t)opts->refresh_interval_s * 1000, periodic_tick, f);
+	arm_periodic(f);
 	*out = f;
 	return 0;
 

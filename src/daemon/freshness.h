@@ -4,7 +4,8 @@
  * where they point (65: drop the GID's paths, no query; 64: one GetTable per cached tuple for
  * that GID), repeats and late resends by generation, rate-limited per GID; a full-table fetch
  * (periodic, after an SM move, after an SA outage, on request) starts at this node's moment
- * of a window that grows with its table (fabric/spread.h); a failed fill is retried with the
+ * of a window that grows with its table (fabric/spread.h; periodic ones at that moment of each
+ * period of the wall clock); a failed fill is retried with the
  * SA-failure backoff, and at once when the SA answers again. An SM that moves (or restarts and
  * forgets us) gets our subscriptions again. Serving stale entries is the resolver's
  * max_stale_ms policy.

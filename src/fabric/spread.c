@@ -36,6 +36,20 @@ uint64_t spread_moment_ms(const struct spread_opts *o, uint64_t ports, uint64_t 
 	return rank * w / ports + (half_slot ? rnd % half_slot : 0);
 }
 
+uint64_t spread_periodic_ms(const struct spread_opts *o, uint64_t period_ms, uint64_t wall_ms,
+			    uint64_t ports, uint64_t rank, uint64_t records, uint64_t rnd)
+{
+	uint64_t offset, at;
+
+	if (!period_ms)
+		return 0;
+	offset = spread_moment_ms(o, ports, rank, records, rnd) % period_ms;
+	at = wall_ms - wall_ms % period_ms + offset;	/* this period's moment */
+	if (at <= wall_ms)
+		at += period_ms;
+	return at - wall_ms;
+}
+
 uint64_t spread_random(uint64_t *state)
 {
 	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));

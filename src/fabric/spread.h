@@ -12,6 +12,10 @@
  * by its rank among the table's ports (every node sees the same table, so ranks differ), at a
  * uniformly random point of the slot's first half: the load is even and no two nodes start in
  * the same half slot. A node that does not know its rank starts anywhere in the window.
+ *
+ * Periodic work keeps that place in every period: periods start at multiples of the period on
+ * the wall clock, which the nodes of a cluster share (NTP), so nodes that booted together, or
+ * at any time, still take their own slots.
  */
 #ifndef LOCALSA_FABRIC_SPREAD_H
 #define LOCALSA_FABRIC_SPREAD_H
@@ -30,6 +34,10 @@ uint64_t spread_window_ms(const struct spread_opts *o, uint64_t ports, uint64_t 
 /* This node's moment, ms from the event: slot `rank` (< ports; else anywhere), rnd uniform. */
 uint64_t spread_moment_ms(const struct spread_opts *o, uint64_t ports, uint64_t rank,
 			  uint64_t records, uint64_t rnd);
+/* The next moment of periodic work, ms after wall_ms (ms of the wall clock): this node's
+ * moment (spread_moment_ms, modulo the period) after the start of a period. */
+uint64_t spread_periodic_ms(const struct spread_opts *o, uint64_t period_ms, uint64_t wall_ms,
+			    uint64_t ports, uint64_t rank, uint64_t records, uint64_t rnd);
 /* A uniform 64-bit number from *state (splitmix64): seed it with anything node-specific. */
 uint64_t spread_random(uint64_t *state);
 

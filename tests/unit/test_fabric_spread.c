@@ -3,7 +3,8 @@
  * the table (P x (R + 25) / rate), stops at its cap, and is 0 without a rate; every rank gets
  * its own slot, so P nodes with distinct ranks start at distinct moments at least half a slot
  * apart, and their starts per second never exceed what the rate allows; a node without a rank
- * starts anywhere in the window; the random source covers its range.
+ * starts anywhere in the window; the random source covers its range; periodic work keeps the
+ * node's place in every period of the wall clock, whenever the node started.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -79,9 +80,31 @@ static void test_no_rank(void)
 	CHECK(a != spread_random(&seed));
 }
 
+static void test_periodic(void)
+{
+	/* 10 ports of 10 records at 3500/s: a 100 ms window, slots of 10 ms; a period of 1 s */
+	struct spread_opts o = { 3500, 60000 };
+	uint64_t seed = 3;
+
+	for (uint64_t rank = 0; rank < 10; rank++)
+		for (uint64_t wall = 5000000; wall < 5003000; wall += 37) {
+			uint64_t d = spread_periodic_ms(&o, 1000, wall, 10, rank, 10,
+							spread_random(&seed)), at = wall + d;
+
+			/* whenever asked: within the next period, at the rank's slot of it */
+			CHECK(d > 0 && d <= 1000);
+			CHECK(at % 1000 >= rank * 10 && at % 1000 < rank * 10 + 5);
+		}
+	/* a window longer than the period wraps around it */
+	o.sa_rate = 35;
+	CHECK(spread_periodic_ms(&o, 1000, 7000, 10, 9, 10, 0) <= 1000);
+	CHECK_INT(0, spread_periodic_ms(&o, 0, 7000, 10, 9, 10, 0));
+}
+
 int main(void)
 {
 	test_window();
+	test_periodic();
 	test_slots();
 	test_no_rank();
 	return CHECK_DONE();
