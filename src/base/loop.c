@@ -17,8 +17,6 @@
 
 #define LOOP_BATCH_MIN 16
 #define LOOP_BATCH_MAX 1024 /* more ready fds simply wait for the next epoll_wait() */
-#define LOOP_IDS_MIN 16
-#define LOOP_NO_SLOT UINT32_MAX
 
 /* Registered fds are indexed by fd number, so lookup is O(1) and needs no hash. */
 struct loop_fd {
@@ -27,20 +25,6 @@ struct loop_fd {
 	uint32_t events;
 };
 
-/*
- * A timer named by an id (loop_timer_add) lives in a record the loop allocates and reuses. An
- * id is (record generation << 32 | index + 1), so cancel finds its record in O(1), and an id
- * whose timer already fired no longer matches the bumped generation. A stale id could only
- * alias after 2^32 reuses of one record.
- */
-struct loop_id_timer {
-	struct loop_timer timer;
-	loop_timer_fn fn;
-	void *arg;
-	uint32_t gen;
-	uint32_t index;
-	uint32_t next_free;
-};
 
 struct loop_signal {
 	loop_signal_fn fn;
@@ -62,14 +46,10 @@ struct loop {
 	int batch_pos;
 	int batch_len;
 
+	uint64_t polls;            /* epoll_wait() calls so far: loop_polls() */
 	struct loop_timer *timers; /* root of the pairing heap; NULL: none pending */
 	size_t n_timers;
 	uint64_t timer_seq;
-
-	struct loop_id_timer **ids; /* records never move: each is its own allocation */
-	uint32_t ids_cap;
-	uint32_t ids_used;	/* records allocated: ids[0 .. ids_used) */
-	uint32_t ids_free;	/* a free list of those */
 
 	int sigfd;
 	sigset_t sigmask;
@@ -102,7 +82,6 @@ int loop_new(struct loop **out)
 	if (!loop)
 		return -ENOMEM;
 	loop->sigfd = -1;
-	loop->ids_free = LOOP_NO_SLOT;
 	sigemptyset(&loop->sigmask);
 
 	loop->events = calloc(LOOP_BATCH_MIN, sizeof(*loop->events));
@@ -134,9 +113,6 @@ void loop_free(struct loop *loop)
 	if (loop->sigfd >= 0)
 		close(loop->sigfd);
 	close(loop->epfd);
-	for (uint32_t i = 0; i < loop->ids_used; i++)
-		free(loop->ids[i]);
-	free(loop->ids);
 	free(loop->events);
 	free(loop->fds);
 	free(loop);
@@ -342,83 +318,14 @@ bool loop_timer_stop(struct loop *loop, struct loop_timer *t)
 	return true;
 }
 
+uint64_t loop_polls(const struct loop *loop)
+{
+	return loop->polls;
+}
+
 size_t loop_timer_count(const struct loop *loop)
 {
 	return loop->n_timers;
-}
-
-/* --- timers named by id --- */
-
-static void loop_id_release(struct loop *loop, struct loop_id_timer *it)
-{
-	it->gen++;
-	it->fn = NULL;
-	it->arg = NULL;
-	it->next_free = loop->ids_free;
-	loop->ids_free = it->index;
-}
-
-static void loop_id_fire(struct loop *loop, void *arg)
-{
-	struct loop_id_timer *it = arg;
-	loop_timer_fn fn = it->fn;
-	void *user = it->arg;
-
-	loop_id_release(loop, it); /* before the call: it may add again */
-	fn(loop, user);
-}
-
-static int loop_ids_grow(struct loop *loop)
-{
-	uint32_t cap = loop->ids_cap ? loop->ids_cap * 2 : LOOP_IDS_MIN;
-	struct loop_id_timer **ids;
-
-	if (loop->ids_cap >= UINT32_MAX / 4)
-		return -ENOMEM;
-	ids = realloc(loop->ids, (size_t)cap * sizeof(*ids));
-	if (!ids)
-		return -ENOMEM;
-	loop->ids = ids;
-	loop->ids_cap = cap;
-	return 0;
-}
-
-uint64_t loop_timer_add(struct loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *arg)
-{
-	struct loop_id_timer *it;
-
-	if (!fn)
-		return 0;
-	if (loop->ids_free != LOOP_NO_SLOT) {
-		it = loop->ids[loop->ids_free];
-		loop->ids_free = it->next_free;
-	} else {
-		if (loop->ids_used == loop->ids_cap && loop_ids_grow(loop))
-			return 0;
-		it = calloc(1, sizeof(*it));
-		if (!it)
-			return 0;
-		it->index = loop->ids_used++;
-		loop->ids[it->index] = it;
-	}
-	it->fn = fn;
-	it->arg = arg;
-	loop_timer_start(loop, &it->timer, delay_ms, loop_id_fire, it);
-	return (uint64_t)it->gen << 32 | (it->index + 1);
-}
-
-bool loop_timer_cancel(struct loop *loop, uint64_t id)
-{
-	uint32_t slot = (uint32_t)id - 1;
-	struct loop_id_timer *it;
-
-	if ((uint32_t)id == 0 || slot >= loop->ids_used)
-		return false;
-	it = loop->ids[slot];
-	if (it->gen != (uint32_t)(id >> 32) || !loop_timer_stop(loop, &it->timer))
-		return false;
-	loop_id_release(loop, it);
-	return true;
 }
 
 /*
@@ -559,6 +466,7 @@ int loop_run(struct loop *loop)
 		loop_events_reserve(loop);
 		n = epoll_wait(loop->epfd, loop->events, loop->events_cap,
 			       loop_poll_timeout_ms(loop));
+		loop->polls++;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

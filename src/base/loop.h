@@ -60,16 +60,8 @@ void loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t delay_ms
 /* True if t was pending (and now never fires); false for a fired or never armed timer. */
 bool loop_timer_stop(struct loop *loop, struct loop_timer *t);
 static inline bool loop_timer_pending(const struct loop_timer *t) { return t->pending; }
-size_t loop_timer_count(const struct loop *loop);  /* pending timers, both kinds */
+size_t loop_timer_count(const struct loop *loop);  /* pending timers */
 
-/*
- * The older form for code that keeps an id instead of a struct: the loop allocates the
- * timer. Returns an id > 0, or 0 if out of memory (the callback then never runs). A stale id
- * (fired or cancelled) is harmless to cancel. New code embeds a struct loop_timer instead.
- */
-uint64_t loop_timer_add(struct loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *arg);
-/* True if the timer was pending (and now never fires); false once it has fired. */
-bool loop_timer_cancel(struct loop *loop, uint64_t id);
 
 /*
  * Blocks signo in the calling thread's mask (call before starting threads)
@@ -77,6 +69,13 @@ bool loop_timer_cancel(struct loop *loop, uint64_t id);
  * -EINVAL for a signal that cannot be caught, -EEXIST if already added.
  */
 int loop_signal_add(struct loop *loop, int signo, loop_signal_fn fn, void *arg);
+
+/*
+ * How many times the loop has polled for I/O. Work that may be long (serving many clients)
+ * can bound what it does between two polls: while the count is unchanged, no other fd has been
+ * looked at.
+ */
+uint64_t loop_polls(const struct loop *loop);
 
 /* Runs until loop_stop(): 0, or negative errno on a fatal epoll error; -EBUSY if nested. */
 int loop_run(struct loop *loop);

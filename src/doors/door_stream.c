@@ -36,13 +36,18 @@ enum {
 	MAX_LISTENERS = 4,
 };
 
+/* Clients' turns between two polls for I/O, at most (then the rest wait for the next round):
+ * however many clients keep a door busy, the other doors and the port are looked at this
+ * often. A turn itself is bounded by the batch (and a dump's chunk). */
+#define TURNS_BUDGET_NS 1000000ull
+
 #define UID_TCP 0xffffffffu	/* the principal of every TCP client */
 
 struct listener {
 	struct door_stream *ds;
 	int fd;
 	bool tcp;
-	uint64_t pause_timer;
+	struct loop_timer pause_timer;
 };
 
 struct ds_client {
@@ -77,7 +82,9 @@ struct door_stream {
 	char *unlink_path;		/* the socket file we made */
 	struct ds_client *clients;
 	struct ds_client *ready, **ready_tail;
-	uint64_t ready_timer, sweep_timer;
+	struct loop_timer ready_timer, sweep_timer;
+	uint64_t turns_poll;		/* loop_polls() when turns_ns began to count */
+	uint64_t turns_ns;		/* time in clients' turns since that poll */
 	struct quota_table *principals;
 	struct door_stream_stats st;
 };
@@ -163,8 +170,8 @@ static void ready_add(struct ds_client *c)
 	c->rnext = NULL;
 	*ds->ready_tail = c;
 	ds->ready_tail = &c->rnext;
-	if (!ds->ready_timer)
-		ds->ready_timer = loop_timer_add(ds->loop, 0, ready_run, ds);
+	if (!loop_timer_pending(&ds->ready_timer))
+		loop_timer_start(ds->loop, &ds->ready_timer, 0, ready_run, ds);
 }
 
 static void ready_remove(struct ds_client *c)
@@ -184,19 +191,53 @@ static void ready_remove(struct ds_client *c)
 }
 
 /* One turn for every client that was ready; those that still have work queue up again. */
+/* Is there time left for clients' turns before the loop should poll for I/O again? */
+static bool turns_left(struct door_stream *ds)
+{
+	uint64_t polls = loop_polls(ds->loop);
+
+	if (polls != ds->turns_poll) {
+		ds->turns_poll = polls;
+		ds->turns_ns = 0;
+	}
+	return ds->turns_ns < TURNS_BUDGET_NS;
+}
+
+/* One turn of c, counted against the budget. */
+static void turn(struct ds_client *c)
+{
+	uint64_t t0 = loop_now_ns();
+
+	serve(c);
+	c->ds->turns_ns += loop_now_ns() - t0;
+}
+
 static void ready_run(struct loop *loop, void *arg)
 {
 	struct door_stream *ds = arg;
 	struct ds_client *list = ds->ready;
 
 	(void)loop;
-	ds->ready_timer = 0;
 	ds->ready = NULL;
 	ds->ready_tail = &ds->ready;
 	for (struct ds_client *c = list; c; c = list) {
+		if (!turns_left(ds)) {
+			/* The rest keep their places, ahead of those queued meanwhile; armed from
+			 * a timer callback, the timer fires after the next poll. */
+			struct ds_client **end = &list;
+
+			while (*end)
+				end = &(*end)->rnext;
+			*end = ds->ready;
+			if (!ds->ready)
+				ds->ready_tail = end;
+			ds->ready = list;
+			loop_timer_start(ds->loop, &ds->ready_timer, 0, ready_run, ds);
+			return;
+		}
 		list = c->rnext;
 		c->ready = false;
-		serve(c);
+		turn(c);
 		settle(c);
 	}
 }
@@ -366,8 +407,10 @@ static void client_io(struct loop *loop, int fd, uint32_t events, void *arg)
 			c->dead = true;
 		}
 	}
-	if (!c->dead)
-		serve(c);
+	if (!c->dead && turns_left(c->ds))
+		turn(c);
+	else if (!c->dead)
+		ready_add(c);	/* its turn after the next poll */
 	settle(c);
 }
 
@@ -387,8 +430,8 @@ static unsigned sweep_period(const struct door_stream *ds)
 
 static void sweep_arm(struct door_stream *ds)
 {
-	if (!ds->sweep_timer && ds->clients)
-		ds->sweep_timer = loop_timer_add(ds->loop, sweep_period(ds), sweep, ds);
+	if (!loop_timer_pending(&ds->sweep_timer) && ds->clients)
+		loop_timer_start(ds->loop, &ds->sweep_timer, sweep_period(ds), sweep, ds);
 }
 
 static bool idle(const struct ds_client *c)
@@ -403,9 +446,6 @@ static void sweep(struct loop *loop, void *arg)
 	struct ds_client *next;
 
 	(void)loop;
-	ds->sweep_timer = 0;
-	if (ds->ready && !ds->ready_timer)	/* its timer could not be armed (no memory) */
-		ready_run(loop, ds);
 	for (struct ds_client *c = ds->clients; c; c = next) {
 		next = c->next;
 		if (c->stuck_since && now - c->stuck_since >= ds->o.partial_ms) {
@@ -535,7 +575,6 @@ static void listener_resume(struct loop *loop, void *arg)
 {
 	struct listener *l = arg;
 
-	l->pause_timer = 0;
 	loop_mod_fd(loop, l->fd, EPOLLIN);
 }
 
@@ -561,9 +600,7 @@ static void listener_accept(struct loop *loop, int fd, uint32_t events, void *ar
 			 ACCEPT_PAUSE_MS);
 		l->ds->st.accept_pauses++;
 		if (loop_mod_fd(loop, fd, 0) == 0)
-			l->pause_timer = loop_timer_add(loop, ACCEPT_PAUSE_MS, listener_resume, l);
-		if (!l->pause_timer)
-			loop_mod_fd(loop, fd, EPOLLIN);
+			loop_timer_start(loop, &l->pause_timer, ACCEPT_PAUSE_MS, listener_resume, l);
 		return;
 	}
 }
@@ -650,15 +687,12 @@ void door_stream_free(struct door_stream *ds)
 	for (size_t i = 0; i < ds->n_listeners; i++) {
 		struct listener *l = &ds->l[i];
 
-		if (l->pause_timer)
-			loop_timer_cancel(ds->loop, l->pause_timer);
+		loop_timer_stop(ds->loop, &l->pause_timer);
 		loop_del_fd(ds->loop, l->fd);
 		close(l->fd);
 	}
-	if (ds->ready_timer)
-		loop_timer_cancel(ds->loop, ds->ready_timer);
-	if (ds->sweep_timer)
-		loop_timer_cancel(ds->loop, ds->sweep_timer);
+	loop_timer_stop(ds->loop, &ds->ready_timer);
+	loop_timer_stop(ds->loop, &ds->sweep_timer);
 	if (ds->unlink_path)
 		unlink(ds->unlink_path);
 	free(ds->unlink_path);

@@ -29,8 +29,8 @@ struct shm_door {
 	struct snap_writer *w;
 	struct shm_door_opts opts;
 	char name[256];
-	uint64_t timer;			/* publication timer, 0 if none */
-	uint64_t hold_timer;
+	struct loop_timer timer;	/* publication */
+	struct loop_timer hold_timer;
 	uint64_t not_before_ms;		/* the cost pause ends */
 	bool dirty;
 	bool held;
@@ -68,20 +68,18 @@ static void hold_tick(struct loop *loop, void *arg)
 	if (period > HOLD_CHECK_MAX_MS)
 		period = HOLD_CHECK_MAX_MS;
 	hold_update(d);
-	d->hold_timer = loop_timer_add(loop, period, hold_tick, d);
+	loop_timer_start(loop, &d->hold_timer, period, hold_tick, d);
 }
 
 static void schedule(struct shm_door *d, uint64_t delay_ms)
 {
 	uint64_t now = loop_now_ms();
 
-	if (d->timer)
+	if (loop_timer_pending(&d->timer))
 		return;
 	if (now + delay_ms < d->not_before_ms)
 		delay_ms = d->not_before_ms - now;
-	d->timer = loop_timer_add(d->loop, delay_ms, publish_tick, d);
-	if (!d->timer)
-		LOG_WARN("no timer for the snapshot: it is published at the next change");
+	loop_timer_start(d->loop, &d->timer, delay_ms, publish_tick, d);
 }
 
 static void publish(struct shm_door *d)
@@ -122,7 +120,6 @@ static void publish_tick(struct loop *loop, void *arg)
 	struct shm_door *d = arg;
 
 	(void)loop;
-	d->timer = 0;
 	if (d->dirty)
 		publish(d);
 }
@@ -185,10 +182,8 @@ void shm_door_free(struct shm_door *d)
 	if (!d)
 		return;
 	path_service_watch(d->svc, NULL, NULL);
-	if (d->timer)
-		loop_timer_cancel(d->loop, d->timer);
-	if (d->hold_timer)
-		loop_timer_cancel(d->loop, d->hold_timer);
+	loop_timer_stop(d->loop, &d->timer);
+	loop_timer_stop(d->loop, &d->hold_timer);
 	snap_writer_close(d->w);
 	free(d);
 }

@@ -1,5 +1,5 @@
 /*
- * shm_door - the shared-memory door: keeps the snapshot that liblocalsa reads (cache/snapshot)
+ * shm_door - the shared-memory door: keeps the snapshot that liblocalsa reads (cache/snap_writer)
  * in step with the cache. Every change to the cache's paths marks it dirty; a short timer
  * batches a burst of changes (a fill, a storm of misses) into one publication, and the pause
  * after a publication grows with its cost, so publishing never takes more than ~1/5 of the loop.

@@ -12,3 +12,10 @@ endfunction()
 localsa_acm_test(acm_ib_acme acm_ib_acme.sh)
 localsa_acm_test(acm_stress acm_stress.sh)
 localsa_acm_test(acm_coexist acm_coexist.sh)
+
+# Hostile load on every door at once, from an ordinary user (issue 13).
+add_executable(lsa_hostile ${CMAKE_CURRENT_SOURCE_DIR}/hostile.c)
+localsa_target_flags(lsa_hostile)
+lab_test(hostile 120 hostile.sh)
+# Latency under attack is measured alone, not beside another lab's simulator and daemons.
+set_tests_properties(lab.hostile PROPERTIES RUN_SERIAL TRUE)

@@ -23,8 +23,11 @@ static void fixture_stop(struct loop *loop, void *arg)
 /* Runs the loop for ms milliseconds. */
 static inline void run_for(struct loop *loop, unsigned ms)
 {
-	loop_timer_add(loop, ms, fixture_stop, NULL);
+	struct loop_timer t = { 0 };
+
+	loop_timer_start(loop, &t, ms, fixture_stop, NULL);
 	loop_run(loop);
+	loop_timer_stop(loop, &t);	/* the loop may have stopped for another reason */
 }
 
 /* A blocking client socket connected to the unix path, or to 127.0.0.1:port; -1 on failure. */

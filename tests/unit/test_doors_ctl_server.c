@@ -36,6 +36,7 @@
 
 struct reader {
 	int fd;
+	struct loop_timer poll;
 	char buf[1 << 16];
 	size_t len;
 	unsigned want_lines;
@@ -63,7 +64,7 @@ static void poll_reply(struct loop *loop, void *arg)
 		loop_stop(loop);
 		return;
 	}
-	loop_timer_add(loop, 2, poll_reply, r);
+	loop_timer_start(loop, &r->poll, 2, poll_reply, r);
 }
 
 static int connect_to(const char *path)
@@ -74,15 +75,16 @@ static int connect_to(const char *path)
 /* Sends text in one write and runs the loop until `lines` reply lines came back. */
 static void exchange(struct loop *loop, struct reader *r, const char *text, unsigned lines)
 {
-	uint64_t guard;
+	struct loop_timer guard = { 0 };
 
 	r->len = 0;
 	r->want_lines = lines;
 	CHECK_INT((ssize_t)strlen(text), send(r->fd, text, strlen(text), MSG_NOSIGNAL));
-	loop_timer_add(loop, 1, poll_reply, r);
-	guard = loop_timer_add(loop, 3000, fixture_stop, NULL);
+	loop_timer_start(loop, &r->poll, 1, poll_reply, r);
+	loop_timer_start(loop, &guard, 3000, fixture_stop, NULL);
 	loop_run(loop);
-	loop_timer_cancel(loop, guard);
+	loop_timer_stop(loop, &guard);
+	loop_timer_stop(loop, &r->poll);
 }
 
 static const char *nth_line(const char *s, unsigned n, char *out, size_t max)

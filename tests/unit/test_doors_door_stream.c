@@ -7,13 +7,18 @@
  * descriptors; close from inside callbacks and while parked.
  *
  * The codec: "E x" echoes x; "W x" parks until the test answers; "S x" parks and answers at
- * once; "B n" answers n lines of 100 bytes through produce(); "Q" says bye and closes.
+ * once; "B n" answers n lines of 100 bytes through produce(); "Q" says bye and closes; "T x"
+ * works 200 us, then echoes x (the first one also makes the test's eventfd readable).
+ *
+ * The turns budget: however many clients keep the door busy, another fd of the loop is looked
+ * at after about 1 ms of their turns, not after all of them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -37,6 +42,8 @@ static struct ds_client *waiting[MAX_WAIT];
 static char waiting_text[MAX_WAIT][128];
 static unsigned n_waiting, closings, dispatched, next_id;
 static char order[4096];	/* the first letter of each message's text, in dispatch order */
+static int work_efd = -1;	/* written at the first "T" message */
+static unsigned work_at_write, work_at_read, works;
 
 static void say(struct ds_client *c, const char *s)
 {
@@ -85,6 +92,20 @@ static void lc_dispatch(struct ds_client *c, uint8_t *msg, size_t len)
 		say(c, "bye\n");
 		ds_close_after_reply(c);
 		break;
+	case 'T': {
+		uint64_t until = loop_now_ns() + 200000;
+
+		while (loop_now_ns() < until)
+			;
+		if (!works++ && work_efd >= 0) {
+			uint64_t one = 1;
+
+			CHECK_INT(8, write(work_efd, &one, sizeof(one)));
+			work_at_write = works;
+		}
+		say(c, text);
+		break;
+	}
 	}
 }
 
@@ -349,6 +370,54 @@ static void test_turns(struct loop *loop)
 
 /* Issue 13 item 8: slots. Full of one user's idle connections, another user (here: a TCP
  * client) still gets in, taking one of them; the hog's own newcomers are turned away. */
+static void work_efd_readable(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	uint64_t v;
+
+	(void)loop;
+	(void)events;
+	(void)arg;
+	if (read(fd, &v, sizeof(v)) == sizeof(v) && !work_at_read)
+		work_at_read = works;
+}
+
+static void test_turns_budget(struct loop *loop)
+{
+	enum { CLIENTS = 30, EACH = 8 };
+	struct door_stream *ds = make(loop, CLIENTS + 2, 0, 4);
+	static char buf[1 << 14];
+	char lines[EACH * 4 + 1] = "";
+	int fds[CLIENTS];
+
+	work_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	CHECK_INT(0, loop_add_fd(loop, work_efd, EPOLLIN, work_efd_readable, NULL));
+	works = work_at_write = work_at_read = 0;
+	for (int i = 0; i < EACH; i++)
+		strcat(lines, "T x\n");
+	for (int i = 0; i < CLIENTS; i++)
+		fds[i] = dial_unix();
+	run_for(loop, 20);	/* every client accepted */
+	for (int i = 0; i < CLIENTS; i++)
+		put(fds[i], lines);
+	run_for(loop, 400);	/* 240 x 200 us of work */
+	CHECK_INT(CLIENTS * EACH, works);
+	CHECK(work_at_read > 0);
+	/* The eventfd was readable from the first message on; it was looked at after about 1 ms
+	 * of turns (5 messages) plus the turn under way (4), not after all 240 (nor 30 turns). */
+	CHECK(work_at_read - work_at_write <= 16);
+	if (work_at_read - work_at_write > 16)
+		fprintf(stderr, "  eventfd served after %u messages of work\n",
+			work_at_read - work_at_write);
+	for (int i = 0; i < CLIENTS; i++) {
+		take(fds[i], buf, sizeof(buf));
+		close(fds[i]);
+	}
+	loop_del_fd(loop, work_efd);
+	close(work_efd);
+	work_efd = -1;
+	door_stream_free(ds);
+}
+
 static void test_fair_slots(struct loop *loop)
 {
 	struct door_stream *ds = make(loop, 4, 0, 0);
@@ -436,6 +505,7 @@ int main(void)
 	test_bounded_output(loop);
 	test_timeouts(loop);
 	test_turns(loop);
+	test_turns_budget(loop);
 	test_fair_slots(loop);
 	test_emfile(loop);
 	unlink(sock_path);
