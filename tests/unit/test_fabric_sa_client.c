@@ -390,6 +390,15 @@ static void test_records_framing(struct loop *loop)
 }
 
 
+/* Runs the loop until n MADs were sent, at most max_ms. */
+static void run_until_sent(struct env *e, struct loop *loop, size_t n, uint64_t max_ms)
+{
+	uint64_t t0 = loop_now_ms();
+
+	while (e->s.n_sent < n && loop_now_ms() - t0 < max_ms)
+		script_run(loop, 5);
+}
+
 /* --- priorities: someone waiting goes first -------------------------------- */
 
 static int64_t get_bg(struct sa_client *sa, struct tagged *t, uint32_t records)
@@ -469,12 +478,13 @@ static void test_budget(struct loop *loop)
 	for (int i = 0; i < 12; i++)
 		CHECK(get(e.sa, &t[i]) > 0);
 	CHECK_INT(10, e.s.n_sent);
-	script_run(loop, 150);
-	CHECK_INT(11, e.s.n_sent);
-	if (e.s.n_sent == 11)
-		CHECK(e.s.sent[10].at_ms - t0 >= 95);
-	script_run(loop, 100);
+	/* (timers are late on a busy machine, never early: the moments have lower bounds) */
+	run_until_sent(&e, loop, 12, 3000);
 	CHECK_INT(12, e.s.n_sent);
+	if (e.s.n_sent == 12) {
+		CHECK(e.s.sent[10].at_ms - t0 >= 95);
+		CHECK(e.s.sent[11].at_ms - t0 >= 195);
+	}
 	sa_client_stats(e.sa, &st);
 	CHECK_INT(2, st.budget_waits);
 	/* Other attributes and other destinations are not PathRecord queries to the SA. */
@@ -502,9 +512,7 @@ static void test_budget(struct loop *loop)
 	CHECK(get(e.sa, &t[2]) > 0);
 	CHECK_INT(2, e.s.n_sent);
 	CHECK_INT(102, sent_dlid(&e.s.sent[1]));
-	script_run(loop, 500);
-	CHECK_INT(2, e.s.n_sent);
-	script_run(loop, 400);
+	run_until_sent(&e, loop, 3, 3000);
 	CHECK_INT(3, e.s.n_sent);
 	if (e.s.n_sent == 3) {
 		CHECK_INT(101, sent_dlid(&e.s.sent[2]));
@@ -532,7 +540,7 @@ static void on_recover(void *arg, bool was_down)
 
 static void test_recovery(struct loop *loop)
 {
-	struct sa_client_opts o = { .credits = 2, .timeout_ms = 200, .retries = 2,
+	struct sa_client_opts o = { .credits = 2, .timeout_ms = 2000, .retries = 2,
 				    .backoff_max_ms = 5000 };
 	struct done_log log = { 0 };
 	struct tagged t[4] = { { &log, 0 }, { &log, 1 }, { &log, 2 }, { &log, 3 } };
@@ -545,17 +553,17 @@ static void test_recovery(struct loop *loop)
 	sa_client_on_recover(e.sa, on_recover, &rl);
 	CHECK(get(e.sa, &t[0]) > 0);
 	script_time_out(&e.s, &e.s.sent[0]);
-	script_run(loop, 5);	/* now pausing 200 ms before its second attempt */
+	script_run(loop, 5);	/* now pausing 2 s before its second attempt */
 	CHECK_INT(1, e.s.n_sent);
 	CHECK(get(e.sa, &t[1]) > 0);
 	t0 = loop_now_ms();
 	script_answer(&e.s, &e.s.sent[1], 0, NULL, 0, 0);
 	script_run(loop, 20);
-	/* The answer ends the silence: the paused query goes at once, not 200 ms later. */
+	/* The answer ends the silence: the paused query goes at once, not 2 s later. */
 	CHECK_INT(3, e.s.n_sent);
 	if (e.s.n_sent == 3) {
 		CHECK_INT(100, sent_dlid(&e.s.sent[2]));
-		CHECK(e.s.sent[2].at_ms - t0 < 100);
+		CHECK(e.s.sent[2].at_ms - t0 < 1000);
 	}
 	CHECK_INT(1, rl.calls);
 	CHECK(!rl.was_down);
