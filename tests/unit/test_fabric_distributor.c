@@ -3,7 +3,9 @@
  * each receiver's slice pushed whole (PR_PUSH_FULL, authenticated, one message) and the
  * distributor's own slice kept; after a change only the difference (Set for changed or new
  * destinations, Delete for vanished ones, nothing for an unchanged receiver); heartbeats to
- * receivers in sync; a receiver whose push failed gets its whole slice again; the stats.
+ * receivers in sync; a receiver whose push failed gets its whole slice again; the stats; an
+ * all-pairs fetch that fails is tried again after a doubling pause up to retry_max_ms, until
+ * the table comes (before: not until the next change).
  * Before the fix a push of two or three records went without RMPP, and the receiver took
  * only the first.
  */
@@ -31,6 +33,7 @@ struct fabric {
 	struct ibv_path_record table[32];
 	size_t n;
 	uint16_t fail_lid;        /* pushes to this LID are refused */
+	unsigned lose_tables;     /* this many GetTables go unanswered (timed out) */
 	size_t own;               /* records of the distributor's own slice, last time */
 	unsigned own_calls;
 };
@@ -66,17 +69,22 @@ static void drop_pair(struct fabric *f, uint64_t s, uint64_t d)
 		}
 }
 
-/* The master SA answers the GetTable; receivers accept pushes, but fail_lid. */
+/* The master SA answers the GetTable (but loses lose_tables first); receivers accept pushes,
+ * but fail_lid. */
 static void fabric_side(struct mad_script *s, const struct script_sent *m, void *arg)
 {
 	struct fabric *f = arg;
 
-	if (m->h.method == UMAD_SA_METHOD_GET_TABLE)
+	if (m->h.method == UMAD_SA_METHOD_GET_TABLE && f->lose_tables) {
+		f->lose_tables--;
+		script_time_out(s, m);
+	} else if (m->h.method == UMAD_SA_METHOD_GET_TABLE) {
 		script_answer(s, m, 0, f->table, PR_LEN, f->n);
-	else if (m->dlid == f->fail_lid)
+	} else if (m->dlid == f->fail_lid) {
 		script_answer(s, m, UMAD_SA_STATUS_REQ_DENIED << 8, NULL, 0, 0);
-	else
+	} else {
 		script_answer(s, m, 0, NULL, 0, 0);
+	}
 }
 
 static void own_slice(void *arg, const struct ibv_path_record *recs, size_t n)
@@ -236,6 +244,50 @@ static void test_distribution(struct loop *loop)
 	mad_port_close(port);
 }
 
+static void test_fetch_retry(struct loop *loop)
+{
+	static const uint64_t guids[] = { 1, 10 };
+	const union ibv_gid targets[] = { gid_of(10) };
+	struct sa_client_opts mo = { .credits = 1, .timeout_ms = 1000, .retries = 0, .id = 0 };
+	struct sa_client_opts po = { .credits = 8, .timeout_ms = 1000, .id = 1 };
+	struct distributor_opts o = { .sm_key = KEY, .targets = targets, .n_targets = 1,
+				      .heartbeat_ms = 10000, .change_delay_ms = 1,
+				      .retry_max_ms = 60, .own_slice = own_slice };
+	struct fabric f = { .n = 0, .lose_tables = 3 };
+	struct sa_client *master, *push;
+	struct distributor *d;
+	struct mad_script s;
+	struct mad_port *port;
+	uint64_t t0 = 0;
+
+	all_pairs(&f, guids, 2);
+	script_init(&s);
+	s.on_send = fabric_side;
+	s.on_send_arg = &f;
+	port = script_port(&s, loop);
+	CHECK_INT(0, sa_client_new(loop, port, &mo, &master));
+	CHECK_INT(0, sa_client_new(loop, port, &po, &push));
+	o.own_arg = &f;
+	CHECK_INT(0, distributor_new(loop, port, master, push, &o, &d));
+	/* Three GetTables lost, the fourth answered: then the receiver has its slice. */
+	for (int i = 0; i < 400 && !pushes(&s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL); i++)
+		script_run(loop, 5);
+	CHECK_INT(4, script_count(&s, 0, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC));
+	CHECK_INT(1, pushes(&s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
+	/* the pauses: capped at 60 ms from the start (1 s otherwise), never shorter */
+	for (size_t i = 0, k = 0; i < s.n_sent; i++) {
+		if (s.sent[i].h.method != UMAD_SA_METHOD_GET_TABLE)
+			continue;
+		if (k++)
+			CHECK(s.sent[i].at_ms - t0 >= 60 && s.sent[i].at_ms - t0 < 1000);
+		t0 = s.sent[i].at_ms;
+	}
+	distributor_free(d);
+	sa_client_free(push);
+	sa_client_free(master);
+	mad_port_close(port);
+}
+
 int main(void)
 {
 	struct loop *loop;
@@ -243,6 +295,7 @@ int main(void)
 	if (loop_new(&loop) < 0)
 		return 1;
 	test_distribution(loop);
+	test_fetch_retry(loop);
 	loop_free(loop);
 	return CHECK_DONE();
 }
