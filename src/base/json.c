@@ -4,16 +4,123 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "base/json.h"
 #include "base/strbuf.h"
 
 void json_init(struct json *j, struct strbuf *sb)
 {
+	memset(j, 0, sizeof(*j));
 	j->sb = sb;
-	j->depth = 0;
-	j->need_comma[0] = false;
-	j->bad = false;
+}
+
+/* --- Prometheus text ------------------------------------------------------------------------ */
+
+void json_init_prometheus(struct json *j, struct strbuf *sb, const char *prefix)
+{
+	json_init(j, sb);
+	j->prom = true;
+	snprintf(j->name, sizeof(j->name), "%s", prefix);
+	j->name_len[0] = strlen(j->name);
+}
+
+/* Writes "_key" (or "key" right after the prefix) at name[len], in Prometheus' alphabet;
+ * returns the new length. */
+static size_t prom_name_push(struct json *j, size_t len, const char *key)
+{
+	if (len && j->name[len - 1] != '_' && len + 1 < sizeof(j->name))
+		j->name[len++] = '_';
+	for (const char *p = key; *p && len + 1 < sizeof(j->name); p++) {
+		char c = *p;
+
+		j->name[len++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				 (c >= '0' && c <= '9') ? c : '_';
+	}
+	j->name[len] = '\0';
+	return len;
+}
+
+/* One sample: "# TYPE name kind" and "name value". */
+static void prom_sample(struct json *j, const char *key, bool counter, double v)
+{
+	static const struct { const char *suffix; double scale; } units[] = {
+		{ "_ms", 1e-3 }, { "_us", 1e-6 }, { "_s", 1 },
+	};
+	size_t len, klen;
+
+	if (j->skip_depth || !key)
+		return;
+	len = prom_name_push(j, j->name_len[j->depth], key);
+	klen = strlen(key);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t sl = strlen(units[i].suffix);
+
+		if (klen > sl && !strcmp(key + klen - sl, units[i].suffix)) {
+			len -= sl;
+			v *= units[i].scale;
+			len += (size_t)snprintf(j->name + len, sizeof(j->name) - len, "_seconds");
+			break;
+		}
+	}
+	if (counter && len + 6 < sizeof(j->name))
+		memcpy(j->name + len, "_total", 7);
+	/* whole numbers exactly, as far as a double holds them; fractions to 15 digits */
+	strbuf_printf(j->sb, v == floor(v) && fabs(v) < 1e15 ? "# TYPE %s %s\n%s %.0f\n" :
+		      "# TYPE %s %s\n%s %.15g\n", j->name, counter ? "counter" : "gauge",
+		      j->name, v);
+	j->name[j->name_len[j->depth]] = '\0';
+}
+
+/* A top-level string: one more label of the info gauge (escaped as the format wants). */
+static void prom_label(struct json *j, const char *key, const char *s)
+{
+	char *l = j->labels;
+	size_t n = j->labels_len, cap = sizeof(j->labels) - 8;
+
+	if (j->depth != 1 || j->skip_depth || !key || !s)
+		return;
+	if (n && n < cap)
+		l[n++] = ',';
+	for (const char *p = key; *p && n < cap; p++)
+		l[n++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '_';
+	if (n + 2 < cap) {
+		l[n++] = '=';
+		l[n++] = '"';
+	}
+	for (const char *p = s; *p && n + 3 < cap; p++) {
+		if (*p == '\\' || *p == '"' || *p == '\n') {
+			l[n++] = '\\';
+			l[n++] = *p == '\n' ? 'n' : *p;
+		} else {
+			l[n++] = *p;
+		}
+	}
+	if (n < cap)
+		l[n++] = '"';
+	j->labels_len = n;
+}
+
+static void prom_open(struct json *j, const char *key, char c)
+{
+	if (c == '[' && !j->skip_depth)
+		j->skip_depth = j->depth;	/* arrays: left out */
+	j->name_len[j->depth] = key && !j->skip_depth ?
+				prom_name_push(j, j->name_len[j->depth - 1], key) :
+				j->name_len[j->depth - 1];
+	j->name[j->name_len[j->depth]] = '\0';
+}
+
+static void prom_close(struct json *j)
+{
+	if (j->skip_depth > j->depth)
+		j->skip_depth = 0;
+	j->name[j->name_len[j->depth]] = '\0';
+	if (j->depth || !j->labels_len)
+		return;
+	j->labels[j->labels_len] = '\0';
+	strbuf_printf(j->sb, "# TYPE %sinfo gauge\n%sinfo{%s} 1\n", j->name, j->name, j->labels);
+	j->labels_len = 0;
 }
 
 static void put_string(struct strbuf *sb, const char *s)
@@ -48,10 +155,17 @@ static void lead(struct json *j, const char *key)
 	}
 }
 
+/* --- JSON -------------------------------------------------------------------------------- */
+
 static void open_container(struct json *j, const char *key, char c)
 {
 	if (j->depth >= JSON_MAX_DEPTH) {
 		j->bad = true;
+		return;
+	}
+	if (j->prom) {
+		j->depth++;
+		prom_open(j, key, c);
 		return;
 	}
 	lead(j, key);
@@ -66,7 +180,10 @@ static void close_container(struct json *j, char c)
 		return;
 	}
 	j->depth--;
-	strbuf_append(j->sb, &c, 1);
+	if (j->prom)
+		prom_close(j);
+	else
+		strbuf_append(j->sb, &c, 1);
 }
 
 void json_object_begin(struct json *j, const char *key) { open_container(j, key, '{'); }
@@ -74,26 +191,46 @@ void json_object_end(struct json *j) { close_container(j, '}'); }
 void json_array_begin(struct json *j, const char *key) { open_container(j, key, '['); }
 void json_array_end(struct json *j) { close_container(j, ']'); }
 
-void json_u64(struct json *j, const char *key, uint64_t v)
+static void number(struct json *j, const char *key, uint64_t v, bool counter)
 {
+	if (j->prom) {
+		prom_sample(j, key, counter, (double)v);
+		return;
+	}
 	lead(j, key);
 	strbuf_printf(j->sb, "%llu", (unsigned long long)v);
 }
 
+void json_u64(struct json *j, const char *key, uint64_t v) { number(j, key, v, true); }
+void json_gauge(struct json *j, const char *key, uint64_t v) { number(j, key, v, false); }
+
 void json_i64(struct json *j, const char *key, int64_t v)
 {
+	if (j->prom) {
+		prom_sample(j, key, true, (double)v);
+		return;
+	}
 	lead(j, key);
 	strbuf_printf(j->sb, "%lld", (long long)v);
 }
 
 void json_bool(struct json *j, const char *key, bool v)
 {
+	if (j->prom) {
+		prom_sample(j, key, false, v);
+		return;
+	}
 	lead(j, key);
 	strbuf_printf(j->sb, "%s", v ? "true" : "false");
 }
 
 void json_double(struct json *j, const char *key, double v)
 {
+	if (j->prom) {
+		if (isfinite(v))
+			prom_sample(j, key, false, v);
+		return;
+	}
 	lead(j, key);
 	if (isfinite(v))
 		strbuf_printf(j->sb, "%.6g", v);
@@ -103,6 +240,10 @@ void json_double(struct json *j, const char *key, double v)
 
 void json_str(struct json *j, const char *key, const char *s)
 {
+	if (j->prom) {
+		prom_label(j, key, s);
+		return;
+	}
 	lead(j, key);
 	if (s)
 		put_string(j->sb, s);
@@ -112,6 +253,8 @@ void json_str(struct json *j, const char *key, const char *s)
 
 void json_null(struct json *j, const char *key)
 {
+	if (j->prom)
+		return;
 	lead(j, key);
 	strbuf_printf(j->sb, "null");
 }

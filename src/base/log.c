@@ -31,10 +31,17 @@ static struct {
 	char ident[32];
 	enum log_level level;
 	bool use_syslog;
+	int echo_fd;
 } log_state = {
 	.ident = "localsa",
 	.level = LOG_LVL_INFO,
+	.echo_fd = -1,
 };
+
+void log_echo_fd(int fd)
+{
+	log_state.echo_fd = fd;
+}
 
 void log_open(const char *ident, enum log_level level, bool use_syslog)
 {
@@ -156,6 +163,16 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	}
 	while (len > head && line[len - 1] == '\n')
 		len--;
+	if (log_state.echo_fd >= 0 && lvl <= LOG_LVL_WARN) {
+		char echo[LOG_LINE_MAX + 40];
+		int k = snprintf(echo, sizeof(echo), "%s: %s%.*s\n", log_state.ident,
+				 lvl == LOG_LVL_WARN ? "warning: " : "", (int)(len - head),
+				 line + head);
+
+		if (k > 0)
+			log_write_all(log_state.echo_fd, echo,
+				      (size_t)k < sizeof(echo) ? (size_t)k : sizeof(echo) - 1);
+	}
 
 	if (log_state.use_syslog) {
 		line[len] = '\0';

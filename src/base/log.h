@@ -28,6 +28,13 @@ enum log_level log_get_level(void);
 int log_level_parse(const char *name, enum log_level *out);
 const char *log_level_name(enum log_level level);
 
+/*
+ * While fd >= 0, every line at warn or err also goes to fd as "ident: message": a daemon's
+ * start-up, so that the terminal that started it hears why it failed even when the log goes to
+ * syslog or a file. -1 stops it (the fd stays the caller's).
+ */
+void log_echo_fd(int fd);
+
 void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

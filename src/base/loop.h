@@ -60,6 +60,11 @@ void loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t delay_ms
 /* True if t was pending (and now never fires); false for a fired or never armed timer. */
 bool loop_timer_stop(struct loop *loop, struct loop_timer *t);
 static inline bool loop_timer_pending(const struct loop_timer *t) { return t->pending; }
+/* When a pending t fires, on loop_now_ms()'s clock. */
+static inline uint64_t loop_timer_due_ms(const struct loop_timer *t)
+{
+	return t->deadline_ns / 1000000u;
+}
 size_t loop_timer_count(const struct loop *loop);  /* pending timers */
 
 

@@ -582,3 +582,18 @@ bool pr_store_stale(const struct pr_store *s, uint64_t now_ms)
 {
 	return s->opts.max_stale_ms && now_ms - s->last_sa_ms > s->opts.max_stale_ms;
 }
+
+void pr_store_set_negative_ttl(struct pr_store *s, unsigned ms)
+{
+	s->opts.negative_ttl_ms = ms;
+}
+
+size_t pr_store_table_order(const struct pr_store *s, uint16_t tuple, const union ibv_gid **order)
+{
+	const struct table *tb = table_of(s, tuple);
+
+	if (!tb || !tb->loaded)
+		return 0;
+	*order = tb->order;
+	return tb->n_order;
+}

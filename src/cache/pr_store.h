@@ -158,4 +158,12 @@ uint64_t pr_store_last_sa_answer(const struct pr_store *s);
  * lookup goes to the SA, and the snapshot is held. */
 bool pr_store_stale(const struct pr_store *s, uint64_t now_ms);
 
+/* A reload: "no path" answers from now on are reused this long (0: never). */
+void pr_store_set_negative_ttl(struct pr_store *s, unsigned ms);
+
+/* A whole table's destinations in the SA's order of its last full load (by first appearance):
+ * *order points into the store, valid until the next modifying call; 0 for a tuple without a
+ * loaded table. For dump, which lists paths in that order without copying them. */
+size_t pr_store_table_order(const struct pr_store *s, uint16_t tuple, const union ibv_gid **order);
+
 #endif

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,11 @@
 #include "wire/ctl_proto.h"
 #include "wire/path_rec.h"
 
-enum opt_type { OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS, OPT_KEY, OPT_ROLE, OPT_LIST };
+enum opt_type {
+	OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS, OPT_KEY, OPT_ROLE, OPT_LIST, OPT_GROUP
+};
+
+enum opt_reload { RESTART, LIVE };	/* what a reload (SIGHUP) does with a new value */
 
 struct opt {
 	const char *name;
@@ -24,6 +29,7 @@ struct opt {
 	uint64_t min, max;
 	const char *def;
 	const char *help;
+	enum opt_reload reload;
 };
 
 #define STR(f) OPT_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0
@@ -31,95 +37,115 @@ struct opt {
 #define LIST(f, hi) OPT_LIST, offsetof(struct config, f), sizeof(struct config_list), 0, hi
 
 static const struct opt options[] = {
-	{ "ca", STR(ca), "", "CA name (e.g. mlx5_0); empty: the first CA with an active port" },
-	{ "port", UINT(port, 0, 254), "0", "port number; 0: the first active port" },
+	{ "ca", STR(ca), "", "CA name (e.g. mlx5_0); empty: the first CA with an active port",
+	  RESTART },
+	{ "port", UINT(port, 0, 254), "0", "port number; 0: the first active port", RESTART },
 	{ "control_socket", STR(control_socket), "/run/localsa/localsa.sock",
-	  "unix socket of the localsa CLI" },
+	  "unix socket of the localsa CLI", RESTART },
 	{ "socket_mode", OPT_MODE, offsetof(struct config, socket_mode), sizeof(mode_t), 0, 0777,
-	  "0660", "file mode of the control socket (octal): who may read" },
+	  "0666", "file mode of the control socket (octal): who may read; the snapshot follows it",
+	  RESTART },
+	{ "socket_group", OPT_GROUP, offsetof(struct config, socket_group), sizeof(gid_t), 0, 0,
+	  "", "group (name or number) of the sockets, snapshot and runtime directory; with "
+	  "socket_mode 0660 only that group may read; empty: the daemon's group", RESTART },
 	{ "shm_name", STR(shm_name), "/localsa",
 	  "shared-memory snapshot for liblocalsa (shm_open name; readable as the socket is); "
-	  "\"none\": no snapshot" },
+	  "\"none\": no snapshot", RESTART },
 	{ "log_level", OPT_LEVEL, offsetof(struct config, log_level), sizeof(enum log_level), 0, 3,
-	  "info", "err, warn, info or debug (or 0-3: 0 is err, the least verbose)" },
-	{ "log_file", STR(log_file), "", "log file; empty: stderr in the foreground, syslog as a daemon" },
-	{ "ready_file", STR(ready_file), "", "created once the first fill attempt has finished" },
-	{ "sa_timeout_ms", UINT(sa_timeout_ms, 10, 600000), "1000", "one SA attempt" },
-	{ "sa_retries", UINT(sa_retries, 0, 100), "2", "SA attempts after the first" },
-	{ "sa_credits", UINT(sa_credits, 1, 64), "2", "SA queries outstanding at once" },
+	  "info", "err, warn, info or debug (or 0-3: 0 is err, the least verbose)", LIVE },
+	{ "log_file", STR(log_file), "", "log file; empty: stderr in the foreground, syslog as a daemon",
+	  RESTART },
+	{ "ready_file", STR(ready_file), "", "created once the first fill attempt has finished",
+	  RESTART },
+	{ "sa_timeout_ms", UINT(sa_timeout_ms, 10, 600000), "1000", "one SA attempt", LIVE },
+	{ "sa_retries", UINT(sa_retries, 0, 100), "2", "SA attempts after the first", LIVE },
+	{ "sa_credits", UINT(sa_credits, 1, 64), "2", "SA queries outstanding at once", RESTART },
 	{ "sa_backoff_max_ms", UINT(sa_backoff_max_ms, 10, 3600000), "8000",
-	  "cap of the doubling pause between SA attempts" },
+	  "cap of the doubling pause between SA attempts", LIVE },
 	{ "negative_ttl_ms", UINT(negative_ttl_ms, 0, 3600000), "10000",
-	  "how long a 'no path' answer of the SA is reused" },
+	  "how long a 'no path' answer of the SA is reused", LIVE },
 	{ "refresh_interval_s", UINT(refresh_interval_s, 0, 86400 * 7), "600",
-	  "full refresh period (one GetTable); 0: never" },
-	{ "max_entries", UINT(max_entries, 16, 200000000), "4000000", "cached paths, at most" },
-	{ "max_clients", UINT(max_clients, 1, 100000), "256", "control clients at once" },
+	  "full refresh period (one GetTable); 0: never", LIVE },
+	{ "max_entries", UINT(max_entries, 16, 200000000), "4000000", "cached paths, at most",
+	  RESTART },
+	{ "max_clients", UINT(max_clients, 1, 100000), "256", "control clients at once", RESTART },
 	{ "acm_socket", STR(acm_socket), "/run/ibacm-unix.sock",
-	  "unix socket of the ibacm-compatible door (ibacm's own path); \"none\": no socket" },
+	  "unix socket of the ibacm-compatible door (ibacm's own path); \"none\": no socket",
+	  RESTART },
 	{ "acm_tcp_port", UINT(acm_tcp_port, 0, 65535), "0",
-	  "also serve ACM clients on 127.0.0.1:PORT (ibacm uses 6125); 0: no TCP" },
-	{ "acm_max_clients", UINT(acm_max_clients, 1, 100000), "512", "ACM clients at once" },
+	  "also serve ACM clients on 127.0.0.1:PORT (ibacm uses 6125); 0: no TCP", RESTART },
+	{ "acm_max_clients", UINT(acm_max_clients, 1, 100000), "512", "ACM clients at once",
+	  RESTART },
 	{ "idle_timeout_s", UINT(idle_timeout_s, 1, 86400), "60",
-	  "close a control connection that does nothing this long (liblocalsa reconnects)" },
+	  "close a control connection that does nothing this long (liblocalsa reconnects)",
+	  RESTART },
 	{ "acm_idle_timeout_s", UINT(acm_idle_timeout_s, 0, 86400 * 7), "600",
 	  "close an ACM connection that does nothing this long; 0: never (librdmacm keeps one "
-	  "per process and does not reconnect: it then resolves routes without ACM)" },
+	  "per process and does not reconnect: it then resolves routes without ACM)", RESTART },
 	{ "client_new_tuples", UINT(client_new_tuples, 1, 4096), "64",
 	  "request kinds (ServiceID, PKey, QoS class, SL, TClass) new to the cache that one user "
-	  "(control, ACM) or source LID (SA door) may add at once" },
+	  "(control, ACM) or source LID (SA door) may add at once", RESTART },
 	{ "client_new_tuples_per_s", UINT(client_new_tuples_per_s, 1, 4096), "4",
-	  "... and per second after that" },
+	  "... and per second after that", RESTART },
 	{ "sa_server", UINT(sa_server, 0, 1), "1",
-	  "1: register as an SA-class server (traps arrive as Reports; the SA door)" },
+	  "1: register as an SA-class server (traps arrive as Reports; the SA door)", RESTART },
 	{ "inform_traps", OPT_TRAPS, offsetof(struct config, traps), sizeof(((struct config *)0)->traps),
-	  0, 0xffff, "64,65", "traps to subscribe to at the SA (comma list; 'none')" },
+	  0, 0xffff, "64,65", "traps to subscribe to at the SA (comma list; 'none')", RESTART },
 	{ "inform_refresh_s", UINT(inform_refresh_s, 0, 86400), "60",
-	  "re-send subscriptions this often (an SM restart forgets them); 0: never" },
+	  "re-send subscriptions this often (an SM restart forgets them); 0: never", RESTART },
 	{ "sm_poll_ms", UINT(sm_poll_ms, 0, 3600000), "2000",
-	  "read this port's MasterSMLID this often to follow a moving SM; 0: only on SA timeouts" },
+	  "read this port's MasterSMLID this often to follow a moving SM; 0: only on SA timeouts",
+	  RESTART },
 	{ "sa_sm_key", OPT_KEY, offsetof(struct config, sa_sm_key), sizeof(uint64_t), 0, 0, "none",
-	  "SM_Key that Set/Delete PathRecord at the SA door must carry; none: refuse writes" },
+	  "SM_Key that Set/Delete PathRecord at the SA door must carry; none: refuse writes",
+	  RESTART },
 	{ "sa_relay", UINT(sa_relay, 0, 1), "1",
-	  "1: the SA door relays to the master SA what the cache cannot answer" },
+	  "1: the SA door relays to the master SA what the cache cannot answer", RESTART },
 	{ "sa_max_set_records", UINT(sa_max_set_records, 1, 10000000), "65536",
-	  "paths in one Set (SetTable) at the SA door, at most" },
+	  "paths in one Set (SetTable) at the SA door, at most", RESTART },
 	{ "role", OPT_ROLE, offsetof(struct config, role), sizeof(unsigned), 0, 2, "standalone",
 	  "standalone: one GetTable per fill; distributor: fetch all pairs, push slices; "
-	  "receiver: take pushes (needs sa_sm_key)" },
+	  "receiver: take pushes (needs sa_sm_key)", RESTART },
 	{ "distribute_to", STR(distribute_to), "all",
-	  "distributor: receivers' port GIDs (comma list), or all: every port in the table" },
+	  "distributor: receivers' port GIDs (comma list), or all: every port in the table",
+	  RESTART },
 	{ "receiver_timeout_s", UINT(receiver_timeout_s, 1, 86400), "30",
-	  "receiver: fill from the SA itself after this long without a push or heartbeat" },
+	  "receiver: fill from the SA itself after this long without a push or heartbeat", LIVE },
 	{ "distribute_heartbeat_ms", UINT(distribute_heartbeat_ms, 100, 3600000), "5000",
-	  "distributor: heartbeat period; out-of-sync receivers get their slice again" },
+	  "distributor: heartbeat period; out-of-sync receivers get their slice again", LIVE },
 	{ "distribute_delay_ms", UINT(distribute_delay_ms, 0, 60000), "100",
-	  "distributor: fetch the table this long after a trap (a burst costs one fetch)" },
+	  "distributor: fetch the table this long after a trap (a burst costs one fetch)", LIVE },
 	{ "prefetch_service_ids", LIST(prefetch_service_ids, UINT64_MAX), "none",
-	  "ServiceIDs whose paths every fill also loads, one GetTable each (comma list; 'none')" },
+	  "ServiceIDs whose paths every fill also loads, one GetTable each (comma list; 'none')",
+	  LIVE },
 	{ "prefetch_pkeys", LIST(prefetch_pkeys, 0xffff), "none",
-	  "P_Keys whose paths every fill also loads, one GetTable each (comma list; 'none')" },
+	  "P_Keys whose paths every fill also loads, one GetTable each (comma list; 'none')",
+	  LIVE },
 	{ "prefetch_qos_classes", LIST(prefetch_qos_classes, 0xfff), "none",
-	  "QoS classes whose paths every fill also loads, one GetTable each (comma list; 'none')" },
+	  "QoS classes whose paths every fill also loads, one GetTable each (comma list; 'none')",
+	  LIVE },
 	{ "max_stale_s", UINT(max_stale_s, 0, 86400 * 365), "0",
 	  "0: serve cached paths while the SA is unreachable; N: after N s without an SA "
-	  "answer, every lookup must be confirmed by the SA" },
+	  "answer, every lookup must be confirmed by the SA", RESTART },
 	{ "sa_max_queries_per_s", UINT(sa_max_queries_per_s, 0, 10000000), "1000",
-	  "PathRecord queries to the master SA per second, at most (lookups go first); 0: no limit" },
+	  "PathRecord queries to the master SA per second, at most (lookups go first); 0: no limit",
+	  LIVE },
 	{ "sa_max_records_per_s", UINT(sa_max_records_per_s, 0, 1000000000), "1000000",
-	  "records those queries bring per second, at most (background fetches wait); 0: no limit" },
+	  "records those queries bring per second, at most (background fetches wait); 0: no limit",
+	  LIVE },
 	{ "spread_records_per_s", UINT(spread_records_per_s, 0, 100000000), "50000",
 	  "SA load (records/s, a query counts 25) all nodes' reaction to one event aims at: a "
 	  "fetch every node makes starts at this node's moment of a window that grows with its "
-	  "table; 0: at once" },
-	{ "spread_max_s", UINT(spread_max_s, 0, 86400), "300", "a spread window is at most this long" },
+	  "table; 0: at once", LIVE },
+	{ "spread_max_s", UINT(spread_max_s, 0, 86400), "300", "a spread window is at most this long",
+	  LIVE },
 	{ "start_spread_ms", UINT(start_spread_ms, 0, 3600000), "0",
-	  "the first fill starts at a random moment of [0, this); 0: at once" },
+	  "the first fill starts at a random moment of [0, this); 0: at once", RESTART },
 	{ "push_from", STR(push_from), "sm,distributor",
 	  "who may Set/Delete PathRecord at the SA door (with sa_sm_key): comma list of sm, "
-	  "distributor (distributor_gid), LIDs, port GIDs; any: every source" },
+	  "distributor (distributor_gid), LIDs, port GIDs; any: every source", RESTART },
 	{ "distributor_gid", STR(distributor_gid), "none",
-	  "receiver: its distributor's port GID or LID, a push_from source; none" },
+	  "receiver: its distributor's port GID or LID, a push_from source; none", RESTART },
 };
 
 static const struct opt *find(const char *name)
@@ -240,6 +266,25 @@ bad_list:
 		c->sa_sm_key = v;
 		c->sa_sm_key_set = true;
 		return 0;
+	case OPT_GROUP: {
+		struct group gr, *res = NULL;
+		char buf[1024];
+
+		if (!*value) {
+			c->socket_group = (gid_t)-1;
+			return 0;
+		}
+		if (ctl_parse_u64(value, UINT32_MAX - 1, &v) == 0) {
+			c->socket_group = (gid_t)v;
+			return 0;
+		}
+		if (getgrnam_r(value, &gr, buf, sizeof(buf), &res) || !res) {
+			snprintf(msg, msglen, "%s: '%s' is no group of this system", name, value);
+			return -EINVAL;
+		}
+		c->socket_group = res->gr_gid;
+		return 0;
+	}
 	case OPT_LEVEL:
 		if (log_level_parse(value, &c->log_level) < 0) {
 			snprintf(msg, msglen, "%s: '%s' is not err, warn, info or debug", name, value);
@@ -373,8 +418,108 @@ int config_load_file(struct config *c, const char *path, config_diag_fn fn, void
 void config_print_options(FILE *out)
 {
 	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
-		fprintf(out, "  %-20s %-28s %s\n", options[i].name,
-			*options[i].def ? options[i].def : "\"\"", options[i].help);
+		fprintf(out, "  %-20s %-28s %s%s\n", options[i].name,
+			*options[i].def ? options[i].def : "\"\"", options[i].help,
+			options[i].reload == LIVE ? " [reload]" : "");
+}
+
+/* An option's value as text: what the config file would say. */
+static void value_text(const struct config *c, const struct opt *o, char *out, size_t cap)
+{
+	const char *field = (const char *)c + o->offset;
+	size_t len = 0;
+
+	switch (o->type) {
+	case OPT_STR:
+		snprintf(out, cap, "%s", field);
+		return;
+	case OPT_UINT:
+		snprintf(out, cap, "%llu", o->size == sizeof(uint32_t) ?
+			 (unsigned long long)*(const uint32_t *)field :
+			 (unsigned long long)*(const unsigned *)field);
+		return;
+	case OPT_MODE:
+		snprintf(out, cap, "0%o", (unsigned)c->socket_mode);
+		return;
+	case OPT_GROUP:
+		if (c->socket_group == (gid_t)-1)
+			snprintf(out, cap, "%s", "");
+		else
+			snprintf(out, cap, "%u", (unsigned)c->socket_group);
+		return;
+	case OPT_LEVEL:
+		snprintf(out, cap, "%s", log_level_name(c->log_level));
+		return;
+	case OPT_KEY:
+		if (c->sa_sm_key_set)
+			snprintf(out, cap, "(set)");	/* never in a log */
+		else
+			snprintf(out, cap, "none");
+		return;
+	case OPT_ROLE:
+		snprintf(out, cap, "%s", c->role == CONFIG_ROLE_DISTRIBUTOR ? "distributor" :
+			 c->role == CONFIG_ROLE_RECEIVER ? "receiver" : "standalone");
+		return;
+	case OPT_TRAPS:
+	case OPT_LIST: {
+		const struct config_list *l = (const void *)field;
+		size_t n = o->type == OPT_TRAPS ? c->n_traps : l->n;
+
+		out[0] = '\0';
+		for (size_t i = 0; i < n && len < cap; i++)
+			len += (size_t)snprintf(out + len, cap - len, "%s%#llx", i ? "," : "",
+				o->type == OPT_TRAPS ? (unsigned long long)c->traps[i] :
+						       (unsigned long long)l->v[i]);
+		if (!n)
+			snprintf(out, cap, "none");
+		return;
+	}
+	}
+}
+
+/* Whether the option's value differs between a and b. */
+static bool differs(const struct config *a, const struct config *b, const struct opt *o)
+{
+	char x[sizeof(a->distribute_to) + 1], y[sizeof(x)];
+
+	if (o->type == OPT_KEY)
+		return a->sa_sm_key_set != b->sa_sm_key_set || a->sa_sm_key != b->sa_sm_key;
+	value_text(a, o, x, sizeof(x));
+	value_text(b, o, y, sizeof(y));
+	return strcmp(x, y) != 0;
+}
+
+size_t config_diff(const struct config *old, const struct config *next, config_change_fn fn,
+		   void *arg)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		const struct opt *o = &options[i];
+		char a[160], b[160];
+
+		if (!differs(old, next, o))
+			continue;
+		value_text(old, o, a, sizeof(a));
+		value_text(next, o, b, sizeof(b));
+		fn(arg, o->name, a, b, o->reload == LIVE);
+		n++;
+	}
+	return n;
+}
+
+int config_copy_option(struct config *dst, const struct config *src, const char *name)
+{
+	const struct opt *o = find(name);
+
+	if (!o)
+		return -ENOENT;
+	memcpy((char *)dst + o->offset, (const char *)src + o->offset, o->size);
+	if (o->type == OPT_TRAPS)
+		dst->n_traps = src->n_traps;
+	else if (o->type == OPT_KEY)
+		dst->sa_sm_key_set = src->sa_sm_key_set;
+	return 0;
 }
 
 int config_targets(const struct config *c, bool *all, union ibv_gid **gids, size_t *n,

@@ -27,6 +27,7 @@ struct config {
 	unsigned port;
 	char control_socket[108];
 	mode_t socket_mode;
+	gid_t socket_group;            /* (gid_t)-1: the daemon's */
 	char shm_name[256];            /* liblocalsa's snapshot (shm_open name); "none": off */
 	enum log_level log_level;
 	char log_file[256];
@@ -92,7 +93,18 @@ int config_set(struct config *c, const char *name, const char *value, char *msg,
 /* Parses distribute_to: *all, or *n GIDs into a malloc'd *gids. */
 int config_targets(const struct config *c, bool *all, union ibv_gid **gids, size_t *n,
 		   char *msg, size_t msglen);
-/* Writes the documented list of options (name, default, meaning). */
+/* Writes the documented list of options (name, default, meaning; "[reload]" when a reload
+ * applies a new value at once). */
 void config_print_options(FILE *out);
+
+/* One option whose value differs: live when a reload (SIGHUP) may apply it at once, else it
+ * takes effect at the next start. Values are as a config file would write them. */
+typedef void (*config_change_fn)(void *arg, const char *name, const char *old_value,
+				 const char *new_value, bool live);
+/* Calls fn for each option whose value differs between old and next; returns how many. */
+size_t config_diff(const struct config *old, const struct config *next, config_change_fn fn,
+		   void *arg);
+/* Copies one option's value from src to dst (what a reload keeps or takes). -ENOENT. */
+int config_copy_option(struct config *dst, const struct config *src, const char *name);
 
 #endif

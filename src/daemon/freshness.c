@@ -66,6 +66,9 @@ struct freshness {
 	struct loop_timer watchdog_timer;
 	uint64_t last_push_ms, pushes, push_records, heartbeats, fallbacks;
 	uint16_t distributor_lid;
+	uint16_t last_trap;            /* the last trap (status), at last_trap_ms; 0: none yet */
+	uint64_t last_trap_ms;
+	union ibv_gid last_trap_gid;
 };
 
 static const char *const cause_names[FETCH_CAUSES] = {
@@ -334,6 +337,11 @@ static void on_trap(void *arg, uint16_t trap, const union ibv_gid *gid, uint32_t
 	uint64_t delay = 0, due = 0;
 	size_t n;
 
+	f->last_trap = trap;
+	f->last_trap_ms = loop_now_ms();
+	memset(&f->last_trap_gid, 0, sizeof(f->last_trap_gid));
+	if (gid)
+		f->last_trap_gid = *gid;
 	/* A receiver leaves every change to its distributor: acting on a trap
 	 * alone would diverge from the slices the distributor believes it holds
 	 * (an unlink and relink inside one debounce push nothing at all). */
@@ -657,9 +665,9 @@ void freshness_stats_json(const struct freshness *f, struct json *j)
 	json_object_end(j);
 	json_u64(j, "full_fetch_retries", f->retries);
 	json_u64(j, "full_fetches_joined", f->coalesced);
-	json_i64(j, "full_fetch_in_ms", f->full_due_ms ?
-		 (int64_t)(f->full_due_ms > now ? f->full_due_ms - now : 0) : -1);
-	json_u64(j, "spread_window_ms", full_window(f));
+	json_bool(j, "full_fetch_scheduled", f->full_due_ms != 0);
+	json_gauge(j, "full_fetch_in_ms", f->full_due_ms > now ? f->full_due_ms - now : 0);
+	json_gauge(j, "spread_window_ms", full_window(f));
 	trap_gids_stats(f->gids, &ts);
 	json_u64(j, "trap_fetches", f->trap_queries);
 	json_u64(j, "trap_repeats", ts.repeats);
@@ -669,12 +677,45 @@ void freshness_stats_json(const struct freshness *f, struct json *j)
 	if (f->opts.role != ROLE_RECEIVER)
 		return;
 	json_object_begin(j, "receiver");
-	json_u64(j, "distributor_lid", f->distributor_lid);
+	json_gauge(j, "distributor_lid", f->distributor_lid);
 	json_u64(j, "pushes", f->pushes);
 	json_u64(j, "records", f->push_records);
 	json_u64(j, "heartbeats", f->heartbeats);
 	json_u64(j, "fallbacks", f->fallbacks);
 	json_bool(j, "fallen_back", f->fallen_back);
-	json_u64(j, "last_push_age_ms", f->last_push_ms ? loop_now_ms() - f->last_push_ms : 0);
+	json_gauge(j, "last_push_age_ms", f->last_push_ms ? loop_now_ms() - f->last_push_ms : 0);
 	json_object_end(j);
+}
+
+void freshness_set_timing(struct freshness *f, unsigned refresh_interval_s,
+			  unsigned receiver_timeout_ms, const struct spread_opts *spread)
+{
+	f->opts.receiver_timeout_ms = receiver_timeout_ms;
+	f->opts.spread = *spread;
+	if (refresh_interval_s == f->opts.refresh_interval_s)
+		return;
+	f->opts.refresh_interval_s = refresh_interval_s;
+	loop_timer_stop(f->loop, &f->periodic_timer);
+	arm_periodic(f);
+}
+
+uint64_t freshness_next_refresh_ms(const struct freshness *f)
+{
+	return loop_timer_pending(&f->periodic_timer) ? loop_timer_due_ms(&f->periodic_timer) : 0;
+}
+
+void freshness_last_trap(const struct freshness *f, uint16_t *trap, union ibv_gid *gid,
+			 uint64_t *at_ms)
+{
+	*trap = f->last_trap;
+	*gid = f->last_trap_gid;
+	*at_ms = f->last_trap_ms;
+}
+
+void freshness_informer_stats(const struct freshness *f, struct informer_stats *out)
+{
+	if (f->inf)
+		informer_stats(f->inf, out);
+	else
+		memset(out, 0, sizeof(*out));
 }

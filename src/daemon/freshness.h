@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "fabric/spread.h"
+#include <infiniband/verbs.h>
 
 struct json;
 struct loop;
@@ -83,5 +84,20 @@ void freshness_on_push(struct freshness *f, uint16_t slid, size_t records, uint3
 /* Its members of the stats object, the informer's and the SM tracker's included. */
 void freshness_stats_json(const struct freshness *f, struct json *j);
 const char *fetch_cause_name(enum fetch_cause c);
+
+/* A reload: new periods and spread; the periodic refresh is re-armed (its place in the new
+ * period) when its period changed. */
+void freshness_set_timing(struct freshness *f, unsigned refresh_interval_s,
+			  unsigned receiver_timeout_ms, const struct spread_opts *spread);
+/* When the periodic refresh is due (loop clock), 0 when off. */
+uint64_t freshness_next_refresh_ms(const struct freshness *f);
+
+/* The last trap received (0: none), the GID it was about, and when (loop clock). */
+void freshness_last_trap(const struct freshness *f, uint16_t *trap, union ibv_gid *gid,
+			 uint64_t *at_ms);
+
+struct informer_stats;
+/* The subscriptions' counters (zero when no trap is subscribed). */
+void freshness_informer_stats(const struct freshness *f, struct informer_stats *out);
 
 #endif

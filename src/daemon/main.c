@@ -1,28 +1,36 @@
 /*
- * localsad - the local SA daemon: wiring only. It opens the port, fills the
- * cache with one GetTable, and serves the doors from one epoll loop until
- * SIGTERM; SIGHUP forces a full refresh. Nothing imports this file.
+ * localsad - the local SA daemon: wiring only. It opens the port, the sockets and the snapshot,
+ * fills the cache with one GetTable, and serves the doors from one epoll loop until SIGTERM;
+ * SIGHUP re-reads the configuration and forces a full refresh. Nothing imports this file.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "base/json.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/strbuf.h"
+#include "cache/pr_store.h"
 #include "daemon/config.h"
 #include "daemon/freshness.h"
 #include "doors/acm_server.h"
 #include "doors/ctl_server.h"
+#include "doors/door_listen.h"
 #include "doors/sa_server.h"
 #include "doors/shm_door.h"
 #include "fabric/distributor.h"
+#include "fabric/informer.h"
 #include "fabric/mad_port.h"
 #include "fabric/path_service.h"
 #include "fabric/push_acl.h"
@@ -30,8 +38,16 @@
 #include "fabric/sa_client.h"
 #include "wire/path_rec.h"
 
+enum {
+	STATUS_PERIOD_MS = 5000,	/* systemd STATUS= and the SA-reachable probe */
+	EXIT_RUNTIME = 1,		/* the port, a socket, the loop cannot be set up */
+	EXIT_CONFIG = 2,		/* bad options or config file */
+};
+
 struct daemon {
 	struct config cfg;
+	int argc;                     /* the command line, read again by a reload */
+	char **argv;
 	struct loop *loop;
 	struct mad_port *port;
 	struct sa_client *sa;
@@ -46,9 +62,18 @@ struct daemon {
 	struct shm_door *shm;        /* liblocalsa's snapshot; NULL when off or its name is taken */
 	struct freshness *fresh;
 	uint64_t started_ms;
-	uint64_t sighups;
+	uint64_t sighups, reloads, reload_failures;
 	unsigned stopping;
 	bool ready;
+	/* start-up as a daemon: the parent waits on this pipe for the outcome */
+	int start_pipe;               /* write end, -1 once told */
+	int start_stderr;             /* the terminal's stderr while starting, -1 after */
+	/* systemd and status */
+	uint64_t watchdog_ms;         /* WATCHDOG=1 this often; 0: no watchdog */
+	struct loop_timer status_timer, watchdog_timer;
+	char last_status[256];
+	bool sa_reachable;            /* the SA's last exchange was an answer, not a timeout */
+	uint64_t seen_responses, seen_timeouts;
 };
 
 static void usage(FILE *out)
@@ -61,14 +86,100 @@ static void usage(FILE *out)
 		"      --acm-socket PATH      the ACM (ibacm protocol) socket; \"none\": off\n"
 		"      --shm-name NAME        liblocalsa's shared-memory snapshot; \"none\": off\n"
 		"  -l, --log-file FILE        log to FILE\n"
-		"  -L, --log-level LEVEL      err, warn, info or debug\n"
+		"  -L, --log-level LEVEL      err, warn, info or debug (0-3)\n"
 		"  -r, --ready-file FILE      create FILE once the first fill has finished\n"
 		"  -o, --option NAME=VALUE    set any config option\n"
 		"  -h, --help                 this text, and the config options\n"
 		"  -V, --version\n"
 		"      --check-config FILE    check FILE, report every error and warning, and exit\n"
+		"SIGHUP (or `localsa reload`) reads the same file and flags again; options marked\n"
+		"[reload] take effect at once, the others at the next start.\n"
 		"config options (name, default, meaning):\n");
 	config_print_options(out);
+}
+
+/* --- systemd and status ----------------------------------------------------- */
+
+/* sd_notify(3) when systemd started us (NOTIFY_SOCKET); nothing otherwise. */
+static void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notify(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sd_notify(0, msg);
+}
+
+static void status_line(struct daemon *d, char *out, size_t cap)
+{
+	struct pr_cache_stats cs;
+	struct resolver_stats rs;
+	uint64_t now = loop_now_ms();
+
+	resolver_stats(d->res, &rs);
+	pr_store_stats(resolver_store(d->res), &cs);
+	if (rs.filling && !rs.fills)
+		snprintf(out, cap, "filling the cache (one GetTable to the SA at LID %u)",
+			 d->port->sm_lid);
+	else
+		snprintf(out, cap, "serving %llu paths; last fill %s%llu s ago; SA %s",
+			 (unsigned long long)cs.entries, rs.fill_failures && !rs.last_fill_at_ms ?
+			 "failed, " : "", (unsigned long long)(rs.last_fill_at_ms ?
+			 (now - rs.last_fill_at_ms) / 1000 : (now - d->started_ms) / 1000),
+			 d->sa_reachable ? "answering" : "not answering");
+}
+
+/* The SA is reachable when its last exchange was an answer: sampled every STATUS_PERIOD_MS. */
+static void sample_sa(struct daemon *d)
+{
+	struct sa_client_stats st;
+
+	sa_client_stats(d->sa, &st);
+	if (st.responses != d->seen_responses)
+		d->sa_reachable = true;
+	else if (st.timeouts != d->seen_timeouts)
+		d->sa_reachable = false;
+	d->seen_responses = st.responses;
+	d->seen_timeouts = st.timeouts;
+}
+
+static void status_tick(struct loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+	char line[sizeof(d->last_status)];
+
+	loop_timer_start(loop, &d->status_timer, STATUS_PERIOD_MS, status_tick, d);
+	sample_sa(d);
+	status_line(d, line, sizeof(line));
+	if (strcmp(line, d->last_status)) {
+		memcpy(d->last_status, line, sizeof(line));
+		notify("STATUS=%s", line);
+	}
+}
+
+static void watchdog_tick(struct loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+
+	loop_timer_start(loop, &d->watchdog_timer, d->watchdog_ms, watchdog_tick, d);
+	notify("WATCHDOG=1");
+}
+
+/* The unit's WatchdogSec: the loop proves it runs twice per period. */
+static void start_watchdog(struct daemon *d)
+{
+	uint64_t usec = 0;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || !usec)
+		return;
+	d->watchdog_ms = usec / 2000 ? usec / 2000 : 1;
+	LOG_INFO("systemd watchdog: WATCHDOG=1 every %llu ms", (unsigned long long)d->watchdog_ms);
+	watchdog_tick(d->loop, d);
 }
 
 /* --- daemon-level events -------------------------------------------------- */
@@ -80,6 +191,9 @@ static void mark_ready(struct daemon *d)
 	if (d->ready)
 		return;
 	d->ready = true;
+	d->last_status[0] = '\0';
+	status_tick(d->loop, d);
+	notify("READY=1");
 	if (!*d->cfg.ready_file)
 		return;
 	fd = open(d->cfg.ready_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -108,36 +222,50 @@ static void shutdown_done(void *arg)
 	loop_stop(d->loop);
 }
 
+static int reload(void *arg, struct ctl_reload_result *r);
+
 static void on_signal(struct loop *loop, int signo, void *arg)
 {
 	struct daemon *d = arg;
+	struct ctl_reload_result r;
 
 	if (signo == SIGHUP) {
 		d->sighups++;
-		freshness_refresh_now(d->fresh, "SIGHUP");
+		reload(d, &r);
 		return;
 	}
 	LOG_INFO("%s: exiting", strsignal(signo));
+	notify("STOPPING=1");
 	if (d->fresh && !d->stopping++)
 		freshness_shutdown(d->fresh, shutdown_done, d); /* unsubscribe first */
 	else
 		loop_stop(loop);
 }
 
-static void extra_stats(void *arg, struct json *j)
+/* The port's addresses, in the stats and in each port of the status. */
+static void port_members(const struct daemon *d, struct json *j)
 {
-	struct daemon *d = arg;
 	char gid[INET6_ADDRSTRLEN];
 
 	pr_gid_to_text(&d->port->gid, gid);
-	json_str(j, "version", LOCALSA_VERSION);
-	json_u64(j, "uptime_s", (loop_now_ms() - d->started_ms) / 1000);
 	json_str(j, "ca", d->port->ca_name);
-	json_i64(j, "port", d->port->portnum);
+	json_gauge(j, "port", (uint64_t)d->port->portnum);
 	json_str(j, "gid", gid);
-	json_u64(j, "lid", d->port->lid);
-	json_u64(j, "sm_lid", d->port->sm_lid);
+	json_gauge(j, "lid", d->port->lid);
+	json_gauge(j, "sm_lid", d->port->sm_lid);
+}
+
+static void extra_stats(void *arg, struct json *j)
+{
+	struct daemon *d = arg;
+
+	json_str(j, "version", LOCALSA_VERSION);
+	json_gauge(j, "uptime_s", (loop_now_ms() - d->started_ms) / 1000);
+	port_members(d, j);
 	json_u64(j, "sighups", d->sighups);
+	json_u64(j, "reloads", d->reloads);
+	json_u64(j, "reload_failures", d->reload_failures);
+	json_bool(j, "sa_reachable", d->sa_reachable);
 	json_str(j, "role", d->cfg.role == CONFIG_ROLE_DISTRIBUTOR ? "distributor" :
 		 d->cfg.role == CONFIG_ROLE_RECEIVER ? "receiver" : "standalone");
 	freshness_stats_json(d->fresh, j);
@@ -147,6 +275,84 @@ static void extra_stats(void *arg, struct json *j)
 		sa_server_stats_json(d->sad, j);
 	acm_server_stats_json(d->acm, j);
 	shm_door_stats_json(d->shm, j);
+}
+
+/* `localsa status`: per port, what an operator checks first. Times are on the wall clock
+ * (seconds since the epoch) and as ages. */
+static void status_json(void *arg, struct json *j)
+{
+	struct daemon *d = arg;
+	uint64_t now = loop_now_ms(), wall = (uint64_t)time(NULL), at, next;
+	char tgid[INET6_ADDRSTRLEN];
+	struct informer_stats is = { 0 };
+	struct pr_cache_stats cs;
+	struct resolver_stats rs;
+	union ibv_gid trap_gid;
+	uint16_t trap;
+
+	sample_sa(d);
+	resolver_stats(d->res, &rs);
+	pr_store_stats(resolver_store(d->res), &cs);
+	freshness_last_trap(d->fresh, &trap, &trap_gid, &at);
+	next = freshness_next_refresh_ms(d->fresh);
+	pr_gid_to_text(&trap_gid, tgid);
+	json_str(j, "version", LOCALSA_VERSION);
+	json_u64(j, "pid", (uint64_t)getpid());
+	json_u64(j, "uptime_s", (now - d->started_ms) / 1000);
+	json_array_begin(j, "ports");
+	json_object_begin(j, NULL);
+	port_members(d, j);
+	json_bool(j, "sa_reachable", d->sa_reachable);
+	if (rs.last_sa_ok_ms)
+		json_u64(j, "sa_last_answer_age_s", (now - rs.last_sa_ok_ms) / 1000);
+	else
+		json_null(j, "sa_last_answer_age_s");
+	json_bool(j, "filling", rs.filling);
+	json_u64(j, "fills", rs.fills);
+	json_u64(j, "fill_failures", rs.fill_failures);
+	if (rs.last_fill_at_ms) {
+		json_u64(j, "last_fill_time", wall - (now - rs.last_fill_at_ms) / 1000);
+		json_u64(j, "last_fill_age_s", (now - rs.last_fill_at_ms) / 1000);
+	} else {
+		json_null(j, "last_fill_time");
+		json_null(j, "last_fill_age_s");
+	}
+	json_u64(j, "last_fill_records", rs.last_fill_records);
+	json_u64(j, "last_fill_ms", rs.last_fill_ms);
+	if (next)
+		json_u64(j, "next_refresh_s", next > now ? (next - now + 999) / 1000 : 0);
+	else
+		json_null(j, "next_refresh_s");
+	json_u64(j, "entries", cs.entries);
+	json_u64(j, "destinations", cs.destinations);
+	if (trap) {
+		json_object_begin(j, "last_trap");
+		json_u64(j, "trap", trap);
+		json_str(j, "gid", tgid);
+		json_u64(j, "time", wall - (now - at) / 1000);
+		json_u64(j, "age_s", (now - at) / 1000);
+		json_object_end(j);
+	} else {
+		json_null(j, "last_trap");
+	}
+	json_object_end(j);
+	json_array_end(j);
+	/* subscriptions: every trap configured is subscribed at the SA */
+	freshness_informer_stats(d->fresh, &is);
+	json_object_begin(j, "subscriptions");
+	json_u64(j, "wanted", d->cfg.sa_server ? d->cfg.n_traps : 0);
+	json_u64(j, "subscribed", is.subscribed);
+	json_bool(j, "ok", is.subscribed == (d->cfg.sa_server ? d->cfg.n_traps : 0));
+	json_u64(j, "failed", is.subscribe_failed);
+	json_object_end(j);
+	json_object_begin(j, "doors");
+	json_bool(j, "control", d->ctl != NULL);
+	json_bool(j, "sa", d->sad != NULL);
+	json_bool(j, "acm", d->acm != NULL);
+	json_bool(j, "snapshot", d->shm != NULL);
+	json_object_end(j);
+	json_bool(j, "ready", d->ready);
+	json_u64(j, "reloads", d->reloads);
 }
 
 /* --- distribution ------------------------------------------------------- */
@@ -216,37 +422,192 @@ out:
 	return ret;
 }
 
-/* --- start-up ------------------------------------------------------------- */
+/* --- prefetch lists ------------------------------------------------------ */
 
-/* The tuples every fill loads with a GetTable besides the default one (prefetch_* options). */
-static int add_prefetches(struct daemon *d)
+static const struct {
+	const char *name;
+	size_t offset;
+	uint8_t flag;
+} prefetch_lists[] = {
+	{ "prefetch_service_ids", offsetof(struct config, prefetch_service_ids),
+	  PR_TUPLE_SERVICE_ID },
+	{ "prefetch_pkeys", offsetof(struct config, prefetch_pkeys), PR_TUPLE_PKEY },
+	{ "prefetch_qos_classes", offsetof(struct config, prefetch_qos_classes),
+	  PR_TUPLE_QOS_CLASS },
+};
+
+static const struct config_list *plist(const struct config *c, size_t i)
 {
-	const struct {
-		const struct config_list *l;
-		uint8_t flag;
-	} lists[] = {
-		{ &d->cfg.prefetch_service_ids, PR_TUPLE_SERVICE_ID },
-		{ &d->cfg.prefetch_pkeys, PR_TUPLE_PKEY },
-		{ &d->cfg.prefetch_qos_classes, PR_TUPLE_QOS_CLASS },
-	};
+	return (const struct config_list *)((const char *)c + prefetch_lists[i].offset);
+}
 
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-		for (size_t k = 0; k < lists[i].l->n; k++) {
-			struct pr_request req = { .tuple_flags = lists[i].flag };
-			uint64_t v = lists[i].l->v[k];
-			int ret;
+/* Every fill from now on also loads the tuples of list i that old does not hold. */
+static int add_prefetches(struct daemon *d, size_t i, const struct config_list *old)
+{
+	const struct config_list *l = plist(&d->cfg, i);
 
-			req.service_id = v;
-			req.pkey = (uint16_t)v;
-			req.qos_class = (uint16_t)v;
-			ret = resolver_prefetch_add(d->res, &req);
-			if (ret < 0 && ret != -EEXIST) {
-				LOG_ERR("cannot prefetch %#llx: %s", (unsigned long long)v, strerror(-ret));
-				return ret;
-			}
+	for (size_t k = 0; k < l->n; k++) {
+		struct pr_request req = { .tuple_flags = prefetch_lists[i].flag };
+		uint64_t v = l->v[k];
+		bool had = false;
+		int ret;
+
+		for (size_t m = 0; old && m < old->n; m++)
+			had |= old->v[m] == v;
+		if (had)
+			continue;
+		req.service_id = v;
+		req.pkey = (uint16_t)v;
+		req.qos_class = (uint16_t)v;
+		ret = resolver_prefetch_add(d->res, &req);
+		if (ret < 0 && ret != -EEXIST) {
+			LOG_ERR("cannot prefetch %#llx: %s", (unsigned long long)v, strerror(-ret));
+			return ret;
 		}
+	}
 	return 0;
 }
+
+/* --- reload --------------------------------------------------------------- */
+
+static int parse_args(struct config *cfg, int argc, char **argv, bool reloading);
+
+struct reload_ctx {
+	struct daemon *d;
+	const struct config *next;
+	struct config applied;		/* the running config with the live changes */
+	struct ctl_reload_result *r;
+	size_t n_live, n_restart;
+};
+
+static void add_name(char *list, size_t cap, const char *name)
+{
+	size_t len = strlen(list);
+
+	snprintf(list + len, cap - len, "%s%s", len ? "," : "", name);
+}
+
+/* A live option cannot always be applied: a prefetch list that loses entries needs a restart
+ * (a tuple once prefetched stays in the fills), and none can be added during a fill. */
+static bool apply_prefetch(struct reload_ctx *x, const char *name)
+{
+	for (size_t i = 0; i < sizeof(prefetch_lists) / sizeof(prefetch_lists[0]); i++) {
+		const struct config_list old = *plist(&x->d->cfg, i), *nl = plist(x->next, i);
+		struct config saved = x->d->cfg;
+
+		if (strcmp(name, prefetch_lists[i].name))
+			continue;
+		for (size_t k = 0; k < old.n; k++) {
+			bool kept = false;
+
+			for (size_t m = 0; m < nl->n; m++)
+				kept |= nl->v[m] == old.v[k];
+			if (!kept)
+				return false;
+		}
+		config_copy_option(&x->d->cfg, x->next, name);
+		if (add_prefetches(x->d, i, &old) < 0) {
+			x->d->cfg = saved;	/* some were added: the next reload tries the rest */
+			return false;
+		}
+		return true;
+	}
+	return true;
+}
+
+static void on_change(void *arg, const char *name, const char *old_value, const char *new_value,
+		      bool live)
+{
+	struct reload_ctx *x = arg;
+
+	if (live && !strncmp(name, "prefetch_", 9))
+		live = apply_prefetch(x, name);
+	else if (live)
+		config_copy_option(&x->applied, x->next, name);
+	if (live) {
+		x->n_live++;
+		add_name(x->r->applied, sizeof(x->r->applied), name);
+		LOG_INFO("reload: %s: %s -> %s", name, old_value, new_value);
+	} else {
+		x->n_restart++;
+		add_name(x->r->restart, sizeof(x->r->restart), name);
+		LOG_WARN("reload: %s: %s -> %s takes effect at the next start", name, old_value,
+			 new_value);
+	}
+}
+
+static void log_diag(void *arg, const char *path, unsigned line, bool error, const char *msg)
+{
+	struct ctl_reload_result *r = arg;
+
+	if (error) {
+		LOG_ERR("reload: %s:%u: %s", path, line, msg);
+		if (!*r->why)
+			snprintf(r->why, sizeof(r->why), "%s:%u: %s", path, line, msg);
+	} else {
+		LOG_WARN("reload: %s:%u: %s", path, line, msg);
+	}
+}
+
+static struct ctl_reload_result *reload_diag_result;
+
+/*
+ * SIGHUP and `localsa reload`: the same files and flags as at start, read again. The options a
+ * running daemon can change are applied, each component through its own setter; the others
+ * are logged as waiting for a restart. A bad configuration changes nothing. Then a full
+ * refresh, as SIGHUP always did.
+ */
+static int reload(void *arg, struct ctl_reload_result *r)
+{
+	struct daemon *d = arg;
+	struct config next;
+	struct reload_ctx x = { .d = d, .next = &next, .r = r };
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	notify("RELOADING=1");
+	config_defaults(&next);
+	reload_diag_result = r;
+	ret = parse_args(&next, d->argc, d->argv, true);
+	reload_diag_result = NULL;
+	if (ret < 0) {
+		d->reload_failures++;
+		if (!*r->why)
+			snprintf(r->why, sizeof(r->why), "the configuration has errors (see the log)");
+		LOG_ERR("failed, nothing changed: %s", r->why);
+		notify("READY=1");
+		return ret;
+	}
+	next.foreground = d->cfg.foreground;
+	d->reloads++;
+	x.applied = d->cfg;
+	config_diff(&d->cfg, &next, on_change, &x);
+	/* the prefetch lists went into d->cfg already; the other live options are in x.applied */
+	for (size_t i = 0; i < sizeof(prefetch_lists) / sizeof(prefetch_lists[0]); i++)
+		config_copy_option(&x.applied, &d->cfg, prefetch_lists[i].name);
+	d->cfg = x.applied;
+	log_set_level(d->cfg.log_level);
+	sa_client_set_timing(d->sa, d->cfg.sa_timeout_ms, d->cfg.sa_retries,
+			     d->cfg.sa_backoff_max_ms);
+	if (d->push_sa)
+		sa_client_set_timing(d->push_sa, d->cfg.sa_timeout_ms, d->cfg.sa_retries,
+				     d->cfg.sa_backoff_max_ms);
+	pr_store_set_negative_ttl(resolver_store(d->res), d->cfg.negative_ttl_ms);
+	sa_client_set_budget(d->sa, d->cfg.sa_max_queries_per_s, d->cfg.sa_max_records_per_s);
+	freshness_set_timing(d->fresh, d->cfg.refresh_interval_s, d->cfg.receiver_timeout_s * 1000,
+			     &(struct spread_opts){ d->cfg.spread_records_per_s,
+						    d->cfg.spread_max_s * 1000 });
+	if (d->dist)
+		distributor_set_timing(d->dist, d->cfg.distribute_heartbeat_ms,
+				       d->cfg.distribute_delay_ms);
+	LOG_INFO("%zu option%s applied, %zu waiting for a restart", x.n_live,
+		 x.n_live == 1 ? "" : "s", x.n_restart);
+	freshness_refresh_now(d->fresh, "reload");
+	notify("READY=1");
+	return 0;
+}
+
+/* --- start-up ------------------------------------------------------------- */
 
 /* The ACM door is optional: when its socket is taken (ibacm runs) the daemon serves without it. */
 static void start_acm(struct daemon *d)
@@ -262,6 +623,8 @@ static void start_acm(struct daemon *d)
 
 	if (!*o.path && !o.tcp_port)
 		return;
+	if (*o.path)
+		door_listen_make_dir(o.path, 0755, (gid_t)-1);
 	ret = acm_server_new(d->loop, d->svc, &o, &d->acm);
 	if (ret < 0)
 		LOG_ERR("the ACM door is off: %s", strerror(-ret));
@@ -284,6 +647,29 @@ static void start_shm(struct daemon *d)
 		LOG_ERR("no snapshot for liblocalsa (it asks the socket instead): %s", strerror(-ret));
 }
 
+/* The control socket, in its directory (made when missing: /run/localsa outside systemd). */
+static int start_ctl(struct daemon *d)
+{
+	bool group = d->cfg.socket_group != (gid_t)-1;
+	struct ctl_server_opts o = {
+		.path = d->cfg.control_socket, .mode = d->cfg.socket_mode,
+		.group = d->cfg.socket_group, .max_clients = d->cfg.max_clients,
+		.extra_stats = extra_stats, .extra_arg = d, .status = status_json,
+		.reload = reload, .shm_name = d->shm ? d->cfg.shm_name : NULL,
+		.idle_ms = d->cfg.idle_timeout_s * 1000, .new_tuples = d->cfg.client_new_tuples,
+		.new_tuples_per_s = d->cfg.client_new_tuples_per_s,
+	};
+	int ret;
+
+	/* with a group, the directory is the group's too: others cannot even reach the socket */
+	ret = door_listen_make_dir(o.path, group ? 0750 : 0755, d->cfg.socket_group);
+	if (ret < 0) {
+		LOG_ERR("control socket %s: cannot create its directory: %s", o.path, strerror(-ret));
+		return ret;
+	}
+	return ctl_server_new(d->loop, d->svc, &o, &d->ctl);
+}
+
 enum { OPT_ACM_SOCKET = 0x100, OPT_SHM_NAME, OPT_CHECK_CONFIG };  /* long-only options */
 
 static void print_diag(void *arg, const char *path, unsigned line, bool error, const char *msg)
@@ -303,12 +689,36 @@ static int check_config(const char *path)
 
 	config_defaults(&cfg);
 	if (config_load_file(&cfg, path, print_diag, NULL, &n) < 0)
-		return 2;
+		return EXIT_CONFIG;
 	printf("%s: OK (%u option%s set)\n", path, n, n == 1 ? "" : "s");
 	return 0;
 }
 
-static int parse_args(struct config *cfg, int argc, char **argv)
+/* A finding about the command line: on stderr at start, in the log at a reload. */
+static void arg_error(bool reloading, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arg_error(bool reloading, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!reloading) {
+		fprintf(stderr, "localsad: %s\n", msg);
+		return;
+	}
+	LOG_ERR("reload: %s", msg);
+	if (reload_diag_result && !*reload_diag_result->why)
+		snprintf(reload_diag_result->why, sizeof(reload_diag_result->why), "%.200s", msg);
+}
+
+/*
+ * The config file first, so that flags override it whatever their order; then the flags. argv
+ * is left as it was, so that a reload reads it again. reloading: findings go to the log, and
+ * the flags that only make sense at start (-h, -V, --check-config) are not acted on.
+ */
+static int parse_args(struct config *cfg, int argc, char **argv, bool reloading)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -325,18 +735,29 @@ static int parse_args(struct config *cfg, int argc, char **argv)
 		{ "check-config", required_argument, NULL, OPT_CHECK_CONFIG },
 		{ NULL, 0, NULL, 0 },
 	};
+	config_diag_fn diag = reloading ? log_diag : print_diag;
 	char msg[256];
 	int c, i;
 
-	/* The config file first, so that flags override it whatever their order. */
-	for (i = 1; i < argc - 1; i++)
-		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
-			if (config_load_file(cfg, argv[i + 1], print_diag, NULL, NULL) < 0)
-				return -EINVAL;
-		}
+	for (i = 1; i < argc; i++) {
+		const char *file = NULL;
+
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+			file = argv[++i];
+		else if (!strncmp(argv[i], "--config=", 9))
+			file = argv[i] + 9;
+		else if (!strncmp(argv[i], "-c", 2) && argv[i][2])
+			file = argv[i] + 2;
+		else if (!strcmp(argv[i], "--"))
+			break;
+		if (file && config_load_file(cfg, file, diag, reload_diag_result, NULL) < 0)
+			return -EINVAL;
+	}
+	optind = 0;	/* glibc: a full re-initialisation, for a reload */
+	opterr = !reloading;
 	while ((c = getopt_long(argc, argv, "c:fs:l:L:r:o:hV", longopts, NULL)) != -1) {
-		const char *name = NULL;
-		char *eq;
+		const char *name = NULL, *value = optarg;
+		char opt_name[64];
 
 		switch (c) {
 		case 'c':
@@ -350,37 +771,44 @@ static int parse_args(struct config *cfg, int argc, char **argv)
 		case 'l': name = "log_file"; break;
 		case 'L': name = "log_level"; break;
 		case 'r': name = "ready_file"; break;
-		case 'o':
-			eq = strchr(optarg, '=');
-			if (!eq) {
-				fprintf(stderr, "localsad: --option wants NAME=VALUE, got '%s'\n", optarg);
+		case 'o': {
+			const char *eq = strchr(optarg, '=');
+
+			if (!eq || (size_t)(eq - optarg) >= sizeof(opt_name)) {
+				arg_error(reloading, "--option wants NAME=VALUE, got '%s'", optarg);
 				return -EINVAL;
 			}
-			*eq = '\0';
-			if (config_set(cfg, optarg, eq + 1, msg, sizeof(msg)) < 0) {
-				fprintf(stderr, "localsad: %s\n", msg);
-				return -EINVAL;
-			}
-			continue;
+			snprintf(opt_name, sizeof(opt_name), "%.*s", (int)(eq - optarg), optarg);
+			name = opt_name;
+			value = eq + 1;
+			break;
+		}
 		case 'h':
+			if (reloading)
+				continue;
 			usage(stdout);
 			exit(0);
 		case 'V':
+			if (reloading)
+				continue;
 			printf("localsad %s\n", LOCALSA_VERSION);
 			exit(0);
 		case OPT_CHECK_CONFIG:
+			if (reloading)
+				continue;
 			exit(check_config(optarg));
 		default:
-			usage(stderr);
+			if (!reloading)
+				usage(stderr);
 			return -EINVAL;
 		}
-		if (config_set(cfg, name, optarg, msg, sizeof(msg)) < 0) {
-			fprintf(stderr, "localsad: %s\n", msg);
+		if (config_set(cfg, name, value, msg, sizeof(msg)) < 0) {
+			arg_error(reloading, "%s", msg);
 			return -EINVAL;
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "localsad: unexpected argument '%s'\n", argv[optind]);
+		arg_error(reloading, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
 	return 0;
@@ -403,36 +831,132 @@ static int open_log(const struct config *cfg)
 	return 0;
 }
 
+/*
+ * Without --foreground: fork at once, before any device, socket or thread exists; the parent
+ * waits for the child to report that the port, the sockets and the snapshot are open (or why
+ * not: the child's log lines at warn and err reach the terminal meanwhile) and exits with the
+ * child's status. So a daemon that cannot start says why on stderr and exits non-zero, as in
+ * the foreground, while one that runs is fully set up when its parent returns.
+ */
+static int detach_begin(struct daemon *d)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		fprintf(stderr, "localsad: pipe: %s\n", strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "localsad: fork: %s\n", strerror(errno));
+		return -errno;
+	}
+	if (pid > 0) {
+		unsigned char status = EXIT_RUNTIME;
+		ssize_t n;
+
+		close(p[1]);
+		do
+			n = read(p[0], &status, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1) {
+			int ws;
+
+			waitpid(pid, &ws, 0);
+			fprintf(stderr, "localsad: the daemon died while starting (%s %d)\n",
+				WIFSIGNALED(ws) ? "signal" : "exit status",
+				WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+			_exit(EXIT_RUNTIME);
+		}
+		_exit(status);
+	}
+	close(p[0]);
+	setsid();
+	d->start_pipe = p[1];
+	d->start_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	return 0;
+}
+
+/* The start-up's outcome to the waiting parent; on success the terminal is let go. The working
+ * directory stays: a relative config file (read again by a reload) or ready file keeps its
+ * meaning. */
+static void detach_end(struct daemon *d, int status)
+{
+	unsigned char st = (unsigned char)status;
+	int null;
+
+	if (d->start_pipe < 0)
+		return;
+	log_echo_fd(-1);
+	if (status == 0) {
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			if (!*d->cfg.log_file)
+				dup2(null, STDERR_FILENO);
+			close(null);
+		}
+	}
+	if (write(d->start_pipe, &st, 1) != 1)
+		LOG_WARN("cannot tell the parent that the start-up %s", status ? "failed" : "worked");
+	close(d->start_pipe);
+	d->start_pipe = -1;
+	if (d->start_stderr >= 0)
+		close(d->start_stderr);
+	d->start_stderr = -1;
+}
+
+/* socket_group: everything the daemon creates from now on (socket, snapshot objects, the
+ * runtime directory) belongs to that group. */
+static int take_group(const struct config *cfg)
+{
+	if (cfg->socket_group == (gid_t)-1 || cfg->socket_group == getegid())
+		return 0;
+	if (setegid(cfg->socket_group) < 0) {
+		LOG_ERR("socket_group %u: %s", (unsigned)cfg->socket_group, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sa_client_opts sa_opts;
 	struct resolver_opts res_opts;
-	struct ctl_server_opts ctl_opts;
 	struct freshness_opts fresh_opts;
 	struct daemon d;
 	int ret;
 
 	memset(&d, 0, sizeof(d));
+	d.argc = argc;
+	d.argv = argv;
+	d.start_pipe = d.start_stderr = -1;
 	config_defaults(&d.cfg);
-	if (parse_args(&d.cfg, argc, argv) < 0)
-		return 2;
-	/* Detach before any thread or device exists. */
-	if (!d.cfg.foreground && daemon(0, *d.cfg.log_file ? 1 : 0) < 0) {
-		fprintf(stderr, "localsad: daemon: %s\n", strerror(errno));
-		return 1;
+	if (parse_args(&d.cfg, argc, argv, false) < 0)
+		return EXIT_CONFIG;
+	if (!d.cfg.foreground && detach_begin(&d) < 0)
+		return EXIT_RUNTIME;
+	if (open_log(&d.cfg) < 0) {
+		detach_end(&d, EXIT_RUNTIME);
+		return EXIT_RUNTIME;
 	}
-	if (open_log(&d.cfg) < 0)
-		return 1;
+	log_echo_fd(d.start_stderr);
+	ret = take_group(&d.cfg);
+	if (ret < 0)
+		goto out_log;
 	ret = loop_new(&d.loop);
 	if (ret < 0) {
 		LOG_ERR("event loop: %s", strerror(-ret));
-		return 1;
+		goto out_log;
 	}
 	loop_signal_add(d.loop, SIGTERM, on_signal, &d);
 	loop_signal_add(d.loop, SIGINT, on_signal, &d);
 	loop_signal_add(d.loop, SIGHUP, on_signal, &d);
 	signal(SIGPIPE, SIG_IGN);
 	d.started_ms = loop_now_ms();
+	notify("STATUS=opening the port");
 
 	ret = mad_port_open(d.cfg.ca, (int)d.cfg.port, d.cfg.sa_server, &d.port);
 	if (ret < 0)
@@ -455,9 +979,11 @@ int main(int argc, char **argv)
 	ret = path_service_new_resolver(d.res, d.sa, &d.svc);
 	if (ret < 0)
 		goto out_res;
-	ret = add_prefetches(&d);
-	if (ret < 0)
-		goto out_res;
+	for (size_t i = 0; i < sizeof(prefetch_lists) / sizeof(prefetch_lists[0]); i++) {
+		ret = add_prefetches(&d, i, NULL);
+		if (ret < 0)
+			goto out_res;
+	}
 	fresh_opts = (struct freshness_opts){
 		.role = d.cfg.role == CONFIG_ROLE_DISTRIBUTOR ? ROLE_DISTRIBUTOR :
 			d.cfg.role == CONFIG_ROLE_RECEIVER ? ROLE_RECEIVER : ROLE_STANDALONE,
@@ -501,12 +1027,7 @@ int main(int argc, char **argv)
 			goto out_fresh;
 	}
 	start_shm(&d);
-	ctl_opts = (struct ctl_server_opts){ d.cfg.control_socket, d.cfg.socket_mode,
-					     d.cfg.max_clients, extra_stats, &d,
-					     d.shm ? d.cfg.shm_name : NULL,
-					     d.cfg.idle_timeout_s * 1000, d.cfg.client_new_tuples,
-					     d.cfg.client_new_tuples_per_s };
-	ret = ctl_server_new(d.loop, d.svc, &ctl_opts, &d.ctl);
+	ret = start_ctl(&d);
 	if (ret < 0)
 		goto out_fresh;
 	start_acm(&d);
@@ -514,17 +1035,25 @@ int main(int argc, char **argv)
 		ret = start_distributor(&d);
 		if (ret < 0)
 			goto out_ctl;
-	} else if (d.cfg.role == CONFIG_ROLE_RECEIVER) {
+	}
+	/* Everything is open: a daemon's parent may return now. */
+	detach_end(&d, 0);
+	start_watchdog(&d);
+	if (d.cfg.role == CONFIG_ROLE_RECEIVER) {
 		/* Serving at once: its cache fills when the distributor pushes. */
 		if (!d.cfg.sa_sm_key_set || !d.cfg.sa_server)
 			LOG_WARN("role receiver without sa_sm_key and sa_server: every push is refused");
 		mark_ready(&d);
 	}
 	freshness_start(d.fresh);	/* standalone: the first fill, retried until it works */
+	if (!d.ready)
+		status_tick(d.loop, &d);
 	LOG_INFO("serving on %s", d.cfg.control_socket);
 	ret = loop_run(d.loop);
 
 out_ctl:
+	loop_timer_stop(d.loop, &d.status_timer);
+	loop_timer_stop(d.loop, &d.watchdog_timer);
 	acm_server_free(d.acm);
 	ctl_server_free(d.ctl);
 out_fresh:
@@ -545,8 +1074,10 @@ out_port:
 	mad_port_close(d.port);
 out_loop:
 	loop_free(d.loop);
+out_log:
+	detach_end(&d, ret < 0 ? EXIT_RUNTIME : 0);
 	if (*d.cfg.ready_file)
 		unlink(d.cfg.ready_file);
 	log_close();
-	return ret < 0 ? 1 : 0;
+	return ret < 0 ? EXIT_RUNTIME : 0;
 }

@@ -616,7 +616,7 @@ void acm_server_stats_json(const struct acm_server *s, struct json *j)
 	json_u64(j, "acm_prefetches", s->st.prefetches);
 	json_u64(j, "acm_perf_queries", s->st.perf_queries);
 	json_u64(j, "acm_ep_queries", s->st.ep_queries);
-	json_u64(j, "acm_clients", ds.clients_now);
+	json_gauge(j, "acm_clients", ds.clients_now);
 	json_u64(j, "acm_clients_total", ds.clients_total);
 	json_u64(j, "acm_clients_rejected", ds.rejected);
 	json_u64(j, "acm_protocol_errors", s->st.protocol_errors);

@@ -138,6 +138,37 @@ out_close:
 	return ret;
 }
 
+int door_listen_make_dir(const char *path, mode_t mode, gid_t group)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, path, len + 1);
+	/* each '/' after the first character ends a directory to have */
+	for (char *p = dir + 1; (p = strchr(p, '/')); p++) {
+		mode_t old_mask;
+		int ret;
+
+		*p = '\0';
+		old_mask = umask(~mode & 0777);		/* born with its mode, as the socket */
+		ret = mkdir(dir, mode) < 0 ? -errno : 0;
+		umask(old_mask);
+		if (ret == 0 && group != (gid_t)-1 && chown(dir, (uid_t)-1, group) < 0)
+			ret = -errno;
+		*p = '/';
+		if (ret < 0 && ret != -EEXIST)
+			return ret;
+	}
+	return 0;
+}
+
+int door_listen_chgrp(const char *path, gid_t group)
+{
+	return lchown(path, (uid_t)-1, group) < 0 ? -errno : 0;
+}
+
 int door_listen_tcp_loopback(uint16_t port, int backlog, int *fd_out)
 {
 	struct sockaddr_in addr = {

@@ -19,6 +19,14 @@
  */
 int door_listen_unix(const char *path, mode_t mode, int backlog, int *fd, bool *bound);
 
+/*
+ * Creates the missing directories above path (a socket's), each with mode and, unless group is
+ * (gid_t)-1, that group: /run/localsa outside systemd. Existing directories are left as they are.
+ */
+int door_listen_make_dir(const char *path, mode_t mode, gid_t group);
+/* Gives the socket file at path the group group (its mode then decides what the group may do). */
+int door_listen_chgrp(const char *path, gid_t group);
+
 /* A listening TCP socket on 127.0.0.1:port (SO_REUSEADDR). */
 int door_listen_tcp_loopback(uint16_t port, int backlog, int *fd);
 

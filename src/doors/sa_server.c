@@ -429,6 +429,8 @@ static int sa_server_handle(struct sa_server *s, const struct umad_msg *msg)
 		LOG_DEBUG("dropped a %zu-byte SA MAD from LID %u", msg->len, msg->slid);
 		return 1;
 	}
+	LOG_DEBUG("SA %s %s from LID %u", sa_method_str(h.method), sa_attr_str(h.attr_id),
+		  msg->slid);
 	if (h.class_version != UMAD_SA_CLASS_VERSION) {
 		s->st.malformed++;
 		respond_status(s, &h, msg->slid, msg->sqpn, UMAD_STATUS_BAD_VERSION);
@@ -543,7 +545,7 @@ void sa_server_stats_json(const struct sa_server *s, struct json *j)
 	json_u64(j, "busy", s->st.busy);
 	json_u64(j, "set_records", s->st.set_records);
 	json_u64(j, "deleted_records", s->st.deleted_records);
-	json_u64(j, "pending", s->st.pending_now);
+	json_gauge(j, "pending", s->st.pending_now);
 	json_u64(j, "quota_refused", s->st.quota_refused);
 	json_u64(j, "denied_source", s->st.denied_source);
 	json_object_end(j);

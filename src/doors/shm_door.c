@@ -197,11 +197,11 @@ void shm_door_stats_json(const struct shm_door *d, struct json *j)
 	snap_writer_stats(d->w, &ws);
 	json_str(j, "shm_name", d->name);
 	json_u64(j, "snapshot_publication", ws.publication);
-	json_u64(j, "snapshot_paths", ws.records);
-	json_u64(j, "snapshot_bytes", ws.object_size);
-	json_u64(j, "snapshot_object_gen", ws.object_gen);
-	json_u64(j, "snapshot_last_publish_us", d->last_publish_us);
-	json_u64(j, "snapshot_max_publish_us", d->max_publish_us);
+	json_gauge(j, "snapshot_paths", ws.records);
+	json_gauge(j, "snapshot_bytes", ws.object_size);
+	json_gauge(j, "snapshot_object_gen", ws.object_gen);
+	json_gauge(j, "snapshot_last_publish_us", d->last_publish_us);
+	json_gauge(j, "snapshot_max_publish_us", d->max_publish_us);
 	json_u64(j, "snapshot_failures", d->failures);
 	json_bool(j, "snapshot_held", d->held);
 }

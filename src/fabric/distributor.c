@@ -459,8 +459,8 @@ void distributor_stats_json(const struct distributor *d, struct json *j)
 	for (size_t i = 0; i < d->n_targets; i++)
 		in_sync += d->targets[i].in_sync;
 	json_object_begin(j, "distributor");
-	json_u64(j, "receivers", d->n_targets);
-	json_u64(j, "in_sync", in_sync);
+	json_gauge(j, "receivers", d->n_targets);
+	json_gauge(j, "in_sync", in_sync);
 	json_u64(j, "fetches", d->st.fetches);
 	json_u64(j, "fetch_failures", d->st.fetch_failures);
 	json_u64(j, "records_fetched", d->st.records_fetched);
@@ -471,7 +471,14 @@ void distributor_stats_json(const struct distributor *d, struct json *j)
 	json_u64(j, "deletes", d->st.deletes);
 	json_u64(j, "heartbeats", d->st.heartbeats);
 	json_u64(j, "resyncs", d->st.resyncs);
-	json_u64(j, "last_push_latency_ms", d->st.last_push_latency_ms);
-	json_u64(j, "max_push_latency_ms", d->st.max_push_latency_ms);
+	json_gauge(j, "last_push_latency_ms", d->st.last_push_latency_ms);
+	json_gauge(j, "max_push_latency_ms", d->st.max_push_latency_ms);
 	json_object_end(j);
+}
+
+void distributor_set_timing(struct distributor *d, unsigned heartbeat_ms, unsigned change_delay_ms)
+{
+	if (heartbeat_ms)
+		d->opts.heartbeat_ms = heartbeat_ms;
+	d->opts.change_delay_ms = change_delay_ms;
 }

@@ -47,4 +47,7 @@ void distributor_changed(struct distributor *d, const char *why);
 /* Its member of the stats object: "distributor": {...}. */
 void distributor_stats_json(const struct distributor *d, struct json *j);
 
+/* A reload: the heartbeat period and the delay after a change, from the next ones on. */
+void distributor_set_timing(struct distributor *d, unsigned heartbeat_ms, unsigned change_delay_ms);
+
 #endif

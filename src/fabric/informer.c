@@ -89,7 +89,7 @@ static void sub_done(void *arg, int err, uint8_t status, const unsigned char *ma
 		} else {
 			inf->subscribed[ctx->idx] = false;
 			inf->stats.subscribe_failed++;
-			LOG_WARN("subscription to trap %u failed: %s", trap,
+			LOG_WARN_RL(30000, "subscription to trap %u failed: %s", trap,
 				 err ? strerror(-err) : sa_status_str((uint16_t)(status << 8)));
 			/* An SM that is still starting refuses; try again soon. */
 			if (!loop_timer_pending(&inf->retry_timer))
@@ -313,7 +313,7 @@ void informer_stats_json(const struct informer *inf, struct json *j)
 	json_u64(j, "reports_duplicate", st.duplicates);
 	json_u64(j, "reports_malformed", st.malformed);
 	json_u64(j, "reports_refused", st.refused);
-	json_u64(j, "subscriptions", st.subscribed);
+	json_gauge(j, "subscriptions", st.subscribed);
 	json_u64(j, "subscribe_sent", st.subscribe_sent);
 	json_u64(j, "subscribe_ok", st.subscribe_ok);
 	json_u64(j, "subscribe_failed", st.subscribe_failed);

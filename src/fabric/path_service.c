@@ -248,15 +248,15 @@ void path_service_stats_json(struct path_service *s, struct json *j)
 
 	s->ops->stats_json(s->ctx, j);
 	pr_store_stats(s->store, &cs);
-	json_u64(j, "entries", cs.entries);
-	json_u64(j, "destinations", cs.destinations);
-	json_u64(j, "negative_entries", cs.negatives);
-	json_u64(j, "tuples", cs.tuples_live);
+	json_gauge(j, "entries", cs.entries);
+	json_gauge(j, "destinations", cs.destinations);
+	json_gauge(j, "negative_entries", cs.negatives);
+	json_gauge(j, "tuples", cs.tuples_live);
 	json_u64(j, "tuples_reclaimed", cs.tuples_reclaimed);
 	json_u64(j, "tuple_quota_refused", s->quota_refused);
 	json_u64(j, "foreign_sgid_refused", s->foreign_sgid);
-	json_u64(j, "cache_bytes", cs.bytes);
-	json_u64(j, "bytes_per_entry", cs.bytes_per_entry);
+	json_gauge(j, "cache_bytes", cs.bytes);
+	json_gauge(j, "bytes_per_entry", cs.bytes_per_entry);
 }
 
 /* --- the resolver as backend ---------------------------------------------- */
@@ -330,8 +330,8 @@ static void res_stats_json(void *ctx, struct json *j)
 	json_u64(j, "sa_retries", ss.retries);
 	json_u64(j, "sa_timeouts", ss.timeouts);
 	json_u64(j, "sa_failures", ss.failures);
-	json_u64(j, "sa_outstanding", ss.outstanding_now);
-	json_u64(j, "sa_queued", ss.queued_now);
+	json_gauge(j, "sa_outstanding", ss.outstanding_now);
+	json_gauge(j, "sa_queued", ss.queued_now);
 	json_u64(j, "cache_hits", rs.hits);
 	json_u64(j, "cache_misses", rs.misses);
 	json_u64(j, "negative_hits", rs.negative_hits);
@@ -341,12 +341,12 @@ static void res_stats_json(void *ctx, struct json *j)
 	json_u64(j, "prefetch_tuples", rs.prefetch_tuples);
 	json_u64(j, "prefetch_records", rs.prefetch_records);
 	json_u64(j, "prefetch_failures", rs.prefetch_failures);
-	json_u64(j, "generation", rs.generation);
+	json_gauge(j, "generation", rs.generation);
 	json_u64(j, "fills", rs.fills);
 	json_u64(j, "fill_failures", rs.fill_failures);
-	json_u64(j, "last_fill_records", rs.last_fill_records);
-	json_u64(j, "last_fill_ms", rs.last_fill_ms);
-	json_u64(j, "last_fill_swept", rs.last_fill_swept);
+	json_gauge(j, "last_fill_records", rs.last_fill_records);
+	json_gauge(j, "last_fill_ms", rs.last_fill_ms);
+	json_gauge(j, "last_fill_swept", rs.last_fill_swept);
 	json_bool(j, "refreshing", rs.filling);
 }
 
@@ -376,4 +376,10 @@ int path_service_new_resolver(struct resolver *res, struct sa_client *sa,
 		s->node_guid = s->num_ports = 0;
 	*out = s;
 	return 0;
+}
+
+size_t path_service_table_order(const struct path_service *s, uint16_t tuple,
+				const union ibv_gid **order)
+{
+	return pr_store_table_order(s->store, tuple, order);
 }

@@ -160,4 +160,8 @@ void path_service_watch(struct path_service *s, void (*fn)(void *arg), void *arg
 /* The backend's and the cache's counters as members of the object j is writing. */
 void path_service_stats_json(struct path_service *s, struct json *j);
 
+/* pr_store_table_order() of the service's store. */
+size_t path_service_table_order(const struct path_service *s, uint16_t tuple,
+				const union ibv_gid **order);
+
 #endif

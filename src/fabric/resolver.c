@@ -323,6 +323,13 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 		}
 	}
 	r->stats.misses++;
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		char dgid[INET6_ADDRSTRLEN];
+
+		pr_gid_to_text(&req->dgid, dgid);
+		LOG_DEBUG("miss: dgid %s dlid %u tuple %u%s: asking the SA", dgid, req->dlid, tuple,
+			  flags & RESOLVE_SA ? " (asked to)" : "");
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -427,13 +434,14 @@ static void fill_done(void *arg, int err, uint8_t status, const unsigned char *m
 	if (ret < 0) {
 		if (err || ret == -EPROTO) {
 			r->stats.fill_failures++;
-			LOG_WARN("full refresh failed: %s",
+			LOG_WARN_RL(30000, "full refresh failed: %s",
 				 err ? strerror(-err) : sa_status_str((uint16_t)(status << 8)));
 		}
 		fill_finish(r, ret == -EPROTO ? sa_status_errno(status) : ret, 0);
 		return;
 	}
 	r->stats.last_fill_ms = loop_now_ms() - r->fill_started_ms;
+	r->stats.last_fill_at_ms = loop_now_ms();
 	LOG_INFO("generation %u: %zu paths from one GetTable in %llu ms, %llu stale removed",
 		 r->stats.generation, n, (unsigned long long)r->stats.last_fill_ms,
 		 (unsigned long long)r->stats.last_fill_swept);

@@ -54,6 +54,7 @@ struct resolver_stats {
 	uint64_t stale_answers;    /* answers a later trap made stale: not cached */
 	uint64_t prefetch_tuples, prefetch_records, prefetch_failures; /* records: summed over fills */
 	uint64_t last_sa_ok_ms;    /* loop clock of the last SA answer, 0 if none */
+	uint64_t last_fill_at_ms;  /* loop clock of the last fill's end, 0 if none */
 	uint32_t generation;
 	bool filling;
 };

@@ -75,8 +75,10 @@ struct sa_client {
 	void *on_recover_arg;
 };
 
-static enum sa_stat method_stat(uint8_t method)
+static enum sa_stat method_stat(uint8_t method, uint16_t attr_id)
 {
+	if (attr_id == UMAD_ATTR_INFORM_INFO)
+		return SA_STAT_INFORM;
 	switch (method) {
 	case UMAD_METHOD_GET: return SA_STAT_GET;
 	case UMAD_SA_METHOD_GET_TABLE: return SA_STAT_GET_TABLE;
@@ -88,7 +90,8 @@ static enum sa_stat method_stat(uint8_t method)
 
 const char *sa_stat_name(enum sa_stat s)
 {
-	static const char *const names[] = { "get", "get_table", "set", "delete", "other" };
+	static const char *const names[] = { "get", "get_table", "set", "delete", "inform_info",
+					     "other" };
 
 	return s < SA_STAT_METHODS ? names[s] : "?";
 }
@@ -161,8 +164,8 @@ static void attempt_failed(struct sa_client *c, struct sa_query *q)
 	if (c->on_timeout)
 		c->on_timeout(c->on_timeout_arg);
 	if (q->attempt > c->opts.retries) {
-		LOG_WARN("SA %s attr 0x%04x: no answer after %u attempts",
-			 sa_method_str(q->method), q->attr_id, q->attempt);
+		LOG_WARN_RL(30000, "SA %s %s: no answer after %u attempts",
+			    sa_method_str(q->method), sa_attr_str(q->attr_id), q->attempt);
 		finish(c, q, -ETIMEDOUT, 0, NULL, 0);
 		return;
 	}
@@ -524,7 +527,10 @@ int64_t sa_client_send(struct sa_client *c, const struct sa_request *req, sa_don
 		if (credit_free(c, prio) && !loop_timer_pending(&c->budget_timer))
 			loop_timer_start(c->loop, &c->budget_timer, 0, budget_tick, c);
 	}
-	c->stats.sent[method_stat(req->method)]++;
+	c->stats.sent[method_stat(req->method, req->attr_id)]++;
+	LOG_DEBUG("SA %s %s to LID %u: query %llu", sa_method_str(req->method),
+		  sa_attr_str(req->attr_id), req->dlid ? req->dlid : c->port->sm_lid,
+		  (unsigned long long)q->id);
 	return (int64_t)q->id;
 }
 
@@ -576,9 +582,9 @@ void sa_client_stats_json(const struct sa_client *c, struct json *j)
 	json_u64(j, "sa_retries", st.retries);
 	json_u64(j, "sa_timeouts", st.timeouts);
 	json_u64(j, "sa_failures", st.failures);
-	json_u64(j, "sa_outstanding", st.outstanding_now);
-	json_u64(j, "sa_queued", st.queued_now);
-	json_u64(j, "sa_queued_background", st.queued_background_now);
+	json_gauge(j, "sa_outstanding", st.outstanding_now);
+	json_gauge(j, "sa_queued", st.queued_now);
+	json_gauge(j, "sa_queued_background", st.queued_background_now);
 	json_u64(j, "sa_budget_waits", st.budget_waits);
 	json_u64(j, "sa_recoveries", st.recoveries);
 }
@@ -593,4 +599,16 @@ void sa_client_on_recover(struct sa_client *c, void (*fn)(void *arg, bool was_do
 {
 	c->on_recover = fn;
 	c->on_recover_arg = arg;
+}
+
+void sa_client_set_timing(struct sa_client *c, unsigned timeout_ms, unsigned retries,
+			  unsigned backoff_max_ms)
+{
+	if (timeout_ms)
+		c->opts.timeout_ms = timeout_ms;
+	c->opts.retries = retries;
+	if (backoff_max_ms)
+		c->opts.backoff_max_ms = backoff_max_ms;
+	if (c->opts.backoff_max_ms < c->opts.timeout_ms)
+		c->opts.backoff_max_ms = c->opts.timeout_ms;
 }

@@ -46,7 +46,9 @@ typedef void (*sa_done_fn)(void *arg, int err, uint8_t sa_status, const unsigned
 			   size_t len);
 
 enum sa_stat {
-	SA_STAT_GET, SA_STAT_GET_TABLE, SA_STAT_SET, SA_STAT_DELETE, SA_STAT_OTHER,
+	SA_STAT_GET, SA_STAT_GET_TABLE, SA_STAT_SET, SA_STAT_DELETE,
+	SA_STAT_INFORM,  /* InformInfo Sets: subscriptions, not PathRecord pushes */
+	SA_STAT_OTHER,
 	SA_STAT_METHODS, /* count of the per-method counters above */
 };
 
@@ -105,5 +107,9 @@ void sa_client_on_timeout(struct sa_client *c, void (*fn)(void *arg), void *arg)
  */
 void sa_client_on_recover(struct sa_client *c, void (*fn)(void *arg, bool was_down), void *arg);
 const char *sa_stat_name(enum sa_stat s);
+
+/* A reload: the next attempts use these (0 keeps a value). */
+void sa_client_set_timing(struct sa_client *c, unsigned timeout_ms, unsigned retries,
+			  unsigned backoff_max_ms);
 
 #endif

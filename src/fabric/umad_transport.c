@@ -157,8 +157,8 @@ int umad_transport_open(const char *ca, int port, bool sa_server, struct mad_tra
 	u->t.smp_agent = -1;
 	ret = umad_get_port(ca && *ca ? ca : NULL, port, &info);
 	if (ret < 0) {
-		LOG_ERR("no usable InfiniBand port%s%s: %s", ca ? " on " : "", ca ? ca : "",
-			strerror(-ret));
+		LOG_ERR("no usable InfiniBand port%s%s: %s", ca && *ca ? " on " : "",
+			ca && *ca ? ca : "", strerror(-ret));
 		goto out_free;
 	}
 	snprintf(u->ca_name, sizeof(u->ca_name), "%s", info.ca_name);

@@ -251,3 +251,24 @@ const char *sa_method_str(uint8_t method)
 	default:				return "UNKNOWN";
 	}
 }
+
+const char *sa_attr_str(uint16_t attr_id)
+{
+	static const struct { uint16_t id; const char *name; } names[] = {
+		{ UMAD_ATTR_CLASS_PORT_INFO, "ClassPortInfo" }, { UMAD_ATTR_NOTICE, "Notice" },
+		{ UMAD_ATTR_INFORM_INFO, "InformInfo" }, { UMAD_SA_ATTR_NODE_REC, "NodeRecord" },
+		{ UMAD_SA_ATTR_PORT_INFO_REC, "PortInfoRecord" },
+		{ UMAD_SA_ATTR_SM_INFO_REC, "SMInfoRecord" },
+		{ UMAD_SA_ATTR_INFORM_INFO_REC, "InformInfoRecord" },
+		{ UMAD_SA_ATTR_LINK_REC, "LinkRecord" }, { UMAD_SA_ATTR_GUID_INFO_REC, "GUIDInfoRecord" },
+		{ UMAD_SA_ATTR_SERVICE_REC, "ServiceRecord" },
+		{ UMAD_SA_ATTR_PKEY_TABLE_REC, "P_KeyTableRecord" },
+		{ UMAD_SA_ATTR_PATH_REC, "PathRecord" }, { UMAD_SA_ATTR_MCMEMBER_REC, "MCMemberRecord" },
+		{ UMAD_SA_ATTR_MULTI_PATH_REC, "MultiPathRecord" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].id == attr_id)
+			return names[i].name;
+	return "another attribute";
+}

@@ -90,5 +90,7 @@ const char *sa_status_str(uint16_t mad_status);
 
 /* "Get", "GetTable", "GetTableResp", "Report", ...; never NULL. */
 const char *sa_method_str(uint8_t method);
+/* "PathRecord", "InformInfo", ...: the attribute's name in the IBA; "another attribute". */
+const char *sa_attr_str(uint16_t attr_id);
 
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # doc.options - every localsad option is documented, and nothing documented is gone:
 # the config options and flags `localsad --help` lists must equal those in localsad.8
-# (CONFIGURATION and OPTIONS sections) and the option rows of docs/configuration.md.
+# (CONFIGURATION and OPTIONS sections) and the option rows of docs/configuration.md; and the
+# options a reload applies ([reload] in --help) must be the list in docs/configuration.md.
 #   options.sh LOCALSAD SRC_DIR
 set -euo pipefail
 bin=$1 src=$2
@@ -19,19 +20,15 @@ sed -n '/^\.SH CONFIGURATION/,/^\.SH /p' "$man" | grep -E '^\.BR? ' | sed 's/^\.
 sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man" | sed 's/\\-/-/g' | grep -o -- '--[a-z][a-z-]*' |
 	sort -u >"$tmp/man.flags"
 sed -n 's/^| `\([a-z][a-z0-9_]*\)` |.*/\1/p' "$ref" | sort -u >"$tmp/ref.opts"
+# What a reload applies: the options --help marks [reload], and the list in docs/configuration.md.
+sed -n '/^config options/,$p' "$tmp/help" | sed -n 's/^  \([a-z][a-z0-9_]*\) .*\[reload\]$/\1/p' | sort -u >"$tmp/help.live"
+sed -n 's/^Applied at reload: //p' "$ref" | grep -o '`[a-z0-9_]*`' | tr -d '`' | sort -u >"$tmp/ref.live"
 
-status=0
-check() {	# check WHAT LIST-A NAME-A LIST-B NAME-B
-	local only_a only_b
-	only_a=$(comm -23 "$2" "$4" | tr '\n' ' ')
-	only_b=$(comm -13 "$2" "$4" | tr '\n' ' ')
-	if [ -n "$only_a" ]; then echo "FAIL: $1 in $3 but not in $5: $only_a"; status=1; fi
-	if [ -n "$only_b" ]; then echo "FAIL: $1 in $5 but not in $3: $only_b"; status=1; fi
-	[ -n "$only_a$only_b" ] || echo "ok: $1 of $3 and $5 agree ($(wc -l <"$2"))"
-}
+. "$(dirname "$0")/compare.sh"
 check "config options" "$tmp/help.opts" "localsad --help" "$tmp/man.opts" "localsad.8"
 check "config options" "$tmp/help.opts" "localsad --help" "$tmp/ref.opts" "docs/configuration.md"
 check "flags" "$tmp/help.flags" "localsad --help" "$tmp/man.flags" "localsad.8"
+check "options applied at reload" "$tmp/help.live" "localsad --help" "$tmp/ref.live" "docs/configuration.md"
 [ "$(wc -l <"$tmp/help.opts")" -gt 20 ] || { echo "FAIL: too few options parsed from --help"; status=1; }
 [ $status = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
 exit $status

@@ -2,7 +2,8 @@
 # install.prefix - localsa installed to a temporary prefix works from there:
 #  - a C program builds against the installed liblocalsa with pkg-config alone (no
 #    --define-variable: the .pc file finds its prefix from where it lies);
-#  - the installed CLI runs without LD_LIBRARY_PATH (its RPATH is relative to itself);
+#  - the installed CLI runs without LD_LIBRARY_PATH (its RPATH is relative to itself):
+#    `localsa --version` prints the version of the build;
 #  - the installed units name the installed paths and pass `systemd-analyze verify`, in both
 #    setups (beside ibacm: localsad.service; instead of ibacm: + the socket unit and drop-in).
 #   install.sh BUILD_DIR
@@ -35,11 +36,16 @@ else
 	fail "cannot build against the installed library with: $flags"
 fi
 
-if env -u LD_LIBRARY_PATH "$prefix/bin/localsa" --help >/dev/null 2>&1; then
-	ok "the installed localsa runs without LD_LIBRARY_PATH"
+want=$(sed -n 's/^project(localsa VERSION \([0-9.]*\).*/\1/p' "$(dirname "$0")/../../CMakeLists.txt")
+got=$(env -u LD_LIBRARY_PATH "$prefix/bin/localsa" --version 2>&1 | head -1 || true)
+if [ "$got" = "localsa $want" ]; then
+	ok "the installed localsa --version runs without LD_LIBRARY_PATH: $got"
 else
-	fail "the installed localsa does not run: $(env -u LD_LIBRARY_PATH "$prefix/bin/localsa" --help 2>&1 | head -1)"
+	fail "the installed localsa --version: want 'localsa $want', got '$got'"
 fi
+grep -q '^Type=notify$' "$(find "$prefix" -name localsad.service | head -1)" ||
+	fail "localsad.service is not Type=notify"
+
 
 unit=$(find "$prefix" -name localsad.service | head -1)
 grep -q "^ExecStart=$prefix/sbin/localsad " "$unit" || fail "ExecStart does not name the installed localsad: $(grep ExecStart "$unit")"

@@ -38,7 +38,7 @@ sleep 10
 for n in "${NODES[@]}"; do
 	expect_eq "$n: PathRecord queries 10 s after the ReLink" $((before[$n] + 1)) "$(pr_queries "$n")"
 	expect_eq "$n: trap fetches" 1 "$(stat "$n" trap_fetches)"
-	expect_eq "$n: no full fetch scheduled" -1 "$(stat "$n" full_fetch_in_ms)"
+	expect_eq "$n: no full fetch scheduled" false "$(stat "$n" full_fetch_scheduled)"
 done
 differ=0
 for n in "${NODES[@]}"; do

@@ -137,7 +137,7 @@ expect_eq "ACM RESOLVE, non-member P_Key" "ACM status 3" \
 	"$("$ACMPATH" -S "$D/Hca3/acm.sock" --dgid "$hca1" --pkey 0x8002 || true)"
 # ... while the member gets its path on that partition.
 out=$("$CLI" -s "$(sock Hca1)" path --dgid "$hca2" --pkey 0x8002 --format json)
-[[ $out == *'"sl":7,'* ]] && pass "Hca1 -> Hca2 with P_Key 0x8002: SL 7" || fail "Hca1 -> Hca2 with P_Key 0x8002: SL 7 expected: $out"
+[[ $out == *'"sl": 7,'* ]] && pass "Hca1 -> Hca2 with P_Key 0x8002: SL 7" || fail "Hca1 -> Hca2 with P_Key 0x8002: SL 7 expected: $out"
 
 # --- whole tables: prefetched ones answered locally, others relayed ----------------------
 relayed=$(stat Hca1 relayed)

@@ -83,8 +83,55 @@ static void test_misuse(void)
 	strbuf_free(&sb);
 }
 
+/* The same calls as Prometheus text: counters, gauges, units in seconds, labels of the info
+ * gauge, arrays and nulls left out. */
+static void test_prometheus(void)
+{
+	struct strbuf sb;
+	struct json j;
+
+	strbuf_init(&sb, 0);
+	json_init_prometheus(&j, &sb, "localsa_");
+	json_object_begin(&j, NULL);
+	json_str(&j, "version", "0.1\"x");
+	json_u64(&j, "cache_hits", 3);
+	json_gauge(&j, "entries", 6);
+	json_gauge(&j, "uptime_s", 12);
+	json_gauge(&j, "last_fill_ms", 1500);
+	json_bool(&j, "refreshing", true);
+	json_object_begin(&j, "sa_queries");
+	json_u64(&j, "get-table", 2);
+	json_object_begin(&j, "deep");
+	json_gauge(&j, "x_us", 250);
+	json_object_end(&j);
+	json_object_end(&j);
+	json_array_begin(&j, "ports");
+	json_object_begin(&j, NULL);
+	json_u64(&j, "lid", 5);
+	json_object_end(&j);
+	json_array_end(&j);
+	json_null(&j, "z");
+	json_str(&j, "role", "standalone");
+	json_object_end(&j);
+	CHECK_INT(0, json_finish(&j));
+	strbuf_append(&sb, "", 1);
+	CHECK_STR("# TYPE localsa_cache_hits_total counter\nlocalsa_cache_hits_total 3\n"
+		  "# TYPE localsa_entries gauge\nlocalsa_entries 6\n"
+		  "# TYPE localsa_uptime_seconds gauge\nlocalsa_uptime_seconds 12\n"
+		  "# TYPE localsa_last_fill_seconds gauge\nlocalsa_last_fill_seconds 1.5\n"
+		  "# TYPE localsa_refreshing gauge\nlocalsa_refreshing 1\n"
+		  "# TYPE localsa_sa_queries_get_table_total counter\n"
+		  "localsa_sa_queries_get_table_total 2\n"
+		  "# TYPE localsa_sa_queries_deep_x_seconds gauge\n"
+		  "localsa_sa_queries_deep_x_seconds 0.00025\n"
+		  "# TYPE localsa_info gauge\n"
+		  "localsa_info{version=\"0.1\\\"x\",role=\"standalone\"} 1\n", sb.buf);
+	strbuf_free(&sb);
+}
+
 int main(void)
 {
+	test_prometheus();
 	test_shapes();
 	test_escapes();
 	test_misuse();

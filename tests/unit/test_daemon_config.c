@@ -130,8 +130,72 @@ static void test_long_line(void)
 	CHECK_INT(1, found[0].line);
 }
 
+/* A reload's view: which options changed, with their values as text, and whether a running
+ * daemon may apply them (log_level may, ca may not); the SM_Key's value never shows. */
+struct change {
+	char names[512];
+	unsigned live, restart;
+};
+
+static void note_change(void *arg, const char *name, const char *old_value,
+			const char *new_value, bool live)
+{
+	struct change *c = arg;
+	size_t len = strlen(c->names);
+
+	snprintf(c->names + len, sizeof(c->names) - len, "%s%s:%s>%s", len ? " " : "", name,
+		 old_value, new_value);
+	if (live)
+		c->live++;
+	else
+		c->restart++;
+}
+
+static void test_diff(void)
+{
+	struct config a, b;
+	struct change ch = { "", 0, 0 };
+	char msg[128];
+
+	config_defaults(&a);
+	config_defaults(&b);
+	CHECK_INT(0, config_diff(&a, &b, note_change, &ch));
+	CHECK_INT(0, config_set(&b, "log_level", "3", msg, sizeof(msg)));
+	CHECK_INT(0, config_set(&b, "ca", "mlx5_1", msg, sizeof(msg)));
+	CHECK_INT(0, config_set(&b, "sa_sm_key", "0x1234", msg, sizeof(msg)));
+	CHECK_INT(0, config_set(&b, "prefetch_pkeys", "0x8001", msg, sizeof(msg)));
+	CHECK_INT(4, config_diff(&a, &b, note_change, &ch));
+	CHECK_STR("ca:>mlx5_1 log_level:info>debug sa_sm_key:none>(set) "
+		  "prefetch_pkeys:none>0x8001", ch.names);
+	CHECK_INT(2, ch.live);
+	CHECK_INT(2, ch.restart);
+	CHECK_INT(0, config_copy_option(&a, &b, "log_level"));
+	CHECK_INT(LOG_LVL_DEBUG, a.log_level);
+	CHECK_INT(-ENOENT, config_copy_option(&a, &b, "nonsense"));
+}
+
+/* Reads are open by default; a group may be named or numbered. */
+static void test_permissions(void)
+{
+	struct config c;
+	char msg[128];
+
+	config_defaults(&c);
+	CHECK_INT(0666, c.socket_mode);
+	CHECK_INT((gid_t)-1, c.socket_group);
+	CHECK_INT(0, config_set(&c, "socket_group", "root", msg, sizeof(msg)));
+	CHECK_INT(0, c.socket_group);
+	CHECK_INT(0, config_set(&c, "socket_group", "4242", msg, sizeof(msg)));
+	CHECK_INT(4242, c.socket_group);
+	CHECK_INT(-EINVAL, config_set(&c, "socket_group", "no-such-group-here", msg, sizeof(msg)));
+	CHECK_INT(0, config_set(&c, "socket_group", "", msg, sizeof(msg)));
+	CHECK_INT((gid_t)-1, c.socket_group);
+}
+
 int main(void)
 {
+	test_diff();
+	test_permissions();
 	char cmd[64];
 	int ret;
 

@@ -212,12 +212,16 @@ static void test_sm_change(struct loop *loop)
 	CHECK_INT(2, sent_to(&e, 0, UMAD_METHOD_SET, UMAD_ATTR_INFORM_INFO, SCRIPT_SM_LID));
 	CHECK_INT(1, tables(&e, 0, true));
 	script_run(loop, 25);	/* polled: the same SM, nothing to do */
+	for (int i = 0; i < 400 && !e.filled; i++)
+		script_run(loop, 5);
 	CHECK_INT(1, e.filled);
 	CHECK_INT(0, e.filled_err);
 
 	e.sm_lid = 7;
 	mark = e.s.n_sent;
-	script_run(loop, 25);
+	for (int i = 0; i < 400 && e.port->sm_lid != 7; i++)	/* polled every 10 ms */
+		script_run(loop, 5);
+	script_run(loop, 5);
 	CHECK_INT(7, e.port->sm_lid);
 	/* Subscribed again at the new SM, and one full refresh from it (no spread configured). */
 	CHECK_INT(2, sent_to(&e, mark, UMAD_METHOD_SET, UMAD_ATTR_INFORM_INFO, 7));
@@ -453,7 +457,8 @@ static void test_spread(struct loop *loop)
 	}
 	load_table(&e, 1, 10);
 	stats(&e, js, sizeof(js));
-	CHECK(strstr(js, "\"full_fetch_in_ms\": -1, \"spread_window_ms\": 100, ") != NULL);
+	CHECK(strstr(js, "\"full_fetch_scheduled\": false, \"full_fetch_in_ms\": 0, "
+			 "\"spread_window_ms\": 100, ") != NULL);
 	t0 = loop_now_ms();
 	mark = e.s.n_sent;
 	delay = freshness_refresh(e.f);
@@ -679,7 +684,8 @@ static void test_stats_json(struct loop *loop)
 		  "\"sm_changes\": 0, \"full_fetches\": {\"start\": 0, \"periodic\": 0, "
 		  "\"sm_move\": 0, \"sa_recovered\": 0, \"operator\": 0, \"trap_overflow\": 0, "
 		  "\"fallback\": 0}, \"full_fetch_retries\": 0, \"full_fetches_joined\": 0, "
-		  "\"full_fetch_in_ms\": -1, \"spread_window_ms\": 0, \"trap_fetches\": 0, "
+		  "\"full_fetch_scheduled\": false, \"full_fetch_in_ms\": 0, "
+		  "\"spread_window_ms\": 0, \"trap_fetches\": 0, "
 		  "\"trap_repeats\": 0, \"trap_resent\": 0, \"trap_deferred\": 0, "
 		  "\"trap_overflows\": 0", js);
 	env_down(&e);

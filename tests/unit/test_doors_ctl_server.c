@@ -22,7 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/loop.h"
+#include "wire/ctl_proto.h"
 #include "check.h"
 #include "doors/ctl_server.h"
 #include "fabric/mad_port.h"
@@ -113,6 +115,20 @@ struct rig {
 	char dir[32], path[128];
 };
 
+static void status_members(void *arg, struct json *j)
+{
+	json_str(j, "who", arg);
+}
+
+/* The daemon's reload, scripted: it names what it applied and what waits for a restart. */
+static int scripted_reload(void *arg, struct ctl_reload_result *r)
+{
+	(void)arg;
+	snprintf(r->applied, sizeof(r->applied), "log_level,refresh_interval_s");
+	snprintf(r->restart, sizeof(r->restart), "ca");
+	return 0;
+}
+
 static void rig_up(struct rig *g, uint32_t max_entries, mode_t mode, unsigned max_clients,
 		   unsigned idle_ms, uint32_t new_tuples, uint32_t new_tuples_per_s)
 {
@@ -120,7 +136,9 @@ static void rig_up(struct rig *g, uint32_t max_entries, mode_t mode, unsigned ma
 	struct resolver_opts ro = { 1000, 0, max_entries, 1000 };
 	struct ctl_server_opts co = { .mode = mode, .max_clients = max_clients, .idle_ms = idle_ms,
 				      .new_tuples = new_tuples,
-				      .new_tuples_per_s = new_tuples_per_s };
+				      .new_tuples_per_s = new_tuples_per_s,
+				      .status = status_members, .reload = scripted_reload,
+				      .extra_arg = "the rig" };
 
 	memset(g, 0, sizeof(*g));
 	script_init(&g->script);
@@ -230,8 +248,7 @@ static struct reader *client(struct rig *g, char g2[64])
 
 static void test_tuple_flood(void)
 {
-	struct ibv_path_record rec = rec_of(5, 5, 0, 1);
-	char req[8192], line[256], hex[2 * PR_LEN + 1], g2[64];
+	char req[8192], line[256], g2[64];
 	struct reader *r;
 	struct rig rig;
 
@@ -247,11 +264,15 @@ static void test_tuple_flood(void)
 	}
 	/* the last of them failed as the dead SA makes them fail, not for want of a tuple */
 	CHECK(!strstr(nth_line(r->buf, 99, line, sizeof(line)), "No space"));
-	/* and a new tuple can still be made: `add` with an SGID never seen */
-	rec.sgid = gid_of(0x777);
-	for (size_t i = 0; i < PR_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", ((unsigned char *)&rec)[i]);
-	snprintf(req, sizeof(req), "add rec=%s\n", hex);
+	/* and a new tuple can still be made (`add` took one: it now wants an SGID of ours, whose
+	 * tuple exists, so the store is asked directly) */
+	{
+		struct pr_request nreq = { .sgid = gid_of(0x777), .has = PR_REQ_SGID };
+		uint16_t id;
+
+		CHECK_INT(0, pr_store_tuple(resolver_store(rig.res), &nreq, true, &id));
+	}
+	snprintf(req, sizeof(req), "flush\n");
 	exchange(rig.loop, r, req, 1);
 	CHECK_STR("OK 0", nth_line(r->buf, 0, line, sizeof(line)));
 	close(r->fd);
@@ -411,8 +432,136 @@ static void test_root_slot(void)
 	rig_down(&rig);
 }
 
+/* --- issue 17: dump in the SA's order, its filters, add's checks, status, reload, stats --- */
+
+/* The DGIDs of a dump's lines, in order, as one string of guids ("5,3,9"). */
+static void dump_guids(const char *buf, char *out, size_t cap)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (const char *l = strchr(buf, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
+		struct ibv_path_record rec;
+		char line[512];
+		size_t meta;
+
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(l + 1, "\n"), l + 1);
+		if (ctl_dump_decode(line, &rec, &meta) < 0)
+			break;
+		len += (size_t)snprintf(out + len, cap - len, "%s%llu", len ? "," : "",
+					(unsigned long long)be64toh(rec.dgid.global.interface_id));
+	}
+}
+
+static void test_dump_order(void)
+{
+	/* the SA's order of a table is not the DGID's, nor the hash's */
+	static const uint64_t order[] = { 9, 3, 7, 2, 8, 4, 6, 5 };
+	struct ibv_path_record recs[8];
+	struct reader *r;
+	char g2[64], guids[256], req[256];
+	struct rig rig;
+
+	rig_up(&rig, 1000, 0600, 8, 0, 0, 0);
+	for (size_t i = 0; i < 8; i++)
+		recs[i] = rec_of(order[i], (uint16_t)(10 + i), 0, (uint32_t)i);
+	CHECK_INT(0, resolver_load_table(rig.res, recs, 8));
+	r = client(&rig, g2);
+	exchange(rig.loop, r, "dump\n", 9);
+	dump_guids(r->buf, guids, sizeof(guids));
+	CHECK_STR("9,3,7,2,8,4,6,5", guids);
+	/* filters: one destination, a source, a tuple; a bad one is named */
+	snprintf(req, sizeof(req), "dump dgid=%s\n", g2);
+	exchange(rig.loop, r, req, 2);
+	dump_guids(r->buf, guids, sizeof(guids));
+	CHECK_STR("2", guids);
+	exchange(rig.loop, r, "dump source=cli\n", 1);
+	CHECK_STR("OK 0\n", r->buf);
+	exchange(rig.loop, r, "dump tuple=0 source=sa\n", 9);
+	CHECK_INT(9, count_lines(r->buf, r->len));
+	exchange(rig.loop, r, "dump source=disk\n", 1);
+	CHECK(!strncmp(r->buf, "ERR EINVAL source: 'disk'", 25));
+	close(r->fd);
+	free(r);
+	rig_down(&rig);
+}
+
+/* add refuses what no consumer could use: the record of 128 zero digits was cached as a path to
+ * DGID :: with DLID 0. */
+static void test_add_checks(void)
+{
+	struct ibv_path_record good = rec_of(7, 7, 0, 1), bad;
+	char hex[CTL_RECORD_HEX + 1], req[256], g2[64];
+	struct reader *r;
+	struct rig rig;
+
+	rig_up(&rig, 1000, 0600, 8, 0, 0, 0);
+	r = client(&rig, g2);
+	memset(&bad, 0, sizeof(bad));
+	ctl_hex_encode(&bad, sizeof(bad), hex);
+	snprintf(req, sizeof(req), "add rec=%s\n", hex);
+	exchange(rig.loop, r, req, 1);
+	CHECK(!strncmp(r->buf, "ERR EINVAL not added: the record has no DGID", 44));
+	bad = good;
+	bad.mtu = 0x80 | 7;
+	ctl_hex_encode(&bad, sizeof(bad), hex);
+	snprintf(req, sizeof(req), "add rec=%s\n", hex);
+	exchange(rig.loop, r, req, 1);
+	CHECK(!strncmp(r->buf, "ERR EINVAL not added: MTU code 7", 32));
+	bad = good;
+	bad.sgid = gid_of(55);	/* not the port's */
+	ctl_hex_encode(&bad, sizeof(bad), hex);
+	snprintf(req, sizeof(req), "add rec=%s\n", hex);
+	exchange(rig.loop, r, req, 1);
+	CHECK(!strncmp(r->buf, "ERR EINVAL not added: its SGID", 30));
+	ctl_hex_encode(&good, sizeof(good), hex);
+	snprintf(req, sizeof(req), "add rec=%s\ndump source=cli\n", hex);
+	exchange(rig.loop, r, req, 3);
+	CHECK_STR("OK 0", nth_line(r->buf, 0, req, sizeof(req)));
+	CHECK_STR("OK 1", nth_line(r->buf, 1, req, sizeof(req)));
+	close(r->fd);
+	free(r);
+	rig_down(&rig);
+}
+
+static void test_status_reload_stats(void)
+{
+	char line[512], g2[64];
+	struct reader *r;
+	struct rig rig;
+	unsigned n;
+
+	rig_up(&rig, 1000, 0600, 8, 0, 0, 0);
+	r = client(&rig, g2);
+	exchange(rig.loop, r, "status\n", 2);
+	CHECK_STR("OK 1", nth_line(r->buf, 0, line, sizeof(line)));
+	CHECK_STR("{\"who\": \"the rig\"}", nth_line(r->buf, 1, line, sizeof(line)));
+	exchange(rig.loop, r, "reload\n", 2);
+	CHECK_STR("applied=log_level,refresh_interval_s restart=ca",
+		  nth_line(r->buf, 1, line, sizeof(line)));
+	exchange(rig.loop, r, "reload now=1\n", 1);
+	CHECK(!strncmp(r->buf, "ERR EINVAL", 10));
+	/* Prometheus text: "OK n" and n lines, TYPE lines before their samples, the operator's
+	 * reload counted */
+	exchange(rig.loop, r, "stats format=prometheus\n", 1);
+	CHECK(sscanf(r->buf, "OK %u", &n) == 1 && n > 20);
+	exchange(rig.loop, r, "stats format=prometheus\n", n + 1);
+	CHECK_INT(n + 1, count_lines(r->buf, r->len));
+	CHECK(strstr(r->buf, "\n# TYPE localsa_cache_hits_total counter\nlocalsa_cache_hits_total 0\n"));
+	CHECK(strstr(r->buf, "\nlocalsa_operator_reloads_total 1\n"));
+	CHECK(strstr(r->buf, "\n# TYPE localsa_entries gauge\n"));
+	exchange(rig.loop, r, "stats format=xml\n", 1);
+	CHECK(!strncmp(r->buf, "ERR EINVAL stats takes", 22));
+	close(r->fd);
+	free(r);
+	rig_down(&rig);
+}
+
 int main(void)
 {
+	test_dump_order();
+	test_add_checks();
+	test_status_reload_stats();
 	test_pipelined();
 	test_tuple_quota();
 	test_tuple_flood();

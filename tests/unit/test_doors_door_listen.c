@@ -183,6 +183,35 @@ static void test_tcp(void)
 	close(fd);
 }
 
+/* The socket's directory is made when missing (/run/localsa outside systemd), with its mode;
+ * one that exists is left alone. */
+static void test_make_dir(void)
+{
+	char sock[256], sub[128];
+	struct stat st;
+
+	snprintf(sub, sizeof(sub), "%s/run/localsa", dir);
+	snprintf(sock, sizeof(sock), "%s/localsa.sock", sub);
+	CHECK_INT(0, door_listen_make_dir(sock, 0755, (gid_t)-1));
+	CHECK_INT(0, stat(sub, &st));
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT(0755, st.st_mode & 07777);
+	chmod(sub, 0700);
+	CHECK_INT(0, door_listen_make_dir(sock, 0755, (gid_t)-1));
+	CHECK_INT(0, stat(sub, &st));
+	CHECK_INT(0700, st.st_mode & 07777);
+	/* a file in the way is an error, not a directory */
+	snprintf(sock, sizeof(sock), "%s/file/x/y.sock", dir);
+	snprintf(sub, sizeof(sub), "%s/file", dir);
+	close(open(sub, O_CREAT | O_WRONLY, 0600));
+	CHECK_INT(-ENOTDIR, door_listen_make_dir(sock, 0755, (gid_t)-1));
+	unlink(sub);
+	snprintf(sub, sizeof(sub), "%s/run/localsa", dir);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/run", dir);
+	rmdir(sub);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/lsa-door-listen.XXXXXX");
@@ -195,6 +224,7 @@ int main(void)
 	test_socket_activation();
 	test_no_mode_window();
 	test_tcp();
+	test_make_dir();
 	CHECK_INT(0, rmdir(dir));	/* every file removed */
 	return CHECK_DONE();
 }

@@ -176,8 +176,8 @@ static void test_credits(struct loop *loop)
 	sa_client_stats_json(e.sa, &j);
 	strbuf_append(&sb, "", 1);
 	CHECK_STR("\"sa_queries\": {\"get\": 6, \"get_table\": 0, \"set\": 0, \"delete\": 0, "
-		  "\"other\": 0}, \"sa_attempts\": 6, \"sa_retries\": 0, \"sa_timeouts\": 0, "
-		  "\"sa_failures\": 0, \"sa_outstanding\": 0, \"sa_queued\": 0, "
+		  "\"inform_info\": 0, \"other\": 0}, \"sa_attempts\": 6, \"sa_retries\": 0, "
+		  "\"sa_timeouts\": 0, \"sa_failures\": 0, \"sa_outstanding\": 0, \"sa_queued\": 0, "
 		  "\"sa_queued_background\": 0, \"sa_budget_waits\": 0, \"sa_recoveries\": 0", sb.buf);
 	strbuf_free(&sb);
 	env_down(&e);
