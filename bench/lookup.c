@@ -9,6 +9,9 @@
  *   control    localsa_resolve on a handle without snapshot: one control-socket round trip
  *   sa_door    a Get PathRecord (SGID, DGID) MAD to the daemon's own LID, through the simulator
  *   sa_direct  the same Get to the SM's LID: OpenSM answers, through the simulator
+ *   netlink    a RESOLVE as the kernel's ib_sa sends it to the daemon's netlink door, through
+ *              the lab's NETLINK_RDMA (the shim's rendezvous, as lsa_nlkernel), the answer
+ *              judged as the kernel judges it
  * Each lookup is timed alone with the cycle counter; a door runs for at most --count lookups
  * and --seconds seconds. Prints one key=value line per door:
  *   door= n= errors= p50_ns= p99_ns= mean_ns= ops_per_s=
@@ -18,7 +21,8 @@
  *   warm_ms=  then checks that every node of the list resolves through the control socket.
  *
  * usage: bench_lookup --nodes FILE --socket CTL [--acm SOCK] [--mad] [--count N]
- *                     [--mad-count N] [--seconds S] [--doors shm,acm,control,sa_door,sa_direct]
+ *                     [--mad-count N] [--seconds S] [--nl-device CA]
+ *                     [--doors shm,acm,control,sa_door,sa_direct,netlink]
  *        bench_lookup warm --nodes FILE --socket CTL [--repeat R]
  */
 #include <endian.h>
@@ -39,7 +43,10 @@
 #include "bench_util.h"
 #include "lab_mad.h"
 #include "localsa.h"
+#include "nlk_transport.h"
+#include "shim_netlink.h"
 #include "wire/ctl_proto.h"
+#include "wire/nl_ls.h"
 #include "wire/path_rec.h"
 
 enum { IO_TIMEOUT_S = 10, MAD_TIMEOUT_MS = 2000 };
@@ -229,6 +236,79 @@ static int mad_lookup(struct ctx *c, void *door, size_t idx)
 	return 0;
 }
 
+/* --- the kernel's netlink door, through the lab's NETLINK_RDMA --- */
+
+struct nl_door_bench {
+	struct nlk_transport t;
+	struct nl_ls_resolve req;	/* the next request: seq and DGID set per lookup */
+	bool done;
+	int ret;
+};
+
+/* The answer to the request in flight (anything else: an ack, a stale answer, is skipped). */
+static void nl_taken(void *arg, unsigned listener, const uint8_t *buf, size_t len)
+{
+	struct nl_door_bench *b = arg;
+	struct nl_ls_taken t;
+	struct nlmsghdr h;
+	int r;
+
+	(void)listener;
+	if (len < sizeof(h))
+		return;
+	memcpy(&h, buf, sizeof(h));
+	if (h.nlmsg_type != RDMA_NL_GET_TYPE(RDMA_NL_LS, RDMA_NL_LS_OP_RESOLVE) ||
+	    h.nlmsg_seq != b->req.seq)
+		return;
+	b->done = true;
+	r = nl_ls_answer_judge(buf, len, b->req.path_use, NL_LS_KERNEL_MULTI, &t);
+	b->ret = r ? r : memcmp(&t.recs[t.chosen].dgid, &b->req.dgid, sizeof(b->req.dgid)) ?
+		-ENODATA : 0;
+}
+
+static int nl_lookup(struct ctx *c, void *door, size_t idx)
+{
+	struct nl_door_bench *b = door;
+	uint8_t buf[NL_LS_RESOLVE_MAX];
+	int len;
+
+	b->req.seq++;
+	b->req.dgid = bench_node_gid(c->prefix, c->nodes[idx].guid);
+	len = nl_ls_resolve_encode(buf, sizeof(buf), &b->req);
+	if (len < 0 || !nlk_transport_multicast(&b->t, buf, (size_t)len))
+		return -ENOTCONN;
+	for (b->done = false; !b->done;) {
+		int n = nlk_transport_poll(&b->t, MAD_TIMEOUT_MS, nl_taken, b);
+
+		if (n <= 0)
+			return n < 0 ? n : -ETIMEDOUT;
+	}
+	return b->ret;
+}
+
+/* The node's listeners (LSA_SHIM_NETLINK_DIR, set by tools/lab exec); -ENOTCONN: none. */
+static int nl_open(struct ctx *c, const char *device, struct nl_door_bench *b)
+{
+	const char *dir = getenv(SHIM_NL_DIR_ENV);
+	int r;
+
+	memset(b, 0, sizeof(*b));
+	if (!dir || (r = nlk_transport_open(&b->t, dir)) < 0)
+		return dir ? r : -ENOENT;
+	if (!nlk_transport_scan(&b->t, bench_now_ns() / 1000, true)) {
+		nlk_transport_close(&b->t);
+		return -ENOTCONN;
+	}
+	/* rdma_cm's query on a 6.1 kernel: DGID and SGID, reversible (ALL) */
+	snprintf(b->req.device_name, sizeof(b->req.device_name), "%s", device);
+	b->req.port_num = 1;
+	b->req.path_use = nl_ls_kernel_path_use(NL_LS_KERNEL_MULTI, true);
+	b->req.has = NL_LS_HAS_DGID | NL_LS_HAS_SGID;
+	b->req.sgid = c->own_gid;
+	b->req.seq = (uint32_t)getpid() << 12;
+	return 0;
+}
+
 /* --- warm: refresh wait=1 over the control socket --- */
 
 /* `refresh wait=1`, timed; line gets the reply's last line ("records=..." or the ERR line). */
@@ -304,7 +384,8 @@ static bool door_on(const char *list, const char *name)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_lookup [warm] --nodes FILE --socket CTL [--acm SOCK] "
-		"[--count N] [--mad-count N] [--seconds S] [--doors LIST] [--repeat R]\n");
+		"[--count N] [--mad-count N] [--seconds S] [--doors LIST] [--repeat R] "
+		"[--nl-device CA]\n");
 	exit(2);
 }
 
@@ -315,11 +396,13 @@ int main(int argc, char **argv)
 		{ "acm", required_argument, NULL, 'a' }, { "count", required_argument, NULL, 'c' },
 		{ "mad-count", required_argument, NULL, 'm' },
 		{ "seconds", required_argument, NULL, 't' }, { "doors", required_argument, NULL, 'd' },
-		{ "repeat", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
+		{ "repeat", required_argument, NULL, 'r' },
+		{ "nl-device", required_argument, NULL, 'D' }, { NULL, 0, NULL, 0 },
 	};
 	struct ctx c = { .rng = 0x9e3779b97f4a7c15ULL, .count = 200000, .mad_count = 2000,
 			 .max_ns = 5000000000ULL };
-	const char *nodes_path = NULL, *doors = "shm,acm,control,sa_door,sa_direct";
+	const char *nodes_path = NULL, *doors = "shm,acm,control,sa_door,sa_direct,netlink";
+	const char *nl_device = "ibsim0";	/* the simulator's CA name */
 	struct bench_node *nodes;
 	struct localsa *h;
 	struct localsa_stats ls;
@@ -342,6 +425,7 @@ int main(int argc, char **argv)
 		case 't': c.max_ns = bench_arg_u64("--seconds", optarg, 3600) * 1000000000ULL; break;
 		case 'd': doors = optarg; break;
 		case 'r': repeat = (unsigned)bench_arg_u64("--repeat", optarg, 1000); break;
+		case 'D': nl_device = optarg; break;
 		default: usage();
 		}
 	}
@@ -352,7 +436,8 @@ int main(int argc, char **argv)
 	c.nodes = nodes;
 	/* The subnet prefix and this port's GID: from the port when a MAD door runs. */
 	c.prefix = htobe64(0xfe80000000000000ULL);
-	if (!warm_mode && (door_on(doors, "sa_door") || door_on(doors, "sa_direct"))) {
+	if (!warm_mode && (door_on(doors, "sa_door") || door_on(doors, "sa_direct") ||
+			   door_on(doors, "netlink"))) {
 		lab_port_open(&c.port, NULL, 0);
 		c.have_port = true;
 		c.prefix = c.port.gid_prefix;
@@ -416,6 +501,17 @@ int main(int argc, char **argv)
 			time_door(&c, "sa_direct", mad_lookup, &d, c.mad_count);
 		}
 		lab_msg_free(&d.m);
+	}
+	if (c.have_port && door_on(doors, "netlink")) {
+		struct nl_door_bench b;
+
+		r = nl_open(&c, nl_device, &b);
+		if (r) {
+			fprintf(stderr, "bench_lookup: no netlink door on this node: %s\n", strerror(-r));
+			return 1;
+		}
+		time_door(&c, "netlink", nl_lookup, &b, c.count / 4 ? c.count / 4 : 1);
+		nlk_transport_close(&b.t);
 	}
 	free(c.samples);
 out:

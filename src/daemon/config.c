@@ -17,7 +17,8 @@
 #include "wire/path_rec.h"
 
 enum opt_type {
-	OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS, OPT_KEY, OPT_ROLE, OPT_LIST, OPT_GROUP
+	OPT_STR, OPT_UINT, OPT_MODE, OPT_LEVEL, OPT_TRAPS, OPT_KEY, OPT_ROLE, OPT_LIST, OPT_GROUP,
+	OPT_ONOFF
 };
 
 enum opt_reload { RESTART, LIVE };	/* what a reload (SIGHUP) does with a new value */
@@ -35,6 +36,7 @@ struct opt {
 #define STR(f) OPT_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0
 #define UINT(f, lo, hi) OPT_UINT, offsetof(struct config, f), sizeof(((struct config *)0)->f), lo, hi
 #define LIST(f, hi) OPT_LIST, offsetof(struct config, f), sizeof(struct config_list), 0, hi
+#define ONOFF(f) OPT_ONOFF, offsetof(struct config, f), sizeof(bool), 0, 1
 
 static const struct opt options[] = {
 	{ "ca", STR(ca), "", "CA name (e.g. mlx5_0); empty: the first CA with an active port",
@@ -146,6 +148,14 @@ static const struct opt options[] = {
 	  "distributor (distributor_gid), LIDs, port GIDs; any: every source", RESTART },
 	{ "distributor_gid", STR(distributor_gid), "none",
 	  "receiver: its distributor's port GID or LID, a push_from source; none", RESTART },
+	{ "netlink", ONOFF(netlink), "on",
+	  "answer the kernel's PathRecord queries (NETLINK_RDMA, RDMA_NL_LS: rdma_cm, IPoIB, SRP) "
+	  "once the cache is filled; needs CAP_NET_ADMIN; off where the kernel has no NETLINK_RDMA",
+	  RESTART },
+	{ "netlink_timeout_ms", UINT(netlink_timeout_ms, 0, 200000), "0",
+	  "how long the kernel waits for the netlink door (SET_TIMEOUT, 100..200000); 0: a miss's "
+	  "worst case, sa_timeout_ms x (sa_retries + 1) + the backoff pauses (6000 by default)",
+	  RESTART },
 };
 
 static const struct opt *find(const char *name)
@@ -265,6 +275,13 @@ bad_list:
 		}
 		c->sa_sm_key = v;
 		c->sa_sm_key_set = true;
+		return 0;
+	case OPT_ONOFF:
+		if (strcmp(value, "on") && strcmp(value, "off")) {
+			snprintf(msg, msglen, "%s: '%s' is not on or off", name, value);
+			return -EINVAL;
+		}
+		*(bool *)field = !strcmp(value, "on");
 		return 0;
 	case OPT_GROUP: {
 		struct group gr, *res = NULL;
@@ -415,6 +432,20 @@ int config_load_file(struct config *c, const char *path, config_diag_fn fn, void
 	return 0;
 }
 
+unsigned config_miss_worst_ms(const struct config *c)
+{
+	uint64_t cap = c->sa_backoff_max_ms > c->sa_timeout_ms ? c->sa_backoff_max_ms : c->sa_timeout_ms;
+	uint64_t ms = (uint64_t)c->sa_timeout_ms * (c->sa_retries + 1);
+
+	/* the pause after attempt k (1..retries): timeout << (k - 1), capped */
+	for (unsigned k = 1; k <= c->sa_retries; k++) {
+		uint64_t pause = (uint64_t)c->sa_timeout_ms << (k - 1 < 16 ? k - 1 : 16);
+
+		ms += pause < cap ? pause : cap;
+	}
+	return ms > UINT32_MAX ? UINT32_MAX : (unsigned)ms;
+}
+
 void config_print_options(FILE *out)
 {
 	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
@@ -449,6 +480,9 @@ static void value_text(const struct config *c, const struct opt *o, char *out, s
 		return;
 	case OPT_LEVEL:
 		snprintf(out, cap, "%s", log_level_name(c->log_level));
+		return;
+	case OPT_ONOFF:
+		snprintf(out, cap, "%s", *(const bool *)field ? "on" : "off");
 		return;
 	case OPT_KEY:
 		if (c->sa_sm_key_set)

@@ -73,6 +73,8 @@ struct config {
 	unsigned start_spread_ms;
 	char push_from[1024];           /* who may write at the SA door */
 	char distributor_gid[64];       /* receiver: its distributor (GID or LID), "none" */
+	bool netlink;                  /* the kernel's netlink door (RDMA_NL_LS) */
+	unsigned netlink_timeout_ms;   /* its SET_TIMEOUT; 0: config_miss_worst_ms() */
 };
 
 void config_defaults(struct config *c);
@@ -93,6 +95,9 @@ int config_set(struct config *c, const char *name, const char *value, char *msg,
 /* Parses distribute_to: *all, or *n GIDs into a malloc'd *gids. */
 int config_targets(const struct config *c, bool *all, union ibv_gid **gids, size_t *n,
 		   char *msg, size_t msglen);
+/* The longest a miss can wait for the SA: sa_retries + 1 attempts of sa_timeout_ms and the
+ * doubling pauses between them (sa_client's backoff), in ms. */
+unsigned config_miss_worst_ms(const struct config *c);
 /* Writes the documented list of options (name, default, meaning; "[reload]" when a reload
  * applies a new value at once). */
 void config_print_options(FILE *out);

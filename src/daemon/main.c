@@ -27,6 +27,7 @@
 #include "doors/acm_server.h"
 #include "doors/ctl_server.h"
 #include "doors/door_listen.h"
+#include "doors/nl_door.h"
 #include "doors/sa_server.h"
 #include "doors/shm_door.h"
 #include "fabric/distributor.h"
@@ -60,6 +61,7 @@ struct daemon {
 	struct push_acl *push_from;   /* who may write at the SA door */
 	struct acm_server *acm;      /* NULL when off or when its socket is taken */
 	struct shm_door *shm;        /* liblocalsa's snapshot; NULL when off or its name is taken */
+	struct nl_door *nl;          /* the kernel's netlink door; NULL when off or no NETLINK_RDMA */
 	struct freshness *fresh;
 	uint64_t started_ms;
 	uint64_t sighups, reloads, reload_failures;
@@ -212,6 +214,8 @@ static void first_fill_done(void *arg, int err, size_t records)
 			 strerror(-err));
 	else
 		LOG_INFO("cache filled: %zu paths", records);
+	if (!err)
+		nl_door_ready(d->nl);	/* else it joins after the first fill that works */
 	mark_ready(d);
 }
 
@@ -235,6 +239,7 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 		return;
 	}
 	LOG_INFO("%s: exiting", strsignal(signo));
+	nl_door_leave(d->nl);	/* first: the kernel must not wait for a daemon that stops */
 	notify("STOPPING=1");
 	if (d->fresh && !d->stopping++)
 		freshness_shutdown(d->fresh, shutdown_done, d); /* unsubscribe first */
@@ -274,6 +279,7 @@ static void extra_stats(void *arg, struct json *j)
 	if (d->sad)
 		sa_server_stats_json(d->sad, j);
 	acm_server_stats_json(d->acm, j);
+	nl_door_stats_json(d->nl, j);
 	shm_door_stats_json(d->shm, j);
 }
 
@@ -350,6 +356,7 @@ static void status_json(void *arg, struct json *j)
 	json_bool(j, "sa", d->sad != NULL);
 	json_bool(j, "acm", d->acm != NULL);
 	json_bool(j, "snapshot", d->shm != NULL);
+	json_bool(j, "netlink", d->nl != NULL);
 	json_object_end(j);
 	json_bool(j, "ready", d->ready);
 	json_u64(j, "reloads", d->reloads);
@@ -367,7 +374,10 @@ static void fabric_changed(void *arg, const char *why)
 
 static void synced(void *arg)
 {
-	mark_ready(arg);
+	struct daemon *d = arg;
+
+	nl_door_ready(d->nl);
+	mark_ready(d);
 }
 
 static void pushed(void *arg, uint16_t slid, size_t records, uint32_t flags)
@@ -382,8 +392,10 @@ static void own_slice(void *arg, const struct ibv_path_record *recs, size_t n)
 {
 	struct daemon *d = arg;
 
-	if (resolver_load_table(d->res, recs, n) == 0)
+	if (resolver_load_table(d->res, recs, n) == 0) {
 		LOG_INFO("own cache filled from the all-pairs table: %zu paths", n);
+		nl_door_ready(d->nl);
+	}
 	mark_ready(d);
 }
 
@@ -668,6 +680,26 @@ static int start_ctl(struct daemon *d)
 		return ret;
 	}
 	return ctl_server_new(d->loop, d->svc, &o, &d->ctl);
+}
+
+/* The kernel's door, where the kernel has NETLINK_RDMA; it joins once the cache can answer. */
+static void start_netlink(struct daemon *d)
+{
+	struct nl_door_opts o = {
+		.timeout_ms = d->cfg.netlink_timeout_ms ? d->cfg.netlink_timeout_ms :
+							  config_miss_worst_ms(&d->cfg),
+		.new_tuples = d->cfg.client_new_tuples,
+		.new_tuples_per_s = d->cfg.client_new_tuples_per_s,
+	};
+	int ret;
+
+	if (!d->cfg.netlink)
+		return;
+	ret = nl_door_new(d->loop, d->svc, &o, &d->nl);
+	if (ret == -EPROTONOSUPPORT)
+		LOG_INFO("no NETLINK_RDMA in this kernel (ib_core not loaded): no netlink door");
+	else if (ret < 0)
+		LOG_ERR("the netlink door is off: %s", strerror(-ret));
 }
 
 enum { OPT_ACM_SOCKET = 0x100, OPT_SHM_NAME, OPT_CHECK_CONFIG };  /* long-only options */
@@ -1031,6 +1063,7 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		goto out_fresh;
 	start_acm(&d);
+	start_netlink(&d);
 	if (d.cfg.role == CONFIG_ROLE_DISTRIBUTOR) {
 		ret = start_distributor(&d);
 		if (ret < 0)
@@ -1054,6 +1087,7 @@ int main(int argc, char **argv)
 out_ctl:
 	loop_timer_stop(d.loop, &d.status_timer);
 	loop_timer_stop(d.loop, &d.watchdog_timer);
+	nl_door_free(d.nl);
 	acm_server_free(d.acm);
 	ctl_server_free(d.ctl);
 out_fresh:

@@ -29,7 +29,8 @@ _Static_assert(sizeof(((struct ib_path_rec_data *)0)->path_rec) == PR_LEN, "a 64
 _Static_assert(sizeof(struct rdma_nla_ls_gid) == 16, "GID attribute is 16 bytes");
 _Static_assert(sizeof(struct ibv_path_record) == PR_LEN, "ibv_path_record is 64 bytes");
 _Static_assert(NL_LS_RESOLVE_MAX == 160, "largest RESOLVE");
-_Static_assert(NL_LS_PATH_ATTR_LEN == NLA_ALIGN(NL_LS_PATH_ATTR_LEN), "path attributes need no padding");
+_Static_assert(NL_LS_PATH_ATTR_LEN == NLA_ALIGN(NL_LS_PATH_ATTR_LEN),
+	       "path attributes need no padding");
 _Static_assert(RDMA_NL_GET_TYPE(RDMA_NL_LS, RDMA_NL_LS_OP_RESOLVE) == 0x1000, "RESOLVE type");
 _Static_assert(NL_LS_GROUP_MASK == 4, "RDMA_NL_GROUP_LS is group 3");
 

@@ -87,7 +87,8 @@ struct nl_ls_resolve {
 	uint32_t seq;
 	char device_name[LS_DEVICE_NAME_MAX];	/* NUL-terminated */
 	uint8_t port_num;
-	uint8_t path_use;		/* LS_RESOLVE_PATH_USE_*; others are answered as GMP, as the kernel reads them */
+	uint8_t path_use;		/* LS_RESOLVE_PATH_USE_*; others are answered as GMP, as
+					 * the kernel reads them */
 	uint8_t has;			/* NL_LS_HAS_* */
 	uint8_t tclass;
 	uint16_t pkey, qos_class;	/* host order, as the kernel sends them; qos_class < 4096 */
@@ -119,7 +120,7 @@ int nl_ls_resolve_decode(const void *msg, size_t len, struct nl_ls_resolve *out)
  * A door turns it into the resolver's request with
  *     struct ibv_path_record q; uint64_t mask; struct pr_request preq;
  *     nl_ls_resolve_to_query(&req, &q, &mask);
- *     pr_request_from_record(&preq, &q, mask);	(fabric/resolver.h; Reversible is ignored)
+ *     pr_request_from_record(&preq, &q, mask);	(cache/pr_store.h; Reversible is ignored)
  */
 void nl_ls_resolve_to_query(const struct nl_ls_resolve *req, struct ibv_path_record *q,
 			    uint64_t *comp_mask);

@@ -5,3 +5,6 @@ target_link_libraries(lab_nl_responder PRIVATE lsa_wire)
 localsa_target_flags(lab_nl_responder)
 
 lab_test(netlink_transport 120 netlink.sh)
+# The daemon's netlink door (src/doors/nl_door.c) asked by the double: the fat tree, the QoS lab.
+lab_test(netlink_door 240 netlink_door.sh)
+lab_test(netlink_qos 180 netlink_qos.sh)

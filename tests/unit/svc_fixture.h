@@ -8,9 +8,12 @@
 #define LOCALSA_TEST_SVC_FIXTURE_H
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/json.h"
+#include "base/strbuf.h"
 #include "cache/pr_store.h"
 #include "fabric/path_service.h"
 #include "pr_fixture.h"
@@ -174,6 +177,39 @@ static inline void fake_fini(struct fake_backend *f)
 {
 	path_service_free(f->svc);
 	pr_store_free(f->store);
+}
+
+/*
+ * A door's counters as `localsa stats` shows them: its *_stats_json() writes into the object
+ * stats_probe_begin() opens; stats_probe_end() gives one number member (true/false: 1/0), or -1.
+ */
+struct stats_probe {
+	struct strbuf sb;
+	struct json j;
+};
+
+static inline struct json *stats_probe_begin(struct stats_probe *p)
+{
+	strbuf_init(&p->sb, 0);
+	json_init(&p->j, &p->sb);
+	json_object_begin(&p->j, NULL);
+	return &p->j;
+}
+
+static inline long long stats_probe_end(struct stats_probe *p, const char *key)
+{
+	char pat[64];
+	const char *at;
+	long long v = -1;
+
+	json_object_end(&p->j);
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	if ((at = strstr(p->sb.buf, pat))) {
+		at += strlen(pat);
+		v = !strncmp(at, "true", 4) ? 1 : !strncmp(at, "false", 5) ? 0 : atoll(at);
+	}
+	strbuf_free(&p->sb);
+	return v;
 }
 
 #endif

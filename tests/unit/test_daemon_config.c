@@ -192,6 +192,44 @@ static void test_permissions(void)
 	CHECK_INT((gid_t)-1, c.socket_group);
 }
 
+/* The netlink door's switch, and the default of its timeout: a miss's worst case. */
+static void test_netlink(void)
+{
+	struct config c;
+	char msg[128];
+
+	config_defaults(&c);
+	CHECK(c.netlink);
+	CHECK_INT(0, c.netlink_timeout_ms);
+	/* 3 attempts of 1000 ms, pauses of 1000 and 2000 ms (sa_client's doubling) */
+	CHECK_INT(6000, config_miss_worst_ms(&c));
+	CHECK_INT(0, config_set(&c, "netlink", "off", msg, sizeof(msg)));
+	CHECK(!c.netlink);
+	{
+		struct change ch = { "", 0, 0 };
+		struct config d0;
+
+		config_defaults(&d0);
+		CHECK_INT(1, config_diff(&d0, &c, note_change, &ch));
+		CHECK_STR("netlink:on>off", ch.names);
+		CHECK_INT(1, ch.restart);	/* the door is set up at start */
+	}
+	CHECK_INT(-EINVAL, config_set(&c, "netlink", "1", msg, sizeof(msg)));
+	CHECK_STR("netlink: '1' is not on or off", msg);
+	CHECK(!c.netlink);
+	CHECK_INT(0, config_set(&c, "netlink", "on", msg, sizeof(msg)));
+	CHECK(c.netlink);
+	CHECK_INT(-EINVAL, config_set(&c, "netlink_timeout_ms", "200001", msg, sizeof(msg)));
+	/* the pauses are capped by sa_backoff_max_ms, never below one attempt */
+	CHECK_INT(0, config_set(&c, "sa_retries", "4", msg, sizeof(msg)));
+	CHECK_INT(0, config_set(&c, "sa_backoff_max_ms", "3000", msg, sizeof(msg)));
+	CHECK_INT(5000 + 1000 + 2000 + 3000 + 3000, config_miss_worst_ms(&c));
+	CHECK_INT(0, config_set(&c, "sa_backoff_max_ms", "10", msg, sizeof(msg)));
+	CHECK_INT(5000 + 4 * 1000, config_miss_worst_ms(&c));
+	CHECK_INT(0, config_set(&c, "sa_retries", "0", msg, sizeof(msg)));
+	CHECK_INT(1000, config_miss_worst_ms(&c));
+}
+
 int main(void)
 {
 	test_diff();
@@ -205,6 +243,7 @@ int main(void)
 	test_every_error_reported();
 	test_not_a_file();
 	test_long_line();
+	test_netlink();
 	ret = CHECK_DONE();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)!system(cmd);

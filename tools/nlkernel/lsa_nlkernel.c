@@ -7,6 +7,7 @@
  * SET_TIMEOUT), and prints the PathRecord the consumer would use, or the kernel's outcome.
  *
  *   tools/lab exec --dir DIR NODE -- build/bin/lsa_nlkernel --dgid GID [options]
+ *   ... lsa_nlkernel --dgids FILE [options]    (one request per GID of FILE, in turn)
  *
  * Exit: 0 every request got a path (--malformed: no malformed request answered wrongly and the
  * listener still answers); 2 some went to the SA instead (error reply, timeout, no listener);
@@ -38,6 +39,8 @@ struct opts {
 	uint32_t timeout_ms, drop_grace_ms, linger_ms, seq_start;
 	bool summary, verbose, path_use_given;
 	const char *dir;
+	union ibv_gid *dgids;		/* --dgids: request i goes to dgids[i % n_dgids] */
+	size_t n_dgids;
 };
 
 struct run {
@@ -63,9 +66,13 @@ static uint64_t now_us(void)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: lsa_nlkernel --dgid GID [--sgid GID] [--service-id S] [--qos-class Q]\n"
+		"usage: lsa_nlkernel --dgid GID | --dgids FILE [--sgid GID] [--service-id S]\n"
+		"         [--qos-class Q]\n"
 		"         [--pkey P] [--tclass T] [--path-use all|unidirectional|gmp]\n"
 		"         [--format saquery|text] [--count N] [--concurrency K] [options]\n"
+		"  --dgids FILE             one GID a line: the requests go to each in turn (default\n"
+		"                           --count: one each); outcomes print as they complete, in\n"
+		"                           request order with --concurrency 1\n"
 		"  --kernel current|legacy  6.1+ (default: reversible queries are ALL, up to 3 records\n"
 		"                           taken) or 4.3-6.0 (reversible = GMP, the first record)\n"
 		"  --path-use U             default: what the kernel sends for a reversible query\n"
@@ -82,6 +89,45 @@ static void usage(FILE *out)
 }
 
 /* --- options ---------------------------------------------------------------------- */
+
+/* The GIDs of path, one a line (blank lines skipped): 0, or -1 with a message. */
+static int load_dgids(const char *path, struct opts *o)
+{
+	char line[256];
+	size_t cap = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		fprintf(stderr, "lsa_nlkernel: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, " \t\r\n")] = '\0';
+		if (!*line)
+			continue;
+		if (o->n_dgids == cap) {
+			union ibv_gid *g = realloc(o->dgids, (cap = cap ? 2 * cap : 64) * sizeof(*g));
+
+			if (!g)
+				break;
+			o->dgids = g;
+		}
+		if (pr_from_text_gid(line, &o->dgids[o->n_dgids]) < 0) {
+			fprintf(stderr, "lsa_nlkernel: %s: '%s' is not a GID\n", path, line);
+			fclose(f);
+			return -1;
+		}
+		o->n_dgids++;
+	}
+	fclose(f);
+	if (!o->n_dgids) {
+		fprintf(stderr, "lsa_nlkernel: %s: no GID\n", path);
+		return -1;
+	}
+	o->req.dgid = o->dgids[0];
+	o->req.has |= NL_LS_HAS_DGID;
+	return 0;
+}
 
 static int num(const char *s, uint64_t max, uint64_t *out)
 {
@@ -100,6 +146,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "dgid", required_argument, NULL, 'd' }, { "sgid", required_argument, NULL, 'g' },
+		{ "dgids", required_argument, NULL, 'F' },
 		{ "service-id", required_argument, NULL, 'S' },
 		{ "qos-class", required_argument, NULL, 'q' }, { "pkey", required_argument, NULL, 'p' },
 		{ "tclass", required_argument, NULL, 't' }, { "path-use", required_argument, NULL, 'u' },
@@ -114,7 +161,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "rendezvous", required_argument, NULL, 'R' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path_use = NULL;
+	const char *path_use = NULL, *dgids = NULL;
+	bool count_given = false;
 	uint64_t v;
 	int c;
 
@@ -166,7 +214,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			else
 				bad = strcmp(optarg, "text") != 0;
 			break;
-		case 'n': bad = num(optarg, 100000000, &o->count) || !o->count; break;
+		case 'n':
+			bad = num(optarg, 100000000, &o->count) || !o->count;
+			count_given = true;
+			break;
+		case 'F': dgids = optarg; break;
 		case 'k': bad = num(optarg, 65536, &o->concurrency) || !o->concurrency; break;
 		case 'K':
 			if (!strcmp(optarg, "legacy"))
@@ -196,6 +248,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 	}
+	if (dgids && load_dgids(dgids, o) < 0)
+		return -1;
+	if (dgids && !count_given)
+		o->count = o->n_dgids;
 	if (optind < argc || !(o->req.has & NL_LS_HAS_DGID)) {
 		usage(stderr);
 		return -1;
@@ -267,9 +323,14 @@ static size_t malformed_build(enum kind kind, const struct nl_ls_resolve *base, 
 	case K_HDR_LEN_SHORT: put32(buf, 8); *answerable = false; break;
 	case K_LEN_UNALIGNED: put32(buf, FULL_LEN + 1); len = FULL_LEN + 4; break;
 	case K_LEN_OVERRUN: put32(buf, FULL_LEN + 64); break;
-	case K_OP_IP_RESOLVE: put16(buf + 4, RDMA_NL_GET_TYPE(RDMA_NL_LS, RDMA_NL_LS_OP_IP_RESOLVE)); break;
+	case K_OP_IP_RESOLVE:
+		put16(buf + 4, RDMA_NL_GET_TYPE(RDMA_NL_LS, RDMA_NL_LS_OP_IP_RESOLVE));
+		break;
 	case K_OP_UNKNOWN: put16(buf + 4, RDMA_NL_GET_TYPE(RDMA_NL_LS, 0x3ff)); break;
-	case K_CLIENT_OTHER: put16(buf + 4, RDMA_NL_GET_TYPE(RDMA_NL_NLDEV, 1)); *answerable = false; break;
+	case K_CLIENT_OTHER:
+		put16(buf + 4, RDMA_NL_GET_TYPE(RDMA_NL_NLDEV, 1));
+		*answerable = false;
+		break;
 	case K_NOT_REQUEST: put16(buf + 6, 0); *answerable = false; break;
 	case K_MANDATORY_UNKNOWN: put16(buf + A_QOS + 2, RDMA_NLA_F_MANDATORY | 0x50); break;
 	case K_DUPLICATE: memcpy(buf + A_SGID + 2, buf + A_DGID + 2, 2); break;
@@ -384,6 +445,8 @@ static void send_one(struct run *run, uint64_t i, uint8_t *buf)
 		struct nl_ls_resolve r = o->req;
 
 		r.seq = nlk_kernel_seq(&run->k, idx);
+		if (o->n_dgids)
+			r.dgid = o->dgids[(i - o->malformed) % o->n_dgids];
 		n = nl_ls_resolve_encode(buf, OVERSIZED_LEN, &r);
 		len = n > 0 ? (size_t)n : 0;
 		/* the two alignment bytes the kernel leaves uninitialised: never zero here */
@@ -560,5 +623,6 @@ int main(int argc, char **argv)
 	nlk_transport_close(&run.t);
 	nlk_kernel_fini(&run.k);
 	free(run.rtt_us);
+	free(o.dgids);
 	return ret;
 }

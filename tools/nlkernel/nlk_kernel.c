@@ -15,7 +15,8 @@ const char *nlk_outcome_str(enum nlk_outcome o)
 	case NLK_ERROR_REPLY: return "error reply";
 	case NLK_TIMEOUT: return "timeout: the kernel would now ask the SA";
 	case NLK_NO_LISTENER: return "no listener: the kernel would ask the SA";
-	case NLK_NOT_DELIVERED: return "not delivered (the listener's queue is full): the kernel would ask the SA at once";
+	case NLK_NOT_DELIVERED:
+		return "not delivered (the listener's queue is full): the kernel would ask the SA at once";
 	case NLK_REJECTED: return "rejected answer (ib_nl_policy): the kernel would now ask the SA";
 	case NLK_NO_USABLE: return "no usable path record (flags): the consumer would get -EIO";
 	case NLK_NO_GMP: return "no GMP record among those taken: rdma_cm would use an unset path";

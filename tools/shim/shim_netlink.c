@@ -16,7 +16,8 @@
  *
  * Like the kernel, the relay multicasts each request of a double to the group only while this
  * socket is a member, and drops it when the process does not read fast enough (the socketpair is
- * full): netlink's overrun. It gives the process its own sequence numbers for the kernel's
+ * full): netlink's overrun, which the next recvfrom()/recvmsg() reports as ENOBUFS unless the
+ * socket set NETLINK_NO_ENOBUFS. It gives the process its own sequence numbers for the kernel's
  * requests, as one kernel would number them, and maps an answer's back to the double that asked
  * (a ring of NL_ROUTES; an answer for a double that is gone is dropped); an answer it cannot
  * map, and every request the process sends the kernel (SET_TIMEOUT), goes to every double
@@ -81,6 +82,8 @@ struct nl_sock {
 	pid_t owner;
 	pthread_t thread;
 	atomic_bool member;
+	atomic_bool enobufs;	/* an overrun not yet reported to the process */
+	atomic_bool no_enobufs;	/* NETLINK_NO_ENOBUFS */
 
 	pthread_mutex_t lock;	/* the fields below, up to the relay's own */
 	pthread_cond_t retired_cond;
@@ -374,6 +377,8 @@ static void from_double(struct nl_sock *s, unsigned i, uint8_t *p, size_t len)
 	if (send(s->relay_fd, p, len, MSG_DONTWAIT) != (ssize_t)len) {
 		/* netlink_overrun(): the message is lost; the double's request times out */
 		s->overruns++;
+		if (!atomic_load(&s->no_enobufs))
+			atomic_store(&s->enobufs, true);
 		nl_trace("netlink: fd %d does not read: a message dropped (%llu so far)", s->app_fd,
 			 (unsigned long long)s->overruns);
 	}
@@ -714,11 +719,16 @@ SHIM_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_
 
 	if (!s || level != SOL_NETLINK)
 		return real_setsockopt(fd, level, opt, val, len);
-	if (opt != NETLINK_ADD_MEMBERSHIP && opt != NETLINK_DROP_MEMBERSHIP)
-		return 0;	/* NETLINK_EXT_ACK, NETLINK_NO_ENOBUFS...: accepted, no effect here */
+	if (opt != NETLINK_ADD_MEMBERSHIP && opt != NETLINK_DROP_MEMBERSHIP &&
+	    opt != NETLINK_NO_ENOBUFS)
+		return 0;	/* NETLINK_EXT_ACK...: accepted, no effect here */
 	if (!val || len < sizeof(int))
 		return nl_ret(-EINVAL);
 	memcpy(&group, val, sizeof(group));
+	if (opt == NETLINK_NO_ENOBUFS) {
+		atomic_store(&s->no_enobufs, group != 0);
+		return 0;
+	}
 	if (group < 1 || group > 32)
 		return nl_ret(-EINVAL);
 	bit = 1u << (group - 1);
@@ -824,6 +834,8 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct so
 
 	if (!s)
 		return real_recvfrom(fd, buf, len, flags, addr, alen);
+	if (atomic_exchange(&s->enobufs, false))
+		return nl_ret(-ENOBUFS);	/* sock_error(): reported once */
 	n = real_recvfrom(fd, buf, len, flags, NULL, NULL);
 	if (n >= 0)
 		nl_fill(addr, alen, 0, nl_src_groups(buf, (size_t)n < len ? (size_t)n : len));
@@ -839,6 +851,8 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
 	if (!s || !msg)
 		return real_recvmsg(fd, msg, flags);
+	if (atomic_exchange(&s->enobufs, false))
+		return nl_ret(-ENOBUFS);	/* sock_error(): reported once */
 	name = msg->msg_name;
 	namelen = msg->msg_namelen;
 	msg->msg_name = NULL;
