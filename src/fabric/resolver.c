@@ -41,6 +41,7 @@ struct fill_waiter {
 	struct fill_waiter *next;
 	fill_fn fn;
 	void *arg;
+	bool joined;           /* came while the fill was out: one of its own if that one fails */
 };
 
 /*
@@ -370,9 +371,13 @@ void resolver_cancel_fill(struct resolver *r, void *arg)
 
 /* One GetTable of the fill in progress was answered; the waiters hear the default table's
  * outcome (fill_err, fill_records) once every table of the fill is in. */
+static int fill_send(struct resolver *r);
+static void fill_finish(struct resolver *r, int err, size_t n);
+
 static void fill_step(struct resolver *r)
 {
-	struct fill_waiter *w;
+	struct fill_waiter *w, *again = NULL, **pp;
+	int ret;
 
 	if (r->fill_pending > 1) {
 		r->fill_pending--;
@@ -380,12 +385,32 @@ static void fill_step(struct resolver *r)
 	}
 	r->fill_pending = 0;
 	r->stats.filling = false;
+	/* A failed fill may have been sent long before some joined it (a retry while the SA was
+	 * away, joined by a refresh once it is back): they get a fill of their own, once. */
+	for (pp = &r->fill_waiters; r->fill_err && (w = *pp);) {
+		if (!w->joined || !w->fn) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		w->joined = false;
+		w->next = again;
+		again = w;
+	}
 	while ((w = r->fill_waiters)) {
 		r->fill_waiters = w->next;
 		if (w->fn)
 			w->fn(w->arg, r->fill_err, r->fill_records);
 		free(w);
 	}
+	if (!again)
+		return;
+	for (w = again; w->next; w = w->next)
+		;
+	w->next = r->fill_waiters;	/* a callback above may have started a fill: join it */
+	r->fill_waiters = again;
+	if (!r->stats.filling && (ret = fill_send(r)) < 0)
+		fill_finish(r, ret, 0);
 }
 
 /* The default table's answer is in (or failed). */
@@ -545,20 +570,12 @@ static uint32_t table_guess(const struct resolver *r)
 	return last ? (last < UINT32_MAX ? (uint32_t)last : UINT32_MAX) : 1;
 }
 
-int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
+/* Sends the fill's GetTables: the default tuple's, then one per prefetched tuple. */
+static int fill_send(struct resolver *r)
 {
-	struct fill_waiter *w = calloc(1, sizeof(*w));
 	struct ibv_path_record q;
 	int64_t ret;
 
-	if (!w)
-		return -ENOMEM;
-	w->fn = fn;
-	w->arg = arg;
-	w->next = r->fill_waiters;
-	r->fill_waiters = w;
-	if (r->stats.filling)
-		return 0;
 	memset(&q, 0, sizeof(q));
 	pr_set_sgid(&q, &r->port->gid);
 	r->stats.filling = true;
@@ -568,8 +585,6 @@ int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
 	ret = sa_client_query_bg(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, PR_CM_SGID,
 				 &q, sizeof(q), table_guess(r), fill_done, r);
 	if (ret < 0) {
-		r->fill_waiters = w->next;
-		free(w);
 		r->fill_pending = 0;
 		r->stats.filling = false;
 		return (int)ret;
@@ -590,6 +605,28 @@ int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
 		}
 	}
 	return 0;
+}
+
+int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
+{
+	struct fill_waiter *w = calloc(1, sizeof(*w));
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	w->fn = fn;
+	w->arg = arg;
+	w->joined = r->stats.filling;
+	w->next = r->fill_waiters;
+	r->fill_waiters = w;
+	if (r->stats.filling)
+		return 0;
+	ret = fill_send(r);
+	if (ret < 0) {
+		r->fill_waiters = w->next;
+		free(w);
+	}
+	return ret;
 }
 
 void resolver_set_authoritative(struct resolver *r, bool on)

@@ -3,7 +3,7 @@
  * identical misses share one Get (N waiters, one query; a cancelled waiter is not called);
  * a "no path" answer is reused until negative_ttl_ms, then asked again; with LMC > 0 an
  * answer to a DLID is not filed as the DGID's set of paths (with LMC 0 it is); a fill is
- * one GetTable with this port's SGID.
+ * one GetTable with this port's SGID; who joins a fill that then fails gets a fill of its own.
  */
 #include <errno.h>
 #include <string.h>
@@ -218,6 +218,36 @@ static void test_fill(struct loop *loop)
 	CHECK_INT(0, resolve_gid(&e, 3, &a));
 	CHECK_INT(2, a.tag);
 	CHECK_INT(1, e.f.s.n_sent);
+	env_down(&e);
+
+	/* A fill that fails (sent while the SA was away, say) fails who started it; who joined
+	 * it while it was out gets a fill of its own, once, and that one's outcome. */
+	env_up(&e, loop, 0, 1000);
+	got = -1;
+	{
+		int joined = -1;
+
+		CHECK_INT(0, resolver_fill(e.f.res, filled, &got));
+		CHECK_INT(0, resolver_fill(e.f.res, filled, &joined));
+		CHECK_INT(1, e.f.s.n_sent);
+		script_time_out(&e.f.s, &e.f.s.sent[0]);	/* retries 1: 1 s pause, then again */
+		for (int i = 0; i < 400 && e.f.s.n_sent < 2; i++)
+			script_run(loop, 10);
+		CHECK_INT(2, e.f.s.n_sent);
+		script_time_out(&e.f.s, &e.f.s.sent[1]);
+		for (int i = 0; i < 200 && e.f.s.n_sent < 3; i++)
+			script_run(loop, 10);
+		CHECK_INT(-ETIMEDOUT, got);
+		CHECK_INT(-1, joined);		/* still waiting: its own fill is out */
+		CHECK_INT(3, e.f.s.n_sent);
+		if (e.f.s.n_sent == 3) {
+			CHECK_INT(UMAD_SA_METHOD_GET_TABLE, e.f.s.sent[2].h.method);
+			script_answer(&e.f.s, &e.f.s.sent[2], 0, recs, PR_LEN, 3);
+		}
+		script_run(loop, 10);
+		CHECK_INT(3, joined);
+		CHECK_INT(-ETIMEDOUT, got);	/* told once */
+	}
 	env_down(&e);
 }
 
