@@ -1,16 +1,29 @@
 /*
- * lib_latency - liblocalsa's hit latency against the snapshot, beside the control socket's
- * round trip, printed as a Markdown table.
+ * lib_latency - liblocalsa's hit against the snapshot, measured beside its anchor: a dependent
+ * random read (pointer chase) over a buffer of the snapshot's size, mapped the same way.
  *
  * For each size (1k, 100k, 1M paths: one path per destination, as one GetTable fills a port's
- * cache) it fills a cache, publishes it as localsad does (cache/snap_writer), and times lookups of
- * random destinations through the public API (localsa_resolve) on a handle attached to that
- * snapshot: once quiet, once while another thread republishes back to back (a refresh running).
- * The socket column times localsa_resolve on a handle without a snapshot, answered by an
- * in-process server that speaks the control protocol from the same cache (parse, lookup, hex
- * reply: the work ctl_server does), or, with --socket, by a running localsad (give a --dgid it
- * can resolve). Each lookup is timed alone with the TSC (x86-64; clock_gettime elsewhere), the
- * timer's own cost subtracted.
+ * cache) it fills a cache, publishes it as localsad does (cache/snap_writer), and on a handle
+ * attached to that snapshot:
+ *   hit        localsa_resolve of random destinations, each timed alone with the TSC (the
+ *              timer's own cost subtracted), in rounds alternating with ...
+ *   chase      ... the same number of steps of a pointer chase through a random cyclic
+ *              permutation of the cache lines of a shared-memory object as large as the
+ *              snapshot's half, mapped like the snapshot (MADV_HUGEPAGE, read-only mapping of
+ *              its own) - so that both see the same machine at the same time; each hit
+ *              percentile is also reported as a ratio to the chase's p50
+ *   batch      localsa_resolve_batch of 64 random destinations back to back: lookups/s on one
+ *              core
+ *   publish    a full publication (a rebuild, as after a fill), and one changed path
+ *              published (patched), timed 200 times; the change is then read back
+ *   busy       the hit while another thread refreshes the whole table and republishes back
+ *              to back (full rebuilds)
+ *   socket     localsa_resolve on a handle without a snapshot, answered by an in-process server
+ *              that speaks the control protocol from the same cache (parse, lookup, hex reply:
+ *              the work ctl_server does), or, with --socket, by a running localsad (give a
+ *              --dgid it can resolve)
+ * and the page size behind the snapshot's and the anchor's mappings (/proc/self/smaps: 2 MiB
+ * transparent huge pages where /dev/shm allows them, else 4 KiB).
  *
  * usage: lib_latency [--sizes 1000,100000,1000000] [--lookups N] [--socket SOCK --dgid GID]
  *                    [--json]
@@ -18,6 +31,7 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,14 +39,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
 
+#include "bench_util.h"
 #include "cache/pr_cache.h"
 #include "cache/snap_writer.h"
 #include "localsa.h"
@@ -43,78 +56,12 @@
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return bench_now_ns();
 }
 
-/* --- timing: TSC ticks, calibrated against CLOCK_MONOTONIC --- */
-
-static double ns_per_tick = 1.0;
-
-static inline uint64_t ticks(void)
+static struct bench_pct percentiles(uint64_t *samples, size_t n)
 {
-#if defined(__x86_64__)
-	unsigned aux;
-
-	return __rdtscp(&aux);
-#else
-	return now_ns();
-#endif
-}
-
-static void calibrate(void)
-{
-#if defined(__x86_64__)
-	uint64_t t0 = now_ns(), c0 = ticks(), t1, c1;
-
-	do {
-		t1 = now_ns();
-	} while (t1 - t0 < 200000000u);
-	c1 = ticks();
-	ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);
-#endif
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct pct {
-	double p50, p99, mean;
-};
-
-/* Percentiles in ns of samples (ticks), minus the timer's own cost. */
-static struct pct percentiles(uint64_t *s, size_t n, double overhead)
-{
-	struct pct p;
-	double sum = 0;
-
-	qsort(s, n, sizeof(*s), cmp_u64);
-	for (size_t i = 0; i < n; i++)
-		sum += (double)s[i];
-	p.p50 = (double)s[n / 2] * ns_per_tick - overhead;
-	p.p99 = (double)s[n * 99 / 100] * ns_per_tick - overhead;
-	p.mean = sum / (double)n * ns_per_tick - overhead;
-	return p;
-}
-
-static double timer_overhead(void)
-{
-	enum { N = 100000 };
-	static uint64_t s[N];
-
-	for (size_t i = 0; i < N; i++) {
-		uint64_t t0 = ticks();
-
-		s[i] = ticks() - t0;
-	}
-	qsort(s, N, sizeof(*s), cmp_u64);
-	return (double)s[N / 2] * ns_per_tick;
+	return bench_percentiles(samples, n);
 }
 
 /* --- an in-process control socket: `path dgid=...` answered from the cache --- */
@@ -223,40 +170,191 @@ static void server_stop(struct server *sv)
 
 struct republisher {
 	struct snap_writer *w;
-	const struct pr_cache *c;
+	struct pr_cache *c;
+	uint16_t tuple;
+	const struct ibv_path_record *recs;
+	size_t n;
 	pthread_t th;
 	_Atomic int stop;
 	uint64_t publications, ns;
 };
 
+/* The whole table again in a new generation (too many changes for a patch: a rebuild). */
 static void *republish_main(void *arg)
 {
 	struct republisher *rp = arg;
 	uint64_t t0 = now_ns();
 
 	while (!rp->stop) {
-		if (snap_writer_publish(rp->w, rp->c, 2) == 0)
+		struct pr_origin o = { PR_SRC_SA, 0, pr_cache_begin_generation(rp->c) };
+
+		if (pr_cache_load(rp->c, rp->tuple, rp->recs, rp->n, &o, 0) >= 0 &&
+		    snap_writer_publish(rp->w, rp->c, 2) == 0)
 			rp->publications++;
 	}
 	rp->ns = now_ns() - t0;
 	return NULL;
 }
 
-/* --- measurements --- */
+/* --- the anchor: a pointer chase over a buffer of the snapshot's size --- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
 static uint64_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return bench_rand(&rng);
+}
+
+
+#define LINE 64
+#define HUGE_PAGE (2u << 20)
+
+struct chase {
+	char *rw;
+	const char *ro;		/* mapped apart, read-only, as a reader maps the snapshot */
+	size_t size;
+	const char *at;
+};
+
+/*
+ * A shared-memory object of size bytes (whole huge pages from 2 MiB on, as the writer sizes
+ * its halves), faulted in through a MADV_HUGEPAGE mapping, holding one cycle through all of
+ * its cache lines in random order (Sattolo), each line the address of the next.
+ */
+static int chase_open(struct chase *ch, size_t size)
+{
+	char name[64];
+	size_t n;
+	uint32_t *perm;
+	int fd;
+
+	memset(ch, 0, sizeof(*ch));
+	if (size >= HUGE_PAGE)
+		size = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+	snprintf(name, sizeof(name), "/lsa-bench-chase-%d", (int)getpid());
+	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	shm_unlink(name);
+	if (ftruncate(fd, (off_t)size) < 0) {
+		close(fd);
+		return -errno;
+	}
+	ch->rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ch->ro = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (ch->rw == MAP_FAILED || ch->ro == MAP_FAILED)
+		return -ENOMEM;
+	ch->size = size;
+	(void)madvise(ch->rw, size, MADV_HUGEPAGE);
+	(void)madvise((void *)ch->ro, size, MADV_HUGEPAGE);
+	if (madvise(ch->rw, size, MADV_POPULATE_WRITE) < 0)
+		memset(ch->rw, 0, size);
+	n = size / LINE;
+	perm = malloc(n * sizeof(*perm));
+	if (!perm)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		perm[i] = (uint32_t)i;
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = (size_t)(next_rand() % i);
+		uint32_t t = perm[i];
+
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *next = ch->ro + (size_t)perm[(i + 1) % n] * LINE;
+
+		memcpy(ch->rw + (size_t)perm[i] * LINE, &next, sizeof(next));
+	}
+	free(perm);
+	ch->at = ch->ro;
+	for (size_t i = 0; i < n; i++)	/* fault the reader's mapping in: one full cycle */
+		memcpy(&ch->at, ch->at, sizeof(ch->at));
+	return 0;
+}
+
+static void chase_close(struct chase *ch)
+{
+	if (ch->rw && ch->rw != MAP_FAILED)
+		munmap(ch->rw, ch->size);
+	if (ch->ro && ch->ro != MAP_FAILED)
+		munmap((void *)ch->ro, ch->size);
+}
+
+/* n dependent reads, each timed alone, as lookups are. */
+static void chase_time(struct chase *ch, uint64_t *s, size_t n)
+{
+	const char *p = ch->at;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t0 = bench_ticks();
+
+		p = *(const char *const *)(const void *)p;
+		s[i] = bench_ticks() - t0;
+	}
+	ch->at = p;
+}
+
+/* The page size behind the mapping that holds addr: "2M" when the kernel maps it with huge
+ * pages (PMD), "4K" otherwise (from /proc/self/smaps). */
+static const char *page_kind(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[256];
+	bool in = false;
+	unsigned long long rss = 0, pmd = 0, v;
+
+	if (!f)
+		return "?";
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)addr >= a && (uintptr_t)addr < b;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (sscanf(line, "Rss: %llu kB", &v) == 1)
+			rss = v;
+		else if (sscanf(line, "ShmemPmdMapped: %llu kB", &v) == 1 ||
+			 sscanf(line, "FilePmdMapped: %llu kB", &v) == 1)
+			pmd += v;
+	}
+	fclose(f);
+	return rss && pmd * 2 >= rss ? "2M" : "4K";
+}
+
+/* The snapshot's page size as a reader maps it (snap_map_open, every page of it touched). */
+static const char *snapshot_kind(const char *name, size_t used)
+{
+	struct snap_map m;
+	const char *kind;
+	uint64_t sum = 0;
+	uint32_t a;
+
+	if (snap_map_open(name, geteuid(), &m))
+		return "?";
+	a = atomic_load(&m.hdr->active) & 1;
+	for (size_t off = 0; off < used / 8; off += 512)
+		sum += atomic_load_explicit(&m.half[a][off], memory_order_relaxed);
+	kind = page_kind((const void *)m.half[a]);
+	snap_map_close(&m);
+	return sum == 1 ? "?" : kind;	/* sum: keeps the reads */
+}
+
+/* --- measurements --- */
+
+static union ibv_gid dest(size_t entries)
+{
+	return gid_of(0x1000 + next_rand() % entries);
 }
 
 /* Times n lookups of random destinations among `entries` (or of one fixed GID). */
 static int time_lookups(struct localsa *h, size_t entries, const union ibv_gid *fixed,
-			uint64_t *s, size_t n, double overhead, struct pct *out)
+			uint64_t *s, size_t n)
 {
 	struct localsa_query q = { .flags = LOCALSA_Q_DGID };
 	struct ibv_path_record rec;
@@ -266,28 +364,117 @@ static int time_lookups(struct localsa *h, size_t entries, const union ibv_gid *
 		uint64_t t0, t1;
 		int r;
 
-		q.dgid = fixed ? *fixed : gid_of(0x1000 + next_rand() % entries);
-		t0 = ticks();
+		q.dgid = fixed ? *fixed : dest(entries);
+		t0 = bench_ticks();
 		r = localsa_resolve(h, &q, &rec);
-		t1 = ticks();
+		t1 = bench_ticks();
 		s[i] = t1 - t0;
 		bad += r != 0;
 	}
-	*out = percentiles(s, n, overhead);
 	return bad ? -EIO : 0;
+}
+
+enum { ROUNDS = 20, BATCH = 64, BATCHES = 256, PUBLISH_ONE = 200 };
+
+/* Hits and chase steps in alternating rounds; s and c hold n samples each. */
+static int time_interleaved(struct localsa *h, size_t entries, struct chase *ch, uint64_t *s,
+			    uint64_t *c, size_t n)
+{
+	size_t per = n / ROUNDS ? n / ROUNDS : 1;
+
+	for (size_t done = 0; done < n; done += per) {
+		size_t k = n - done < per ? n - done : per;
+		int r = time_lookups(h, entries, NULL, s + done, k);
+
+		if (r)
+			return r;
+		chase_time(ch, c + done, k);
+	}
+	return 0;
+}
+
+/*
+ * Lookups per second on one core through localsa_resolve_batch, 64 random destinations a
+ * call: each call timed alone and the median taken, so that time the thread spent descheduled
+ * (the machine is shared) does not count as the library's.
+ */
+static int batch_rate(struct localsa *h, size_t entries, uint64_t *s, size_t n, double *mlps)
+{
+	struct localsa_query *qs = calloc(BATCH * BATCHES, sizeof(*qs));
+	struct ibv_path_record out[BATCH];
+	int status[BATCH], r = 0;
+	struct bench_pct p;
+
+	if (!qs)
+		return -ENOMEM;
+	for (size_t i = 0; i < BATCH * BATCHES; i++)
+		qs[i] = (struct localsa_query){ .flags = LOCALSA_Q_DGID, .dgid = dest(entries) };
+	for (size_t i = 0; i < n && !r; i++) {
+		uint64_t t0 = bench_ticks();
+
+		if (localsa_resolve_batch(h, qs + BATCH * (i % BATCHES), BATCH, out, status) != BATCH)
+			r = -EIO;
+		s[i] = bench_ticks() - t0;
+	}
+	p = percentiles(s, n);
+	*mlps = BATCH / p.p50 * 1e3;
+	free(qs);
+	return r;
 }
 
 struct row {
 	size_t entries;
-	double publish_ms, snapshot_mib;
-	struct pct quiet, busy, sock;
+	double publish_ms, snapshot_mib, half_mib, bytes_per_path;
+	struct bench_pct quiet, chase, busy, sock, one;
+	double one_max_us;
+	uint64_t one_changes;
+	double batch_mlps;
+	const char *map_kind, *chase_kind;
 	uint64_t busy_publications;
 	double busy_seconds;
 	uint64_t retries;
 };
 
+/* One path changed, published: PUBLISH_ONE times, each timed; the last one read back. */
+static int publish_one(struct pr_cache *c, uint16_t tid, struct snap_writer *w,
+		       struct localsa *h, size_t entries, uint64_t *s, struct row *row)
+{
+	struct localsa_query q = { .flags = LOCALSA_Q_DGID };
+	struct ibv_path_record rec, got;
+	struct snap_writer_stats ws;
+	uint64_t max = 0;
+
+	for (uint32_t i = 0; i < PUBLISH_ONE; i++) {
+		const struct pr_entry *e;
+		uint64_t t0;
+		int r;
+
+		q.dgid = dest(entries);
+		if (pr_cache_lookup_dgid(c, tid, &q.dgid, &e, 1) != 1)
+			return -EIO;
+		rec = e->rec;
+		rec.flowlabel_hoplimit = htobe32(0xc0000000u | i);
+		r = pr_cache_replace(c, tid, &q.dgid, &rec, 1, NULL, 0);
+		t0 = bench_ticks();
+		if (!r)
+			r = snap_writer_publish(w, c, 3);
+		s[i] = bench_ticks() - t0;
+		if (r)
+			return r;
+	}
+	row->one = percentiles(s, PUBLISH_ONE);
+	for (uint32_t i = 0; i < PUBLISH_ONE; i++)
+		max = s[i] > max ? s[i] : max;
+	row->one_max_us = (double)max * bench_ns_per_tick() / 1e3;
+	snap_writer_stats(w, &ws);
+	row->one_changes = ws.last_changes;
+	if (localsa_resolve(h, &q, &got) || memcmp(&got, &rec, sizeof(rec)))
+		return -EIO;	/* the last change is what readers see */
+	return 0;
+}
+
 static int run_size(size_t entries, size_t lookups, const char *ext_sock,
-		    const union ibv_gid *ext_dgid, double overhead, struct row *row)
+		    const union ibv_gid *ext_dgid, struct row *row)
 {
 	struct pr_cache_limits lim = { (uint32_t)entries, 16 };
 	struct pr_tuple td = { .sgid = gid_of(1) };
@@ -299,16 +486,18 @@ static int run_size(size_t entries, size_t lookups, const char *ext_sock,
 	struct republisher rp = { 0 };
 	struct localsa *h = NULL, *hs = NULL;
 	struct localsa_stats ls;
+	struct chase ch = { 0 };
 	char name[64];
 	uint16_t tid;
-	uint64_t *s, t0;
+	uint64_t *s, *cs, t0;
 	int r;
 
 	memset(row, 0, sizeof(*row));
 	row->entries = entries;
 	s = malloc(lookups * sizeof(*s));
+	cs = malloc(lookups * sizeof(*cs));
 	recs = malloc(entries * sizeof(*recs));
-	if (!s || !recs || pr_cache_new(&lim, &c) || pr_cache_tuple(c, &td, true, &tid))
+	if (!s || !cs || !recs || pr_cache_new(&lim, &c) || pr_cache_tuple(c, &td, true, &tid))
 		return -ENOMEM;
 	for (size_t i = 0; i < entries; i++) {
 		struct ibv_path_record *p = &recs[i];
@@ -325,7 +514,6 @@ static int run_size(size_t entries, size_t lookups, const char *ext_sock,
 		p->packetlifetime = 0x92;
 	}
 	r = pr_cache_load(c, tid, recs, entries, NULL, 0);
-	free(recs);
 	if (r < 0)
 		goto out;
 	r = server_start(&sv, c, tid);
@@ -340,7 +528,8 @@ static int run_size(size_t entries, size_t lookups, const char *ext_sock,
 		if (r)
 			goto out;
 	}
-	/* the first publication grows the object; time a second one, as a refresh would do */
+	/* the first publication grows the object; time a second one: a rebuild, as after a
+	 * fill (the other half was never written) */
 	r = snap_writer_publish(w, c, 1);
 	t0 = now_ns();
 	if (!r)
@@ -349,24 +538,40 @@ static int run_size(size_t entries, size_t lookups, const char *ext_sock,
 	if (r)
 		goto out;
 	snap_writer_stats(w, &ws);
-	row->snapshot_mib = (double)ws.half_used * 2 / (1 << 20);
+	row->half_mib = (double)ws.half_used / (1 << 20);
+	row->snapshot_mib = 2 * row->half_mib;
+	row->bytes_per_path = (double)ws.half_used / (double)entries;
+	row->map_kind = snapshot_kind(name, ws.half_used);
 
+	r = chase_open(&ch, ws.half_used);
+	if (r)
+		goto out;
+	row->chase_kind = page_kind(ch.ro);
 	r = localsa_open(sv.path, name, &h);
 	if (r)
 		goto out;
-	/* warm up (page faults of the mapping), then quiet */
-	time_lookups(h, entries, NULL, s, lookups < 100000 ? lookups : 100000, overhead, &row->quiet);
-	r = time_lookups(h, entries, NULL, s, lookups, overhead, &row->quiet);
+	/* warm up (the mapping's page faults, the chase's first cycle), then both in turns */
+	r = time_interleaved(h, entries, &ch, s, cs, lookups < 100000 ? lookups : 100000);
+	if (!r)
+		r = time_interleaved(h, entries, &ch, s, cs, lookups);
 	if (r)
 		goto out;
-	/* republishing back to back meanwhile */
-	rp.w = w;
-	rp.c = c;
+	row->quiet = percentiles(s, lookups);
+	row->chase = percentiles(cs, lookups);
+	r = batch_rate(h, entries, s, lookups / BATCH > 1000 ? lookups / BATCH : 1000,
+		       &row->batch_mlps);
+	if (!r)
+		r = publish_one(c, tid, w, h, entries, s, row);
+	if (r)
+		goto out;
+	/* a refresh back to back meanwhile */
+	rp = (struct republisher){ .w = w, .c = c, .tuple = tid, .recs = recs, .n = entries };
 	pthread_create(&rp.th, NULL, republish_main, &rp);
 	usleep(1000);
-	r = time_lookups(h, entries, NULL, s, lookups, overhead, &row->busy);
+	r = time_lookups(h, entries, NULL, s, lookups);
 	rp.stop = 1;
 	pthread_join(rp.th, NULL);
+	row->busy = percentiles(s, lookups);
 	row->busy_publications = rp.publications;
 	row->busy_seconds = (double)rp.ns / 1e9;
 	localsa_get_stats(h, &ls, sizeof(ls));
@@ -382,18 +587,28 @@ static int run_size(size_t entries, size_t lookups, const char *ext_sock,
 
 		r = localsa_open(ext_sock ? ext_sock : sv.path, "none", &hs);
 		if (!r)
-			r = time_lookups(hs, entries, ext_sock ? ext_dgid : NULL, s, n ? n : 1,
-					 overhead, &row->sock);
+			r = time_lookups(hs, entries, ext_sock ? ext_dgid : NULL, s, n ? n : 1);
+		if (!r)
+			row->sock = percentiles(s, n ? n : 1);
 	}
 out:
 	localsa_close(h);
 	localsa_close(hs);
+	chase_close(&ch);
 	snap_writer_close(w);
 	if (sv.lfd >= 0)
 		server_stop(&sv);
 	pr_cache_free(c);
+	free(recs);
 	free(s);
+	free(cs);
 	return r;
+}
+
+/* a / b, or 0 where b is below the timer's resolution (a chase that stays in L1). */
+static double ratio(double a, double b)
+{
+	return b >= 1 ? a / b : 0;
 }
 
 int main(int argc, char **argv)
@@ -403,7 +618,6 @@ int main(int argc, char **argv)
 	union ibv_gid ext_dgid = { .raw = { 0 } };
 	bool json = false;
 	struct row rows[8];
-	double overhead;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--sizes") && i + 1 < argc) {
@@ -427,12 +641,11 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (!lookups || (ext_sock && !ext_dgid.raw[0]))
+	if (lookups < 1000 || (ext_sock && !ext_dgid.raw[0]))
 		goto usage;
-	calibrate();
-	overhead = timer_overhead();
+	bench_timer_init();
 	for (size_t i = 0; i < nsizes; i++) {
-		int r = run_size(sizes[i], lookups, ext_sock, &ext_dgid, overhead, &rows[i]);
+		int r = run_size(sizes[i], lookups, ext_sock, &ext_dgid, &rows[i]);
 
 		if (r) {
 			fprintf(stderr, "lib_latency: %zu entries: %s\n", sizes[i], strerror(-r));
@@ -444,36 +657,49 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < nsizes; i++) {
 			const struct row *w = &rows[i];
 
-			printf("%s{\"entries\": %zu, \"snapshot_mib\": %.1f, \"publish_ms\": %.3f, "
-			       "\"hit_p50_ns\": %.0f, \"hit_p99_ns\": %.0f, "
+			printf("%s{\"entries\": %zu, \"snapshot_mib\": %.1f, \"half_mib\": %.1f, "
+			       "\"bytes_per_path\": %.1f, \"map_kind\": \"%s\", \"chase_kind\": \"%s\", "
+			       "\"publish_ms\": %.3f, \"publish_one_p50_us\": %.1f, "
+			       "\"publish_one_max_us\": %.1f, \"publish_one_changes\": %llu, "
+			       "\"hit_p50_ns\": %.0f, \"hit_p99_ns\": %.0f, \"chase_p50_ns\": %.0f, "
+			       "\"chase_p99_ns\": %.0f, \"hit_chase_p50\": %.2f, \"hit_chase_p99\": %.2f, "
+			       "\"batch64_mlps\": %.1f, "
 			       "\"hit_republishing_p50_ns\": %.0f, \"hit_republishing_p99_ns\": %.0f, "
-			       "\"republications_per_s\": %.0f, \"socket_p50_ns\": %.0f, "
+			       "\"republications_per_s\": %.1f, \"socket_p50_ns\": %.0f, "
 			       "\"socket_p99_ns\": %.0f}", i ? ",\n " : "", w->entries, w->snapshot_mib,
-			       w->publish_ms, w->quiet.p50, w->quiet.p99, w->busy.p50, w->busy.p99,
-			       (double)w->busy_publications / w->busy_seconds, w->sock.p50, w->sock.p99);
+			       w->half_mib, w->bytes_per_path, w->map_kind, w->chase_kind,
+			       w->publish_ms, w->one.p50 / 1e3, w->one_max_us,
+			       (unsigned long long)w->one_changes, w->quiet.p50, w->quiet.p99,
+			       w->chase.p50, w->chase.p99, ratio(w->quiet.p50, w->chase.p50),
+			       ratio(w->quiet.p99, w->chase.p50), w->batch_mlps, w->busy.p50, w->busy.p99,
+			       (double)w->busy_publications / w->busy_seconds, w->sock.p50,
+			       w->sock.p99);
 		}
 		printf("]\n");
 		return 0;
 	}
 	printf("liblocalsa hit latency (localsa_resolve, random destinations, %zu lookups per cell; "
-	       "timer cost %.0f ns subtracted)\n\n", lookups, overhead);
-	printf("| paths | snapshot | publish | hit p50 | hit p99 | hit p50, republishing | "
-	       "hit p99, republishing | republications | socket round trip p50 | p99 |\n");
-	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	       "timer cost %.0f ns subtracted) beside a pointer chase over the snapshot's size\n\n",
+	       lookups, bench_timer_overhead_ns());
+	printf("| paths | half | B/path | pages | full publish | one change | hit p50 | hit p99 | "
+	       "chase p50 | hit/chase p50 | p99 | batch of 64 | hit p50, refreshing | "
+	       "socket p50 |\n");
+	printf("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (size_t i = 0; i < nsizes; i++) {
 		const struct row *w = &rows[i];
 
-		printf("| %zu | %.1f MiB | %.2f ms | %.0f ns | %.0f ns | %.0f ns | %.0f ns | %.0f/s | "
-		       "%.1f us | %.1f us |\n", w->entries, w->snapshot_mib, w->publish_ms,
-		       w->quiet.p50, w->quiet.p99, w->busy.p50, w->busy.p99,
-		       (double)w->busy_publications / w->busy_seconds, w->sock.p50 / 1000,
-		       w->sock.p99 / 1000);
+		printf("| %zu | %.1f MiB | %.0f | %s / %s | %.2f ms | %.1f us | %.0f ns | %.0f ns | "
+		       "%.0f ns | %.2f | %.2f | %.1f M/s | %.0f ns | %.1f us |\n", w->entries,
+		       w->half_mib, w->bytes_per_path, w->map_kind, w->chase_kind, w->publish_ms,
+		       w->one.p50 / 1e3, w->quiet.p50, w->quiet.p99, w->chase.p50,
+		       ratio(w->quiet.p50, w->chase.p50), ratio(w->quiet.p99, w->chase.p50), w->batch_mlps,
+		       w->busy.p50, w->sock.p50 / 1000);
 	}
 	printf("\nsocket: %s\n", ext_sock ? ext_sock :
 	       "in-process server answering the control protocol from the same cache");
 	return 0;
 usage:
-	fprintf(stderr, "usage: lib_latency [--sizes N,N,...] [--lookups N] "
-		"[--socket SOCK --dgid GID] [--json]\n");
+	fprintf(stderr, "usage: lib_latency [--sizes N,N,...] [--lookups N >= %d] "
+		"[--socket SOCK --dgid GID] [--json]\n", 1000);
 	return 2;
 }

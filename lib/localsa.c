@@ -38,6 +38,7 @@ enum {
 	REPLY_TIMEOUT_MS = 30000,	/* localsad answers within its SA timeout x attempts */
 	ATTACH_RETRY_MS = 100,		/* after a failed attach, lookups go to the socket meanwhile */
 	PIPELINE = 32,			/* batch requests in flight on the connection */
+	BATCH_CHUNK = 64,		/* batch queries looked up in one seqlock window */
 };
 
 _Static_assert(sizeof(struct localsa_query) == 56, "ABI: struct localsa_query is 56 bytes");
@@ -522,30 +523,43 @@ static void tuple_of(const struct localsa_query *q, const struct snap_map *m, st
 			     (q->flags & LOCALSA_Q_TCLASS ? PR_TUPLE_TCLASS : 0));
 }
 
+/* q (checked) as a snapshot query of mapping lm: the default tuple is hashed once per map. */
+static inline void snap_query_of(const struct lsa_map *lm, const struct localsa_query *q,
+			  struct snap_query *sq)
+{
+	if (q->flags & TUPLE_FIELDS) {
+		struct pr_tuple t;
+
+		tuple_of(q, &lm->m, &t);
+		snap_query_init(sq, &t, NULL, NULL);
+	} else {
+		memcpy(sq->tw, lm->plain.tw, sizeof(sq->tw));
+		sq->thash = lm->plain.thash;
+	}
+	snap_query_dest(sq, q->flags & LOCALSA_Q_DGID ? &q->dgid : NULL,
+			q->flags & LOCALSA_Q_DLID ? &q->dlid : NULL);
+}
+
+/* The mapping to read, attaching (at most every ATTACH_RETRY_MS) when there is none. */
+static struct lsa_map *current_map(struct localsa *h)
+{
+	struct lsa_map *lm = atomic_load_explicit(&h->map, memory_order_acquire);
+
+	return lm ? lm : attach(h, false);
+}
+
 /* SNAP_HIT with *total set, or SNAP_MISS: ask the daemon. */
 static int shm_lookup(struct localsa *h, struct counters *ctr, const struct localsa_query *q,
 		      struct ibv_path_record *out, size_t max, size_t *total)
 {
-	struct lsa_map *lm = atomic_load_explicit(&h->map, memory_order_acquire);
+	struct lsa_map *lm = current_map(h);
 
-	if (!lm && !(lm = attach(h, false)))
-		return SNAP_MISS;
 	for (int tries = 0; tries < 2 && lm; tries++) {
-		struct pr_tuple t;
 		struct snap_query sq;
 		uint64_t retries = 0;
 		int r;
 
-		if (q->flags & TUPLE_FIELDS) {
-			tuple_of(q, &lm->m, &t);
-			snap_query_init(&sq, &t, NULL, NULL);
-		} else {
-			sq = lm->plain;
-		}
-		sq.dgid = q->dgid;
-		sq.by_dgid = !!(q->flags & LOCALSA_Q_DGID);
-		sq.dlid = q->dlid;
-		sq.by_dlid = !!(q->flags & LOCALSA_Q_DLID);
+		snap_query_of(lm, q, &sq);
 		r = snap_lookup(&lm->m, &sq, out, max, total, NULL, &retries);
 		if (retries)
 			count(&ctr->retries, retries);
@@ -675,35 +689,79 @@ static int batch_reply(struct conn *c, size_t i, void *arg, uint64_t deadline)
 	return r;
 }
 
+enum { PENDING = 1 };
+
+/*
+ * The snapshot's answers to qs[0..n) (n <= BATCH_CHUNK) whose status is PENDING: status 0 for
+ * the hits, PENDING left for the daemon. One seqlock window for all, the slots of later queries
+ * prefetched while earlier ones are read (snap_lookup_batch). Returns the hits.
+ */
+static size_t shm_lookup_chunk(struct localsa *h, struct counters *ctr,
+			       const struct localsa_query *qs, size_t n,
+			       struct ibv_path_record *paths, int *status)
+{
+	struct snap_query sq[BATCH_CHUNK];
+	struct ibv_path_record tmp[BATCH_CHUNK], *out = tmp;
+	int res[BATCH_CHUNK];
+	size_t at[BATCH_CHUNK], m = 0, hits = 0;
+	struct lsa_map *lm = current_map(h);
+
+	for (int tries = 0; tries < 2 && lm; tries++) {
+		uint64_t retries = 0;
+		int r;
+
+		m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (status[i] == PENDING && !(qs[i].flags & LOCALSA_Q_SA)) {
+				snap_query_of(lm, &qs[i], &sq[m]);
+				at[m++] = i;
+			}
+		out = m == n ? paths : tmp;	/* all of them: straight into place */
+		r = snap_lookup_batch(&lm->m, sq, m, out, res, &retries);
+		if (retries)
+			count(&ctr->retries, retries);
+		if (r != -ESTALE)
+			break;
+		lm = remap(h, lm);
+		m = 0;
+	}
+	for (size_t k = 0; k < m; k++)
+		if (res[k] == SNAP_HIT) {
+			if (out != paths)
+				paths[at[k]] = out[k];
+			status[at[k]] = 0;
+			hits++;
+		}
+	return hits;
+}
+
 EXPORT int localsa_resolve_batch(struct localsa *h, const struct localsa_query *qs, size_t n,
 				 struct ibv_path_record *paths, int *status)
 {
-	enum { PENDING = 1 };
 	struct counters *ctr;
 	struct batch b = { qs, paths, status, NULL };
 	char (*lines)[LINE_MAX_LEN] = NULL;
-	size_t pending = 0, ok = 0, answered = 0;
+	size_t pending = 0, ok = 0, answered = 0, hits = 0, invalid = 0;
 	int r = 0;
 
 	if (!h || (n && (!qs || !paths || !status)) || n > INT_MAX)
 		return -EINVAL;
 	ctr = my_counters(h);
 	for (size_t i = 0; i < n; i++) {
-		size_t total;
-
 		status[i] = query_check(&qs[i]);
-		if (status[i]) {
-			count(&ctr->invalid, 1);
-			continue;
-		}
-		if (!(qs[i].flags & LOCALSA_Q_SA) &&
-		    shm_lookup(h, ctr, &qs[i], &paths[i], 1, &total) == SNAP_HIT) {
-			count(&ctr->hits, 1);
-			continue;
-		}
-		status[i] = PENDING;
-		pending++;
+		if (status[i])
+			invalid++;
+		else
+			status[i] = PENDING;
 	}
+	for (size_t i = 0; i < n; i += BATCH_CHUNK)
+		hits += shm_lookup_chunk(h, ctr, qs + i, n - i < BATCH_CHUNK ? n - i : BATCH_CHUNK,
+					 paths + i, status + i);
+	if (invalid)
+		count(&ctr->invalid, invalid);
+	if (hits)
+		count(&ctr->hits, hits);
+	pending = n - invalid - hits;
 	if (pending) {
 		lines = malloc(pending * sizeof(*lines));
 		b.index = malloc(pending * sizeof(*b.index));

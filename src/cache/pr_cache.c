@@ -3,10 +3,15 @@
  *
  * Entries live in one growable array addressed by uint32 index, with a free list; two chained
  * hash indexes, (tuple, DGID) and (tuple, DLID), link them through uint32 "next" fields inside
- * the entry, so there is no per-entry malloc and no pointer in an entry (88 bytes each, plus
+ * the entry, so there is no per-entry malloc and no pointer in an entry (96 bytes each, plus
  * 4-8 bytes of bucket per index). Chains are kept newest first: insertion is O(1) at the head
  * even when thousands of paths share a key, and readers reverse to get the SA's order.
- * Unlinking, rehashing and filtering all preserve the relative order of a chain.
+ * Unlinking, rehashing and filtering all preserve the relative order of a chain. A third link,
+ * doubly linked, strings each tuple's paths together, so that a sweep after a refresh of one
+ * tuple's table costs that table's size, not the whole cache's.
+ *
+ * Every path inserted or freed also appends its (tuple, DGID) to the change journal, a window
+ * of recent keys that lets the snapshot publisher apply changes instead of copying everything.
  */
 #include "cache/hash.h"
 #include "cache/pr_cache.h"
@@ -17,7 +22,7 @@
 #include <string.h>
 
 _Static_assert(sizeof(struct ibv_path_record) == 64, "PathRecord is 64 bytes on the wire");
-_Static_assert(sizeof(struct pr_entry) == 88, "pr_entry layout changed: recheck the byte budget");
+_Static_assert(sizeof(struct pr_entry) == 96, "pr_entry layout changed: recheck the byte budget");
 _Static_assert(PR_TUPLE_MAX <= 4096, "tuple ids share a uint16 with the negative-entry kind");
 
 #define NIL UINT32_MAX
@@ -29,6 +34,8 @@ _Static_assert(PR_TUPLE_MAX <= 4096, "tuple ids share a uint16 with the negative
 #define MIN_SLOTS 64
 #define FOREACH_BATCH 64
 #define PREFETCH_AHEAD 16	/* records ahead: bulk loads are latency bound */
+#define JOURNAL_MIN 1024	/* keys the change journal holds at least ... */
+#define JOURNAL_SHARE 8		/* ... or 1/8 of the paths */
 
 enum slot_state { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_DOOMED = 2 /* with LIVE: marked for removal */ };
 enum neg_kind { NEG_FREE = 0, NEG_DGID = 1, NEG_DLID = 2 };
@@ -50,6 +57,7 @@ struct tuple_slot {
 	uint32_t entries;	/* paths filed under it */
 	uint32_t held;		/* ... of which pushed or added (not SA answers): never evicted */
 	uint32_t negatives;
+	uint32_t head;		/* its newest path (list through priv_tuple_next), NIL: none */
 	uint16_t pins;
 	bool live;
 	bool evict;		/* chosen by tuple_evict(), for the length of one call */
@@ -80,6 +88,11 @@ struct pr_cache {
 	struct chain_table neg_index;
 
 	uint64_t changes;
+	struct pr_change *journal;	/* positions [jbase, jbase + jlen) */
+	uint64_t jbase;
+	uint64_t jstamp;		/* `changes` when the last key was appended */
+	uint32_t jlen, jcap;
+	uint32_t jcall;			/* keys the current call appended */
 	pr_cache_watch_fn watch_fn;
 	void *watch_arg;
 
@@ -372,6 +385,86 @@ static inline void prefetch_load(const struct pr_cache *c, uint16_t tuple,
 		prefetch_rec(c, tuple, &recs[i + PREFETCH_AHEAD / 2], true, dlid_too);
 }
 
+/* --- the change journal --- */
+
+/* Every older position becomes unreadable (its readers copy the whole cache again). */
+static void journal_forget(struct pr_cache *c)
+{
+	c->jbase += c->jlen + 1;
+	c->jlen = 0;
+}
+
+/*
+ * Appends (tuple, dgid), unless the same call appended it last (a destination's paths come
+ * together); never merged across calls, between which a reader may have taken the end. A full
+ * window drops its older half: O(1) amortized; readers that were further behind copy the cache
+ * instead. Without memory the journal forgets rather than fails the call.
+ */
+static void journal_add(struct pr_cache *c, uint16_t tuple, const union ibv_gid *dgid)
+{
+	size_t limit = JOURNAL_MIN + c->nentries / JOURNAL_SHARE;
+	struct pr_change *last = c->jlen ? &c->journal[c->jlen - 1] : NULL;
+
+	if (c->jstamp != c->changes) {	/* a new call */
+		c->jstamp = c->changes;
+		c->jcall = 0;
+	} else if (last && last->tuple == tuple && !memcmp(last->dgid.raw, dgid->raw, 16)) {
+		return;
+	}
+	if (c->jcall > limit)	/* this call changes more than a window holds: forgotten */
+		return;
+	if (++c->jcall > limit) {
+		journal_forget(c);
+		return;
+	}
+	if (c->jlen == c->jcap && c->jcap < limit) {
+		size_t cap = c->jcap ? 2 * (size_t)c->jcap : 64;
+		struct pr_change *j = realloc(c->journal, (cap < limit ? cap : limit) * sizeof(*j));
+
+		if (!j) {
+			journal_forget(c);
+			return;
+		}
+		c->journal = j;
+		c->jcap = (uint32_t)(cap < limit ? cap : limit);
+	}
+	if (c->jlen == c->jcap) {
+		uint32_t drop = c->jlen - c->jlen / 2;
+
+		memmove(c->journal, c->journal + drop, (c->jlen - drop) * sizeof(*c->journal));
+		c->jlen -= drop;
+		c->jbase += drop;
+	}
+	c->journal[c->jlen].dgid = *dgid;
+	c->journal[c->jlen].tuple = tuple;
+	c->jlen++;
+}
+
+/* --- the tuples' lists of paths --- */
+
+static void tuple_link(struct pr_cache *c, uint32_t i)
+{
+	struct tuple_slot *ts = tslot(c, c->ent[i].tuple);
+
+	c->ent[i].priv_tuple_prev = NIL;
+	c->ent[i].priv_tuple_next = ts->head;
+	if (ts->head != NIL)
+		c->ent[ts->head].priv_tuple_prev = i;
+	ts->head = i;
+}
+
+static void tuple_unlink(struct pr_cache *c, uint32_t i)
+{
+	struct pr_entry *e = &c->ent[i];
+
+	if (e->priv_tuple_prev != NIL)
+		c->ent[e->priv_tuple_prev].priv_tuple_next = e->priv_tuple_next;
+	else
+		tslot(c, e->tuple)->head = e->priv_tuple_next;
+	if (e->priv_tuple_next != NIL)
+		c->ent[e->priv_tuple_next].priv_tuple_prev = e->priv_tuple_prev;
+}
+
 /* --- entries --- */
 
 /* Room for want live entries: slots and buckets. Changes no contents. */
@@ -392,6 +485,8 @@ static void slot_free(struct pr_cache *c, uint32_t i)
 {
 	struct tuple_slot *ts = tslot(c, c->ent[i].tuple);
 
+	journal_add(c, c->ent[i].tuple, &c->ent[i].rec.dgid);
+	tuple_unlink(c, i);
 	ts->entries--;
 	ts->held -= c->ent[i].source != PR_SRC_SA;
 	c->ent[i].priv_state = SLOT_FREE;
@@ -425,6 +520,8 @@ static void entry_insert(struct pr_cache *c, uint16_t tuple, const struct ibv_pa
 	e->priv_reserved = 0;
 	tslot(c, tuple)->entries++;
 	tslot(c, tuple)->held += o->source != PR_SRC_SA;
+	tuple_link(c, i);
+	journal_add(c, tuple, &rec->dgid);
 
 	hd = &c->by_dgid.head[key_hash(&k) & c->by_dgid.mask];
 	if (!key_present && !chain_has_key(c, *hd, &k))
@@ -536,8 +633,11 @@ static uint32_t table_filter_doomed(struct pr_cache *c, struct chain_table *t)
 /* No path is filed under any tuple any more. */
 static void tuples_forget_entries(struct pr_cache *c)
 {
-	for (uint16_t id = 0; id < c->tuple_end; id++)
+	for (uint16_t id = 0; id < c->tuple_end; id++) {
 		tslot(c, id)->entries = tslot(c, id)->held = 0;
+		tslot(c, id)->head = NIL;
+	}
+	journal_forget(c);
 }
 
 static void entries_clear(struct pr_cache *c)
@@ -917,7 +1017,7 @@ int pr_cache_tuple(struct pr_cache *c, const struct pr_tuple *t, bool create, ui
 		c->tuple_end++;
 	}
 	ts = tslot(c, id);
-	*ts = (struct tuple_slot){ .t = n, .used = ++c->tuple_clock, .live = true };
+	*ts = (struct tuple_slot){ .t = n, .used = ++c->tuple_clock, .head = NIL, .live = true };
 	c->tnext[id] = c->thead[b];
 	c->thead[b] = id;
 	c->tuples_live++;
@@ -995,6 +1095,7 @@ void pr_cache_free(struct pr_cache *c)
 	if (!c)
 		return;
 	pr_cache_flush(c);
+	free(c->journal);
 	for (size_t i = 0; i < PR_TUPLE_MAX / TUPLE_CHUNK; i++)
 		free(c->tchunk[i]);
 	free(c);
@@ -1107,25 +1208,25 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 
 /* --- removal --- */
 
-struct sweep_ctx {
-	uint16_t tuple;
-	uint8_t source;
-	uint32_t keep;
-};
-
-static bool swept(const struct pr_entry *e, void *arg)
-{
-	const struct sweep_ctx *k = arg;
-
-	return e->tuple == k->tuple && e->source == k->source && e->generation != k->keep;
-}
-
 size_t pr_cache_sweep(struct pr_cache *c, uint16_t tuple, enum pr_source source,
 		      uint32_t keep_generation)
 {
-	struct sweep_ctx k = { tuple, (uint8_t)source, keep_generation };
+	size_t n = 0;
 
-	return pr_cache_remove_if(c, swept, &k);
+	if (!c || !tuple_live(c, tuple))
+		return 0;
+	for (uint32_t i = tslot(c, tuple)->head, next; i != NIL; i = next) {
+		const struct pr_entry *e = &c->ent[i];
+
+		next = e->priv_tuple_next;
+		if (e->source == (uint8_t)source && e->generation != keep_generation) {
+			entry_remove(c, i);
+			n++;
+		}
+	}
+	if (n)
+		paths_changed(c);
+	return n;
 }
 
 size_t pr_cache_remove_dgid(struct pr_cache *c, const union ibv_gid *dgid)
@@ -1300,6 +1401,7 @@ void pr_cache_stats(const struct pr_cache *c, struct pr_cache_stats *out)
 			 ((uint64_t)c->by_dgid.nbuckets + c->by_dlid.nbuckets +
 			  c->neg_index.nbuckets) * sizeof(uint32_t) +
 			 (uint64_t)c->neg_cap * sizeof(*c->neg) +
+			 (uint64_t)c->jcap * sizeof(*c->journal) +
 			 chunks * TUPLE_CHUNK * sizeof(struct tuple_slot),
 	};
 	out->bytes_per_entry = out->entries ? out->bytes / out->entries : 0;
@@ -1316,4 +1418,21 @@ void pr_cache_watch(struct pr_cache *c, pr_cache_watch_fn fn, void *arg)
 uint64_t pr_cache_changes(const struct pr_cache *c)
 {
 	return c ? c->changes : 0;
+}
+
+uint64_t pr_cache_journal_end(const struct pr_cache *c)
+{
+	return c ? c->jbase + c->jlen : 0;
+}
+
+int pr_cache_journal(const struct pr_cache *c, uint64_t since, const struct pr_change **keys,
+		     size_t *n)
+{
+	if (!c || !keys || !n || since > c->jbase + c->jlen)
+		return -EINVAL;
+	if (since < c->jbase)
+		return -ERANGE;
+	*keys = c->journal + (since - c->jbase);
+	*n = (size_t)(c->jbase + c->jlen - since);
+	return 0;
 }

@@ -70,6 +70,8 @@ struct pr_entry {
 	uint16_t priv_reserved;
 	uint32_t priv_next_dgid;
 	uint32_t priv_next_dlid;
+	uint32_t priv_tuple_prev;	/* the tuple's list of paths: a sweep visits only those */
+	uint32_t priv_tuple_next;
 };
 
 struct pr_cache_limits {
@@ -134,7 +136,8 @@ int pr_cache_replace(struct pr_cache *c, uint16_t tuple, const union ibv_gid *dg
 int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_record *recs,
 		  size_t n, const struct pr_origin *origin, uint64_t now_ms);
 
-/* Remove the paths of tuple from source whose generation != keep_generation. O(entries). */
+/* Remove the paths of tuple from source whose generation != keep_generation. O(paths of that
+ * tuple): each tuple keeps a list of its paths. */
 size_t pr_cache_sweep(struct pr_cache *c, uint16_t tuple, enum pr_source source,
 		      uint32_t keep_generation);
 
@@ -209,5 +212,26 @@ void pr_cache_stats(const struct pr_cache *c, struct pr_cache_stats *out);
 typedef void (*pr_cache_watch_fn)(void *arg);
 void pr_cache_watch(struct pr_cache *c, pr_cache_watch_fn fn, void *arg);
 uint64_t pr_cache_changes(const struct pr_cache *c);
+
+/*
+ * The change journal, for a publisher that applies changes instead of copying the whole cache
+ * (the snapshot): every (tuple, DGID) whose paths a call added, replaced or removed, in order,
+ * at positions that only grow. A reader keeps the position it has applied up to
+ * (pr_cache_journal_end() when it last read the whole cache) and asks for what came since.
+ * The journal holds a bounded window (about a tenth of the paths, at least 1,024 keys): a call
+ * that changes more than that, or a flush, makes every older position unreadable, and the
+ * reader copies the whole cache again - cheaper than replaying that many changes anyway.
+ * A key may appear more than once; its paths now are what counts.
+ */
+struct pr_change {
+	union ibv_gid dgid;
+	uint16_t tuple;
+};
+
+uint64_t pr_cache_journal_end(const struct pr_cache *c);
+/* The keys changed since position since: *keys (valid until the next modifying call) and *n.
+ * -ERANGE when the journal no longer holds them all, -EINVAL for a position not reached. */
+int pr_cache_journal(const struct pr_cache *c, uint64_t since, const struct pr_change **keys,
+		     size_t *n);
 
 #endif

@@ -3,15 +3,18 @@
  * (localsad, cache/snap_writer) and its reader (liblocalsa, cache/snap_reader) share. The header
  * page, the words of a half and their regions, the tuple words, the hashes. All of it is ABI
  * between a daemon and the libraries of other processes: a change here is a new SNAP_ABI, and
- * the _Static_asserts at the end pin what readers of ABI 1 rely on. The hash values are pinned
+ * the _Static_asserts at the end pin what readers of ABI 2 rely on. The hash values are pinned
  * by a known-answer test (test_cache_snapshot), C having no compile-time functions.
  *
  * The object (shm_open name, e.g. "/localsa") holds a header page and two halves. The writer
- * rebuilds the inactive half and flips `active`; each half has its own seqlock sequence, so a
- * reader that was still inside the half the writer starts rewriting sees the sequence move and
- * retries on the other one. Readers never write and never wait for the writer; the writer never
- * waits for readers. A half that outgrows its room makes the writer publish a new object under
- * the same name (object_gen + 1) and mark the old one REPLACED; readers remap.
+ * brings the inactive half up to date - rebuilt whole after a fill, or patched where the cache
+ * changed since that half was last written - and flips `active`; each half has its own seqlock
+ * sequence, so a reader that was still inside the half the writer starts changing sees the
+ * sequence move and retries on the other one. Readers never write and never wait for the
+ * writer; the writer never waits for readers. A half that outgrows its room makes the writer
+ * publish a new object under the same name (object_gen + 1) and mark the old one REPLACED;
+ * readers remap. Halves of more than 2 MiB start on 2 MiB boundaries of the object, so that
+ * the kernel can back them with transparent huge pages where /dev/shm allows it.
  */
 #ifndef LOCALSA_CACHE_SNAP_FORMAT_H
 #define LOCALSA_CACHE_SNAP_FORMAT_H
@@ -29,7 +32,7 @@
 #include "cache/pr_cache.h"	/* struct pr_tuple and its PR_TUPLE_* flags: types only */
 
 #define SNAP_MAGIC 0x5341534cu		/* "LSAS" in memory on little-endian hosts */
-#define SNAP_ABI 1			/* readers refuse any other layout */
+#define SNAP_ABI 2			/* readers refuse any other layout */
 #define SNAP_HEADER_SIZE 4096
 #define SNAP_SOCKET_MAX 108		/* sizeof(sun_path) */
 #define SNAP_GROUP_MAX 0xfffe		/* paths of one (tuple, destination) a reader is given */
@@ -48,10 +51,15 @@ enum snap_state {
  *
  * Who writes and who reads:
  *  - seq[h]: the writer makes it odd (relaxed store) before its first store into half h, writes
- *    every word of h with release stores, then makes it even with a release store. A reader loads
- *    seq[h] (acquire), loads the words it needs (acquire), then loads seq[h] again: equal and even
- *    means no word came from an unfinished rewrite. (If a word came from a rewrite, the release
- *    store that wrote it follows the odd store, so the second load sees at least that.)
+ *    the words it changes with release stores, then makes it even with a release store. A
+ *    reader loads seq[h] (acquire), loads the words it needs (acquire), then loads seq[h] again:
+ *    equal and even means no word came from an unfinished change. (If a word came from one, the
+ *    release store that wrote it follows the odd store, so the second load sees at least that.)
+ *    This holds whether the writer rewrites every word of h or patches a few slots (moving
+ *    Robin Hood neighbours, reusing freed record runs): a reader that overlapped any of it
+ *    discards what it read, and one that did not saw a whole earlier publication. Meanwhile a
+ *    reader may meet words of two publications mixed - so it bounds every probe and index by
+ *    the half's room and never trusts them before the second load.
  *  - active: stored (release) after seq[h] became even; readers start from it.
  *  - publication: counts publications across objects of one name; stored after active.
  *  - state: written by the writer only; read on every lookup.
@@ -83,46 +91,66 @@ struct snap_header {
 };
 
 /*
- * A half is an array of 64-bit words; offsets below are in words from its start. The header
- * words come first, then the regions, in this order:
- *   tuples   4 words each, indexed by the cache's tuple id (see snap_tuple_words())
- *   groups   1 word per (tuple, DGID): first record | count << 32 | tuple << 48, in record order
- *   records  8 words each (struct ibv_path_record, network order), grouped by (tuple, DGID),
- *            each group in the SA's order
- *   dgid     3 words per slot: DGID (2 words, raw bytes), meta = first | count << 32 |
- *            tuple << 48 | 1 << 63; open addressing, linear probing, power-of-two slots
- *   dlid     2 words per slot: key = DLID | tuple << 16 | AMBIGUOUS << 62 | 1 << 63,
- *            value = first | count << 32: the group holding the DLID's paths. AMBIGUOUS: they
- *            span several groups, so readers ask the daemon (which orders them by insertion).
- * A group of more than SNAP_GROUP_MAX paths is published with count SNAP_GROUP_MAX + 1, which
- * readers treat as "ask the daemon". A half whose SH_USED is 0 was never written: every count
- * in it is 0 (the empty snapshot of a new object).
+ * A half is an array of 64-bit words; offsets below are in words from its start. Header words
+ * first - the first eight, all a lookup needs, on one cache line - then the regions:
+ *   tuples   4 words each, indexed by the cache's tuple id (see snap_tuple_words()); room for
+ *            more ids than are in use, so that a new tuple needs no new layout
+ *   dgid     8 words per slot, one cache line (the region starts on a 64-byte boundary): a
+ *            (tuple, DGID) destination and its FIRST PATH, so that a hit reads one line
+ *              SLOT_META   VALID | INLINE | tuple << 48 | count << 32 | overflow index
+ *              SLOT_HASH   snap_dgid_hash() of the key
+ *              SLOT_DGID0, SLOT_DGID1: the DGID (raw bytes), = record words 1-2
+ *              SLOT_SVC, SLOT_W5, SLOT_W6, SLOT_W7: record words 0, 5, 6, 7
+ *            record words 3-4 are the SGID, which an INLINE slot does not store: it is the
+ *            tuple's (the writer checked). count paths: an INLINE slot's first is the slot,
+ *            the others are records[index ..]; otherwise all are records[index ..].
+ *            Slot i is at home snap_home(hash, slots); open addressing, linear probing,
+ *            Robin Hood order (a slot never sits closer to its home than one it passed), so a
+ *            miss stops at the first slot nearer to its own home than the probe is.
+ *   dlid     2 words per slot: key = DLID | tuple << 16 | AMBIGUOUS | VALID, value = the
+ *            DGID slot's hash: the destination holding the DLID's paths. AMBIGUOUS: they
+ *            span several destinations (or more than SNAP_DLID_PATHS_MAX), so readers ask the
+ *            daemon, which orders them by insertion. Linear probing, home snap_home().
+ *   records  8 words each (struct ibv_path_record, network order): the paths that are not
+ *            inline, each destination's in a run, in the SA's order.
+ * A destination of more than SNAP_GROUP_MAX paths is published with count SNAP_GROUP_MAX + 1
+ * and no paths: readers ask the daemon. A half whose hot words are all 0 but the publication
+ * was never written: every lookup misses (the empty snapshot of a new object).
+ * The slot counts are no powers of two: a table is sized to its contents (bytes per path).
  */
 enum snap_half_word {
+	/* the hot line */
 	SH_PUBLICATION,
+	SH_NTUPLES,		/* tuple ids in use are below */
+	SH_DGID_SLOTS,
+	SH_OFF_DGID,		/* a multiple of 8: slots are cache lines */
+	SH_DLID_SLOTS,
+	SH_OFF_DLID,
+	SH_RECORD_SLOTS,	/* room of the records region */
+	SH_OFF_RECORDS,
+	/* the cold line: for statistics and for whole copies */
 	SH_CACHE_GENERATION,	/* the cache's fill generation when published */
 	SH_CACHE_CHANGES,	/* pr_cache_changes() when published */
-	SH_NTUPLES,
-	SH_NGROUPS,
-	SH_NRECORDS,
-	SH_DGID_SLOTS,
-	SH_DLID_SLOTS,
-	SH_OFF_TUPLES,
-	SH_OFF_GROUPS,
-	SH_OFF_RECORDS,
-	SH_OFF_DGID,
-	SH_OFF_DLID,
-	SH_USED,		/* words in use */
+	SH_NGROUPS,		/* destinations (valid DGID slots) */
+	SH_NRECORDS,		/* paths */
+	SH_USED,		/* words the layout spans */
 	SH_WORDS = 16,
+	SH_OFF_TUPLES = SH_WORDS,
+};
+
+enum snap_slot_word {
+	SLOT_META, SLOT_HASH, SLOT_DGID0, SLOT_DGID1, SLOT_SVC, SLOT_W5, SLOT_W6, SLOT_W7,
+	SNAP_SLOT_WORDS,
 };
 
 #define SNAP_VALID (1ULL << 63)
-#define SNAP_AMBIGUOUS (1ULL << 62)
+#define SNAP_INLINE (1ULL << 62)	/* DGID slot: its first path is in the slot */
+#define SNAP_AMBIGUOUS (1ULL << 62)	/* DLID slot */
 #define SNAP_TUPLE_WORDS 4
 #define SNAP_RECORD_WORDS 8
-#define SNAP_DGID_WORDS 3
 #define SNAP_DLID_WORDS 2
-#define SNAP_TUPLE_ID_MASK 0xfff	/* tuple ids in group, meta and key words: 12 bits */
+#define SNAP_TUPLE_ID_MASK 0xfff	/* tuple ids in meta and key words: 12 bits */
+#define SNAP_DLID_PATHS_MAX 64		/* paths of one (tuple, DLID) checked for one destination */
 
 /* --- words and hashes: both sides must agree bit for bit --- */
 
@@ -168,14 +196,32 @@ static inline uint64_t snap_tuple_hash(const uint64_t w[SNAP_TUPLE_WORDS])
 	return mix64(w[0] ^ mix64(w[1] ^ mix64(w[2] ^ mix64(w[3]))));
 }
 
+/* One xor-shift-multiply: the high bits, which snap_home() uses, depend on every input bit. */
+static inline uint64_t snap_mix(uint64_t x)
+{
+	return (x ^ x >> 32) * 0xd6e8feb86659fd93ULL;
+}
+
+/*
+ * On every lookup's critical path, before its one memory access: two multiplies that run side
+ * by side (the GUID half varies within a subnet, the prefix half between subnets).
+ */
 static inline uint64_t snap_dgid_hash(uint64_t thash, uint64_t g0, uint64_t g1)
 {
-	return mix64(thash ^ mix64(g0 ^ mix64(g1 + 0x9e3779b97f4a7c15ULL)));
+	return snap_mix(g1 ^ thash) ^ snap_mix(g0 + 0x9e3779b97f4a7c15ULL);
 }
 
 static inline uint64_t snap_dlid_hash(uint64_t thash, uint16_t dlid)
 {
-	return mix64(thash + ((uint64_t)dlid + 1) * 0x632be59bd9b4e019ULL);
+	return snap_mix(thash + ((uint64_t)dlid + 1) * 0x632be59bd9b4e019ULL);
+}
+
+/* A hash's home slot among n: the high word of hash * n (no division, any n). */
+static inline uint64_t snap_home(uint64_t hash, uint64_t n)
+{
+	__extension__ typedef unsigned __int128 u128;
+
+	return (uint64_t)(((u128)hash * n) >> 64);
 }
 
 /* The DLID of a record from its word 5 (bytes 40..47, network order). */
@@ -187,7 +233,16 @@ static inline uint16_t snap_record_dlid(uint64_t w5)
 	return (uint16_t)(b[0] << 8 | b[1]);
 }
 
-/* A group's paths are records[first .. next group's first (or nrecords)). */
+/* A DGID slot's meta word. */
+static inline uint32_t snap_meta_index(uint64_t m) { return (uint32_t)m; }
+static inline uint16_t snap_meta_count(uint64_t m) { return (uint16_t)(m >> 32); }
+static inline uint16_t snap_meta_tuple(uint64_t m)
+{
+	return (uint16_t)((m >> 48) & SNAP_TUPLE_ID_MASK);
+}
+
+/* Group words of struct snap_contents (snap_read_all): first | count << 32 | tuple << 48.
+ * A group's paths are records[first .. next group's first (or nrecords)). */
 static inline uint32_t snap_group_first(uint64_t g) { return (uint32_t)g; }
 static inline uint16_t snap_group_count(uint64_t g) { return (uint16_t)(g >> 32); }
 static inline uint16_t snap_group_tuple(uint64_t g)
@@ -203,27 +258,30 @@ static inline int snap_name_ok(const char *name)
 	return n >= 2 && n <= NAME_MAX && name[0] == '/' && !strchr(name + 1, '/');
 }
 
-/* --- what ABI 1 pins --- */
+/* --- what ABI 2 pins --- */
 
 _Static_assert(sizeof(struct snap_header) <= SNAP_HEADER_SIZE, "the header fits its page");
-_Static_assert(offsetof(struct snap_header, abi) == 4, "ABI 1 header layout");
-_Static_assert(offsetof(struct snap_header, object_id) == 16, "ABI 1 header layout");
-_Static_assert(offsetof(struct snap_header, half_offset) == 32, "ABI 1 header layout");
-_Static_assert(offsetof(struct snap_header, port_gid) == 56, "ABI 1 header layout");
-_Static_assert(offsetof(struct snap_header, control_socket) == 80, "ABI 1 header layout");
-_Static_assert(offsetof(struct snap_header, state) == 240, "ABI 1 header layout");
-_Static_assert(offsetof(struct snap_header, publication) == 248, "ABI 1 header layout");
-_Static_assert(offsetof(struct snap_header, half) == 256, "ABI 1 header layout");
-_Static_assert(sizeof(struct snap_header) == 384, "ABI 1 header layout");
-_Static_assert(SH_USED == 13 && SH_WORDS == 16, "ABI 1 half words");
+_Static_assert(offsetof(struct snap_header, abi) == 4, "ABI 2 header layout");
+_Static_assert(offsetof(struct snap_header, object_id) == 16, "ABI 2 header layout");
+_Static_assert(offsetof(struct snap_header, half_offset) == 32, "ABI 2 header layout");
+_Static_assert(offsetof(struct snap_header, port_gid) == 56, "ABI 2 header layout");
+_Static_assert(offsetof(struct snap_header, control_socket) == 80, "ABI 2 header layout");
+_Static_assert(offsetof(struct snap_header, state) == 240, "ABI 2 header layout");
+_Static_assert(offsetof(struct snap_header, publication) == 248, "ABI 2 header layout");
+_Static_assert(offsetof(struct snap_header, half) == 256, "ABI 2 header layout");
+_Static_assert(sizeof(struct snap_header) == 384, "ABI 2 header layout");
+_Static_assert(SH_OFF_RECORDS == 7 && SH_USED == 12 && SH_WORDS == 16,
+	       "ABI 2 half words: the hot ones on the first line");
+_Static_assert(SNAP_SLOT_WORDS * 8 == 64, "a DGID slot is one cache line");
 _Static_assert(sizeof(struct ibv_path_record) == 8 * SNAP_RECORD_WORDS, "a record is 8 words");
 _Static_assert(offsetof(struct ibv_path_record, dgid) == 8, "the DGID sits in words 1-2");
+_Static_assert(offsetof(struct ibv_path_record, sgid) == 24, "the SGID sits in words 3-4");
 _Static_assert(offsetof(struct ibv_path_record, dlid) == 40, "the DLID sits in word 5");
 _Static_assert(sizeof(_Atomic uint64_t) == 8, "lock-free 64-bit words");
 _Static_assert(PR_TUPLE_MAX <= SNAP_TUPLE_ID_MASK + 1, "tuple ids fit 12 bits");
 _Static_assert(PR_TUPLE_SERVICE_ID == 1 && PR_TUPLE_PKEY == 2 && PR_TUPLE_QOS_CLASS == 4 &&
 	       PR_TUPLE_SL == 8 && PR_TUPLE_TCLASS == 16 && PR_TUPLE_ALL_FLAGS == 31,
-	       "ABI 1 tuple flag bits (word 3, bits 48-52)");
+	       "ABI 2 tuple flag bits (word 3, bits 48-52)");
 _Static_assert(SNAP_GROUP_MAX + 1 <= 0xffff, "a group count fits 16 bits");
 
 #endif

@@ -1,7 +1,9 @@
 /*
- * snap_reader.c - see snap_reader.h. A lookup is a few hash probes and a copy; every load is
- * bounds-checked against the mapping, so a half being rewritten under it can make it retry but
- * never fault or loop, and a corrupt object gives -EIO/-EPROTO, never a fault.
+ * snap_reader.c - see snap_reader.h. A hit reads the header line and the half's hot line (both
+ * cached while lookups are frequent), the tuple's words, and one DGID slot: one cache line that
+ * holds the key and the first path. Every load is bounds-checked against the mapping, so a
+ * half being changed under it can make it retry but never fault or loop, and a corrupt object
+ * gives -EIO/-EPROTO, never a fault.
  */
 #include "cache/snap_reader.h"
 
@@ -88,6 +90,7 @@ int snap_map_open(const char *name, uid_t owner, struct snap_map *m)
 		munmap(p, (size_t)st.st_size);
 		return r;
 	}
+	(void)madvise(p, (size_t)st.st_size, MADV_HUGEPAGE);	/* a hint: EINVAL without THP */
 	m->hdr = hdr;
 	m->size = (size_t)st.st_size;
 	m->half[0] = (const _Atomic uint64_t *)((const char *)p + hdr->half_offset[0]);
@@ -113,165 +116,235 @@ void snap_query_init(struct snap_query *q, const struct pr_tuple *t, const union
 	memset(q, 0, sizeof(*q));
 	snap_tuple_words(t, q->tw);
 	q->thash = snap_tuple_hash(q->tw);
-	if (dgid) {
-		q->dgid = *dgid;
-		q->by_dgid = 1;
-	}
-	if (dlid) {
-		q->dlid = *dlid;
-		q->by_dlid = 1;
-	}
+	snap_query_dest(q, dgid, dlid);
 }
 
 /* --- a half's words --- */
+
+/* On every lookup's path: inlined into it whatever the compiler's size budget. */
+#define HOT static inline __attribute__((always_inline))
 
 static inline uint64_t ld(const _Atomic uint64_t *h, uint64_t i)
 {
 	return atomic_load_explicit(&h[i], memory_order_acquire);
 }
 
-/* A half's header words, checked against the room of the half: -EIO when they make no sense
- * (which, before the seqlock check, may just mean the writer is inside). */
+/* The hot line of a half's header words (see snap_format.h). */
 struct half_view {
-	uint64_t w[SH_WORDS];
+	uint64_t w[SH_CACHE_GENERATION];
 };
 
-static int half_view_load(const struct snap_map *m, const _Atomic uint64_t *h,
-			  struct half_view *v)
-{
-	const uint64_t *x = v->w;
+enum { HALF_EMPTY = 1 };
 
-	for (int i = 0; i < SH_WORDS; i++)
-		v->w[i] = ld(h, (uint64_t)i);
-	if (!x[SH_USED])	/* never written: the empty snapshot of a new object */
-		return x[SH_NTUPLES] || x[SH_NGROUPS] || x[SH_NRECORDS] || x[SH_DGID_SLOTS] ||
-		       x[SH_DLID_SLOTS] ? -EIO : 0;
+/*
+ * The hot words, checked against the room of the half: -EIO when they make no sense (which,
+ * before the seqlock check, may just mean the writer is inside), HALF_EMPTY for the empty
+ * snapshot of a new object (every lookup misses).
+ */
+HOT int half_view_load(const struct snap_map *m, const _Atomic uint64_t *h,
+		       struct half_view *v)
+{
+	uint64_t *x = v->w, hw = m->half_words, bad;
+
+	_Static_assert(SH_CACHE_GENERATION == 8, "the hot line is 8 words");
+	x[0] = ld(h, 0);	/* written out: a loop of atomic loads is not unrolled */
+	x[1] = ld(h, 1);
+	x[2] = ld(h, 2);
+	x[3] = ld(h, 3);
+	x[4] = ld(h, 4);
+	x[5] = ld(h, 5);
+	x[6] = ld(h, 6);
+	x[7] = ld(h, 7);
+	if (!(x[SH_NTUPLES] | x[SH_DGID_SLOTS] | x[SH_DLID_SLOTS] | x[SH_RECORD_SLOTS]))
+		return HALF_EMPTY;
 	/*
-	 * Bounds first, so that no sum below can wrap: every offset and slot count <= USED <=
-	 * half_words < 2^61 (the half lies inside the mapping), tuples <= 4096, groups <= records
-	 * <= 2^32. (The || evaluates left to right.)
+	 * Every count and offset <= half_words < 2^44 (the half lies inside a mapping of user
+	 * address space), and the regions in the writer's order, none overlapping the next. The
+	 * sums may wrap only where a bound already failed; one branch for all (this runs on every
+	 * lookup).
 	 */
-	if (x[SH_USED] > m->half_words || x[SH_NTUPLES] > PR_TUPLE_MAX ||
-	    x[SH_NRECORDS] > UINT32_MAX || x[SH_NGROUPS] > x[SH_NRECORDS] ||
-	    x[SH_DGID_SLOTS] > x[SH_USED] || x[SH_DLID_SLOTS] > x[SH_USED])
-		return -EIO;
-	for (int i = SH_OFF_TUPLES; i <= SH_OFF_DLID; i++)
-		if (x[i] > x[SH_USED])
-			return -EIO;
-	if ((x[SH_DGID_SLOTS] & (x[SH_DGID_SLOTS] - 1)) ||
-	    (x[SH_DLID_SLOTS] & (x[SH_DLID_SLOTS] - 1)) ||
-	    /* the regions, in the writer's order, none overlapping the next */
-	    x[SH_OFF_TUPLES] < SH_WORDS ||
-	    x[SH_OFF_TUPLES] + SNAP_TUPLE_WORDS * x[SH_NTUPLES] > x[SH_OFF_GROUPS] ||
-	    x[SH_OFF_GROUPS] + x[SH_NGROUPS] > x[SH_OFF_RECORDS] ||
-	    x[SH_OFF_RECORDS] + SNAP_RECORD_WORDS * x[SH_NRECORDS] > x[SH_OFF_DGID] ||
-	    x[SH_OFF_DGID] + SNAP_DGID_WORDS * x[SH_DGID_SLOTS] > x[SH_OFF_DLID] ||
-	    x[SH_OFF_DLID] + SNAP_DLID_WORDS * x[SH_DLID_SLOTS] > x[SH_USED])
-		return -EIO;
-	return 0;
+	bad = (x[SH_NTUPLES] > PR_TUPLE_MAX) | (x[SH_DGID_SLOTS] > hw) | (x[SH_OFF_DGID] > hw) |
+	      (x[SH_DLID_SLOTS] > hw) | (x[SH_OFF_DLID] > hw) | (x[SH_RECORD_SLOTS] > hw) |
+	      (x[SH_OFF_RECORDS] > hw) | (x[SH_OFF_DGID] % SNAP_SLOT_WORDS != 0) |
+	      (SH_OFF_TUPLES + SNAP_TUPLE_WORDS * x[SH_NTUPLES] > x[SH_OFF_DGID]) |
+	      (x[SH_OFF_DGID] + SNAP_SLOT_WORDS * x[SH_DGID_SLOTS] > x[SH_OFF_DLID]) |
+	      (x[SH_OFF_DLID] + SNAP_DLID_WORDS * x[SH_DLID_SLOTS] > x[SH_OFF_RECORDS]) |
+	      (x[SH_OFF_RECORDS] + SNAP_RECORD_WORDS * x[SH_RECORD_SLOTS] > hw);
+	return bad ? -EIO : 0;
 }
 
 /* --- lookups --- */
 
-static bool tuple_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t id,
-		     const uint64_t tw[SNAP_TUPLE_WORDS])
-{
-	uint64_t base = v->w[SH_OFF_TUPLES] + id * SNAP_TUPLE_WORDS;
 
-	if (id >= v->w[SH_NTUPLES])
+static inline bool tuple_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t id,
+			    const uint64_t tw[SNAP_TUPLE_WORDS])
+{
+	uint64_t base = SH_OFF_TUPLES + id * SNAP_TUPLE_WORDS;
+
+	return id < v->w[SH_NTUPLES] &&
+	       !((ld(h, base) ^ tw[0]) | (ld(h, base + 1) ^ tw[1]) | (ld(h, base + 2) ^ tw[2]) |
+		 (ld(h, base + 3) ^ tw[3]));
+}
+
+static inline uint64_t next_slot(uint64_t i, uint64_t n)
+{
+	return i + 1 == n ? 0 : i + 1;
+}
+
+/* Is the slot at base q's destination: (tuple of q, hash, and g when given)? */
+HOT bool slot_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t base,
+			   const struct snap_query *q, uint64_t hash, const uint64_t g[2],
+			   uint64_t *meta)
+{
+	uint64_t m = ld(h, base + SLOT_META);
+
+	if (!(m & SNAP_VALID) ||
+	    ((ld(h, base + SLOT_HASH) ^ hash) |
+	     (g ? (ld(h, base + SLOT_DGID0) ^ g[0]) | (ld(h, base + SLOT_DGID1) ^ g[1]) : 0)) ||
+	    !tuple_is(h, v, snap_meta_tuple(m), q->tw))
 		return false;
-	for (int i = 0; i < SNAP_TUPLE_WORDS; i++)
-		if (ld(h, base + (uint64_t)i) != tw[i])
-			return false;
+	*meta = m;
 	return true;
 }
 
-/* The group (first, count) of q's destination in one half, or SNAP_MISS. */
-static int find_group(const _Atomic uint64_t *h, const struct half_view *v,
-		      const struct snap_query *q, uint64_t *first, uint64_t *count,
-		      bool *filter_dlid)
+/*
+ * The DGID slot of q's tuple whose hash is hash (and whose DGID is g, when given), as a word
+ * offset; 0 when there is none. *meta: the slot's meta word.
+ *
+ * Nine keys in ten sit at most two slots past their home (Robin Hood at load 0.7): the three
+ * lines are asked for at once, and the one whose hash matches is picked without a branch per
+ * slot - a displacement is random, so a probe loop would mispredict on every other lookup.
+ * Then the general probe: it stops at an empty slot or at one that sits nearer its own home
+ * than the probe is from hash's. A match is a slot whose every key word is q's, so a stale
+ * hash seen during a change costs a retry at most (the seqlock), never a wrong answer.
+ */
+HOT uint64_t dgid_find(const _Atomic uint64_t *h, const struct half_view *v,
+		       const struct snap_query *q, uint64_t hash, const uint64_t g[2],
+		       bool prefetch, uint64_t *meta)
 {
-	if (q->by_dgid) {
-		uint64_t n = v->w[SH_DGID_SLOTS], g0, g1, i, meta;
+	uint64_t n = v->w[SH_DGID_SLOTS], off = v->w[SH_OFF_DGID], i, i1, i2, b;
 
-		if (!n)
-			return SNAP_MISS;
-		snap_gid_words(&q->dgid, &g0, &g1);
-		i = snap_dgid_hash(q->thash, g0, g1) & (n - 1);
-		for (uint64_t probes = 0; probes < n; probes++, i = (i + 1) & (n - 1)) {
-			uint64_t base = v->w[SH_OFF_DGID] + i * SNAP_DGID_WORDS;
-
-			meta = ld(h, base + 2);
-			if (!(meta & SNAP_VALID))
-				return SNAP_MISS;
-			if (ld(h, base) != g0 || ld(h, base + 1) != g1 ||
-			    !tuple_is(h, v, snap_group_tuple(meta), q->tw))
-				continue;
-			*first = snap_group_first(meta);
-			*count = snap_group_count(meta);
-			*filter_dlid = q->by_dlid;
-			return SNAP_HIT;
-		}
-		return SNAP_MISS;
+	if (!n)
+		return 0;
+	i = snap_home(hash, n);
+	i1 = next_slot(i, n);
+	i2 = next_slot(i1, n);
+	if (prefetch) {	/* a batch asked for them long ago */
+		__builtin_prefetch((const void *)&h[off + i1 * SNAP_SLOT_WORDS]);
+		__builtin_prefetch((const void *)&h[off + i2 * SNAP_SLOT_WORDS]);
 	}
-	if (q->by_dlid) {
-		uint64_t n = v->w[SH_DLID_SLOTS], i, key;
+	b = ld(h, off + i2 * SNAP_SLOT_WORDS + SLOT_HASH) == hash ? i2 : n;
+	b = ld(h, off + i1 * SNAP_SLOT_WORDS + SLOT_HASH) == hash ? i1 : b;
+	b = ld(h, off + i * SNAP_SLOT_WORDS + SLOT_HASH) == hash ? i : b;
+	if (b < n && slot_is(h, v, off + b * SNAP_SLOT_WORDS, q, hash, g, meta))
+		return off + b * SNAP_SLOT_WORDS;
+	for (uint64_t dist = 0; dist < n; dist++, i = next_slot(i, n)) {
+		uint64_t base = off + i * SNAP_SLOT_WORDS, m = ld(h, base + SLOT_META), home;
 
-		if (!n)
+		if (!(m & SNAP_VALID))
+			return 0;
+		if (slot_is(h, v, base, q, hash, g, meta))
+			return base;
+		home = snap_home(ld(h, base + SLOT_HASH), n);
+		if ((i >= home ? i - home : i + n - home) < dist)
+			return 0;
+	}
+	return 0;
+}
+
+/* The DGID hash of the destination holding q's DLID, or SNAP_MISS (none, or several). */
+static int dlid_find(const _Atomic uint64_t *h, const struct half_view *v,
+		     const struct snap_query *q, uint64_t *hash)
+{
+	uint64_t n = v->w[SH_DLID_SLOTS], i;
+
+	if (!n)
+		return SNAP_MISS;
+	i = snap_home(q->dhash, n);
+	for (uint64_t probes = 0; probes < n; probes++, i = next_slot(i, n)) {
+		uint64_t base = v->w[SH_OFF_DLID] + i * SNAP_DLID_WORDS, key = ld(h, base);
+
+		if (!(key & SNAP_VALID))
 			return SNAP_MISS;
-		i = snap_dlid_hash(q->thash, q->dlid) & (n - 1);
-		for (uint64_t probes = 0; probes < n; probes++, i = (i + 1) & (n - 1)) {
-			uint64_t base = v->w[SH_OFF_DLID] + i * SNAP_DLID_WORDS, val;
-
-			key = ld(h, base);
-			if (!(key & SNAP_VALID))
-				return SNAP_MISS;
-			if ((uint16_t)key != q->dlid ||
-			    !tuple_is(h, v, (key >> 16) & SNAP_TUPLE_ID_MASK, q->tw))
-				continue;
-			if (key & SNAP_AMBIGUOUS)
-				return SNAP_MISS;
-			val = ld(h, base + 1);
-			*first = snap_group_first(val);
-			*count = snap_group_count(val);
-			*filter_dlid = true;
-			return SNAP_HIT;
-		}
+		if ((uint16_t)key != q->dlid ||
+		    !tuple_is(h, v, (key >> 16) & SNAP_TUPLE_ID_MASK, q->tw))
+			continue;
+		if (key & SNAP_AMBIGUOUS)
+			return SNAP_MISS;
+		*hash = ld(h, base + 1);
+		return SNAP_HIT;
 	}
 	return SNAP_MISS;
 }
 
-static int lookup_half(const struct snap_map *m, const _Atomic uint64_t *h,
-		       const struct snap_query *q, struct ibv_path_record *out, size_t max,
-		       size_t *total, uint64_t *publication)
+/* The inline path of the DGID slot at base: the slot's words and the tuple's SGID. */
+HOT void slot_path(const _Atomic uint64_t *h, uint64_t base,
+		      const uint64_t tw[SNAP_TUPLE_WORDS], struct ibv_path_record *out)
 {
-	struct half_view v;
-	uint64_t first = 0, count = 0, rec;
-	bool filter = false;
-	size_t n = 0;
-	int r;
+	uint64_t w[SNAP_RECORD_WORDS] = {
+		ld(h, base + SLOT_SVC), ld(h, base + SLOT_DGID0), ld(h, base + SLOT_DGID1),
+		tw[0], tw[1], ld(h, base + SLOT_W5), ld(h, base + SLOT_W6), ld(h, base + SLOT_W7),
+	};
 
-	r = half_view_load(m, h, &v);
-	if (r)
-		return r;
-	*publication = v.w[SH_PUBLICATION];
-	r = find_group(h, &v, q, &first, &count, &filter);
-	if (r != SNAP_HIT)
-		return r;
+	memcpy(out, w, sizeof(w));
+}
+
+static void record_path(const _Atomic uint64_t *h, uint64_t rec, struct ibv_path_record *out)
+{
+	uint64_t w[SNAP_RECORD_WORDS];
+
+	for (int k = 0; k < SNAP_RECORD_WORDS; k++)
+		w[k] = ld(h, rec + (uint64_t)k);
+	memcpy(out, w, sizeof(w));
+}
+
+/* q's paths in the half of view v: SNAP_HIT with *total, SNAP_MISS, -EIO. */
+HOT int lookup_view(const _Atomic uint64_t *h, const struct half_view *v,
+		    const struct snap_query *q, struct ibv_path_record *out, size_t max,
+		    bool prefetch, size_t *total)
+{
+	uint64_t meta = 0, base, hash = q->dhash, count, inl, idx, rec;
+	bool filter = q->by_dlid;
+	size_t n = 0;
+
+	if (q->by_dgid) {
+		base = dgid_find(h, v, q, hash, q->g, prefetch, &meta);
+	} else if (q->by_dlid && dlid_find(h, v, q, &hash) == SNAP_HIT) {
+		base = dgid_find(h, v, q, hash, NULL, prefetch, &meta);
+	} else {
+		return SNAP_MISS;
+	}
+	if (!base)
+		return SNAP_MISS;
+	count = snap_meta_count(meta);
 	if (!count || count > SNAP_GROUP_MAX)
 		return SNAP_MISS;
-	if (first + count > v.w[SH_NRECORDS])	/* first < 2^32, count < 2^16 */
+	inl = !!(meta & SNAP_INLINE);
+	idx = snap_meta_index(meta);
+	if (idx + (count - inl) > v->w[SH_RECORD_SLOTS])	/* idx < 2^32, count < 2^16 */
 		return -EIO;
-	rec = v.w[SH_OFF_RECORDS] + first * SNAP_RECORD_WORDS;
-	for (uint64_t i = 0; i < count; i++, rec += SNAP_RECORD_WORDS) {
-		if (filter && snap_record_dlid(ld(h, rec + 5)) != q->dlid)
+	if (!filter) {	/* the count is known: read only the paths asked for */
+		uint64_t k = 0;
+
+		*total = count;
+		if (!max)
+			return SNAP_HIT;
+		if (inl)	/* the common case: the first path is in the line already read */
+			slot_path(h, base, q->tw, &out[k++]);
+		for (; k < count && k < max; k++)
+			record_path(h, v->w[SH_OFF_RECORDS] + (idx + k - inl) * SNAP_RECORD_WORDS,
+				    &out[k]);
+		return SNAP_HIT;
+	}
+	for (uint64_t k = 0; k < count; k++) {
+		rec = v->w[SH_OFF_RECORDS] + (idx + k - inl) * SNAP_RECORD_WORDS;
+		if (snap_record_dlid(ld(h, k < inl ? base + SLOT_W5 : rec + 5)) != q->dlid)
 			continue;
 		if (n < max) {
-			uint64_t w[SNAP_RECORD_WORDS];
-
-			for (int k = 0; k < SNAP_RECORD_WORDS; k++)
-				w[k] = ld(h, rec + (uint64_t)k);
-			memcpy(&out[n], w, sizeof(w));
+			if (k < inl)
+				slot_path(h, base, q->tw, &out[n]);
+			else
+				record_path(h, rec, &out[n]);
 		}
 		n++;
 	}
@@ -286,17 +359,29 @@ static inline void cpu_relax(void)
 #endif
 }
 
-int snap_lookup(const struct snap_map *m, const struct snap_query *q,
-		struct ibv_path_record *out, size_t max, size_t *total, uint64_t *publication,
-		uint64_t *retries)
+/*
+ * The seqlock window around f: the active half's sequence, the hot words, f, the sequence again.
+ * Returns f's result, or SNAP_MISS when the snapshot is held, empty or kept changing, or
+ * -ESTALE.
+ */
+struct window {
+	const struct snap_map *m;
+	const _Atomic uint64_t *h;
+	struct half_view v;
+};
+
+typedef int (*window_fn)(const struct window *w, void *arg);
+
+/* Inlined into each caller, with f known: the single lookup pays no indirect call. */
+static inline __attribute__((always_inline)) int in_window(const struct snap_map *m, window_fn f,
+							   void *arg, uint64_t *retries)
 {
 	const struct snap_header *hd = m->hdr;
 
 	for (int attempt = 0; attempt < MAX_RETRIES; attempt++) {
 		uint32_t st = atomic_load_explicit(&hd->state, memory_order_acquire);
 		uint32_t a, s1, s2;
-		uint64_t pub = 0;
-		size_t n = 0;
+		struct window w;
 		int r;
 
 		if (st == SNAP_REPLACED || st == SNAP_STOPPED)
@@ -306,23 +391,111 @@ int snap_lookup(const struct snap_map *m, const struct snap_query *q,
 		a = atomic_load_explicit(&hd->active, memory_order_acquire) & 1;
 		s1 = atomic_load_explicit(&hd->half[a].seq, memory_order_acquire);
 		if (!(s1 & 1)) {
-			r = lookup_half(m, m->half[a], q, out, max, &n, &pub);
+			w.m = m;
+			w.h = m->half[a];
+			r = half_view_load(m, w.h, &w.v);
+			if (!r)
+				r = f(&w, arg);
+			else if (r == HALF_EMPTY)
+				r = SNAP_MISS;
 			s2 = atomic_load_explicit(&hd->half[a].seq, memory_order_relaxed);
-			if (s1 == s2) {
-				if (r == SNAP_HIT) {
-					if (total)
-						*total = n;
-					if (publication)
-						*publication = pub;
-				}
+			if (s1 == s2)
 				return r;
-			}
 		}
 		if (retries)
 			(*retries)++;
 		cpu_relax();
 	}
 	return SNAP_MISS;
+}
+
+struct one {
+	const struct snap_query *q;
+	struct ibv_path_record *out;
+	size_t max, total;
+	uint64_t publication;
+};
+
+static inline int one_lookup(const struct window *w, void *arg)
+{
+	struct one *o = arg;
+
+	o->publication = w->v.w[SH_PUBLICATION];
+	return lookup_view(w->h, &w->v, o->q, o->out, o->max, true, &o->total);
+}
+
+int snap_lookup(const struct snap_map *m, const struct snap_query *q,
+		struct ibv_path_record *out, size_t max, size_t *total, uint64_t *publication,
+		uint64_t *retries)
+{
+	struct one o = { q, out, max, 0, 0 };
+	int r = in_window(m, one_lookup, &o, retries);
+
+	if (r == SNAP_HIT) {
+		if (total)
+			*total = o.total;
+		if (publication)
+			*publication = o.publication;
+	}
+	return r;
+}
+
+struct batch {
+	const struct snap_query *qs;
+	size_t n;
+	struct ibv_path_record *out;
+	int *res;
+};
+
+/* Where query q's lookup will look first: the three slot lines dgid_find() reads (DGID), or
+ * its DLID slot, brought in early. */
+static inline void prefetch_query(const struct window *w, const struct snap_query *q)
+{
+	uint64_t n, off;
+
+	if (q->by_dgid) {
+		n = w->v.w[SH_DGID_SLOTS];
+		off = w->v.w[SH_OFF_DGID] + snap_home(q->dhash, n) * SNAP_SLOT_WORDS;
+		/* off < half_words (the view was checked); past the region a prefetch is void */
+		__builtin_prefetch((const void *)&w->h[off + SNAP_SLOT_WORDS]);
+		__builtin_prefetch((const void *)&w->h[off + 2 * SNAP_SLOT_WORDS]);
+	} else {
+		n = w->v.w[SH_DLID_SLOTS];
+		off = w->v.w[SH_OFF_DLID] + snap_home(q->dhash, n) * SNAP_DLID_WORDS;
+	}
+	if (n)
+		__builtin_prefetch((const void *)&w->h[off]);
+}
+
+static int batch_lookup(const struct window *w, void *arg)
+{
+	struct batch *b = arg;
+	size_t ahead = b->n < SNAP_BATCH_AHEAD ? b->n : SNAP_BATCH_AHEAD;
+
+	for (size_t i = 0; i < ahead; i++)
+		prefetch_query(w, &b->qs[i]);
+	for (size_t i = 0; i < b->n; i++) {
+		size_t total;
+
+		if (i + ahead < b->n)
+			prefetch_query(w, &b->qs[i + ahead]);
+		b->res[i] = lookup_view(w->h, &w->v, &b->qs[i], &b->out[i], 1, false, &total);
+	}
+	return SNAP_HIT;
+}
+
+int snap_lookup_batch(const struct snap_map *m, const struct snap_query *qs, size_t n,
+		      struct ibv_path_record *out, int *res, uint64_t *retries)
+{
+	struct batch b = { qs, n, out, res };
+	int r = in_window(m, batch_lookup, &b, retries);
+
+	if (r == -ESTALE)
+		return r;
+	if (r != SNAP_HIT)	/* held, empty, kept changing or nonsense: all miss */
+		for (size_t i = 0; i < n; i++)
+			res[i] = r == -EIO ? -EIO : SNAP_MISS;
+	return 0;
 }
 
 /* --- the whole publication --- */
@@ -335,52 +508,62 @@ static void *alloc_n(uint64_t n, size_t size)
 	return calloc((size_t)n + 1, size);
 }
 
-/* Copies the half described by v; the caller checks the sequence afterwards. */
-static int copy_half(const _Atomic uint64_t *h, const struct half_view *v,
+/*
+ * Copies the half described by v (empty: HALF_EMPTY) slot by slot; the caller checks the
+ * sequence afterwards. The cold words say how many destinations and paths to expect: the
+ * copy is sized by them, after they are checked against the room of the half, and must
+ * come out exactly that size.
+ */
+static int copy_half(const _Atomic uint64_t *h, const struct half_view *v, bool empty,
 		     struct snap_contents *c)
 {
+	uint64_t ngroups = ld(h, SH_NGROUPS), nrecords = ld(h, SH_NRECORDS), groups = 0;
+
 	c->publication = v->w[SH_PUBLICATION];
+	if (empty)
+		return ngroups || nrecords ? -EIO : 0;
+	if (ngroups > v->w[SH_DGID_SLOTS] ||
+	    nrecords > v->w[SH_DGID_SLOTS] + v->w[SH_RECORD_SLOTS])
+		return -EIO;
 	c->ntuples = (uint32_t)v->w[SH_NTUPLES];
-	c->ngroups = (uint32_t)v->w[SH_NGROUPS];
-	c->nrecords = (uint32_t)v->w[SH_NRECORDS];
-	/* each at most the size of its region of the half, which lies inside the mapping */
 	c->tuples = alloc_n(c->ntuples, sizeof(*c->tuples));
-	c->groups = alloc_n(c->ngroups, sizeof(*c->groups));
-	c->records = alloc_n(c->nrecords, sizeof(*c->records));
+	c->groups = alloc_n(ngroups, sizeof(*c->groups));
+	c->records = alloc_n(nrecords, sizeof(*c->records));
 	if (!c->tuples || !c->groups || !c->records)
 		return -ENOMEM;
 	for (uint32_t t = 0; t < c->ntuples; t++) {
 		uint64_t tw[SNAP_TUPLE_WORDS];
 
 		for (int i = 0; i < SNAP_TUPLE_WORDS; i++)
-			tw[i] = ld(h, v->w[SH_OFF_TUPLES] + (uint64_t)t * SNAP_TUPLE_WORDS + (uint64_t)i);
+			tw[i] = ld(h, SH_OFF_TUPLES + (uint64_t)t * SNAP_TUPLE_WORDS + (uint64_t)i);
 		snap_tuple_from_words(tw, &c->tuples[t]);
 	}
-	for (uint32_t g = 0; g < c->ngroups; g++)
-		c->groups[g] = ld(h, v->w[SH_OFF_GROUPS] + g);
-	for (uint32_t r = 0; r < c->nrecords; r++) {
-		uint64_t w[SNAP_RECORD_WORDS];
+	for (uint64_t i = 0; i < v->w[SH_DGID_SLOTS]; i++) {
+		uint64_t base = v->w[SH_OFF_DGID] + i * SNAP_SLOT_WORDS, m = ld(h, base + SLOT_META);
+		uint64_t count = snap_meta_count(m), inl = !!(m & SNAP_INLINE);
+		uint64_t idx = snap_meta_index(m), tuple = snap_meta_tuple(m);
 
-		for (int k = 0; k < SNAP_RECORD_WORDS; k++)
-			w[k] = ld(h, v->w[SH_OFF_RECORDS] + (uint64_t)r * SNAP_RECORD_WORDS + (uint64_t)k);
-		memcpy(&c->records[r], w, sizeof(w));
+		if (!(m & SNAP_VALID))
+			continue;
+		if (groups++ == ngroups || tuple >= c->ntuples || !count)
+			return -EIO;
+		if (count > SNAP_GROUP_MAX)	/* published without its paths */
+			continue;
+		if (count > nrecords - c->nrecords || idx + (count - inl) > v->w[SH_RECORD_SLOTS])
+			return -EIO;
+		c->groups[c->ngroups++] = c->nrecords | count << 32 | tuple << 48;
+		for (uint64_t k = 0; k < count; k++) {
+			uint64_t tw[SNAP_TUPLE_WORDS];
+
+			snap_gid_words(&c->tuples[tuple].sgid, &tw[0], &tw[1]);
+			if (k < inl)
+				slot_path(h, base, tw, &c->records[c->nrecords++]);
+			else
+				record_path(h, v->w[SH_OFF_RECORDS] + (idx + k - inl) *
+					    SNAP_RECORD_WORDS, &c->records[c->nrecords++]);
+		}
 	}
-	return 0;
-}
-
-/* Groups tile the records in order (a group's size is the distance to the next). */
-static bool groups_tile(const struct snap_contents *c)
-{
-	if (!c->ngroups)
-		return c->nrecords == 0;
-	if (snap_group_first(c->groups[0]) != 0)
-		return false;
-	for (uint32_t g = 0; g < c->ngroups; g++)
-		if (snap_group_first(c->groups[g]) >= c->nrecords ||
-		    (g && snap_group_first(c->groups[g]) <= snap_group_first(c->groups[g - 1])) ||
-		    snap_group_tuple(c->groups[g]) >= c->ntuples)
-			return false;
-	return true;
+	return groups == ngroups && c->nrecords == nrecords ? 0 : -EIO;
 }
 
 int snap_read_all(const struct snap_map *m, struct snap_contents *out)
@@ -404,14 +587,12 @@ int snap_read_all(const struct snap_map *m, struct snap_contents *out)
 		if (s1 & 1)
 			continue;
 		r = half_view_load(m, h, &v);
-		if (!r)
-			r = copy_half(h, &v, &c);
+		if (r >= 0)
+			r = copy_half(h, &v, r == HALF_EMPTY, &c);
 		if (atomic_load_explicit(&hd->half[a].seq, memory_order_relaxed) != s1) {
 			snap_contents_free(&c);
 			continue;
 		}
-		if (!r && !groups_tile(&c))
-			r = -EIO;
 		if (r) {
 			snap_contents_free(&c);
 			return r;

@@ -32,15 +32,18 @@ struct snap_map {
  * Errors: -EINVAL (name), -ENOENT, -EACCES, -ELOOP (a symlink), -EPERM (not a regular file,
  * another owner, writable by group or others), -EAGAIN (the writer is still creating it),
  * -EPROTO (not a snapshot of this ABI, or a header that contradicts the object), -errno of mmap.
+ * Asks for transparent huge pages on the mapping (MADV_HUGEPAGE): granted where /dev/shm
+ * allows them (tmpfs huge=advise or within_size), and harmless elsewhere.
  */
 int snap_map_open(const char *name, uid_t owner, struct snap_map *m);
 void snap_map_close(struct snap_map *m);
 
-/* A request ready for lookups: its normalized tuple and destination. */
+/* A request ready for lookups: its normalized tuple and destination, hashed. */
 struct snap_query {
 	uint64_t tw[SNAP_TUPLE_WORDS];	/* snap_tuple_words() */
 	uint64_t thash;
-	union ibv_gid dgid;
+	uint64_t dhash;			/* snap_dgid_hash() of the DGID, or snap_dlid_hash() */
+	uint64_t g[2];			/* the DGID's words (snap_gid_words()) */
 	uint16_t dlid;
 	uint8_t by_dgid, by_dlid;
 };
@@ -48,6 +51,22 @@ struct snap_query {
 /* t->sgid must already be the SGID to use (the daemon's port GID when the request has none). */
 void snap_query_init(struct snap_query *q, const struct pr_tuple *t, const union ibv_gid *dgid,
 		     const uint16_t *dlid);
+/* The destination of a query whose tuple is set (a copy of one made by snap_query_init()).
+ * Inline: every lookup of liblocalsa makes one. */
+static inline void snap_query_dest(struct snap_query *q, const union ibv_gid *dgid,
+				   const uint16_t *dlid)
+{
+	q->by_dgid = !!dgid;
+	q->by_dlid = !!dlid;
+	q->dlid = dlid ? *dlid : 0;
+	if (dgid) {
+		snap_gid_words(dgid, &q->g[0], &q->g[1]);
+		q->dhash = snap_dgid_hash(q->thash, q->g[0], q->g[1]);
+	} else {
+		q->g[0] = q->g[1] = 0;
+		q->dhash = dlid ? snap_dlid_hash(q->thash, *dlid) : 0;
+	}
+}
 
 enum {
 	SNAP_MISS = 0,	/* not in the snapshot: ask the daemon */
@@ -66,6 +85,18 @@ int snap_lookup(const struct snap_map *m, const struct snap_query *q,
 		struct ibv_path_record *out, size_t max, size_t *total, uint64_t *publication,
 		uint64_t *retries);
 
+/*
+ * n lookups of the first path each: res[i] is SNAP_HIT (out[i] holds the path), SNAP_MISS or
+ * -EIO. The destination slots of the queries SNAP_BATCH_AHEAD places ahead are prefetched while
+ * the current one is read (software pipelining), so that the memory latency of a random slot
+ * is paid once per several queries, and the whole batch is read inside one seqlock window.
+ * Returns 0, or -ESTALE (remap; res is then unset). No system call, no lock, no store to shared
+ * memory. *retries (when not NULL) is incremented per seqlock retry.
+ */
+#define SNAP_BATCH_AHEAD 8
+int snap_lookup_batch(const struct snap_map *m, const struct snap_query *qs, size_t n,
+		      struct ibv_path_record *out, int *res, uint64_t *retries);
+
 /* One publication, copied out whole: for iteration. Free with snap_contents_free(). */
 struct snap_contents {
 	uint64_t publication;
@@ -76,8 +107,9 @@ struct snap_contents {
 };
 
 /*
- * -EAGAIN if the writer kept rewriting; -ESTALE, -ENOMEM, -EIO. The copy is never larger than
- * the half it comes from (its counts are checked against the half's words first).
+ * Destination by destination in slot order, each one's paths in the SA's order. -EAGAIN if the
+ * writer kept rewriting; -ESTALE, -ENOMEM, -EIO. The copy is never larger than the half it
+ * comes from (its counts are checked against the half's words first).
  */
 int snap_read_all(const struct snap_map *m, struct snap_contents *out);
 void snap_contents_free(struct snap_contents *c);

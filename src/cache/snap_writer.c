@@ -1,7 +1,9 @@
 /*
- * snap_writer.c - see snap_writer.h. The writer rebuilds a whole half per publication: O(paths),
- * a sequential pass over the cache with one hash insert per destination and per DLID, no malloc
- * but the tuple hashes.
+ * snap_writer.c - see snap_writer.h. A publication brings the inactive half up to date and flips
+ * `active`: patched by the cache's change journal (cache/snap_half: O(changes)) when the half
+ * was written from this cache and the journal still holds what changed since; rebuilt whole
+ * otherwise (a fill, a flush, a full region). The half lags two publications, so a patch
+ * replays the changes of both.
  *
  * An object's life: created under a temporary name (O_EXCL, mode 0600, locked with flock for as
  * long as this writer holds it), sized and backed with memory, header written and made visible
@@ -10,6 +12,7 @@
  * anywhere before the naming removes the temporary object and leaves the old one as it was.
  */
 #include "cache/snap_writer.h"
+#include "cache/snap_half.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +31,7 @@
 /* Where glibc's shm_open() keeps objects on Linux (tmpfs): link() and rename() need the path. */
 #define SHM_DIR "/dev/shm"
 #define PAGE 4096u
+#define HUGE_PAGE (2u << 20)	/* halves this large start on huge page boundaries */
 #define MIN_HALF (1u << 20)
 #define NAME_TRIES 4		/* temporary names taken, or the name raced away: try again */
 
@@ -40,6 +44,7 @@ struct snap_object {
 	uint64_t half_size;
 	uint64_t backed[2];	/* bytes of each half known to have memory behind them */
 	uint32_t seq[2];
+	struct snap_half *hs[2];	/* what the writer knows of each half */
 	char tmp[NAME_MAX + 1];	/* its temporary name, "" once named */
 };
 
@@ -60,11 +65,6 @@ static inline void put(_Atomic uint64_t *h, uint64_t i, uint64_t v)
 	atomic_store_explicit(&h[i], v, memory_order_release);
 }
 
-static inline uint64_t own(const _Atomic uint64_t *h, uint64_t i)
-{
-	return atomic_load_explicit(&h[i], memory_order_relaxed);
-}
-
 static uint64_t random_id(void)
 {
 	uint64_t id;
@@ -76,17 +76,6 @@ static uint64_t random_id(void)
 	return mix64((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)getpid() << 48) | 1;
 }
 
-static uint64_t pow2_slots(uint64_t keys)
-{
-	uint64_t n = 8;
-
-	if (!keys)
-		return 0;
-	while (n < keys + keys / 3 + 1)	/* load <= 3/4 */
-		n <<= 1;
-	return n;
-}
-
 /* --- objects --- */
 
 static void shm_path(const char *name, char out[sizeof(SHM_DIR) + NAME_MAX])
@@ -94,16 +83,29 @@ static void shm_path(const char *name, char out[sizeof(SHM_DIR) + NAME_MAX])
 	snprintf(out, sizeof(SHM_DIR) + NAME_MAX, SHM_DIR "%s", name);
 }
 
-/* Give memory to [off, off+len) of the object now, so that a full /dev/shm is an error here
- * rather than a SIGBUS in the middle of a publication. */
-static int back(int fd, uint64_t off, uint64_t len)
+/*
+ * Give memory to [off, off+len) of the object now, so that a full /dev/shm is an error here
+ * rather than a SIGBUS in the middle of a publication. Faulted in through the mapping
+ * (MADV_POPULATE_WRITE) where the kernel has it: that is the path on which a mapping's
+ * MADV_HUGEPAGE gets huge pages (fallocate has no mapping to ask); a fault that would have
+ * been a SIGBUS fails with EFAULT instead. fallocate() otherwise.
+ */
+static int back(struct snap_object *o, uint64_t off, uint64_t len)
 {
 	int r;
 
 	if (!len)
 		return 0;
+#ifdef MADV_POPULATE_WRITE
+	if (madvise((char *)o->hdr + off, len, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	if (errno == EFAULT)
+		return -ENOSPC;
+	if (errno != EINVAL)
+		return -errno;
+#endif
 	do {
-		r = fallocate(fd, 0, (off_t)off, (off_t)len);
+		r = fallocate(o->fd, 0, (off_t)off, (off_t)len);
 	} while (r < 0 && errno == EINTR);
 	return r < 0 ? -errno : 0;
 }
@@ -125,6 +127,10 @@ static void object_retire(struct snap_object *o, enum snap_state s)
 	close(o->fd);
 	o->hdr = NULL;
 	o->fd = -1;
+	for (int h = 0; h < 2; h++) {
+		snap_half_free(o->hs[h]);
+		o->hs[h] = NULL;
+	}
 }
 
 /* An object that never got the name: nobody can be reading it. */
@@ -138,6 +144,10 @@ static void object_discard(struct snap_object *o)
 	else if (o->fd >= 0)
 		close(o->fd);
 	o->fd = -1;
+	for (int h = 0; h < 2; h++) {
+		snap_half_free(o->hs[h]);
+		o->hs[h] = NULL;
+	}
 }
 
 /* A new file under a temporary name nobody else holds (O_EXCL; a name taken is tried again). */
@@ -158,43 +168,57 @@ static int object_open_tmp(struct snap_object *o)
 
 /*
  * A complete object of generation gen under a temporary name: locked, sized, the header and the
- * first page of each half backed, half 0 a valid empty snapshot (zeros), magic set. Not yet
- * named: object_name() does that.
+ * first page of each half backed, both halves valid empty snapshots (zeros), magic set. Not yet
+ * named: object_name() does that. Halves of a huge page or more are whole huge pages on huge
+ * page boundaries, and the mapping asks for them (MADV_HUGEPAGE): where /dev/shm allows
+ * transparent huge pages, a random lookup then costs no TLB miss to speak of.
  */
 static int object_create(struct snap_writer *w, uint64_t half_size, uint32_t gen,
 			 struct snap_object *o)
 {
 	struct snap_header *hdr;
-	uint64_t size = SNAP_HEADER_SIZE + 2 * half_size;
+	uint64_t first = SNAP_HEADER_SIZE, size;
 	void *p;
 	int r;
 
+	if (half_size >= HUGE_PAGE) {
+		half_size = (half_size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+		first = HUGE_PAGE;
+	}
+	size = first + 2 * half_size;
 	memset(o, 0, sizeof(*o));
-	r = object_open_tmp(o);
+	r = snap_half_new(&o->hs[0]);
+	if (!r)
+		r = snap_half_new(&o->hs[1]);
+	if (!r)
+		r = object_open_tmp(o);
 	if (r)
-		return r;
+		goto out_discard;
 	if (flock(o->fd, LOCK_EX | LOCK_NB) < 0 || fchmod(o->fd, w->mode) < 0 ||
 	    ftruncate(o->fd, (off_t)size) < 0) {
 		r = -errno;
 		goto out_discard;
 	}
-	/* The header and the first page of each half: all a reader of an empty snapshot touches. */
-	r = back(o->fd, 0, SNAP_HEADER_SIZE + PAGE);
-	if (!r)
-		r = back(o->fd, SNAP_HEADER_SIZE + half_size, PAGE);
-	if (r)
-		goto out_discard;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, o->fd, 0);
 	if (p == MAP_FAILED) {
 		r = -errno;
 		goto out_discard;
 	}
+	(void)madvise((char *)p + first, 2 * half_size, MADV_HUGEPAGE);	/* a hint */
 	hdr = p;
 	o->hdr = hdr;
 	o->size = size;
 	o->half_size = half_size;
-	o->half[0] = (_Atomic uint64_t *)((char *)p + SNAP_HEADER_SIZE);
-	o->half[1] = (_Atomic uint64_t *)((char *)p + SNAP_HEADER_SIZE + half_size);
+	o->half[0] = (_Atomic uint64_t *)((char *)p + first);
+	o->half[1] = (_Atomic uint64_t *)((char *)p + first + half_size);
+	/* The header and the first page of each half: all a reader of an empty snapshot touches. */
+	r = back(o, 0, SNAP_HEADER_SIZE);
+	if (!r)
+		r = back(o, first, PAGE);
+	if (!r)
+		r = back(o, first + half_size, PAGE);
+	if (r)
+		goto out_discard;
 	o->backed[0] = o->backed[1] = PAGE;
 
 	hdr->abi = SNAP_ABI;
@@ -202,8 +226,8 @@ static int object_create(struct snap_writer *w, uint64_t half_size, uint32_t gen
 	hdr->object_gen = gen;
 	hdr->object_id = random_id();
 	hdr->object_size = size;
-	hdr->half_offset[0] = SNAP_HEADER_SIZE;
-	hdr->half_offset[1] = SNAP_HEADER_SIZE + half_size;
+	hdr->half_offset[0] = first;
+	hdr->half_offset[1] = first + half_size;
 	hdr->half_size = half_size;
 	memcpy(hdr->port_gid, w->opts.port_gid.raw, 16);
 	hdr->port_lid = w->opts.port_lid;
@@ -343,255 +367,68 @@ int snap_writer_open(const struct snap_writer_opts *o, struct snap_writer **out)
 	return 0;
 }
 
-/* --- building a half --- */
+/* --- publishing --- */
 
-struct build {
-	_Atomic uint64_t *h;
-	const struct pr_cache *c;
-	uint64_t off_tuples, off_groups, off_records, off_dgid, off_dlid;
-	uint64_t dslots, lslots;
-	uint64_t ntuples, max_groups, max_records, ngroups, nrecords;
-	uint64_t *thash;		/* per tuple id */
-	bool open;			/* a group is being written */
-	uint16_t gtuple;
-	union ibv_gid gdgid;
-	uint64_t gfirst;
-	int err;
-};
+static void window_open(struct snap_object *o, int hx)
+{
+	atomic_store_explicit(&o->hdr->half[hx].seq, ++o->seq[hx], memory_order_relaxed);
+}
+
+static void window_close(struct snap_object *o, int hx)
+{
+	atomic_store_explicit(&o->hdr->half[hx].seq, ++o->seq[hx], memory_order_release);
+}
 
 /*
- * The indexes are filled after the records, group by group in record order, with the slot of
- * the group PREFETCH_GROUPS ahead prefetched: a random slot is a cache miss, and overlapping
- * them roughly halves the build time of a large snapshot.
+ * Half hx of o, written inside its window, becomes a new publication: the words every
+ * publication stamps, the window closed, then `active` and the counter readers see.
  */
-#define PREFETCH_GROUPS 16
-
-/* Slot of group g's DGID in the DGID table (first probe). */
-static uint64_t dgid_slot(const struct build *b, uint64_t g, uint64_t *g0, uint64_t *g1,
-			  uint16_t *tuple)
+static void publish_half(struct snap_writer *w, struct snap_object *o, int hx,
+			 const struct pr_cache *c, uint32_t generation)
 {
-	uint64_t gw = own(b->h, b->off_groups + g);
-	uint64_t rec = b->off_records + (uint64_t)snap_group_first(gw) * SNAP_RECORD_WORDS;
+	struct snap_half_stats hst;
 
-	*tuple = snap_group_tuple(gw);
-	*g0 = own(b->h, rec + 1);	/* dgid: bytes 8..23 of the record */
-	*g1 = own(b->h, rec + 2);
-	return snap_dgid_hash(b->thash[*tuple], *g0, *g1) & (b->dslots - 1);
+	put(o->half[hx], SH_PUBLICATION, w->publication + 1);
+	put(o->half[hx], SH_CACHE_GENERATION, generation);
+	put(o->half[hx], SH_CACHE_CHANGES, pr_cache_changes(c));
+	window_close(o, hx);
+	atomic_store_explicit(&o->hdr->active, (uint32_t)hx, memory_order_release);
+	atomic_store_explicit(&o->hdr->publication, ++w->publication, memory_order_release);
+	w->st.publications++;
+	snap_half_stats(o->hs[hx], &hst);
+	w->st.records = hst.records;
+	w->st.groups = hst.groups;
+	w->st.half_used = hst.used_bytes;
+	w->st.last_changes = hst.last_keys;
 }
 
-static void dgid_insert(struct build *b, uint64_t g, uint64_t first, uint64_t count)
+/* The bytes a plan needs, rounded to pages. */
+static uint64_t plan_need(const struct snap_plan *p)
 {
-	uint64_t g0, g1, mask = b->dslots - 1, i;
-	uint16_t tuple;
-
-	i = dgid_slot(b, g, &g0, &g1, &tuple);
-	while (own(b->h, b->off_dgid + i * SNAP_DGID_WORDS + 2) & SNAP_VALID)
-		i = (i + 1) & mask;	/* terminates: load <= 3/4 */
-	put(b->h, b->off_dgid + i * SNAP_DGID_WORDS, g0);
-	put(b->h, b->off_dgid + i * SNAP_DGID_WORDS + 1, g1);
-	put(b->h, b->off_dgid + i * SNAP_DGID_WORDS + 2,
-	    first | count << 32 | (uint64_t)tuple << 48 | SNAP_VALID);
+	return (snap_plan_bytes(p) + PAGE - 1) / PAGE * PAGE;
 }
 
-static uint64_t record_dlid_slot(const struct build *b, uint64_t r, uint16_t tuple,
-				 uint16_t *dlid)
-{
-	*dlid = snap_record_dlid(own(b->h, b->off_records + r * SNAP_RECORD_WORDS + 5));
-	return snap_dlid_hash(b->thash[tuple], *dlid) & (b->lslots - 1);
-}
-
-/* A DLID seen again in the same group is a no-op; in another group it becomes SNAP_AMBIGUOUS. */
-static void dlid_insert(struct build *b, uint64_t r, uint16_t tuple, uint64_t first,
-			uint64_t count)
-{
-	uint64_t mask = b->lslots - 1, i, k, key;
-	uint16_t dlid;
-
-	i = record_dlid_slot(b, r, tuple, &dlid);
-	key = dlid | (uint64_t)tuple << 16 | SNAP_VALID;
-	while ((k = own(b->h, b->off_dlid + i * SNAP_DLID_WORDS)) & SNAP_VALID) {
-		if ((k & ~SNAP_AMBIGUOUS) == key) {
-			if ((uint32_t)own(b->h, b->off_dlid + i * SNAP_DLID_WORDS + 1) != first)
-				put(b->h, b->off_dlid + i * SNAP_DLID_WORDS, k | SNAP_AMBIGUOUS);
-			return;
-		}
-		i = (i + 1) & mask;
-	}
-	put(b->h, b->off_dlid + i * SNAP_DLID_WORDS, key);
-	put(b->h, b->off_dlid + i * SNAP_DLID_WORDS + 1, first | count << 32);
-}
-
-static void group_close(struct build *b)
-{
-	uint64_t count = b->nrecords - b->gfirst;
-	uint64_t shown = count > SNAP_GROUP_MAX ? SNAP_GROUP_MAX + 1 : count;
-
-	if (!b->open)
-		return;
-	b->open = false;
-	put(b->h, b->off_groups + b->ngroups++,
-	    b->gfirst | shown << 32 | (uint64_t)b->gtuple << 48);
-}
-
-/* Both indexes, from the groups and records already written. */
-static void build_indexes(struct build *b)
-{
-	for (uint64_t g = 0; g < b->ngroups; g++) {
-		uint64_t gw = own(b->h, b->off_groups + g), g0, g1;
-		uint16_t t;
-
-		if (g + PREFETCH_GROUPS < b->ngroups)
-			__builtin_prefetch((const void *)&b->h[b->off_dgid + SNAP_DGID_WORDS *
-				dgid_slot(b, g + PREFETCH_GROUPS, &g0, &g1, &t)], 1);
-		dgid_insert(b, g, snap_group_first(gw), snap_group_count(gw));
-	}
-	for (uint64_t g = 0, r = 0; g < b->ngroups; g++) {
-		uint64_t gw = own(b->h, b->off_groups + g);
-		uint64_t end = g + 1 < b->ngroups ?
-			snap_group_first(own(b->h, b->off_groups + g + 1)) : b->nrecords;
-
-		for (; r < end; r++) {
-			uint16_t dlid;
-
-			if (r + PREFETCH_GROUPS < b->nrecords) {
-				uint64_t ahead = r + PREFETCH_GROUPS;
-				/* the tuple of a record ahead: its group's, or (rarely) a later one;
-				 * a wrong guess only costs a useless prefetch */
-				__builtin_prefetch((const void *)&b->h[b->off_dlid + SNAP_DLID_WORDS *
-					record_dlid_slot(b, ahead, snap_group_tuple(gw), &dlid)], 1);
-			}
-			dlid_insert(b, r, snap_group_tuple(gw), snap_group_first(gw),
-				    snap_group_count(gw));
-		}
-	}
-}
-
-static bool build_entry(const struct pr_entry *e, void *arg)
-{
-	struct build *b = arg;
-	uint64_t w[SNAP_RECORD_WORDS];
-
-	if (!b->open || e->tuple != b->gtuple || memcmp(e->rec.dgid.raw, b->gdgid.raw, 16)) {
-		group_close(b);
-		if (b->ngroups == b->max_groups || e->tuple >= b->ntuples) {
-			b->err = -EOVERFLOW;
-			return false;
-		}
-		b->open = true;
-		b->gtuple = e->tuple;
-		memcpy(b->gdgid.raw, e->rec.dgid.raw, 16);
-		b->gfirst = b->nrecords;
-	}
-	if (b->nrecords == b->max_records) {
-		b->err = -EOVERFLOW;
-		return false;
-	}
-	memcpy(w, &e->rec, sizeof(w));
-	for (int i = 0; i < SNAP_RECORD_WORDS; i++)
-		put(b->h, b->off_records + b->nrecords * SNAP_RECORD_WORDS + (uint64_t)i, w[i]);
-	b->nrecords++;
-	return true;
-}
-
-/* Writes the cache into half hx of o, inside its seqlock window. The layout was sized from st. */
-static int build_half(struct snap_writer *w, struct snap_object *o, int hx,
-		      const struct pr_cache *c, const struct pr_cache_stats *st, uint32_t generation)
-{
-	struct build b = { .h = o->half[hx], .c = c };
-	_Atomic uint64_t *h = o->half[hx];
-	uint64_t used;
-	int r = 0;
-
-	b.ntuples = st->tuples;
-	b.max_groups = st->destinations;
-	b.max_records = st->entries;
-	b.dslots = pow2_slots(b.max_groups);
-	b.lslots = pow2_slots(b.max_records);
-	b.off_tuples = SH_WORDS;
-	b.off_groups = b.off_tuples + SNAP_TUPLE_WORDS * b.ntuples;
-	b.off_records = b.off_groups + b.max_groups;
-	b.off_dgid = b.off_records + SNAP_RECORD_WORDS * b.max_records;
-	b.off_dlid = b.off_dgid + SNAP_DGID_WORDS * b.dslots;
-	used = b.off_dlid + SNAP_DLID_WORDS * b.lslots;
-	b.thash = malloc((b.ntuples ? b.ntuples : 1) * sizeof(*b.thash));
-	if (!b.thash)
-		return -ENOMEM;
-
-	atomic_store_explicit(&o->hdr->half[hx].seq, ++o->seq[hx], memory_order_relaxed);
-	for (uint64_t i = b.off_dgid; i < used; i++)
-		put(h, i, 0);
-	for (uint64_t t = 0; t < b.ntuples; t++) {
-		const struct pr_tuple *tp = pr_cache_tuple_get(c, (uint16_t)t);
-		uint64_t tw[SNAP_TUPLE_WORDS] = { 0 };
-
-		if (tp)
-			snap_tuple_words(tp, tw);
-		b.thash[t] = snap_tuple_hash(tw);
-		for (int i = 0; i < SNAP_TUPLE_WORDS; i++)
-			put(h, b.off_tuples + t * SNAP_TUPLE_WORDS + (uint64_t)i, tw[i]);
-	}
-	pr_cache_foreach(c, build_entry, &b);
-	group_close(&b);
-	if (!b.err)
-		build_indexes(&b);
-	if (b.err)
-		r = b.err;
-	else if (b.nrecords != b.max_records)
-		r = -EOVERFLOW;	/* the counts lied: never publish a short snapshot */
-	/* A failed build leaves the half empty, never half-written: readers may still come here. */
-	put(h, SH_PUBLICATION, w->publication + 1);
-	put(h, SH_CACHE_GENERATION, generation);
-	put(h, SH_CACHE_CHANGES, pr_cache_changes(c));
-	put(h, SH_NTUPLES, r ? 0 : b.ntuples);
-	put(h, SH_NGROUPS, r ? 0 : b.ngroups);
-	put(h, SH_NRECORDS, r ? 0 : b.nrecords);
-	put(h, SH_DGID_SLOTS, r ? 0 : b.dslots);
-	put(h, SH_DLID_SLOTS, r ? 0 : b.lslots);
-	put(h, SH_OFF_TUPLES, b.off_tuples);
-	put(h, SH_OFF_GROUPS, b.off_groups);
-	put(h, SH_OFF_RECORDS, b.off_records);
-	put(h, SH_OFF_DGID, b.off_dgid);
-	put(h, SH_OFF_DLID, b.off_dlid);
-	put(h, SH_USED, used);
-	atomic_store_explicit(&o->hdr->half[hx].seq, ++o->seq[hx], memory_order_release);
-	free(b.thash);
-	if (!r) {
-		w->st.records = b.nrecords;
-		w->st.groups = b.ngroups;
-		w->st.half_used = used * 8;
-	}
-	return r;
-}
-
-
-static uint64_t layout_bytes(const struct pr_cache_stats *st)
-{
-	return 8 * (SH_WORDS + SNAP_TUPLE_WORDS * st->tuples + st->destinations +
-		    SNAP_RECORD_WORDS * st->entries + SNAP_DGID_WORDS * pow2_slots(st->destinations) +
-		    SNAP_DLID_WORDS * pow2_slots(st->entries));
-}
-
-
-/* Publish into o's inactive half and flip. */
-static int publish_into(struct snap_writer *w, struct snap_object *o, const struct pr_cache *c,
-			const struct pr_cache_stats *st, uint32_t generation)
+/*
+ * The plan into o's inactive half, and flip. The half is backed first: a full /dev/shm is an
+ * error before the window opens, and the half is left as it was.
+ */
+static int build_into(struct snap_writer *w, struct snap_object *o, const struct snap_plan *p,
+		      const struct pr_cache *c, uint32_t generation)
 {
 	int hx = 1 - (int)atomic_load_explicit(&o->hdr->active, memory_order_relaxed);
-	uint64_t need = (layout_bytes(st) + PAGE - 1) / PAGE * PAGE;
+	uint64_t need = plan_need(p);
 	int r;
 
 	if (need > o->backed[hx]) {
-		r = back(o->fd, o->hdr->half_offset[hx] + o->backed[hx], need - o->backed[hx]);
+		r = back(o, o->hdr->half_offset[hx] + o->backed[hx], need - o->backed[hx]);
 		if (r)
 			return r;
 		o->backed[hx] = need;
 	}
-	r = build_half(w, o, hx, c, st, generation);
-	if (r)
-		return r;
-	atomic_store_explicit(&o->hdr->active, (uint32_t)hx, memory_order_release);
-	atomic_store_explicit(&o->hdr->publication, ++w->publication, memory_order_release);
-	w->st.publications++;
+	window_open(o, hx);
+	snap_half_build(o->hs[hx], o->half[hx], p);
+	publish_half(w, o, hx, c, generation);
+	w->st.rebuilds++;
 	return 0;
 }
 
@@ -600,11 +437,11 @@ static int publish_into(struct snap_writer *w, struct snap_object *o, const stru
  * temporary name, then renamed over the old one. Readers opening the name meanwhile get the
  * old publication; readers of the old object go on reading it until they see REPLACED.
  */
-static int grow(struct snap_writer *w, const struct pr_cache *c, const struct pr_cache_stats *st,
+static int grow(struct snap_writer *w, const struct snap_plan *p, const struct pr_cache *c,
 		uint32_t generation)
 {
 	struct snap_object n;
-	uint64_t half = (2 * layout_bytes(st) + PAGE - 1) / PAGE * PAGE;
+	uint64_t half = 2 * plan_need(p);
 	int r;
 
 	if (half < w->opts.min_half_size)
@@ -612,7 +449,7 @@ static int grow(struct snap_writer *w, const struct pr_cache *c, const struct pr
 	r = object_create(w, half, w->object_gen + 1, &n);
 	if (r)
 		return r;	/* the old object goes on serving, under its name */
-	r = publish_into(w, &n, c, st, generation);
+	r = build_into(w, &n, p, c, generation);
 	if (!r)
 		r = object_name(w, &n, w->obj.hdr != NULL);
 	if (r) {
@@ -626,18 +463,48 @@ static int grow(struct snap_writer *w, const struct pr_cache *c, const struct pr
 	return 0;
 }
 
+/*
+ * The changes since the inactive half was written, patched in. Returns 0 (published), or a
+ * negative errno with the half emptied inside its window (no reader ever meets a half-patched
+ * half) for the caller to rebuild.
+ */
+static int patch_into(struct snap_writer *w, struct snap_object *o, const struct pr_cache *c,
+		      uint32_t generation)
+{
+	int hx = 1 - (int)atomic_load_explicit(&o->hdr->active, memory_order_relaxed);
+	int r;
+
+	window_open(o, hx);
+	r = snap_half_patch(o->hs[hx], o->half[hx], c);
+	if (r) {
+		if (r != -ERANGE)	/* -ERANGE: refused before any store */
+			snap_half_empty(o->hs[hx], o->half[hx]);
+		window_close(o, hx);
+		return r;
+	}
+	publish_half(w, o, hx, c, generation);
+	w->st.patches++;
+	return 0;
+}
+
 int snap_writer_publish(struct snap_writer *w, const struct pr_cache *c, uint32_t generation)
 {
-	struct pr_cache_stats st;
+	struct snap_plan *p;
+	int r;
 
 	if (!w || !c)
 		return -EINVAL;
-	pr_cache_stats(c, &st);
-	if (st.entries > UINT32_MAX / SNAP_RECORD_WORDS || st.destinations > st.entries)
-		return -EOVERFLOW;
-	if (!w->obj.hdr || layout_bytes(&st) > w->obj.half_size)
-		return grow(w, c, &st, generation);
-	return publish_into(w, &w->obj, c, &st, generation);
+	if (w->obj.hdr && patch_into(w, &w->obj, c, generation) == 0)
+		return 0;
+	r = snap_plan_make(c, &p);
+	if (r)
+		return r;
+	if (!w->obj.hdr || plan_need(p) > w->obj.half_size)
+		r = grow(w, p, c, generation);
+	else
+		r = build_into(w, &w->obj, p, c, generation);
+	snap_plan_free(p);
+	return r;
 }
 
 int snap_writer_set_state(struct snap_writer *w, enum snap_state s)

@@ -31,10 +31,12 @@ struct snap_writer_opts {
 };
 
 struct snap_writer_stats {
-	uint64_t publications;		/* this writer's */
+	uint64_t publications;		/* this writer's ... */
+	uint64_t patches, rebuilds;	/* ... of which patched by the changes, rebuilt whole */
+	uint64_t last_changes;		/* destinations the last publication patched (0: rebuilt) */
 	uint64_t publication;		/* the counter readers see */
 	uint64_t object_size;
-	uint64_t half_used;		/* bytes of the last publication */
+	uint64_t half_used;		/* bytes of the last publication's layout */
 	uint64_t records, groups;
 	uint32_t object_gen;
 	uint32_t recreations;		/* objects created to grow */
@@ -50,10 +52,13 @@ struct snap_writer_stats {
  */
 int snap_writer_open(const struct snap_writer_opts *o, struct snap_writer **out);
 /*
- * Rebuild the inactive half from the cache and make it the active one; O(paths). A cache that no
- * longer fits moves to a new object twice its size. On error the previous publication stays
- * named and served (-ENOSPC, -EFBIG: no room for a new object; -ENOMEM; -EOVERFLOW: the cache
- * broke its own counts).
+ * Bring the inactive half up to the cache and make it the active one. O(changes) when the half
+ * was last written from the same cache and its change journal still holds what changed since
+ * (keys of the last two publications); otherwise, and when a region of the half fills up, the
+ * half is rebuilt whole, O(paths). A writer publishes one cache: pass another and it rebuilds.
+ * A cache that no longer fits moves to a new object twice its size. On error the previous
+ * publication stays named and served (-ENOSPC, -EFBIG: no room for a new object; -ENOMEM;
+ * -EOVERFLOW: the cache broke its own counts).
  */
 int snap_writer_publish(struct snap_writer *w, const struct pr_cache *c, uint32_t generation);
 /* SNAP_LIVE or SNAP_HOLD (readers ask the daemon instead); other values: -EINVAL. */

@@ -197,6 +197,8 @@ void shm_door_stats_json(const struct shm_door *d, struct json *j)
 	snap_writer_stats(d->w, &ws);
 	json_str(j, "shm_name", d->name);
 	json_u64(j, "snapshot_publication", ws.publication);
+	json_u64(j, "snapshot_patches", ws.patches);	/* O(changes) publications */
+	json_u64(j, "snapshot_rebuilds", ws.rebuilds);
 	json_gauge(j, "snapshot_paths", ws.records);
 	json_gauge(j, "snapshot_bytes", ws.object_size);
 	json_gauge(j, "snapshot_object_gen", ws.object_gen);

@@ -294,7 +294,10 @@ static void test_lookup_equals_cache(void)
 			CHECK_INT(-EIO, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
 			atomic_store(&h[SH_OFF_RECORDS], keep);
 		}
-		atomic_store(&h[SH_DGID_SLOTS], 3);	/* not a power of two */
+		atomic_fetch_add(&h[SH_OFF_DGID], 1);	/* slots off their cache lines */
+		CHECK_INT(-EIO, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
+		atomic_fetch_sub(&h[SH_OFF_DGID], 1);
+		atomic_fetch_add(&h[SH_DLID_SLOTS], atomic_load(&h[SH_USED]));	/* past the half */
 		CHECK_INT(-EIO, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
 		CHECK_INT(0, snap_writer_publish(w, c, 5));	/* the other half, sane */
 		CHECK_INT(SNAP_HIT, snap_lookup(&m, &q, out, 8, &total, NULL, NULL));
@@ -366,6 +369,107 @@ static void test_growth_and_close(void)
 	snap_map_close(&m2);
 	pr_cache_free(c);
 	free(recs);
+}
+
+/*
+ * Publications patched from the cache's journal answer exactly as the cache does: random
+ * changes - replacements with 0..4 paths (some with an SGID other than their tuple's, so not
+ * inline), DLIDs shared between destinations (ambiguous ones), removals by DGID, whole-table
+ * loads with a sweep, tuples created after the half was laid out - published after every few,
+ * every key looked up in the snapshot and in the cache after each publication. The tables are
+ * small, so patches also run out of room and fall back to rebuilds on the way.
+ */
+static void test_patch_equals_cache(void)
+{
+	enum { DESTS = 300, LIDS = 200, ROUNDS = 150, TUPLES = 6 };
+	const char *name = test_name("patch");
+	struct pr_cache *c = new_cache(100000);
+	struct snap_writer *w = new_writer(name, 0);
+	struct snap_writer_stats ws;
+	struct snap_map m;
+	const struct pr_tuple tt[TUPLES] = {
+		{ .sgid = gid_of(1) },
+		{ .sgid = gid_of(1), .pkey = 0x8001, .flags = PR_TUPLE_PKEY },
+		{ .sgid = gid_of(2) },
+		{ .sgid = gid_of(1), .service_id = 7, .flags = PR_TUPLE_SERVICE_ID },
+		{ .sgid = gid_of(3), .sl = 2, .flags = PR_TUPLE_SL },
+		{ .sgid = gid_of(4) },
+	};
+	uint16_t tids[TUPLES];
+	unsigned seed = 12345, ntids = 3, last_t = 0;
+	uint64_t last_d = 0;
+
+	for (unsigned t = 0; t < ntids; t++)
+		tids[t] = tuple_id(c, &tt[t]);
+	CHECK_INT(0, snap_map_open(name, geteuid(), &m));
+	for (unsigned round = 0; round < ROUNDS; round++) {
+		unsigned ops = 1 + (unsigned)rand_r(&seed) % 12;
+
+		for (unsigned op = 0; op < ops; op++) {
+			unsigned k = (unsigned)rand_r(&seed) % 100, t = (unsigned)rand_r(&seed) % ntids;
+			uint64_t d = (uint64_t)rand_r(&seed) % DESTS;
+			union ibv_gid g;
+			struct ibv_path_record r[20];
+
+			if (!op && rand_r(&seed) % 3 == 0) {	/* the key changed last, again */
+				t = last_t;
+				d = last_d;
+				k = 0;
+			}
+			last_t = t;
+			last_d = d;
+			g = gid_of(100 + d);
+
+			if (k < 65) {
+				size_t n = (size_t)rand_r(&seed) % 5;
+
+				for (size_t i = 0; i < n; i++) {
+					r[i] = rec_of(100 + d, (uint16_t)(1 + (d * 3 + i) % LIDS),
+						      (uint8_t)t, round << 8 | (uint32_t)i);
+					r[i].sgid = rand_r(&seed) % 8 ? tt[t].sgid : gid_of(9);
+				}
+				CHECK_INT(0, pr_cache_replace(c, tids[t], &g, r, n, NULL, 0));
+			} else if (k < 75) {
+				pr_cache_remove_dgid(c, &g);
+			} else if (k < 82) {	/* a refresh of 20 destinations: load, then sweep */
+				uint32_t gen = pr_cache_begin_generation(c);
+				struct pr_origin o = { PR_SRC_SA, 0, gen };
+
+				for (size_t i = 0; i < 20; i++)
+					r[i] = rec_of(100 + (d + i * 7) % DESTS,
+						      (uint16_t)(1 + (d + i) % LIDS), (uint8_t)t,
+						      round << 8 | 0x80 | (uint32_t)i);
+				for (size_t i = 0; i < 20; i++)
+					r[i].sgid = tt[t].sgid;
+				CHECK_INT(20, pr_cache_load(c, tids[t], r, 20, &o, 0));
+				pr_cache_sweep(c, tids[t], PR_SRC_SA, gen);
+			} else if (k < 85 && ntids < TUPLES) {
+				tids[ntids] = tuple_id(c, &tt[ntids]);
+				ntids++;
+			}
+		}
+		CHECK_INT(0, snap_writer_publish(w, c, round));
+		for (unsigned t = 0; t < ntids; t++) {
+			for (uint64_t d = 0; d < DESTS + 3; d++) {
+				union ibv_gid g = gid_of(100 + d);
+				uint16_t l = (uint16_t)(1 + d * 3 % LIDS);
+
+				check_same(&m, c, tids[t], &g, NULL);
+				check_same(&m, c, tids[t], &g, &l);
+			}
+			for (uint16_t l = 1; l <= LIDS + 2; l++)
+				check_same(&m, c, tids[t], NULL, &l);
+		}
+	}
+	snap_writer_stats(w, &ws);
+	printf("patch model: %llu publications, %llu patched, %llu rebuilt\n",
+	       (unsigned long long)ws.publications, (unsigned long long)ws.patches,
+	       (unsigned long long)ws.rebuilds);
+	CHECK(ws.patches >= ROUNDS / 2);
+	CHECK(ws.rebuilds >= 3);	/* the first two, and at least one for room */
+	snap_map_close(&m);
+	snap_writer_close(w);
+	pr_cache_free(c);
 }
 
 /* A writer that dies without closing leaves its object; the next one retires it. */
@@ -506,6 +610,19 @@ static int empty_half_groups(uint8_t *obj, uint64_t *size)
 	return 0;
 }
 
+/* A half whose hot words claim 2^32 - 1 slots, nowhere near room for them. */
+static int empty_half_slots(uint8_t *obj, uint64_t *size)
+{
+	_Atomic uint64_t *x = active_half(obj);
+
+	(void)size;
+	if (atomic_load(&x[SH_USED]))
+		return -1;
+	atomic_store(&x[SH_DGID_SLOTS], 0xffffffffULL);
+	atomic_store(&x[SH_OFF_DGID], SH_OFF_TUPLES);
+	return 0;
+}
+
 static int grown_file(uint8_t *obj, uint64_t *size)
 {
 	(void)obj;
@@ -634,6 +751,19 @@ static void test_trust(void)
 	check_open(forged, me, -EPROTO, false, "a half past the end");
 	forge(fresh, &(struct forgery){ forged, empty_half_groups });
 	check_open(forged, me, 0, true, "an empty half with 2^32 - 1 groups");
+	CHECK_INT(0, snap_map_open(forged, me, &m));
+	{
+		struct snap_query q;
+		union ibv_gid g = gid_of(10);
+		struct ibv_path_record out[2];
+
+		/* a lookup reads the hot words only: empty, so nothing to find */
+		snap_query_init(&q, &td, &g, NULL);
+		CHECK_INT(SNAP_MISS, snap_lookup(&m, &q, out, 2, NULL, NULL, NULL));
+	}
+	snap_map_close(&m);
+	forge(fresh, &(struct forgery){ forged, empty_half_slots });
+	check_open(forged, me, 0, true, "a half with 2^32 - 1 slots and no room for them");
 	CHECK_INT(0, snap_map_open(forged, me, &m));
 	{
 		struct snap_query q;
@@ -774,8 +904,10 @@ static void test_hashes_pinned(void)
 	th = snap_tuple_hash(w);
 	snap_gid_words(&g, &g0, &g1);
 	CHECK_INT(0xbe90ed2d15be223dULL, th);
-	CHECK_INT(0xdb61b46af31d99b6ULL, snap_dgid_hash(th, g0, g1));
-	CHECK_INT(0xddd088ca42d8a686ULL, snap_dlid_hash(th, 17));
+	CHECK_INT(0x5f0e96f1875499aeULL, snap_dgid_hash(th, g0, g1));
+	CHECK_INT(0x3a3ca2e33efd4ae7ULL, snap_dlid_hash(th, 17));
+	CHECK_INT(500, snap_home(1ULL << 63, 1000));	/* the high word of hash x slots */
+	CHECK_INT(999, snap_home(UINT64_MAX, 1000));
 }
 
 /* --- the stress test --- */
@@ -1050,11 +1182,12 @@ static void stress(bool own_maps, uint64_t duration_ms)
 		CHECK(rd[i].hits > 100);
 	}
 	snap_writer_stats(s.w, &ws);
-	printf("stress (%s mapping%s): %llu publications in %llu ms (%llu objects), "
+	printf("stress (%s mapping%s): %llu publications (%llu patched) in %llu ms (%llu objects), "
 	       "%llu lookups (%llu hits, %llu misses), %llu seqlock retries, %llu remaps, "
 	       "slowest lookup %llu us\n",
 	       own_maps ? "own" : "shared", own_maps ? ", growing" : "",
-	       (unsigned long long)ws.publications, (unsigned long long)duration_ms,
+	       (unsigned long long)ws.publications, (unsigned long long)ws.patches,
+	       (unsigned long long)duration_ms,
 	       (unsigned long long)ws.object_gen, (unsigned long long)lookups,
 	       (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)retries,
 	       (unsigned long long)remaps, (unsigned long long)(max_ns / 1000));
@@ -1078,6 +1211,7 @@ int main(int argc, char **argv)
 	uint64_t ms = argc > 1 ? strtoull(argv[1], NULL, 0) : 1500;
 
 	test_lookup_equals_cache();
+	test_patch_equals_cache();
 	test_growth_and_close();
 	test_takeover();
 	test_trust();
