@@ -87,7 +87,7 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 	for (i = 0; i < n; i = j) {
 		struct sa_request req = { r->receivers[r->ports % r->n_receivers], UMAD_METHOD_SET,
 					  UMAD_SA_ATTR_PATH_REC, PR_PUSH_FULL, 0, r->key, NULL, 0,
-					  PR_LEN };
+					  PR_LEN, SA_PRIO_WAITED, 0 };
 
 		for (j = i; j < n && !sgid_cmp(&r->recs[i], &r->recs[j]); j++)
 			;

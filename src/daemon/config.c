@@ -98,8 +98,6 @@ static const struct opt options[] = {
 	{ "sm_poll_ms", UINT(sm_poll_ms, 0, 3600000), "2000",
 	  "read this port's MasterSMLID this often to follow a moving SM; 0: only on SA timeouts",
 	  RESTART },
-	{ "trap_refresh_delay_ms", UINT(trap_refresh_delay_ms, 0, 3600000), "1000",
-	  "full refresh this long after the last topology trap; 0: none", LIVE },
 	{ "sa_sm_key", OPT_KEY, offsetof(struct config, sa_sm_key), sizeof(uint64_t), 0, 0, "none",
 	  "SM_Key that Set/Delete PathRecord at the SA door must carry; none: refuse writes",
 	  RESTART },
@@ -131,6 +129,25 @@ static const struct opt options[] = {
 	{ "max_stale_s", UINT(max_stale_s, 0, 86400 * 365), "0",
 	  "0: serve cached paths while the SA is unreachable; N: after N s without an SA "
 	  "answer, every lookup must be confirmed by the SA", RESTART },
+	{ "sa_max_queries_per_s", UINT(sa_max_queries_per_s, 0, 10000000), "1000",
+	  "PathRecord queries to the master SA per second, at most (lookups go first); 0: no limit",
+	  LIVE },
+	{ "sa_max_records_per_s", UINT(sa_max_records_per_s, 0, 1000000000), "1000000",
+	  "records those queries bring per second, at most (background fetches wait); 0: no limit",
+	  LIVE },
+	{ "spread_records_per_s", UINT(spread_records_per_s, 0, 100000000), "50000",
+	  "SA load (records/s, a query counts 25) all nodes' reaction to one event aims at: a "
+	  "fetch every node makes starts at this node's moment of a window that grows with its "
+	  "table; 0: at once", LIVE },
+	{ "spread_max_s", UINT(spread_max_s, 0, 86400), "300", "a spread window is at most this long",
+	  LIVE },
+	{ "start_spread_ms", UINT(start_spread_ms, 0, 3600000), "0",
+	  "the first fill starts at a random moment of [0, this); 0: at once", RESTART },
+	{ "push_from", STR(push_from), "sm,distributor",
+	  "who may Set/Delete PathRecord at the SA door (with sa_sm_key): comma list of sm, "
+	  "distributor (distributor_gid), LIDs, port GIDs; any: every source", RESTART },
+	{ "distributor_gid", STR(distributor_gid), "none",
+	  "receiver: its distributor's port GID or LID, a push_from source; none", RESTART },
 	{ "netlink", ONOFF(netlink), "on",
 	  "answer the kernel's PathRecord queries (NETLINK_RDMA, RDMA_NL_LS: rdma_cm, IPoIB, SRP) "
 	  "once the cache is filled; needs CAP_NET_ADMIN; off where the kernel has no NETLINK_RDMA",

@@ -53,7 +53,6 @@ struct config {
 	size_t n_traps;
 	unsigned inform_refresh_s;
 	unsigned sm_poll_ms;
-	unsigned trap_refresh_delay_ms;
 	unsigned max_stale_s;
 	uint64_t sa_sm_key;            /* the SM_Key SA-door writes must carry */
 	bool sa_sm_key_set;            /* false: SA-door writes are refused */
@@ -67,6 +66,13 @@ struct config {
 	struct config_list prefetch_service_ids; /* tuples every fill loads with a GetTable too */
 	struct config_list prefetch_pkeys;
 	struct config_list prefetch_qos_classes;
+	unsigned sa_max_queries_per_s;  /* the SA budget per daemon */
+	unsigned sa_max_records_per_s;
+	unsigned spread_records_per_s;  /* fabric-wide fetches: the SA load they aim at */
+	unsigned spread_max_s;
+	unsigned start_spread_ms;
+	char push_from[1024];           /* who may write at the SA door */
+	char distributor_gid[64];       /* receiver: its distributor (GID or LID), "none" */
 	bool netlink;                  /* the kernel's netlink door (RDMA_NL_LS) */
 	unsigned netlink_timeout_ms;   /* its SET_TIMEOUT; 0: config_miss_worst_ms() */
 };

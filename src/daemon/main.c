@@ -34,6 +34,7 @@
 #include "fabric/informer.h"
 #include "fabric/mad_port.h"
 #include "fabric/path_service.h"
+#include "fabric/push_acl.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "wire/path_rec.h"
@@ -57,6 +58,7 @@ struct daemon {
 	struct path_service *svc;     /* what every door uses: lookups, tables, writes, counters */
 	struct ctl_server *ctl;
 	struct sa_server *sad;        /* the SA door on QP1; NULL with sa_server 0 */
+	struct push_acl *push_from;   /* who may write at the SA door */
 	struct acm_server *acm;      /* NULL when off or when its socket is taken */
 	struct shm_door *shm;        /* liblocalsa's snapshot; NULL when off or its name is taken */
 	struct nl_door *nl;          /* the kernel's netlink door; NULL when off or no NETLINK_RDMA */
@@ -208,7 +210,7 @@ static void first_fill_done(void *arg, int err, size_t records)
 	struct daemon *d = arg;
 
 	if (err)
-		LOG_WARN("initial fill failed (%s): serving misses from the SA until a refresh works",
+		LOG_WARN("initial fill failed (%s): retrying; misses go to the SA meanwhile",
 			 strerror(-err));
 	else
 		LOG_INFO("cache filled: %zu paths", records);
@@ -423,6 +425,7 @@ static int start_distributor(struct daemon *d)
 	o.heartbeat_ms = d->cfg.distribute_heartbeat_ms;
 	o.change_delay_ms = d->cfg.distribute_delay_ms;
 	o.max_records_per_push = d->cfg.sa_max_set_records;
+	o.retry_max_ms = d->cfg.sa_backoff_max_ms;
 	o.own_slice = own_slice;
 	o.own_arg = d;
 	ret = distributor_new(d->loop, d->port, d->sa, d->push_sa, &o, &d->dist);
@@ -602,8 +605,10 @@ static int reload(void *arg, struct ctl_reload_result *r)
 		sa_client_set_timing(d->push_sa, d->cfg.sa_timeout_ms, d->cfg.sa_retries,
 				     d->cfg.sa_backoff_max_ms);
 	pr_store_set_negative_ttl(resolver_store(d->res), d->cfg.negative_ttl_ms);
-	freshness_set_timing(d->fresh, d->cfg.refresh_interval_s, d->cfg.trap_refresh_delay_ms,
-			     d->cfg.receiver_timeout_s * 1000);
+	sa_client_set_budget(d->sa, d->cfg.sa_max_queries_per_s, d->cfg.sa_max_records_per_s);
+	freshness_set_timing(d->fresh, d->cfg.refresh_interval_s, d->cfg.receiver_timeout_s * 1000,
+			     &(struct spread_opts){ d->cfg.spread_records_per_s,
+						    d->cfg.spread_max_s * 1000 });
 	if (d->dist)
 		distributor_set_timing(d->dist, d->cfg.distribute_heartbeat_ms,
 				       d->cfg.distribute_delay_ms);
@@ -997,6 +1002,7 @@ int main(int argc, char **argv)
 	ret = sa_client_new(d.loop, d.port, &sa_opts, &d.sa);
 	if (ret < 0)
 		goto out_port;
+	sa_client_set_budget(d.sa, d.cfg.sa_max_queries_per_s, d.cfg.sa_max_records_per_s);
 	res_opts = (struct resolver_opts){ d.cfg.negative_ttl_ms, d.cfg.max_stale_s * 1000,
 					   d.cfg.max_entries, 1u << 20 };
 	ret = resolver_new(d.loop, d.port, d.sa, &res_opts, &d.res);
@@ -1016,8 +1022,11 @@ int main(int argc, char **argv)
 		.receiver_timeout_ms = d.cfg.receiver_timeout_s * 1000,
 		.on_change = fabric_changed, .change_arg = &d,
 		.on_synced = synced, .synced_arg = &d,
+		.on_filled = first_fill_done, .filled_arg = &d,
 		.refresh_interval_s = d.cfg.refresh_interval_s,
-		.trap_refresh_delay_ms = d.cfg.trap_refresh_delay_ms,
+		.spread = { d.cfg.spread_records_per_s, d.cfg.spread_max_s * 1000 },
+		.start_spread_ms = d.cfg.start_spread_ms,
+		.retry_min_ms = d.cfg.sa_timeout_ms, .retry_max_ms = d.cfg.sa_backoff_max_ms,
 		.sm_poll_ms = d.cfg.sm_poll_ms,
 		.inform_refresh_s = d.cfg.inform_refresh_s,
 		.traps = d.cfg.traps,
@@ -1029,11 +1038,22 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		goto out_res;
 	if (d.cfg.sa_server) {
-		struct sa_server_opts sad_opts = { d.cfg.sa_sm_key_set, d.cfg.sa_sm_key, d.cfg.sa_relay,
-						   d.cfg.sa_max_set_records, 0, pushed, &d,
-						   d.cfg.client_new_tuples,
-						   d.cfg.client_new_tuples_per_s };
+		struct sa_server_opts sad_opts = {
+			.writes_allowed = d.cfg.sa_sm_key_set, .sm_key = d.cfg.sa_sm_key,
+			.relay = d.cfg.sa_relay, .max_set_records = d.cfg.sa_max_set_records,
+			.on_push = pushed, .push_arg = &d,
+			.new_tuples = d.cfg.client_new_tuples,
+			.new_tuples_per_s = d.cfg.client_new_tuples_per_s,
+		};
+		char msg[256];
 
+		ret = push_acl_new(d.loop, d.port, d.sa, resolver_store(d.res), d.cfg.push_from,
+				   d.cfg.distributor_gid, &d.push_from, msg, sizeof(msg));
+		if (ret < 0) {
+			LOG_ERR("%s", msg);
+			goto out_fresh;
+		}
+		sad_opts.push_from = d.push_from;
 		ret = sa_server_new(d.loop, d.port, d.svc, d.sa, &sad_opts, &d.sad);
 		if (ret < 0)
 			goto out_fresh;
@@ -1057,16 +1077,10 @@ int main(int argc, char **argv)
 		if (!d.cfg.sa_sm_key_set || !d.cfg.sa_server)
 			LOG_WARN("role receiver without sa_sm_key and sa_server: every push is refused");
 		mark_ready(&d);
-	} else if (d.cfg.role == CONFIG_ROLE_STANDALONE) {
-		ret = resolver_fill(d.res, first_fill_done, &d);
-		if (ret < 0) {
-			LOG_WARN("cannot start the initial fill: %s", strerror(-ret));
-			mark_ready(&d);
-		}
 	}
+	freshness_start(d.fresh);	/* standalone: the first fill, retried until it works */
 	if (!d.ready)
 		status_tick(d.loop, &d);
-	freshness_start(d.fresh);
 	LOG_INFO("serving on %s", d.cfg.control_socket);
 	ret = loop_run(d.loop);
 
@@ -1086,6 +1100,7 @@ out_res:
 	distributor_free(d.dist);
 	sa_server_free(d.sad);
 	path_service_free(d.svc);
+	push_acl_free(d.push_from);
 	resolver_free(d.res);
 out_sa:
 	sa_client_free(d.sa);

@@ -27,6 +27,7 @@
 #include "fabric/mad_dispatch.h"
 #include "fabric/mad_port.h"
 #include "fabric/path_service.h"
+#include "fabric/push_acl.h"
 #include "fabric/sa_client.h"
 #include "wire/path_rec.h"
 #include "wire/pr_push.h"
@@ -54,6 +55,7 @@ struct pending {
 struct sa_server_stats {
 	uint64_t requests, cache_answers, relayed, denied, malformed, unsupported, busy;
 	uint64_t set_records, deleted_records, pending_now, quota_refused;
+	uint64_t denied_source;   /* writes from a source push_from does not list */
 };
 
 struct sa_server {
@@ -314,6 +316,15 @@ static void relay(struct sa_server *s, const struct sa_hdr *h, const struct umad
 
 static bool write_allowed(struct sa_server *s, const struct sa_hdr *h, const struct umad_msg *msg)
 {
+	/* The source first: a node not listed learns nothing about the key it tried. */
+	if (s->opts.writes_allowed && s->opts.push_from &&
+	    !push_acl_allows(s->opts.push_from, msg->slid)) {
+		s->st.denied_source++;
+		LOG_WARN_RL(1000, "%s PathRecord from LID %u refused: not a source push_from lists",
+			    sa_method_str(h->method), msg->slid);
+		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_REQ_DENIED));
+		return false;
+	}
 	if (s->opts.writes_allowed && h->sm_key == s->opts.sm_key)
 		return true;
 	s->st.denied++;
@@ -536,5 +547,6 @@ void sa_server_stats_json(const struct sa_server *s, struct json *j)
 	json_u64(j, "deleted_records", s->st.deleted_records);
 	json_gauge(j, "pending", s->st.pending_now);
 	json_u64(j, "quota_refused", s->st.quota_refused);
+	json_u64(j, "denied_source", s->st.denied_source);
 	json_object_end(j);
 }

@@ -16,6 +16,7 @@ struct loop;
 struct json;
 struct mad_port;
 struct path_service;
+struct push_acl;
 struct sa_client;
 struct sa_server;
 
@@ -30,6 +31,7 @@ struct sa_server_opts {
 	void *push_arg;
 	uint32_t new_tuples;      /* new cache tuples a source LID may create at once; 0: 64 */
 	uint32_t new_tuples_per_s;/* ... and per second after that; 0: 4 */
+	struct push_acl *push_from; /* who may write (the key too); NULL: any source */
 };
 
 /* Takes the port's SA requests (its dispatcher's, -EEXIST if another owner has them). Lookups,

@@ -53,6 +53,7 @@ struct distributor {
 	size_t n_targets;
 	struct loop_timer fetch_timer, heartbeat_timer;
 	bool fetching, refetch;
+	unsigned retry_ms;            /* the last pause after a failed fetch; 0 after a success */
 	uint64_t gen;                 /* bumps per fetch; stale push answers are ignored */
 	struct {
 		uint64_t fetches, fetch_failures, records_fetched, last_fetch_ms;
@@ -134,7 +135,7 @@ static int send_push(struct distributor *d, size_t ti, uint8_t method, uint32_t 
 	struct target *t = &d->targets[ti];
 	struct push_ctx *p = calloc(1, sizeof(*p));
 	struct sa_request req = { t->lid, method, UMAD_SA_ATTR_PATH_REC, flags, mask,
-				  d->opts.sm_key, recs, n * PR_LEN, PR_LEN };
+				  d->opts.sm_key, recs, n * PR_LEN, PR_LEN, SA_PRIO_WAITED, 0 };
 	struct ibv_path_record zero;
 	int64_t ret;
 
@@ -275,6 +276,17 @@ static void slice_of(const struct ibv_path_record *recs, size_t n, const union i
 	*hi = h;
 }
 
+static void fetch_now(struct loop *loop, void *arg);
+
+/* The table must come: again after a doubling pause (the SA-failure backoff). */
+static void retry_later(struct distributor *d)
+{
+	d->retry_ms = d->retry_ms ? 2 * d->retry_ms : 1000;
+	if (d->retry_ms > d->opts.retry_max_ms)
+		d->retry_ms = d->opts.retry_max_ms;
+	loop_timer_start(d->loop, &d->fetch_timer, d->retry_ms, fetch_now, d);
+}
+
 static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
 {
 	struct distributor *d = arg;
@@ -290,8 +302,10 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 		d->st.fetch_failures++;
 		LOG_WARN("all-pairs fetch failed: %s",
 			 err ? strerror(-err) : sa_status_str((uint16_t)(status << 8)));
+		retry_later(d);
 		goto out;
 	}
+	d->retry_ms = 0;
 	recs = malloc((n ? n : 1) * sizeof(*recs));
 	if (!recs)
 		goto out;
@@ -355,12 +369,16 @@ static void fetch_now(struct loop *loop, void *arg)
 		return;
 	}
 	memset(&q, 0, sizeof(q));
-	ret = sa_client_query(d->master, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, 0, &q,
-			      sizeof(q), fetch_done, d);
-	if (ret < 0)
+	/* Background work; its records, about the square of the last slice count. */
+	ret = sa_client_query_bg(d->master, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, 0, &q,
+				 sizeof(q), d->st.records_fetched ? (uint32_t)d->st.records_fetched :
+				 1, fetch_done, d);
+	if (ret < 0) {
 		LOG_WARN("cannot fetch the all-pairs table: %s", strerror((int)-ret));
-	else
+		retry_later(d);
+	} else {
 		d->fetching = true;
+	}
 }
 
 void distributor_changed(struct distributor *d, const char *why)
@@ -411,6 +429,8 @@ int distributor_new(struct loop *loop, struct mad_port *port, struct sa_client *
 		d->opts.max_records_per_push = 4096;
 	if (!d->opts.heartbeat_ms)
 		d->opts.heartbeat_ms = 5000;
+	if (!d->opts.retry_max_ms)
+		d->opts.retry_max_ms = 8000;
 	for (size_t i = 0; i < opts->n_targets; i++)
 		add_target(d, &opts->targets[i]);
 	qsort(d->targets, d->n_targets, sizeof(*d->targets), gid_cmp);

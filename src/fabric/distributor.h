@@ -30,6 +30,7 @@ struct distributor_opts {
 	bool all;                      /* every SGID of the table but our own */
 	unsigned heartbeat_ms;
 	unsigned change_delay_ms;      /* fetch this long after a change signal */
+	unsigned retry_max_ms;         /* a failed fetch again after 1 s, doubling up to this */
 	uint32_t max_records_per_push;
 	/* This node's own slice of each table, so it needs no GetTable of its own. */
 	void (*own_slice)(void *arg, const struct ibv_path_record *recs, size_t n);

@@ -18,6 +18,7 @@
 #include "fabric/mad_port.h"
 #include "fabric/sa_client.h"
 #include "wire/notice.h"
+#include "wire/path_rec.h"
 #include "wire/sa_mad.h"
 
 enum { RECENT_TIDS = 16, RETRY_MS = 1000, DUPLICATE_WINDOW_MS = 1000 };
@@ -51,6 +52,8 @@ struct informer {
 	unsigned pending_unsub;
 	void (*unsub_done)(void *arg);
 	void *unsub_arg;
+	void (*on_refused)(void *arg, uint16_t slid);
+	void *refused_arg;
 	struct informer_stats stats;
 };
 
@@ -177,6 +180,16 @@ static void on_report(void *arg, const struct mad_in *in)
 	int ret;
 
 	inf->stats.reports++;
+	/* Only the master SM reports traps; a Report from elsewhere is a forgery (or news of an
+	 * SM move the tracker has yet to see): no answer, no action. */
+	if (msg->slid != inf->port->sm_lid) {
+		inf->stats.refused++;
+		LOG_WARN_RL(1000, "Report from LID %u refused: the master SM is at LID %u",
+			    msg->slid, inf->port->sm_lid);
+		if (inf->on_refused)
+			inf->on_refused(inf->refused_arg, msg->slid);
+		return;
+	}
 	if (h.attr_id != UMAD_ATTR_NOTICE ||
 	    notice_decode(msg->mad + SA_HDR_LEN, msg->len - SA_HDR_LEN, &n) < 0) {
 		inf->stats.malformed++;
@@ -201,8 +214,17 @@ static void on_report(void *arg, const struct mad_in *in)
 		if (inf->traps[i] == n.trap_number)
 			inf->stats.traps[i]++;
 	ret = notice_trap_gid(&n, &gid);
-	LOG_INFO("trap %u from LID %u", n.trap_number, msg->slid);
-	inf->fn(inf->arg, n.trap_number, ret == 0 ? &gid : NULL);
+	if (ret == 0) {
+		char text[INET6_ADDRSTRLEN];
+
+		pr_gid_to_text(&gid, text);
+		LOG_INFO("trap %u for GID %s from LID %u (TID 0x%x)", n.trap_number, text,
+			 msg->slid, (uint32_t)h.tid);
+	} else {
+		LOG_INFO("trap %u from LID %u (TID 0x%x)", n.trap_number, msg->slid,
+			 (uint32_t)h.tid);
+	}
+	inf->fn(inf->arg, n.trap_number, ret == 0 ? &gid : NULL, (uint32_t)h.tid);
 }
 
 int informer_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
@@ -247,6 +269,13 @@ void informer_free(struct informer *inf)
 	free(inf);
 }
 
+void informer_on_refused(struct informer *inf, void (*fn)(void *arg, uint16_t slid),
+			 void *arg)
+{
+	inf->on_refused = fn;
+	inf->refused_arg = arg;
+}
+
 void informer_unsubscribe(struct informer *inf, void (*done)(void *arg), void *arg)
 {
 	inf->unsub_done = done;
@@ -283,6 +312,7 @@ void informer_stats_json(const struct informer *inf, struct json *j)
 	json_u64(j, "reports", st.reports);
 	json_u64(j, "reports_duplicate", st.duplicates);
 	json_u64(j, "reports_malformed", st.malformed);
+	json_u64(j, "reports_refused", st.refused);
 	json_gauge(j, "subscriptions", st.subscribed);
 	json_u64(j, "subscribe_sent", st.subscribe_sent);
 	json_u64(j, "subscribe_ok", st.subscribe_ok);

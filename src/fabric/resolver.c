@@ -33,6 +33,7 @@ struct fetch {
 	uint8_t by;            /* PR_REQ_DGID, PR_REQ_DLID or both: the request's destination */
 	union ibv_gid dgid;
 	uint16_t dlid;
+	bool stale;            /* a trap about its GID came after it was sent: not filed */
 	struct waiter *waiters;
 };
 
@@ -40,6 +41,7 @@ struct fill_waiter {
 	struct fill_waiter *next;
 	fill_fn fn;
 	void *arg;
+	bool joined;           /* came while the fill was out: one of its own if that one fails */
 };
 
 /*
@@ -70,6 +72,8 @@ struct resolver {
 	int fill_err;              /* the default table's outcome, told once all are in */
 	size_t fill_records;
 	uint64_t fill_started_ms;
+	uint64_t table_ports;      /* distinct destinations of the last default table */
+	uint64_t table_rank;       /* ... that sort before this port's GID */
 	struct resolver_stats stats;
 };
 
@@ -160,7 +164,8 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 	}
 	if (status == UMAD_SA_STATUS_NO_RECORDS || (status == UMAD_SA_STATUS_SUCCESS && !n)) {
 		r->stats.sa_no_path++;
-		pr_store_put_negative(r->store, f->tuple, &dest, now);
+		if (!f->stale)
+			pr_store_put_negative(r->store, f->tuple, &dest, now);
 		fetch_complete(f, -ENOENT, UMAD_SA_STATUS_NO_RECORDS, NULL, 0);
 	} else if (status != UMAD_SA_STATUS_SUCCESS) {
 		r->stats.sa_errors++;
@@ -170,8 +175,11 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 		 * File the answer under its tuple; all records of a pair share the DGID. An answer
 		 * to a DLID is the (tuple, DGID) set only when each port has one LID: with LMC > 0
 		 * it holds the paths to one of the port's LIDs, and DGID lookups would find too few.
+		 * An answer a later trap made stale goes to whoever waits for it, not into the cache.
 		 */
-		if (!(f->by & PR_REQ_DLID) || !r->port->lmc) {
+		if (f->stale) {
+			r->stats.stale_answers++;
+		} else if (!(f->by & PR_REQ_DLID) || !r->port->lmc) {
 			union ibv_gid dgid;
 
 			memcpy(&dgid, &recs[0].dgid, sizeof(dgid));
@@ -188,9 +196,10 @@ static struct fetch *fetch_find(struct resolver *r, uint16_t tuple, const struct
 {
 	uint8_t by = req->has & (PR_REQ_DGID | PR_REQ_DLID);
 
-	/* Only the same request: a DGID with a wrong DLID is REQ_INVALID, the DGID alone is not. */
+	/* Only the same request: a DGID with a wrong DLID is REQ_INVALID, the DGID alone is not.
+	 * A stale fetch answers for a state of the fabric that is gone: nobody joins it. */
 	for (struct fetch *f = r->fetches; f; f = f->next) {
-		if (f->tuple != tuple || f->by != by)
+		if (f->stale || f->tuple != tuple || f->by != by)
 			continue;
 		if ((by & PR_REQ_DGID) && memcmp(&f->dgid, &req->dgid, sizeof(f->dgid)))
 			continue;
@@ -222,8 +231,13 @@ static int fetch_start(struct resolver *r, uint16_t tuple, const struct pr_reque
 	f->dlid = req->dlid;
 	f->waiters = w;
 	mask = pr_request_to_record(req, &r->port->gid, &q);
-	ret = sa_client_query(r->sa, method, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),
-			      fetch_done, f);
+	/* A consumer waits for a Get; nobody for a trap's GetTable (one path per LID of the port). */
+	if (w)
+		ret = sa_client_query(r->sa, method, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),
+				      fetch_done, f);
+	else
+		ret = sa_client_query_bg(r->sa, method, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),
+					 1u << r->port->lmc, fetch_done, f);
 	if (ret < 0) {
 		pr_store_unpin(r->store, tuple);
 		free(f);
@@ -357,9 +371,13 @@ void resolver_cancel_fill(struct resolver *r, void *arg)
 
 /* One GetTable of the fill in progress was answered; the waiters hear the default table's
  * outcome (fill_err, fill_records) once every table of the fill is in. */
+static int fill_send(struct resolver *r);
+static void fill_finish(struct resolver *r, int err, size_t n);
+
 static void fill_step(struct resolver *r)
 {
-	struct fill_waiter *w;
+	struct fill_waiter *w, *again = NULL, **pp;
+	int ret;
 
 	if (r->fill_pending > 1) {
 		r->fill_pending--;
@@ -367,12 +385,32 @@ static void fill_step(struct resolver *r)
 	}
 	r->fill_pending = 0;
 	r->stats.filling = false;
+	/* A failed fill may have been sent long before some joined it (a retry while the SA was
+	 * away, joined by a refresh once it is back): they get a fill of their own, once. */
+	for (pp = &r->fill_waiters; r->fill_err && (w = *pp);) {
+		if (!w->joined || !w->fn) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		w->joined = false;
+		w->next = again;
+		again = w;
+	}
 	while ((w = r->fill_waiters)) {
 		r->fill_waiters = w->next;
 		if (w->fn)
 			w->fn(w->arg, r->fill_err, r->fill_records);
 		free(w);
 	}
+	if (!again)
+		return;
+	for (w = again; w->next; w = w->next)
+		;
+	w->next = r->fill_waiters;	/* a callback above may have started a fill: join it */
+	r->fill_waiters = again;
+	if (!r->stats.filling && (ret = fill_send(r)) < 0)
+		fill_finish(r, ret, 0);
 }
 
 /* The default table's answer is in (or failed). */
@@ -435,6 +473,22 @@ static void fill_done(void *arg, int err, uint8_t status, const unsigned char *m
 	fill_finish(r, 0, n);
 }
 
+/* This port's rank among the destinations of a table in SA order (a port's paths are
+ * adjacent): how many sort before its GID. */
+static void table_rank(struct resolver *r, const struct ibv_path_record *recs, size_t n)
+{
+	uint64_t ports = 0, rank = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i && !memcmp(&recs[i].dgid, &recs[i - 1].dgid, sizeof(recs[i].dgid)))
+			continue;
+		ports++;
+		rank += memcmp(&recs[i].dgid, &r->port->gid, sizeof(r->port->gid)) < 0;
+	}
+	r->table_ports = ports;
+	r->table_rank = rank;
+}
+
 int resolver_load_table(struct resolver *r, const struct ibv_path_record *recs, size_t n)
 {
 	struct pr_load_result res;
@@ -448,6 +502,7 @@ int resolver_load_table(struct resolver *r, const struct ibv_path_record *recs, 
 		return ret;
 	}
 	pr_store_sa_answered(r->store, loop_now_ms());
+	table_rank(r, recs, n);
 	r->stats.last_fill_swept = res.swept;
 	r->stats.generation = res.generation;
 	r->stats.fills++;
@@ -507,30 +562,29 @@ int resolver_prefetch_add(struct resolver *r, const struct pr_request *req)
 	return 0;
 }
 
-int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
+/* Records a table query is expected to bring: the last table's size, at least one. */
+static uint32_t table_guess(const struct resolver *r)
 {
-	struct fill_waiter *w = calloc(1, sizeof(*w));
+	uint64_t last = r->stats.last_fill_records;
+
+	return last ? (last < UINT32_MAX ? (uint32_t)last : UINT32_MAX) : 1;
+}
+
+/* Sends the fill's GetTables: the default tuple's, then one per prefetched tuple. */
+static int fill_send(struct resolver *r)
+{
 	struct ibv_path_record q;
 	int64_t ret;
 
-	if (!w)
-		return -ENOMEM;
-	w->fn = fn;
-	w->arg = arg;
-	w->next = r->fill_waiters;
-	r->fill_waiters = w;
-	if (r->stats.filling)
-		return 0;
 	memset(&q, 0, sizeof(q));
 	pr_set_sgid(&q, &r->port->gid);
 	r->stats.filling = true;
 	r->fill_started_ms = loop_now_ms();
 	r->fill_pending = 1;
-	ret = sa_client_query(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, PR_CM_SGID,
-			      &q, sizeof(q), fill_done, r);
+	/* Background work, expected to be as large as the last table (the budget's guess). */
+	ret = sa_client_query_bg(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, PR_CM_SGID,
+				 &q, sizeof(q), table_guess(r), fill_done, r);
 	if (ret < 0) {
-		r->fill_waiters = w->next;
-		free(w);
 		r->fill_pending = 0;
 		r->stats.filling = false;
 		return (int)ret;
@@ -542,8 +596,8 @@ int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
 		uint64_t mask = pr_request_to_record(&p->req, &r->port->gid, &q);
 
 		r->fill_pending++;
-		ret = sa_client_query(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, mask,
-				      &q, sizeof(q), prefetch_done, p);
+		ret = sa_client_query_bg(r->sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, mask,
+					 &q, sizeof(q), table_guess(r), prefetch_done, p);
 		if (ret < 0) {
 			r->fill_pending--;
 			r->stats.prefetch_failures++;
@@ -553,9 +607,39 @@ int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
 	return 0;
 }
 
+int resolver_fill(struct resolver *r, fill_fn fn, void *arg)
+{
+	struct fill_waiter *w = calloc(1, sizeof(*w));
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	w->fn = fn;
+	w->arg = arg;
+	w->joined = r->stats.filling;
+	w->next = r->fill_waiters;
+	r->fill_waiters = w;
+	if (r->stats.filling)
+		return 0;
+	ret = fill_send(r);
+	if (ret < 0) {
+		r->fill_waiters = w->next;
+		free(w);
+	}
+	return ret;
+}
+
 void resolver_set_authoritative(struct resolver *r, bool on)
 {
 	r->authoritative = on;
+}
+
+/* Answers to queries about gid sent before now describe a fabric that changed since. */
+static void fetches_stale(struct resolver *r, const union ibv_gid *gid)
+{
+	for (struct fetch *f = r->fetches; f; f = f->next)
+		if ((f->by & PR_REQ_DGID) && !memcmp(&f->dgid, gid, sizeof(*gid)))
+			f->stale = true;
 }
 
 void resolver_gid_out(struct resolver *r, const union ibv_gid *gid)
@@ -564,18 +648,27 @@ void resolver_gid_out(struct resolver *r, const union ibv_gid *gid)
 	size_t n = pr_store_remove_dgid(r->store, gid);
 
 	r->stats.gids_out++;
+	fetches_stale(r, gid);
 	pr_store_put_negative(r->store, r->default_tuple, &dest, loop_now_ms());
-	LOG_INFO("GID out of service: %zu paths dropped", n);
+	LOG_DEBUG("GID out of service: %zu paths dropped", n);
 }
 
-void resolver_gid_in(struct resolver *r, const union ibv_gid *gid)
+size_t resolver_gid_back(struct resolver *r, const union ibv_gid *gid)
 {
-	struct pr_request req;
 	size_t n = pr_store_remove_dgid(r->store, gid);
 
 	r->stats.gids_in++;
+	fetches_stale(r, gid);
 	/* "No path" to it, under any tuple, was said while it was out: forget it. */
 	pr_store_clear_negatives(r->store, gid, loop_now_ms());
+	return n;
+}
+
+int resolver_gid_fetch(struct resolver *r, const union ibv_gid *gid)
+{
+	struct pr_request req;
+	int sent = 0;
+
 	/* The default tuple, then every prefetched one: one GetTable (SGID, DGID, fields) each. */
 	for (size_t i = 0; i <= r->n_prefetch; i++) {
 		uint16_t tuple = i ? r->prefetch[i - 1].tuple : r->default_tuple;
@@ -589,8 +682,24 @@ void resolver_gid_in(struct resolver *r, const union ibv_gid *gid)
 			continue;
 		if (fetch_start(r, tuple, &req, UMAD_SA_METHOD_GET_TABLE, NULL) < 0)
 			LOG_WARN("cannot fetch the paths of a GID back in service (tuple %u)", tuple);
+		else
+			sent++;
 	}
-	LOG_INFO("GID in service: %zu old paths dropped, fetching", n);
+	return sent;
+}
+
+void resolver_gid_in(struct resolver *r, const union ibv_gid *gid)
+{
+	size_t n = resolver_gid_back(r, gid);
+
+	resolver_gid_fetch(r, gid);
+	LOG_DEBUG("GID in service: %zu old paths dropped, fetching", n);
+}
+
+void resolver_table_rank(const struct resolver *r, uint64_t *ports, uint64_t *rank)
+{
+	*ports = r->table_ports;
+	*rank = r->table_rank;
 }
 
 struct pr_store *resolver_store(struct resolver *r)

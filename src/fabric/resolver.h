@@ -51,6 +51,7 @@ struct resolver_stats {
 	uint64_t hits, misses, negative_hits, coalesced, sa_no_path, sa_errors, sa_timeouts;
 	uint64_t fills, fill_failures, last_fill_records, last_fill_ms, last_fill_swept;
 	uint64_t gids_out, gids_in, stale_bypass;
+	uint64_t stale_answers;    /* answers a later trap made stale: not cached */
 	uint64_t prefetch_tuples, prefetch_records, prefetch_failures; /* records: summed over fills */
 	uint64_t last_sa_ok_ms;    /* loop clock of the last SA answer, 0 if none */
 	uint64_t last_fill_at_ms;  /* loop clock of the last fill's end, 0 if none */
@@ -88,11 +89,20 @@ int resolver_load_table(struct resolver *r, const struct ibv_path_record *recs, 
  * destination missing from it has no path and costs the SA no query. */
 void resolver_set_authoritative(struct resolver *r, bool on);
 /* Trap 65: every path to gid leaves the cache at once, and "no path" is
- * remembered for the default tuple until the GID returns. */
+ * remembered for the default tuple until the GID returns. Answers to queries
+ * about gid still out are not cached when they come (nor by gid_back). */
 void resolver_gid_out(struct resolver *r, const union ibv_gid *gid);
 /* Trap 64: paths to gid in every tuple are dropped; the default tuple's and
  * each prefetched tuple's are fetched (one GetTable SGID+DGID(+fields) each). */
 void resolver_gid_in(struct resolver *r, const union ibv_gid *gid);
+/* The two halves of resolver_gid_in, for a fetch that starts later: drops the
+ * paths and "no path" answers (returns the paths dropped), then fetches
+ * (background work; returns the queries sent). */
+size_t resolver_gid_back(struct resolver *r, const union ibv_gid *gid);
+int resolver_gid_fetch(struct resolver *r, const union ibv_gid *gid);
+/* The ports of the last default table (distinct destinations) and how many of
+ * them sort before this port's GID: this node's rank among the table's ports. */
+void resolver_table_rank(const struct resolver *r, uint64_t *ports, uint64_t *rank);
 /* The store the resolver fills: the service hands it to the doors (reads, authenticated
  * writes); it lives as long as the resolver. */
 struct pr_store *resolver_store(struct resolver *r);

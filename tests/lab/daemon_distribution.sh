@@ -4,14 +4,17 @@
 # (the distributor's all-pairs GetTable), and every receiver's cache equals
 # OpenSM's answers for its SGID. Unlink / ReLink of a node is pushed and
 # reflected within 1 s with no receiver querying the SA. A push with a wrong
-# key is refused by every receiver; with the distributor stopped, receivers
-# fall back to their own GetTable within the configured time.
+# key, or with the right key from a node that is not the distributor, is
+# refused by every receiver; with the distributor stopped, receivers fall back
+# to their own GetTable within the configured time.
 . "$(dirname "$0")/daemon_common.sh"
 RECEIVERS=(Hca2 Hca3 Hca4 Hca5 Hca6 Hca7)
 KEY=0x5eed
-printf 'role receiver\nsa_sm_key %s\nreceiver_timeout_s 4\n' "$KEY" >"$TMP/receiver.conf"
-"$LAB" up --dir "$D" --fat-tree 18 --daemons "$(IFS=,; echo "${RECEIVERS[*]}")" \
-	--localsad-conf "$TMP/receiver.conf"
+"$LAB" up --dir "$D" --fat-tree 18
+# Receivers take pushes from their distributor (Hca1), named by its port GUID.
+printf 'role receiver\nsa_sm_key %s\nreceiver_timeout_s 4\ndistributor_gid %s\n' "$KEY" \
+	"$(port_guid Hca1)" >"$TMP/receiver.conf"
+for n in "${RECEIVERS[@]}"; do "$LAB" daemon --dir "$D" start "$n" --conf "$TMP/receiver.conf"; done
 targets=""
 for n in "${RECEIVERS[@]}"; do targets+="${targets:+,}$(stat "$n" gid)"; done
 printf 'role distributor\nsa_sm_key %s\ndistribute_to %s\ndistribute_heartbeat_ms 500\n' \
@@ -20,13 +23,6 @@ printf 'role distributor\nsa_sm_key %s\ndistribute_to %s\ndistribute_heartbeat_m
 mapfile -t GIDS < <(fabric_gids Hca8)
 SM=$(stat Hca2 sm_lid)
 
-# PathRecord queries a daemon's process sent, from the shim's counters.
-pr_queries() {
-	local f
-	f=$D/shim-stats/$(cat "$D/$1/localsad.pid")
-	[ -f "$f" ] || { echo 0; return; }
-	awk '{ print $4 + $6 + $8 }' "$f"
-}
 all_filled() {
 	local n
 	for n in "${RECEIVERS[@]}"; do [ "$(stat "$n" entries)" == "${#GIDS[@]}" ] || return 1; done
@@ -46,8 +42,7 @@ done
 expect_eq "receiver answers differing from OpenSM's (of $((${#RECEIVERS[@]} * ${#GIDS[@]})))" 0 "$differ"
 
 # Hca10's port GID, by its node description, printed as saquery prints GIDs.
-guid=$("$LAB" exec --dir "$D" Hca8 -- saquery -N Hca10 2>/dev/null |
-	sed -n 's/.*port_guid\.*\(0x[0-9a-f]*\).*/\1/p' | head -n 1)
+guid=$(port_guid Hca10)
 HCA10=$("$CLI" -s "$(sock Hca2)" path --dgid "$guid" --format saquery | sed -n 's/^[[:space:]]*dgid\.*//p')
 echo "Hca10 is $HCA10"
 gone_everywhere() {
@@ -89,6 +84,11 @@ for n in "${RECEIVERS[@]}"; do
 	expect_eq "$n refuses a push with a wrong key" "status 0x0700 (REQ_DENIED)" \
 		"$(cut -d' ' -f1-3 <<<"$out")"
 	expect_eq "$n entries after the refused push" "$before" "$(stat "$n" entries)"
+	out=$("$LAB" exec --dir "$D" Hca8 -- "$LOCALSA_BUILD/bin/lsa_samad" --lid "$(stat "$n" lid)" \
+		set --records "$TMP/one.hex" --sm-key "$KEY" --format count || true)
+	expect_eq "$n refuses a push with the right key from Hca8 (not its distributor)" \
+		"status 0x0700 (REQ_DENIED)" "$(cut -d' ' -f1-3 <<<"$out")"
+	expect_eq "$n entries after that push" "$before" "$(stat "$n" entries)"
 done
 
 "$LAB" daemon --dir "$D" stop Hca1

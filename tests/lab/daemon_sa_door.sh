@@ -4,13 +4,17 @@
 #    destination, the record OpenSM returns for the same request, and a
 #    GetTable with SGID only returns OpenSM's table byte for byte;
 #  - a SetTable of 500 records from another node with the right SM_Key is
-#    accepted and served by the doors; with a wrong key it is denied and the
+#    accepted and served by the doors; from a node push_from does not list, or
+#    with a wrong key, it is denied and the
 #    cache is unchanged; a Delete by DGID removes exactly the matching entries;
 #  - 1,000 malformed SA MADs each get an error status or are dropped, while
 #    correct queries from another node are answered correctly throughout.
+# Writes are taken from Hca2 (push_from: the SM and Hca2's port GUID) and no other node.
 . "$(dirname "$0")/daemon_common.sh"
-printf 'sa_sm_key 0x1234\nsa_max_set_records 1000\n' >"$TMP/localsad.conf"
-"$LAB" up --dir "$D" --fat-tree 64 --daemons Hca1 --localsad-conf "$TMP/localsad.conf"
+"$LAB" up --dir "$D" --fat-tree 64
+printf 'sa_sm_key 0x1234\nsa_max_set_records 1000\npush_from sm,%s\n' "$(port_guid Hca2)" \
+	>"$TMP/localsad.conf"
+"$LAB" daemon --dir "$D" start Hca1 --conf "$TMP/localsad.conf"
 SAMAD=$LOCALSA_BUILD/bin/lsa_samad
 LID=$(stat Hca1 lid)
 SM=$(stat Hca1 sm_lid)
@@ -43,6 +47,11 @@ before=$(stat Hca1 entries)
 out=$(samad Hca2 --lid "$LID" set --records "$TMP/set.hex" --sm-key 0x9999 --format count || true)
 expect_eq "SetTable with a wrong key" "status 0x0700 (REQ_DENIED)" "$(cut -d' ' -f1-3 <<<"$out")"
 expect_eq "entries after the refused SetTable" "$before" "$(stat Hca1 entries)"
+out=$(samad Hca3 --lid "$LID" set --records "$TMP/set.hex" --sm-key 0x1234 --format count || true)
+expect_eq "SetTable with the right key from a node push_from does not list" \
+	"status 0x0700 (REQ_DENIED)" "$(cut -d' ' -f1-3 <<<"$out")"
+expect_eq "entries after it" "$before" "$(stat Hca1 entries)"
+expect_eq "writes refused for their source" 1 "$(stat Hca1 denied_source)"
 out=$(samad Hca2 --lid "$LID" set --records "$TMP/set.hex" --sm-key 0x1234 --format count || true)
 expect_eq "SetTable with the right key" "status 0x0000 (SUCCESS) method GetResp attr_mod 500" \
 	"$(cut -d' ' -f1-7 <<<"$out")"

@@ -26,9 +26,9 @@ ours_opts() { sed -e 's/--service_id/--service-id/; s/--qos_class/--qos-class/' 
 # expect_same WHAT EXPECTED ACTUAL: expect_eq for whole records (printed only when they differ)
 expect_same() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi; }
 
-# No full refresh after traps: the trap section checks what trap 64 alone fetches.
-printf 'prefetch_service_ids 0x1000,0x2000\nprefetch_pkeys 0x8001\nnegative_ttl_ms 600000\n%s\n' \
-	'trap_refresh_delay_ms 0' >"$TMP/localsad.conf"
+# (No full refresh follows a trap: the trap section checks what trap 64 alone fetches.)
+printf 'prefetch_service_ids 0x1000,0x2000\nprefetch_pkeys 0x8001\nnegative_ttl_ms 600000\n' \
+	>"$TMP/localsad.conf"
 "$LAB" up --dir "$D" --opensm-conf "$QOS/opensm.conf" --daemons "$(IFS=,; echo "${NODES[*]}")" \
 	--localsad-conf "$TMP/localsad.conf"
 grep -q "Loading QoS policy file" "$D/opensm/opensm.log" && pass "OpenSM loaded the QoS policy" ||

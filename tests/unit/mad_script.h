@@ -22,6 +22,8 @@
 #include "base/loop.h"
 #include "fabric/mad_port.h"
 #include "fabric/mad_transport.h"
+#include "fabric/resolver.h"
+#include "fabric/sa_client.h"
 #include "pr_fixture.h"
 #include "wire/notice.h"
 #include "wire/port_info.h"
@@ -295,6 +297,33 @@ static inline const struct script_sent *script_last(const struct mad_script *s, 
 		if (s->sent[i].h.method == method && (!attr_id || s->sent[i].h.attr_id == attr_id))
 			return &s->sent[i];
 	return NULL;
+}
+
+/* The fixture of most fabric tests: a scripted port (LMC lmc), an SA client and a resolver. */
+struct script_fabric {
+	struct mad_script s;
+	struct mad_port *port;
+	struct sa_client *sa;
+	struct resolver *res;
+};
+
+static inline void script_fabric_up(struct script_fabric *f, struct loop *loop, uint8_t lmc,
+				    const struct sa_client_opts *so, const struct resolver_opts *ro)
+{
+	script_init(&f->s);
+	f->s.attr.lmc = lmc;
+	f->port = script_port(&f->s, loop);
+	if (sa_client_new(loop, f->port, so, &f->sa) < 0 ||
+	    resolver_new(loop, f->port, f->sa, ro, &f->res) < 0)
+		abort();
+}
+
+/* The SA client goes first: its end fails what the resolver still awaits. */
+static inline void script_fabric_down(struct script_fabric *f)
+{
+	sa_client_free(f->sa);
+	resolver_free(f->res);
+	mad_port_close(f->port);
 }
 
 static inline void script_stop(struct loop *loop, void *arg)

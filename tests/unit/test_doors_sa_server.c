@@ -6,6 +6,10 @@
  *    answered later, a foreign SGID relayed to the master SA, Set and Delete only with the
  *    SM_Key, and the per-source-LID quota of new tuples (issue 13, item 6): one LID asking for
  *    new ServiceIDs without end gets NO_RESOURCES, another LID does not.
+ *  - Writes only from the sources push_from lists (issue 13, SA-door writes): the right SM_Key
+ *    from another LID is REQ_DENIED and counted (denied_source), the SM, the distributor (its
+ *    GID, at the LID the cache knows for it) and a listed LID write; a listed source with a
+ *    wrong key is refused as before.
  *  - The door's part of the LMC rule, with the real resolver: with LMC 0 a GetTable for one
  *    destination is answered from the cache (one RMPP message, PayLen exact); with LMC > 0 the
  *    cache holds one path per port pair where the SA has several, so that GetTable is relayed
@@ -19,11 +23,14 @@
 #include <infiniband/umad_sa.h>
 #include <infiniband/umad_types.h>
 
+#include "base/json.h"
 #include "base/loop.h"
+#include "base/strbuf.h"
 #include "check.h"
 #include "doors/sa_server.h"
 #include "fabric/mad_port.h"
 #include "fabric/path_service.h"
+#include "fabric/push_acl.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "mad_script.h"
@@ -193,6 +200,65 @@ static void test_on_the_seam(void)
 	mad_port_close(port);
 }
 
+/* --- who may write ------------------------------------------------------------------------ */
+
+static void test_push_from(void)
+{
+	struct ibv_path_record pusher = rec_of(5, 12, 0, 1), setrec = rec_of(7, 7, 0, 4);
+	struct sa_server_opts so = { .writes_allowed = true, .sm_key = KEY };
+	struct sa_client_opts co = { 2, 1000, 0, 100, 0, 0 };
+	uint16_t denied = UMAD_SA_STATUS_REQ_DENIED << 8;
+	struct fake_backend f;
+	struct mad_port *port;
+	struct sa_client *sa;
+	struct sa_server *s;
+	struct push_acl *acl;
+	struct strbuf sb;
+	struct json j;
+	struct sa_hdr h;
+	char msg[128];
+	size_t n;
+
+	script_init(&script);
+	next_sent = 0;
+	port = script_port(&script, loop);
+	fake_init(&f, 0, &pusher, 1);	/* the cache knows GID ::5 at LID 12 */
+	CHECK_INT(0, sa_client_new(loop, port, &co, &sa));
+	CHECK_INT(-EINVAL, push_acl_new(loop, port, sa, f.store, "sm,nobody", "none", &acl, msg,
+					sizeof(msg)));
+	CHECK_INT(0, push_acl_new(loop, port, sa, f.store, "sm,distributor,40", "fe80::5", &acl,
+				  msg, sizeof(msg)));
+	so.push_from = acl;
+	CHECK_INT(0, sa_server_new(loop, port, f.svc, sa, &so, &s));
+	/* The right key from a LID not listed: refused, counted, nothing stored. */
+	request(CLIENT_LID, UMAD_METHOD_SET, 0, &setrec, KEY, 1);
+	CHECK(sent(&h, NULL, &n) && h.status == denied);
+	CHECK_INT(1, entries(&f));
+	/* The SM, the distributor and LID 40, with the key: stored. */
+	request(SCRIPT_SM_LID, UMAD_METHOD_SET, 0, &setrec, KEY, 2);
+	CHECK(sent(&h, NULL, &n) && !h.status);
+	request(12, UMAD_METHOD_SET, 0, &setrec, KEY, 3);
+	CHECK(sent(&h, NULL, &n) && !h.status);
+	request(40, UMAD_METHOD_SET, 0, &setrec, KEY, 4);
+	CHECK(sent(&h, NULL, &n) && !h.status);
+	CHECK_INT(2, entries(&f));
+	/* A listed source with a wrong key: refused as ever. */
+	request(12, UMAD_METHOD_SET, 0, &setrec, 0x9999, 5);
+	CHECK(sent(&h, NULL, &n) && h.status == denied);
+	strbuf_init(&sb, 0);
+	json_init(&j, &sb);
+	sa_server_stats_json(s, &j);
+	strbuf_append(&sb, "", 1);
+	CHECK(strstr(sb.buf, "\"denied\": 1, ") != NULL);
+	CHECK(strstr(sb.buf, "\"denied_source\": 1}") != NULL);
+	strbuf_free(&sb);
+	sa_client_free(sa);
+	sa_server_free(s);
+	push_acl_free(acl);
+	fake_fini(&f);
+	mad_port_close(port);
+}
+
 /* --- the LMC rule, with the real resolver ------------------------------------------------ */
 
 /* A PathRecord query to the door from CLIENT_LID: SGID (this port) and DGID. */
@@ -304,6 +370,7 @@ int main(void)
 	if (loop_new(&loop) < 0)
 		return 1;
 	test_on_the_seam();
+	test_push_from();
 	test_lmc();
 	loop_free(loop);
 	return CHECK_DONE();

@@ -3,7 +3,9 @@
  * each receiver's slice pushed whole (PR_PUSH_FULL, authenticated, one message) and the
  * distributor's own slice kept; after a change only the difference (Set for changed or new
  * destinations, Delete for vanished ones, nothing for an unchanged receiver); heartbeats to
- * receivers in sync; a receiver whose push failed gets its whole slice again; the stats.
+ * receivers in sync; a receiver whose push failed gets its whole slice again; the stats; an
+ * all-pairs fetch that fails is tried again after a doubling pause up to retry_max_ms, until
+ * the table comes (before: not until the next change).
  * Before the fix a push of two or three records went without RMPP, and the receiver took
  * only the first.
  */
@@ -31,6 +33,7 @@ struct fabric {
 	struct ibv_path_record table[32];
 	size_t n;
 	uint16_t fail_lid;        /* pushes to this LID are refused */
+	unsigned lose_tables;     /* this many GetTables go unanswered (timed out) */
 	size_t own;               /* records of the distributor's own slice, last time */
 	unsigned own_calls;
 };
@@ -66,17 +69,22 @@ static void drop_pair(struct fabric *f, uint64_t s, uint64_t d)
 		}
 }
 
-/* The master SA answers the GetTable; receivers accept pushes, but fail_lid. */
+/* The master SA answers the GetTable (but loses lose_tables first); receivers accept pushes,
+ * but fail_lid. */
 static void fabric_side(struct mad_script *s, const struct script_sent *m, void *arg)
 {
 	struct fabric *f = arg;
 
-	if (m->h.method == UMAD_SA_METHOD_GET_TABLE)
+	if (m->h.method == UMAD_SA_METHOD_GET_TABLE && f->lose_tables) {
+		f->lose_tables--;
+		script_time_out(s, m);
+	} else if (m->h.method == UMAD_SA_METHOD_GET_TABLE) {
 		script_answer(s, m, 0, f->table, PR_LEN, f->n);
-	else if (m->dlid == f->fail_lid)
+	} else if (m->dlid == f->fail_lid) {
 		script_answer(s, m, UMAD_SA_STATUS_REQ_DENIED << 8, NULL, 0, 0);
-	else
+	} else {
 		script_answer(s, m, 0, NULL, 0, 0);
+	}
 }
 
 static void own_slice(void *arg, const struct ibv_path_record *recs, size_t n)
@@ -129,45 +137,65 @@ static bool has_record(const struct script_sent *m, uint64_t s, uint64_t d)
 	return false;
 }
 
+/* A scripted port answering as f says, the master's and the pushes' SA clients, a distributor. */
+struct env {
+	struct mad_script s;
+	struct mad_port *port;
+	struct sa_client *master, *push;
+	struct distributor *d;
+};
+
+static void env_up(struct env *e, struct loop *loop, struct fabric *f,
+		   const struct sa_client_opts *mo, struct distributor_opts *o)
+{
+	struct sa_client_opts po = { .credits = 8, .timeout_ms = 1000, .id = 1 };
+
+	script_init(&e->s);
+	e->s.on_send = fabric_side;
+	e->s.on_send_arg = f;
+	e->port = script_port(&e->s, loop);
+	CHECK_INT(0, sa_client_new(loop, e->port, mo, &e->master));
+	CHECK_INT(0, sa_client_new(loop, e->port, &po, &e->push));
+	o->own_arg = f;
+	CHECK_INT(0, distributor_new(loop, e->port, e->master, e->push, o, &e->d));
+}
+
+static void env_down(struct env *e)
+{
+	distributor_free(e->d);
+	sa_client_free(e->push);
+	sa_client_free(e->master);
+	mad_port_close(e->port);
+}
+
 static void test_distribution(struct loop *loop)
 {
 	static const uint64_t guids[] = { 1, 10, 11, 12 };
 	const union ibv_gid targets[] = { gid_of(10), gid_of(11) };
 	struct sa_client_opts mo = { .credits = 1, .timeout_ms = 1000, .id = 0 };
-	struct sa_client_opts po = { .credits = 8, .timeout_ms = 1000, .id = 1 };
 	struct distributor_opts o = { .sm_key = KEY, .targets = targets, .n_targets = 2,
 				      .heartbeat_ms = HEARTBEAT_MS, .change_delay_ms = 1,
 				      .own_slice = own_slice };
 	const struct script_sent *m;
 	struct fabric f = { .n = 0 };
-	struct sa_client *master, *push;
-	struct distributor *d;
-	struct mad_script s;
-	struct mad_port *port;
 	struct strbuf sb;
 	struct json j;
+	struct env e;
 	size_t mark, recs = 0;
 
 	all_pairs(&f, guids, 4);
-	script_init(&s);
-	s.on_send = fabric_side;
-	s.on_send_arg = &f;
-	port = script_port(&s, loop);
-	CHECK_INT(0, sa_client_new(loop, port, &mo, &master));
-	CHECK_INT(0, sa_client_new(loop, port, &po, &push));
-	o.own_arg = &f;
-	CHECK_INT(0, distributor_new(loop, port, master, push, &o, &d));
+	env_up(&e, loop, &f, &mo, &o);
 
 	/* One GetTable for all pairs, then each receiver's whole slice in one Set. */
 	script_run(loop, 10);
-	CHECK_INT(1, script_count(&s, 0, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC));
-	CHECK(s.sent[0].h.comp_mask == 0);
-	CHECK_INT(SCRIPT_SM_LID, s.sent[0].dlid);
+	CHECK_INT(1, script_count(&e.s, 0, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC));
+	CHECK(e.s.sent[0].h.comp_mask == 0);
+	CHECK_INT(SCRIPT_SM_LID, e.s.sent[0].dlid);
 	for (uint16_t lid = 10; lid <= 11; lid++) {
-		CHECK_INT(1, pushes(&s, 0, lid, UMAD_METHOD_SET, PR_PUSH_FULL, &recs));
+		CHECK_INT(1, pushes(&e.s, 0, lid, UMAD_METHOD_SET, PR_PUSH_FULL, &recs));
 		CHECK_INT(3, recs);
 	}
-	m = script_last(&s, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC);
+	m = script_last(&e.s, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC);
 	CHECK(m && m->h.sm_key == KEY);
 	CHECK(m && m->h.rmpp_flags & UMAD_RMPP_FLAG_ACTIVE);	/* one message beyond one MAD */
 	CHECK_INT(1, f.own_calls);
@@ -180,44 +208,44 @@ static void test_distribution(struct loop *loop)
 			f.table[i].flowlabel_hoplimit = htobe32(999);
 	drop_pair(&f, 10, 12);
 	f.table[f.n++] = pair(10, 13, 77);
-	mark = s.n_sent;
-	distributor_changed(d, "test");
+	mark = e.s.n_sent;
+	distributor_changed(e.d, "test");
 	script_run(loop, 10);
-	CHECK_INT(1, pushes(&s, mark, 10, UMAD_SA_METHOD_DELETE, -1, NULL));
-	m = script_last(&s, UMAD_SA_METHOD_DELETE, UMAD_SA_ATTR_PATH_REC);
+	CHECK_INT(1, pushes(&e.s, mark, 10, UMAD_SA_METHOD_DELETE, -1, NULL));
+	m = script_last(&e.s, UMAD_SA_METHOD_DELETE, UMAD_SA_ATTR_PATH_REC);
 	CHECK(m && m->h.comp_mask == (PR_CM_SGID | PR_CM_DGID) && has_record(m, 10, 12));
-	CHECK_INT(1, pushes(&s, mark, 10, UMAD_METHOD_SET, 0, &recs));
+	CHECK_INT(1, pushes(&e.s, mark, 10, UMAD_METHOD_SET, 0, &recs));
 	CHECK_INT(2, recs);
-	m = script_last(&s, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC);
+	m = script_last(&e.s, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC);
 	CHECK(m && m->dlid == 10 && has_record(m, 10, 11) && has_record(m, 10, 13));
-	CHECK_INT(0, pushes(&s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
-	CHECK_INT(0, pushes(&s, mark, 11, 0, -1, NULL) + pushes(&s, mark, 11, UMAD_METHOD_SET,
+	CHECK_INT(0, pushes(&e.s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
+	CHECK_INT(0, pushes(&e.s, mark, 11, 0, -1, NULL) + pushes(&e.s, mark, 11, UMAD_METHOD_SET,
 								   -1, NULL));
 
 	/* In sync: a heartbeat each, a Set with no record but a zero one. */
-	mark = s.n_sent;
+	mark = e.s.n_sent;
 	script_run(loop, HEARTBEAT_MS + 10);
 	for (uint16_t lid = 10; lid <= 11; lid++)
-		CHECK(pushes(&s, mark, lid, UMAD_METHOD_SET, PR_PUSH_HEARTBEAT, &recs) >= 1);
+		CHECK(pushes(&e.s, mark, lid, UMAD_METHOD_SET, PR_PUSH_HEARTBEAT, &recs) >= 1);
 
 	/* 10 refuses a push: it is out of sync, and gets its whole slice again once it
 	 * answers (after a pause: it failed once). */
 	f.fail_lid = 10;
 	f.table[f.n++] = pair(10, 14, 78);
-	mark = s.n_sent;
-	distributor_changed(d, "test");
+	mark = e.s.n_sent;
+	distributor_changed(e.d, "test");
 	script_run(loop, 10);
-	CHECK_INT(1, pushes(&s, mark, 10, UMAD_METHOD_SET, 0, NULL));
+	CHECK_INT(1, pushes(&e.s, mark, 10, UMAD_METHOD_SET, 0, NULL));
 	f.fail_lid = 0;
-	mark = s.n_sent;
+	mark = e.s.n_sent;
 	script_run(loop, 4 * HEARTBEAT_MS);
-	CHECK_INT(1, pushes(&s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, &recs));
+	CHECK_INT(1, pushes(&e.s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, &recs));
 	CHECK_INT(4, recs);	/* 1, 11, 13, 14 */
-	CHECK_INT(0, pushes(&s, mark, 11, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
+	CHECK_INT(0, pushes(&e.s, mark, 11, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
 
 	strbuf_init(&sb, 0);
 	json_init(&j, &sb);
-	distributor_stats_json(d, &j);
+	distributor_stats_json(e.d, &j);
 	strbuf_append(&sb, "", 1);
 	CHECK(!strncmp(sb.buf, "\"distributor\": {\"receivers\": 2, \"in_sync\": 2, "
 		       "\"fetches\": 3, \"fetch_failures\": 0, \"records_fetched\": 13, "
@@ -230,10 +258,39 @@ static void test_distribution(struct loop *loop)
 	CHECK(sb.buf[sb.len - 2] == '}');
 	strbuf_free(&sb);
 
-	distributor_free(d);
-	sa_client_free(push);
-	sa_client_free(master);
-	mad_port_close(port);
+	env_down(&e);
+}
+
+static void test_fetch_retry(struct loop *loop)
+{
+	static const uint64_t guids[] = { 1, 10 };
+	const union ibv_gid targets[] = { gid_of(10) };
+	struct sa_client_opts mo = { .credits = 1, .timeout_ms = 1000, .retries = 0, .id = 0 };
+	struct distributor_opts o = { .sm_key = KEY, .targets = targets, .n_targets = 1,
+				      .heartbeat_ms = 10000, .change_delay_ms = 1,
+				      .retry_max_ms = 60, .own_slice = own_slice };
+	struct fabric f = { .n = 0, .lose_tables = 3 };
+	struct mad_script *s;
+	uint64_t t0 = 0;
+	struct env e;
+
+	all_pairs(&f, guids, 2);
+	env_up(&e, loop, &f, &mo, &o);
+	s = &e.s;
+	/* Three GetTables lost, the fourth answered: then the receiver has its slice. */
+	for (int i = 0; i < 400 && !pushes(s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL); i++)
+		script_run(loop, 5);
+	CHECK_INT(4, script_count(s, 0, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC));
+	CHECK_INT(1, pushes(s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
+	/* the pauses: capped at 60 ms from the start (1 s otherwise), never shorter */
+	for (size_t i = 0, k = 0; i < s->n_sent; i++) {
+		if (s->sent[i].h.method != UMAD_SA_METHOD_GET_TABLE)
+			continue;
+		if (k++)
+			CHECK(s->sent[i].at_ms - t0 >= 60 && s->sent[i].at_ms - t0 < 1000);
+		t0 = s->sent[i].at_ms;
+	}
+	env_down(&e);
 }
 
 int main(void)
@@ -243,6 +300,7 @@ int main(void)
 	if (loop_new(&loop) < 0)
 		return 1;
 	test_distribution(loop);
+	test_fetch_retry(loop);
 	loop_free(loop);
 	return CHECK_DONE();
 }

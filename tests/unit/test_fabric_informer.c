@@ -2,8 +2,10 @@
  * test_fabric_informer.c - InformInfo subscriptions and the Reports that come back, over a
  * scripted port: one Set(InformInfo) per trap to the SM, unsubscription with a callback once
  * all are answered; every Report answered with a ReportResp (same TID, to its sender) before
- * it is acted on; a resent Report (same sender, TID and Notice) acted on once; a new TID, a
- * new Notice or another sender is a new trap; a Report that is not a Notice is malformed;
+ * it is acted on; a resent Report (same sender, TID and Notice) acted on once; a new TID or a
+ * new Notice is a new trap; a Report from a LID that is not the master SM's is refused:
+ * counted, neither answered nor acted on, its owner told (before: any node could make the
+ * daemon drop or fetch any GID's paths); a Report that is not a Notice is malformed;
  * queries still out when the informer is freed are cancelled without touching it; the
  * stats keep their keys.
  */
@@ -27,16 +29,18 @@
 struct traps_seen {
 	unsigned calls;
 	uint16_t trap;
+	uint32_t tid;
 	union ibv_gid gid;
 	bool has_gid;
 };
 
-static void on_trap(void *arg, uint16_t trap, const union ibv_gid *gid)
+static void on_trap(void *arg, uint16_t trap, const union ibv_gid *gid, uint32_t tid)
 {
 	struct traps_seen *t = arg;
 
 	t->calls++;
 	t->trap = trap;
+	t->tid = tid;
 	t->has_gid = gid != NULL;
 	if (gid)
 		t->gid = *gid;
@@ -56,7 +60,14 @@ struct env {
 	struct sa_client *sa;
 	struct informer *inf;
 	struct traps_seen seen;
+	unsigned refused;
 };
+
+static void refused(void *arg, uint16_t slid)
+{
+	(void)slid;
+	(*(unsigned *)arg)++;
+}
 
 static void env_up(struct env *e, struct loop *loop)
 {
@@ -171,16 +182,34 @@ static void test_reports(struct loop *loop)
 	CHECK_INT(2, e.s.n_sent);
 	CHECK_INT(UMAD_METHOD_REPORT_RESP, e.s.sent[1].h.method);
 	CHECK_INT(1, e.seen.calls);
-	/* A new TID, a new Notice, another sender: each a trap of its own. */
+	/* A new TID, a new Notice: each a trap of its own. */
 	script_report(&e.s, 65, &g9, 0x101, 2);
 	script_report(&e.s, 64, &g9, 0x101, 2);
-	script_report(&e.s, 64, &g10, 0x101, 2);
-	script_report(&e.s, 64, &g10, 0x101, 3);
+	script_report(&e.s, 64, &g10, 0x102, 2);
+	script_run(loop, 10);
+	CHECK_INT(5, e.s.n_sent);
+	CHECK_INT(4, e.seen.calls);
+	CHECK_INT(64, e.seen.trap);
+	CHECK_INT(0x102, e.seen.tid);
+	CHECK_MEM(&g10, &e.seen.gid, sizeof(g10));
+	/* Another sender: not the SM, so not a trap at all: no answer, no action, counted. */
+	informer_on_refused(e.inf, refused, &e.refused);
+	script_report(&e.s, 65, &g10, 0x103, 3);
+	script_report(&e.s, 64, &g9, 0x104, 7);
+	script_run(loop, 10);
+	CHECK_INT(5, e.s.n_sent);
+	CHECK_INT(4, e.seen.calls);
+	CHECK_INT(2, e.refused);
+	/* The SM moved (the tracker updates the port): its Reports count, the old LID's not. */
+	e.port->sm_lid = 3;
+	script_report(&e.s, 65, &g10, 0x105, 3);
+	script_report(&e.s, 65, &g9, 0x106, 2);
 	script_run(loop, 10);
 	CHECK_INT(6, e.s.n_sent);
+	CHECK_INT(3, e.s.sent[5].dlid);
 	CHECK_INT(5, e.seen.calls);
-	CHECK_INT(64, e.seen.trap);
-	CHECK_MEM(&g10, &e.seen.gid, sizeof(g10));
+	CHECK_INT(3, e.refused);
+	e.port->sm_lid = 2;
 
 	/* A Report of another attribute: malformed, neither answered nor acted on. */
 	sa_hdr_init_request(&h, UMAD_METHOD_REPORT, UMAD_ATTR_INFORM_INFO, 0x200, 0);
@@ -191,19 +220,20 @@ static void test_reports(struct loop *loop)
 	CHECK_INT(5, e.seen.calls);
 
 	informer_stats(e.inf, &st);
-	CHECK_INT(7, st.reports);
-	check_stats_json(e.inf, "\"traps\": {\"64\": 3, \"65\": 2}, \"reports\": 7, "
+	CHECK_INT(10, st.reports);
+	check_stats_json(e.inf, "\"traps\": {\"64\": 2, \"65\": 3}, \"reports\": 10, "
 			 "\"reports_duplicate\": 1, \"reports_malformed\": 1, "
-			 "\"subscriptions\": 0, \"subscribe_sent\": 0, \"subscribe_ok\": 0, "
-			 "\"subscribe_failed\": 0");
+			 "\"reports_refused\": 3, \"subscriptions\": 0, \"subscribe_sent\": 0, "
+			 "\"subscribe_ok\": 0, \"subscribe_failed\": 0");
 	/* no informer (no traps configured): the same keys, empty and zero */
 	check_stats_json(NULL, "\"traps\": {}, \"reports\": 0, \"reports_duplicate\": 0, "
-			 "\"reports_malformed\": 0, \"subscriptions\": 0, \"subscribe_sent\": 0, "
-			 "\"subscribe_ok\": 0, \"subscribe_failed\": 0");
+			 "\"reports_malformed\": 0, \"reports_refused\": 0, \"subscriptions\": 0, "
+			 "\"subscribe_sent\": 0, \"subscribe_ok\": 0, \"subscribe_failed\": 0");
 	CHECK_INT(1, st.duplicates);
 	CHECK_INT(1, st.malformed);
-	CHECK_INT(3, st.traps[0]);	/* 64 */
-	CHECK_INT(2, st.traps[1]);	/* 65 */
+	CHECK_INT(3, st.refused);
+	CHECK_INT(2, st.traps[0]);	/* 64 */
+	CHECK_INT(3, st.traps[1]);	/* 65 */
 	informer_free(e.inf);
 	e.inf = NULL;
 	/* Without an informer a Report is nobody's: not answered. */

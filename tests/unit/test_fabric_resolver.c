@@ -3,7 +3,7 @@
  * identical misses share one Get (N waiters, one query; a cancelled waiter is not called);
  * a "no path" answer is reused until negative_ttl_ms, then asked again; with LMC > 0 an
  * answer to a DLID is not filed as the DGID's set of paths (with LMC 0 it is); a fill is
- * one GetTable with this port's SGID.
+ * one GetTable with this port's SGID; who joins a fill that then fails gets a fill of its own.
  */
 #include <errno.h>
 #include <string.h>
@@ -22,10 +22,7 @@
 
 struct env {
 	struct loop *loop;
-	struct mad_script s;
-	struct mad_port *port;
-	struct sa_client *sa;
-	struct resolver *res;
+	struct script_fabric f;
 };
 
 static void env_up(struct env *e, struct loop *loop, uint8_t lmc, unsigned negative_ttl_ms)
@@ -34,18 +31,12 @@ static void env_up(struct env *e, struct loop *loop, uint8_t lmc, unsigned negat
 	struct resolver_opts ro = { negative_ttl_ms, 0, 1000, 1000 };
 
 	e->loop = loop;
-	script_init(&e->s);
-	e->s.attr.lmc = lmc;
-	e->port = script_port(&e->s, loop);
-	CHECK_INT(0, sa_client_new(loop, e->port, &so, &e->sa));
-	CHECK_INT(0, resolver_new(loop, e->port, e->sa, &ro, &e->res));
+	script_fabric_up(&e->f, loop, lmc, &so, &ro);
 }
 
 static void env_down(struct env *e)
 {
-	sa_client_free(e->sa);
-	resolver_free(e->res);
-	mad_port_close(e->port);
+	script_fabric_down(&e->f);
 }
 
 struct answer {
@@ -73,7 +64,7 @@ static int64_t resolve_gid(struct env *e, uint64_t guid, struct answer *a)
 	memset(&req, 0, sizeof(req));
 	req.dgid = gid_of(guid);
 	req.has = PR_REQ_DGID;
-	return resolver_resolve(e->res, &req, 0, resolved, a);
+	return resolver_resolve(e->f.res, &req, 0, resolved, a);
 }
 
 static int64_t resolve_lid(struct env *e, uint16_t lid, struct answer *a)
@@ -83,7 +74,7 @@ static int64_t resolve_lid(struct env *e, uint16_t lid, struct answer *a)
 	memset(&req, 0, sizeof(req));
 	req.dlid = lid;
 	req.has = PR_REQ_DLID;
-	return resolver_resolve(e->res, &req, 0, resolved, a);
+	return resolver_resolve(e->f.res, &req, 0, resolved, a);
 }
 
 static void test_coalescing(struct loop *loop)
@@ -100,19 +91,19 @@ static void test_coalescing(struct loop *loop)
 		CHECK(ids[i] > 0);
 	}
 	CHECK(resolve_gid(&e, 3, &other) > 0);	/* another destination: its own Get */
-	resolver_cancel(e.res, ids[5]);
-	CHECK_INT(2, e.s.n_sent);
-	CHECK_INT(UMAD_METHOD_GET, e.s.sent[0].h.method);
-	CHECK_INT(UMAD_SA_ATTR_PATH_REC, e.s.sent[0].h.attr_id);
-	CHECK(e.s.sent[0].h.comp_mask == (PR_CM_SGID | PR_CM_DGID));
-	pr_decode(e.s.sent[0].mad + SA_HDR_LEN, PR_LEN, &q);
+	resolver_cancel(e.f.res, ids[5]);
+	CHECK_INT(2, e.f.s.n_sent);
+	CHECK_INT(UMAD_METHOD_GET, e.f.s.sent[0].h.method);
+	CHECK_INT(UMAD_SA_ATTR_PATH_REC, e.f.s.sent[0].h.attr_id);
+	CHECK(e.f.s.sent[0].h.comp_mask == (PR_CM_SGID | PR_CM_DGID));
+	pr_decode(e.f.s.sent[0].mad + SA_HDR_LEN, PR_LEN, &q);
 	CHECK_MEM(&rec.dgid, &q.dgid, sizeof(q.dgid));
 	CHECK_MEM(&rec.sgid, &q.sgid, sizeof(q.sgid));
-	resolver_stats(e.res, &rs);
+	resolver_stats(e.f.res, &rs);
 	CHECK_INT(5, rs.coalesced);
 	CHECK_INT(7, rs.misses);
 
-	script_answer(&e.s, &e.s.sent[0], 0, &rec, PR_LEN, 1);
+	script_answer(&e.f.s, &e.f.s.sent[0], 0, &rec, PR_LEN, 1);
 	script_run(loop, 10);
 	for (int i = 0; i < 5; i++) {
 		CHECK_INT(1, a[i].calls);
@@ -125,7 +116,7 @@ static void test_coalescing(struct loop *loop)
 	/* Now a hit: answered inside the call, nothing sent. */
 	CHECK_INT(0, resolve_gid(&e, 2, &a[0]));
 	CHECK_INT(2, a[0].calls);
-	CHECK_INT(2, e.s.n_sent);
+	CHECK_INT(2, e.f.s.n_sent);
 	env_down(&e);
 	CHECK_INT(1, other.calls);	/* the client's end fails what still waited */
 	CHECK_INT(-ECANCELED, other.err);
@@ -140,8 +131,8 @@ static void test_negative_ttl(struct loop *loop)
 
 	env_up(&e, loop, 0, 40);
 	CHECK(resolve_gid(&e, 5, &a) > 0);
-	CHECK_INT(1, e.s.n_sent);
-	script_answer(&e.s, &e.s.sent[0], no_records, NULL, 0, 0);
+	CHECK_INT(1, e.f.s.n_sent);
+	script_answer(&e.f.s, &e.f.s.sent[0], no_records, NULL, 0, 0);
 	script_run(loop, 10);
 	CHECK_INT(1, a.calls);
 	CHECK_INT(-ENOENT, a.err);
@@ -149,17 +140,17 @@ static void test_negative_ttl(struct loop *loop)
 	CHECK_INT(0, resolve_gid(&e, 5, &a));
 	CHECK_INT(2, a.calls);
 	CHECK_INT(-ENOENT, a.err);
-	CHECK_INT(1, e.s.n_sent);
-	resolver_stats(e.res, &rs);
+	CHECK_INT(1, e.f.s.n_sent);
+	resolver_stats(e.f.res, &rs);
 	CHECK_INT(1, rs.negative_hits);
 	CHECK_INT(1, rs.sa_no_path);
 	/* Expired: asked again. */
 	script_run(loop, 50);
 	CHECK(resolve_gid(&e, 5, &a) > 0);
-	CHECK_INT(2, e.s.n_sent);
+	CHECK_INT(2, e.f.s.n_sent);
 	/* "No path" for the DGID is no fact about other destinations. */
 	CHECK(resolve_gid(&e, 6, &a) > 0);
-	CHECK_INT(3, e.s.n_sent);
+	CHECK_INT(3, e.f.s.n_sent);
 	env_down(&e);
 }
 
@@ -173,9 +164,9 @@ static void test_lmc(struct loop *loop)
 
 		env_up(&e, loop, lmc, 1000);
 		CHECK(resolve_lid(&e, 8, &a) > 0);
-		CHECK_INT(1, e.s.n_sent);
-		CHECK(e.s.sent[0].h.comp_mask == (PR_CM_SGID | PR_CM_DLID));
-		script_answer(&e.s, &e.s.sent[0], 0, &rec, PR_LEN, 1);
+		CHECK_INT(1, e.f.s.n_sent);
+		CHECK(e.f.s.sent[0].h.comp_mask == (PR_CM_SGID | PR_CM_DLID));
+		script_answer(&e.f.s, &e.f.s.sent[0], 0, &rec, PR_LEN, 1);
 		script_run(loop, 10);
 		CHECK_INT(1, a.calls);
 		CHECK_INT(0, a.err);
@@ -183,15 +174,15 @@ static void test_lmc(struct loop *loop)
 		/* LMC 0: the answer is the DGID's set, and a DGID lookup hits. LMC 1: it asks. */
 		if (lmc) {
 			CHECK(resolve_gid(&e, 4, &a) > 0);
-			CHECK_INT(2, e.s.n_sent);
+			CHECK_INT(2, e.f.s.n_sent);
 			CHECK(resolve_lid(&e, 8, &a) > 0);
-			CHECK_INT(3, e.s.n_sent);
+			CHECK_INT(3, e.f.s.n_sent);
 		} else {
 			CHECK_INT(0, resolve_gid(&e, 4, &a));
 			CHECK_INT(0, resolve_lid(&e, 8, &a));
 			CHECK_INT(3, a.calls);
 			CHECK_INT(9, a.tag);
-			CHECK_INT(1, e.s.n_sent);
+			CHECK_INT(1, e.f.s.n_sent);
 		}
 		env_down(&e);
 	}
@@ -214,19 +205,49 @@ static void test_fill(struct loop *loop)
 	int got = -1;
 
 	env_up(&e, loop, 0, 1000);
-	CHECK_INT(0, resolver_fill(e.res, filled, &got));
-	CHECK_INT(0, resolver_fill(e.res, NULL, NULL));	/* joins the fill in progress */
-	CHECK_INT(1, e.s.n_sent);
-	CHECK_INT(UMAD_SA_METHOD_GET_TABLE, e.s.sent[0].h.method);
-	CHECK(e.s.sent[0].h.comp_mask == PR_CM_SGID);
-	pr_decode(e.s.sent[0].mad + SA_HDR_LEN, PR_LEN, &q);
+	CHECK_INT(0, resolver_fill(e.f.res, filled, &got));
+	CHECK_INT(0, resolver_fill(e.f.res, NULL, NULL));	/* joins the fill in progress */
+	CHECK_INT(1, e.f.s.n_sent);
+	CHECK_INT(UMAD_SA_METHOD_GET_TABLE, e.f.s.sent[0].h.method);
+	CHECK(e.f.s.sent[0].h.comp_mask == PR_CM_SGID);
+	pr_decode(e.f.s.sent[0].mad + SA_HDR_LEN, PR_LEN, &q);
 	CHECK_MEM(&recs[0].sgid, &q.sgid, sizeof(q.sgid));
-	script_answer(&e.s, &e.s.sent[0], 0, recs, PR_LEN, 3);
+	script_answer(&e.f.s, &e.f.s.sent[0], 0, recs, PR_LEN, 3);
 	script_run(loop, 10);
 	CHECK_INT(3, got);
 	CHECK_INT(0, resolve_gid(&e, 3, &a));
 	CHECK_INT(2, a.tag);
-	CHECK_INT(1, e.s.n_sent);
+	CHECK_INT(1, e.f.s.n_sent);
+	env_down(&e);
+
+	/* A fill that fails (sent while the SA was away, say) fails who started it; who joined
+	 * it while it was out gets a fill of its own, once, and that one's outcome. */
+	env_up(&e, loop, 0, 1000);
+	got = -1;
+	{
+		int joined = -1;
+
+		CHECK_INT(0, resolver_fill(e.f.res, filled, &got));
+		CHECK_INT(0, resolver_fill(e.f.res, filled, &joined));
+		CHECK_INT(1, e.f.s.n_sent);
+		script_time_out(&e.f.s, &e.f.s.sent[0]);	/* retries 1: 1 s pause, then again */
+		for (int i = 0; i < 400 && e.f.s.n_sent < 2; i++)
+			script_run(loop, 10);
+		CHECK_INT(2, e.f.s.n_sent);
+		script_time_out(&e.f.s, &e.f.s.sent[1]);
+		for (int i = 0; i < 200 && e.f.s.n_sent < 3; i++)
+			script_run(loop, 10);
+		CHECK_INT(-ETIMEDOUT, got);
+		CHECK_INT(-1, joined);		/* still waiting: its own fill is out */
+		CHECK_INT(3, e.f.s.n_sent);
+		if (e.f.s.n_sent == 3) {
+			CHECK_INT(UMAD_SA_METHOD_GET_TABLE, e.f.s.sent[2].h.method);
+			script_answer(&e.f.s, &e.f.s.sent[2], 0, recs, PR_LEN, 3);
+		}
+		script_run(loop, 10);
+		CHECK_INT(3, joined);
+		CHECK_INT(-ETIMEDOUT, got);	/* told once */
+	}
 	env_down(&e);
 }
 

@@ -5,8 +5,12 @@
  * (no callback, ever), one that fails on a retry ends that query and frees its credit; a
  * retry when memory runs out ends the query instead of stranding it with its credit; the
  * guard timer ends an attempt the transport never reports; more than one record travels
- * as one RMPP message even when one MAD holds it. Also the resolver when its queries cannot
- * be sent.
+ * as one RMPP message even when one MAD holds it. Background work queues apart and never
+ * takes the last credit, so a lookup goes first however much of it waits; the budget holds
+ * PathRecord queries to its rate (records only for background work, corrected by what the
+ * answer holds); when the SA answers again after a silence, the queries pausing before a
+ * retry go at once and the owner hears whether a query was lost meanwhile. Also the resolver
+ * when its queries cannot be sent.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -172,8 +176,9 @@ static void test_credits(struct loop *loop)
 	sa_client_stats_json(e.sa, &j);
 	strbuf_append(&sb, "", 1);
 	CHECK_STR("\"sa_queries\": {\"get\": 6, \"get_table\": 0, \"set\": 0, \"delete\": 0, "
-		  "\"inform_info\": 0, \"other\": 0}, \"sa_attempts\": 6, \"sa_retries\": 0, \"sa_timeouts\": 0, "
-		  "\"sa_failures\": 0, \"sa_outstanding\": 0, \"sa_queued\": 0", sb.buf);
+		  "\"inform_info\": 0, \"other\": 0}, \"sa_attempts\": 6, \"sa_retries\": 0, "
+		  "\"sa_timeouts\": 0, \"sa_failures\": 0, \"sa_outstanding\": 0, \"sa_queued\": 0, "
+		  "\"sa_queued_background\": 0, \"sa_budget_waits\": 0, \"sa_recoveries\": 0", sb.buf);
 	strbuf_free(&sb);
 	env_down(&e);
 }
@@ -360,7 +365,7 @@ static void test_records_framing(struct loop *loop)
 {
 	struct ibv_path_record recs[2] = { rec_of(2, 2, 0, 1), rec_of(3, 3, 0, 2) };
 	struct sa_request req = { 9, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC, 0, 0, 0x77,
-				  recs, 2 * PR_LEN, PR_LEN };
+				  recs, 2 * PR_LEN, PR_LEN, SA_PRIO_WAITED, 0 };
 	struct sa_client_opts o = { .credits = 1, .timeout_ms = 1000 };
 	struct done_log log = { 0 };
 	struct tagged t = { &log, 0 };
@@ -381,6 +386,208 @@ static void test_records_framing(struct loop *loop)
 	CHECK_INT(SA_RMPP_CLASS_HDR_LEN + 2 * PR_LEN, e.s.sent[0].h.rmpp_paylen);
 	CHECK_INT(0, e.s.sent[1].h.rmpp_flags);
 	CHECK_INT(0, e.s.sent[1].h.rmpp_paylen);
+	env_down(&e);
+}
+
+
+/* Runs the loop until n MADs were sent, at most max_ms. */
+static void run_until_sent(struct env *e, struct loop *loop, size_t n, uint64_t max_ms)
+{
+	uint64_t t0 = loop_now_ms();
+
+	while (e->s.n_sent < n && loop_now_ms() - t0 < max_ms)
+		script_run(loop, 5);
+}
+
+/* --- priorities: someone waiting goes first -------------------------------- */
+
+static int64_t get_bg(struct sa_client *sa, struct tagged *t, uint32_t records)
+{
+	struct ibv_path_record q;
+
+	memset(&q, 0, sizeof(q));
+	pr_set_dlid(&q, (uint16_t)(100 + t->tag));
+	return sa_client_query_bg(sa, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC, PR_CM_DLID,
+				  &q, sizeof(q), records, sa_done, t);
+}
+
+static void test_priorities(struct loop *loop)
+{
+	struct sa_client_opts o = { .credits = 2, .timeout_ms = 1000, .max_queued = 3 };
+	struct done_log log = { 0 };
+	struct tagged t[8];
+	struct sa_client_stats st;
+	struct env e;
+
+	env_up(&e, loop, &o, NULL);
+	for (int i = 0; i < 8; i++)
+		t[i] = (struct tagged){ &log, i };
+	/* Background work takes one credit of two and queues the rest, up to its own cap. */
+	for (int i = 0; i < 4; i++)
+		CHECK(get_bg(e.sa, &t[i], 10) > 0);
+	CHECK_INT(-ENOBUFS, get_bg(e.sa, &t[4], 10));
+	CHECK_INT(1, e.s.n_sent);
+	sa_client_stats(e.sa, &st);
+	CHECK_INT(3, st.queued_background_now);
+	/* A lookup is neither refused nor kept waiting: the last credit is its. */
+	CHECK(get(e.sa, &t[5]) > 0);
+	CHECK_INT(2, e.s.n_sent);
+	CHECK_INT(105, sent_dlid(&e.s.sent[1]));
+	/* Two more lookups wait for a credit, and go before the background work queued before. */
+	CHECK(get(e.sa, &t[6]) > 0);
+	CHECK(get(e.sa, &t[7]) > 0);
+	script_answer(&e.s, &e.s.sent[0], 0, NULL, 0, 0);
+	script_run(loop, 5);
+	CHECK_INT(3, e.s.n_sent);
+	CHECK_INT(106, sent_dlid(&e.s.sent[2]));
+	script_answer(&e.s, &e.s.sent[1], 0, NULL, 0, 0);
+	script_run(loop, 5);
+	CHECK_INT(4, e.s.n_sent);
+	CHECK_INT(107, sent_dlid(&e.s.sent[3]));
+	/* Lookups all out: background work again, one at a time while a lookup holds a credit. */
+	script_answer(&e.s, &e.s.sent[2], 0, NULL, 0, 0);
+	script_run(loop, 5);
+	CHECK_INT(4, e.s.n_sent);
+	script_answer(&e.s, &e.s.sent[3], 0, NULL, 0, 0);
+	script_run(loop, 5);
+	CHECK_INT(5, e.s.n_sent);
+	CHECK_INT(101, sent_dlid(&e.s.sent[4]));
+	env_down(&e);
+}
+
+/* --- the budget -------------------------------------------------------------- */
+
+static void test_budget(struct loop *loop)
+{
+	struct sa_client_opts o = { .credits = 64, .timeout_ms = 5000 };
+	struct ibv_path_record recs[160];
+	struct done_log log = { 0 };
+	struct tagged t[16];
+	struct sa_client_stats st;
+	uint64_t t0;
+	struct env e;
+
+	for (int i = 0; i < 160; i++)
+		recs[i] = rec_of(2 + i, (uint16_t)(2 + i), 0, (uint32_t)i);
+	for (int i = 0; i < 16; i++)
+		t[i] = (struct tagged){ &log, i };
+	/* Queries: a second's worth at once, then one per 100 ms. */
+	env_up(&e, loop, &o, NULL);
+	sa_client_set_budget(e.sa, 10, 0);
+	t0 = loop_now_ms();
+	for (int i = 0; i < 12; i++)
+		CHECK(get(e.sa, &t[i]) > 0);
+	CHECK_INT(10, e.s.n_sent);
+	/* (timers are late on a busy machine, never early: the moments have lower bounds) */
+	run_until_sent(&e, loop, 12, 3000);
+	CHECK_INT(12, e.s.n_sent);
+	if (e.s.n_sent == 12) {
+		CHECK(e.s.sent[10].at_ms - t0 >= 95);
+		CHECK(e.s.sent[11].at_ms - t0 >= 195);
+	}
+	sa_client_stats(e.sa, &st);
+	CHECK_INT(2, st.budget_waits);
+	/* Other attributes and other destinations are not PathRecord queries to the SA. */
+	{
+		struct sa_request req = { 9, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC, 0, 0, 0,
+					  recs, PR_LEN, PR_LEN, SA_PRIO_WAITED, 0 };
+
+		CHECK(sa_client_send(e.sa, &req, sa_done, &t[12]) > 0);
+		CHECK(sa_client_query(e.sa, UMAD_METHOD_SET, UMAD_ATTR_INFORM_INFO, 0, recs, 40,
+				      sa_done, &t[13]) > 0);
+		CHECK_INT(14, e.s.n_sent);
+	}
+	env_down(&e);
+
+	/* Records: charged as expected when sent, corrected by the answer. A table of 160 where
+	 * 10 were expected leaves a debt that background work waits out; a lookup does not. */
+	env_up(&e, loop, &o, NULL);
+	sa_client_set_budget(e.sa, 1000, 100);
+	CHECK(get_bg(e.sa, &t[0], 10) > 0);
+	CHECK_INT(1, e.s.n_sent);
+	script_answer(&e.s, &e.s.sent[0], 0, recs, PR_LEN, 160);
+	script_run(loop, 5);
+	t0 = loop_now_ms();
+	CHECK(get_bg(e.sa, &t[1], 10) > 0);
+	CHECK(get(e.sa, &t[2]) > 0);
+	CHECK_INT(2, e.s.n_sent);
+	CHECK_INT(102, sent_dlid(&e.s.sent[1]));
+	run_until_sent(&e, loop, 3, 3000);
+	CHECK_INT(3, e.s.n_sent);
+	if (e.s.n_sent == 3) {
+		CHECK_INT(101, sent_dlid(&e.s.sent[2]));
+		CHECK(e.s.sent[2].at_ms - t0 >= 600);	/* a debt of 60, 10 more needed: 700 ms */
+	}
+	sa_client_stats(e.sa, &st);
+	CHECK_INT(1, st.budget_waits);
+	env_down(&e);
+}
+
+/* --- the SA answers again ------------------------------------------------------ */
+
+struct recovery_log {
+	unsigned calls;
+	bool was_down;
+};
+
+static void on_recover(void *arg, bool was_down)
+{
+	struct recovery_log *r = arg;
+
+	r->calls++;
+	r->was_down = was_down;
+}
+
+static void test_recovery(struct loop *loop)
+{
+	struct sa_client_opts o = { .credits = 2, .timeout_ms = 2000, .retries = 2,
+				    .backoff_max_ms = 5000 };
+	struct done_log log = { 0 };
+	struct tagged t[4] = { { &log, 0 }, { &log, 1 }, { &log, 2 }, { &log, 3 } };
+	struct recovery_log rl = { 0 };
+	struct sa_client_stats st;
+	uint64_t t0;
+	struct env e;
+
+	env_up(&e, loop, &o, NULL);
+	sa_client_on_recover(e.sa, on_recover, &rl);
+	CHECK(get(e.sa, &t[0]) > 0);
+	script_time_out(&e.s, &e.s.sent[0]);
+	script_run(loop, 5);	/* now pausing 2 s before its second attempt */
+	CHECK_INT(1, e.s.n_sent);
+	CHECK(get(e.sa, &t[1]) > 0);
+	t0 = loop_now_ms();
+	script_answer(&e.s, &e.s.sent[1], 0, NULL, 0, 0);
+	script_run(loop, 20);
+	/* The answer ends the silence: the paused query goes at once, not 2 s later. */
+	CHECK_INT(3, e.s.n_sent);
+	if (e.s.n_sent == 3) {
+		CHECK_INT(100, sent_dlid(&e.s.sent[2]));
+		CHECK(e.s.sent[2].at_ms - t0 < 1000);
+	}
+	CHECK_INT(1, rl.calls);
+	CHECK(!rl.was_down);
+	/* Answers while nobody was silent are no news. */
+	script_answer(&e.s, &e.s.sent[2], 0, NULL, 0, 0);
+	script_run(loop, 5);
+	CHECK_INT(1, rl.calls);
+	env_down(&e);
+
+	/* A query that ran out of attempts meanwhile: the owner hears the SA was down. */
+	o.retries = 0;
+	env_up(&e, loop, &o, NULL);
+	sa_client_on_recover(e.sa, on_recover, &rl);
+	CHECK(get(e.sa, &t[2]) > 0);
+	script_time_out(&e.s, &e.s.sent[0]);
+	script_run(loop, 5);
+	CHECK_INT(-ETIMEDOUT, log.err[log.calls - 1]);
+	CHECK(get(e.sa, &t[3]) > 0);
+	script_answer(&e.s, &e.s.sent[1], 0, NULL, 0, 0);
+	script_run(loop, 5);
+	CHECK_INT(2, rl.calls);
+	CHECK(rl.was_down);
+	sa_client_stats(e.sa, &st);
+	CHECK_INT(1, st.recoveries);
 	env_down(&e);
 }
 
@@ -457,6 +664,9 @@ int main(void)
 	test_retry_send_failure(loop);
 	test_retry_without_memory(loop);
 	test_records_framing(loop);
+	test_priorities(loop);
+	test_budget(loop);
+	test_recovery(loop);
 	test_resolver_miss_and_fill(loop);
 	loop_free(loop);
 	return CHECK_DONE();
