@@ -19,8 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (notice_decode(data, size, &n) == 0) {
 		uint8_t again[NOTICE_LEN];
+		union ibv_gid gid;
 
 		notice_encode(again, &n);
+		notice_trap_gid(&n, &gid);	/* the GID a trap 64/65/66/67 names */
 	}
 	if (inform_info_decode(data, size, &ii) == 0) {
 		uint8_t again[INFORM_INFO_LEN];
