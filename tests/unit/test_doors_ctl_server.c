@@ -394,13 +394,20 @@ static void test_idle_slots(void)
 	rig_down(&rig);
 }
 
-/* Every slot but root's taken by an ordinary user: root still gets in and flushes. As root
- * only (a child turns into nobody); skipped otherwise. */
+/*
+ * Root's reserved slot, apart from the per-user eviction: an ordinary user alone (nobody else
+ * connected, so nobody to evict for it) gets every slot but root's, its last connection is
+ * refused; root then still gets in and flushes. Without the reservation that user would get
+ * all 8 (root would get in anyway, by evicting one: test_idle_slots cannot tell the two apart).
+ * As root (a child turns into nobody); skipped otherwise.
+ */
 static void test_root_slot(void)
 {
+	enum { MAX = 8, ROOT_SLOTS = 1 };
 	struct reader *r;
 	struct passwd *nobody = getpwnam("nobody");
-	int go[2], done[2];
+	int go[2], done[2], verdict[2];
+	unsigned refused = ~0u;
 	struct rig rig;
 	pid_t child;
 	char c;
@@ -409,25 +416,37 @@ static void test_root_slot(void)
 		printf("root slot: skipped (needs root and a user 'nobody')\n");
 		return;
 	}
-	rig_up(&rig, 1000, 0666, 8, 0, 0, 0);
-	if (pipe(go) < 0 || pipe(done) < 0)
+	rig_up(&rig, 1000, 0666, MAX, 0, 0, 0);
+	if (pipe(go) < 0 || pipe(done) < 0 || pipe(verdict) < 0)
 		abort();
 	child = fork();
 	if (child == 0) {
-		int fds[9];
+		int fds[MAX];
+		unsigned n = 0;
 
 		if (setgid(nobody->pw_gid) < 0 || setuid(nobody->pw_uid) < 0)
 			_exit(1);
-		for (int i = 0; i < 9; i++)
+		for (int i = 0; i < MAX; i++)
 			fds[i] = connect_to(rig.path);
 		(void)!write(go[1], "x", 1);
+		(void)!read(done[0], &c, 1);	/* the door has seen them all */
+		for (int i = 0; i < MAX; i++) {	/* turned away: "ERR EBUSY", then EOF */
+			char buf[64];
+			ssize_t k = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT);
+
+			n += fds[i] < 0 || k == 0 || (k >= 9 && !strncmp(buf, "ERR EBUSY", 9));
+		}
+		(void)!write(verdict[1], &n, sizeof(n));
 		(void)!read(done[0], &c, 1);
-		for (int i = 0; i < 9; i++)
+		for (int i = 0; i < MAX; i++)
 			close(fds[i]);
 		_exit(0);
 	}
 	CHECK_INT(1, read(go[0], &c, 1));
 	run_for(rig.loop, 50);
+	(void)!write(done[1], "x", 1);
+	CHECK_INT(sizeof(refused), read(verdict[0], &refused, sizeof(refused)));
+	CHECK_INT(ROOT_SLOTS, refused);
 	r = calloc(1, sizeof(*r));
 	r->fd = connect_to(rig.path);
 	exchange(rig.loop, r, "flush\n", 1);
@@ -439,6 +458,7 @@ static void test_root_slot(void)
 	for (int i = 0; i < 2; i++) {
 		close(go[i]);
 		close(done[i]);
+		close(verdict[i]);
 	}
 	rig_down(&rig);
 }
