@@ -1,6 +1,7 @@
 /*
  * test_cache_snapshot.c - the shared-memory snapshot: lookups equal the cache's for every key
- * and tuple, growth by re-creation, HOLD, take-over of a dead writer's object, permissions, and
+ * and tuple, growth by re-creation, HOLD, take-over of a dead writer's object (never of another
+ * user's), permissions, and
  * the stress test of issue 7: four reader threads resolve without pause while a publisher
  * republishes 1,000 times a second with changing contents; every record a reader returns must be
  * one that was published (records carry a checksum and their epoch), and no reader may block.
@@ -522,6 +523,7 @@ static void test_takeover(void)
 
 #define SHM_DIR "/dev/shm"
 #define OTHER_UID 54321	/* a user that is neither us nor root */
+#define NOBODY_UID 65534
 
 static void shm_file(const char *name, char *path, size_t cap)
 {
@@ -891,6 +893,77 @@ static void test_junk_under_name(void)
 	unlink(target);
 }
 
+/*
+ * Another user's object under the name when the writer starts (issue 13, item 9): a live
+ * snapshot of a dead writer, but nobody's. Its owner may truncate it at any time, so the
+ * writer must not map it (a SIGBUS on its next store) nor retire it (a write and a hole
+ * punched in another user's file); it puts its own object under the name (temporary name,
+ * then rename) and publishes there. As root, the object chowned to nobody; skipped otherwise.
+ */
+static void test_foreign_under_name(void)
+{
+	const char *name = test_name("foreign");
+	struct snap_writer_stats ws;
+	struct snap_contents sc;
+	struct snap_writer *w;
+	struct pr_cache *c;
+	struct snap_map m;
+	struct stat st;
+	pid_t pid;
+	int status = -1, fd;
+
+	if (geteuid() != 0) {
+		printf("another user's object under the name: skipped (needs root)\n");
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {	/* a writer that dies without closing: its object stays, LIVE */
+		struct snap_writer_opts o = { .name = name, .socket_mode = 0666 };
+		struct pr_cache_limits lim = { 10, 10 };
+		struct pr_cache *cc = NULL;
+		struct snap_writer *cw = NULL;
+
+		if (snap_writer_open(&o, &cw) || pr_cache_new(&lim, &cc) ||
+		    snap_writer_publish(cw, cc, 1) || snap_writer_publish(cw, cc, 2))
+			_exit(1);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	CHECK_INT(0, status);
+	fd = shm_open(name, O_RDWR, 0);
+	CHECK(fd >= 0);
+	CHECK_INT(0, fchown(fd, NOBODY_UID, NOBODY_UID));
+	CHECK_INT(0, snap_map_open(name, NOBODY_UID, &m));
+
+	w = new_writer(name, 0);
+	/* nobody's object: not retired, not emptied, the writer's counters its own */
+	CHECK_INT(SNAP_LIVE, atomic_load(&m.hdr->state));
+	CHECK_INT(0, snap_read_all(&m, &sc));
+	CHECK_INT(2, sc.publication);
+	snap_contents_free(&sc);
+	snap_writer_stats(w, &ws);
+	CHECK_INT(1, ws.object_gen);
+	CHECK_INT(0, ws.publication);
+	snap_map_close(&m);
+	/* its owner cuts it short now: the writer holds nothing of it */
+	CHECK_INT(0, ftruncate(fd, 0));
+	close(fd);
+	c = new_cache(10);
+	CHECK_INT(0, snap_writer_publish(w, c, 1));
+	fd = shm_open(name, O_RDONLY, 0);
+	CHECK(fd >= 0 && fstat(fd, &st) == 0);
+	CHECK_INT(0, st.st_uid);
+	close(fd);
+	CHECK_INT(0, snap_map_open(name, 0, &m));
+	CHECK_INT(0, snap_read_all(&m, &sc));
+	CHECK_INT(1, sc.publication);
+	snap_contents_free(&sc);
+	snap_map_close(&m);
+	snap_writer_close(w);
+	pr_cache_free(c);
+}
+
 /* The hashes are ABI: a reader of another build must find what this writer filed. */
 static void test_hashes_pinned(void)
 {
@@ -1217,6 +1290,7 @@ int main(int argc, char **argv)
 	test_trust();
 	test_growth_without_room();
 	test_junk_under_name();
+	test_foreign_under_name();
 	test_hashes_pinned();
 	stress(false, ms);
 	stress(true, ms);
