@@ -83,15 +83,3 @@ int strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 	sb->len += (size_t)n;
 	return 0;
 }
-
-void strbuf_consume(struct strbuf *sb, size_t n)
-{
-	if (n >= sb->len) {
-		sb->len = 0;
-	} else {
-		memmove(sb->buf, sb->buf + n, sb->len - n);
-		sb->len -= n;
-	}
-	if (sb->buf)
-		sb->buf[sb->len] = '\0';
-}

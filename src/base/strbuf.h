@@ -18,7 +18,5 @@ void strbuf_free(struct strbuf *sb);
 void strbuf_reset(struct strbuf *sb);
 int strbuf_append(struct strbuf *sb, const void *data, size_t len);
 int strbuf_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Removes the first n bytes. */
-void strbuf_consume(struct strbuf *sb, size_t n);
 
 #endif

@@ -157,3 +157,15 @@ int notice_trap_gid(const struct notice *n, union ibv_gid *gid_out)
 	memcpy(gid_out->raw, n->data_details + NT_TRAP_GID_OFFSET, 16);
 	return 0;
 }
+
+void notice_for_trap(struct notice *n, uint16_t trap, const union ibv_gid *gid,
+		     uint16_t issuer_lid)
+{
+	memset(n, 0, sizeof(*n));
+	n->is_generic = 1;
+	n->type = 3;		/* informational */
+	n->producer_type = 4;	/* class manager: the SM */
+	n->trap_number = trap;
+	n->issuer_lid = issuer_lid;
+	memcpy(n->data_details + NT_TRAP_GID_OFFSET, gid->raw, 16);
+}

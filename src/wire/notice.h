@@ -60,5 +60,8 @@ void notice_encode(void *buf80, const struct notice *n);
 
 /* Generic traps 64-67: the GID in DataDetails bytes 6..21; else -ENOENT. */
 int notice_trap_gid(const struct notice *n, union ibv_gid *gid_out);
+/* The Notice the SM sends for generic trap 64-67 about gid (notice_trap_gid()'s inverse). */
+void notice_for_trap(struct notice *n, uint16_t trap, const union ibv_gid *gid,
+		     uint16_t issuer_lid);
 
 #endif

@@ -153,7 +153,7 @@ static size_t mutate_once(uint8_t *buf, size_t len, size_t max)
 
 int main(int argc, char **argv)
 {
-	unsigned long long mutations = 10000, max_len = 4096;
+	unsigned long long mutations = 10000, max_len = 0;
 	uint8_t *buf;
 	int i;
 
@@ -169,8 +169,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!max_len)
-		max_len = 1;
+	/* as libFuzzer: 4 KiB, or the largest seed (a seed cut short may not reach what it was
+	 * made for: the snapshot seeds are larger) */
+	if (!max_len) {
+		max_len = 4096;
+		for (size_t s = 0; s < n_seeds; s++)
+			if (seeds[s].len > max_len)
+				max_len = seeds[s].len;
+	}
 	buf = malloc(max_len);
 	if (!buf)
 		return 2;

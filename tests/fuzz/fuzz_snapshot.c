@@ -11,7 +11,9 @@
  * half_offset, half_size: the body cut in two) and magic/ABI to agree with the file, so that
  * mutations reach the halves' words; without it the header is taken as it comes.
  * Seeds (corpus/snapshot/) are objects localsad's writer published (ABI 2), halves cut to their
- * used words; old_reader_crash.bin is an ABI 1 object, now refused at the header.
+ * used words; huge_groups.bin and huge_records.bin are one_publication.bin with a destination
+ * or path count of 2^32 - 1 (refused in the half's copy, snap_read_all); old_reader_crash.bin
+ * is an ABI 1 object, now refused at the header.
  *
  * Speed (a campaign needs millions of inputs): one object, rewritten in place per input; every
  * input goes through the reader's own calls as the handle makes them (snap_map_open with its

@@ -11,6 +11,7 @@ localsa_lab_test(daemon_sa_down daemon_sa_down.sh)
 localsa_lab_test(daemon_traps daemon_traps.sh)
 localsa_lab_test(daemon_sm_move daemon_sm_move.sh)
 localsa_lab_test(daemon_sa_door daemon_sa_door.sh)
+localsa_lab_test(daemon_spoofed_trap daemon_spoofed_trap.sh)
 
 add_executable(lab_sa_fuzz sa_fuzz.c)
 target_link_libraries(lab_sa_fuzz PRIVATE lsa_fabric)

@@ -249,11 +249,10 @@ static inline void script_report(struct mad_script *s, uint16_t trap, const unio
 				 uint32_t tid, uint16_t slid)
 {
 	unsigned char mad[MAD_LEN] = { 0 };
-	struct notice n = { .is_generic = 1, .type = 3, .producer_type = 4, .trap_number = trap,
-			    .issuer_lid = slid };
+	struct notice n;
 	struct sa_hdr h;
 
-	memcpy(n.data_details + 6, gid, sizeof(*gid));
+	notice_for_trap(&n, trap, gid, slid);
 	sa_hdr_init_request(&h, UMAD_METHOD_REPORT, UMAD_ATTR_NOTICE, tid, 0);
 	sa_hdr_encode(mad, &h);
 	notice_encode(mad + SA_HDR_LEN, &n);

@@ -1,7 +1,7 @@
 /*
  * test_cache_snapshot.c - the shared-memory snapshot: lookups equal the cache's for every key
- * and tuple, growth by re-creation, HOLD, take-over of a dead writer's object, permissions, and
- * the stress test of issue 7: four reader threads resolve without pause while a publisher
+ * and tuple, growth by re-creation, HOLD, take-over of a dead writer's object (never of another
+ * user's), permissions, corrupt objects, and the stress test of issue 7: four reader threads resolve without pause while a publisher
  * republishes 1,000 times a second with changing contents; every record a reader returns must be
  * one that was published (records carry a checksum and their epoch), and no reader may block.
  * Built a second time with ThreadSanitizer (test_cache_snapshot_tsan).
@@ -28,6 +28,7 @@
 
 #include "cache/pr_cache.h"
 #include "cache/snap_writer.h"
+#include "alloc_fail.h"
 #include "check.h"
 #include "in_child.h"
 #include "pr_fixture.h"
@@ -522,6 +523,7 @@ static void test_takeover(void)
 
 #define SHM_DIR "/dev/shm"
 #define OTHER_UID 54321	/* a user that is neither us nor root */
+#define NOBODY_UID 65534
 
 static void shm_file(const char *name, char *path, size_t cap)
 {
@@ -782,6 +784,101 @@ static void test_trust(void)
 }
 
 /*
+ * snap_read_all's allocations, apart from copy_half's own bound (issue 13, item 5): a half
+ * that claims 2^32 - 1 destinations AND has the room for 2^32 DGID slots (a sparse object of
+ * 256 GiB), so that the count passes every check and only alloc_n stands between it and the
+ * heap. It must ask for 2^32 groups - which the system refuses (here alloc_fail.h's limit, as a
+ * sanitizer would abort rather than return NULL) - and not for (uint32_t)(count + 1) == 0,
+ * into which the first slot's group was then written. Slot 1 names a tuple that does not
+ * exist, so a reader that got that far stops there instead of walking 2^32 slots.
+ */
+enum { SPARSE_SLOTS_LOG2 = 32 };
+
+static void forge_sparse(const char *from, const char *to)
+{
+	_Alignas(64) uint8_t page[SNAP_HEADER_SIZE];
+	uint8_t *half;
+	struct snap_header *h = (struct snap_header *)page;
+	uint64_t *x, off, hw, slots[2 * SNAP_SLOT_WORDS] = { 0 };
+	int in = shm_open(from, O_RDONLY, 0), out;
+	uint32_t a;
+
+	CHECK(in >= 0);
+	CHECK_INT(SNAP_HEADER_SIZE, pread(in, page, SNAP_HEADER_SIZE, 0));
+	a = atomic_load(&h->active) & 1;
+	off = h->half_offset[a];
+	half = calloc(1, SH_OFF_TUPLES * 8 + 4096);
+	CHECK_INT(SH_OFF_TUPLES * 8 + 4096, pread(in, half, SH_OFF_TUPLES * 8 + 4096, (off_t)off));
+	close(in);
+	x = (uint64_t *)half;
+	CHECK_INT(1, x[SH_NTUPLES]);
+	x[SH_DGID_SLOTS] = 1ULL << SPARSE_SLOTS_LOG2;
+	hw = x[SH_OFF_DGID] + SNAP_SLOT_WORDS * x[SH_DGID_SLOTS];
+	x[SH_DLID_SLOTS] = x[SH_RECORD_SLOTS] = 0;
+	x[SH_OFF_DLID] = x[SH_OFF_RECORDS] = x[SH_USED] = hw;
+	x[SH_NGROUPS] = 0xffffffffULL;
+	x[SH_NRECORDS] = 1;
+	h->half_size = hw * 8;
+	h->half_offset[!a] = off;	/* both halves in one place: the inactive one is never read */
+	h->object_size = off + hw * 8;
+	/* slot 0: a destination of tuple 0 with one inline path; slot 1: of a tuple not there */
+	slots[SLOT_META] = SNAP_VALID | SNAP_INLINE | 1ULL << 32;
+	slots[SNAP_SLOT_WORDS + SLOT_META] = SNAP_VALID | SNAP_INLINE | 1ULL << 32 | 7ULL << 48;
+
+	shm_unlink(to);
+	out = shm_open(to, O_RDWR | O_CREAT | O_EXCL, 0644);
+	CHECK(out >= 0);
+	CHECK_INT(0, fchmod(out, 0644));
+	CHECK_INT(0, ftruncate(out, (off_t)h->object_size));
+	CHECK_INT(SNAP_HEADER_SIZE, pwrite(out, page, SNAP_HEADER_SIZE, 0));
+	CHECK_INT((ssize_t)(x[SH_OFF_DGID] * 8), pwrite(out, half, x[SH_OFF_DGID] * 8, (off_t)off));
+	CHECK_INT(sizeof(slots), pwrite(out, slots, sizeof(slots), (off_t)(off + x[SH_OFF_DGID] * 8)));
+	close(out);
+	free(half);
+}
+
+static int read_sparse(const void *arg)
+{
+	struct snap_contents sc;
+	struct snap_map m;
+	int r;
+
+	if (snap_map_open(arg, geteuid(), &m))
+		return 1;
+	alloc_limit_set(1ULL << 30);
+	r = snap_read_all(&m, &sc);
+	snap_contents_free(&sc);
+	snap_map_close(&m);
+	if (alloc_largest < (sizeof(uint64_t) << SPARSE_SLOTS_LOG2)) {
+		fprintf(stderr, "sparse half: largest allocation %zu bytes\n", alloc_largest);
+		return 2;
+	}
+	return r == -ENOMEM ? 0 : 3;
+}
+
+static void test_alloc_bound(void)
+{
+	char valid[64], forged[64];
+	struct pr_cache *c = new_cache(100);
+	struct pr_tuple td = { .sgid = gid_of(1) };
+	uint16_t tid = tuple_id(c, &td);
+	struct ibv_path_record r = rec_of(10, 10, 0, 10);
+	union ibv_gid g = gid_of(10);
+	struct snap_writer *w;
+
+	snprintf(valid, sizeof(valid), "/lsa-test-valid-%d", (int)getpid());
+	snprintf(forged, sizeof(forged), "/lsa-test-sparse-%d", (int)getpid());
+	CHECK_INT(0, pr_cache_replace(c, tid, &g, &r, 1, NULL, 0));
+	w = new_writer(valid, 0);
+	CHECK_INT(0, snap_writer_publish(w, c, 1));
+	forge_sparse(valid, forged);
+	CHECK_INT(0, in_child(read_sparse, forged, 20));
+	shm_unlink(forged);
+	snap_writer_close(w);
+	pr_cache_free(c);
+}
+
+/*
  * The snapshot outgrows its object while no new object can be made (here: a file size limit,
  * as /dev/shm full would): the name keeps the old publication, served, never a moment free.
  */
@@ -889,6 +986,77 @@ static void test_junk_under_name(void)
 	CHECK(stat(target, &st) == 0 && st.st_size == 0);
 	snap_writer_close(w);
 	unlink(target);
+}
+
+/*
+ * Another user's object under the name when the writer starts (issue 13, item 9): a live
+ * snapshot of a dead writer, but nobody's. Its owner may truncate it at any time, so the
+ * writer must not map it (a SIGBUS on its next store) nor retire it (a write and a hole
+ * punched in another user's file); it puts its own object under the name (temporary name,
+ * then rename) and publishes there. As root, the object chowned to nobody; skipped otherwise.
+ */
+static void test_foreign_under_name(void)
+{
+	const char *name = test_name("foreign");
+	struct snap_writer_stats ws;
+	struct snap_contents sc;
+	struct snap_writer *w;
+	struct pr_cache *c;
+	struct snap_map m;
+	struct stat st;
+	pid_t pid;
+	int status = -1, fd;
+
+	if (geteuid() != 0) {
+		printf("another user's object under the name: skipped (needs root)\n");
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {	/* a writer that dies without closing: its object stays, LIVE */
+		struct snap_writer_opts o = { .name = name, .socket_mode = 0666 };
+		struct pr_cache_limits lim = { 10, 10 };
+		struct pr_cache *cc = NULL;
+		struct snap_writer *cw = NULL;
+
+		if (snap_writer_open(&o, &cw) || pr_cache_new(&lim, &cc) ||
+		    snap_writer_publish(cw, cc, 1) || snap_writer_publish(cw, cc, 2))
+			_exit(1);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	CHECK_INT(0, status);
+	fd = shm_open(name, O_RDWR, 0);
+	CHECK(fd >= 0);
+	CHECK_INT(0, fchown(fd, NOBODY_UID, NOBODY_UID));
+	CHECK_INT(0, snap_map_open(name, NOBODY_UID, &m));
+
+	w = new_writer(name, 0);
+	/* nobody's object: not retired, not emptied, the writer's counters its own */
+	CHECK_INT(SNAP_LIVE, atomic_load(&m.hdr->state));
+	CHECK_INT(0, snap_read_all(&m, &sc));
+	CHECK_INT(2, sc.publication);
+	snap_contents_free(&sc);
+	snap_writer_stats(w, &ws);
+	CHECK_INT(1, ws.object_gen);
+	CHECK_INT(0, ws.publication);
+	snap_map_close(&m);
+	/* its owner cuts it short now: the writer holds nothing of it */
+	CHECK_INT(0, ftruncate(fd, 0));
+	close(fd);
+	c = new_cache(10);
+	CHECK_INT(0, snap_writer_publish(w, c, 1));
+	fd = shm_open(name, O_RDONLY, 0);
+	CHECK(fd >= 0 && fstat(fd, &st) == 0);
+	CHECK_INT(0, st.st_uid);
+	close(fd);
+	CHECK_INT(0, snap_map_open(name, 0, &m));
+	CHECK_INT(0, snap_read_all(&m, &sc));
+	CHECK_INT(1, sc.publication);
+	snap_contents_free(&sc);
+	snap_map_close(&m);
+	snap_writer_close(w);
+	pr_cache_free(c);
 }
 
 /* The hashes are ABI: a reader of another build must find what this writer filed. */
@@ -1215,8 +1383,10 @@ int main(int argc, char **argv)
 	test_growth_and_close();
 	test_takeover();
 	test_trust();
+	test_alloc_bound();
 	test_growth_without_room();
 	test_junk_under_name();
+	test_foreign_under_name();
 	test_hashes_pinned();
 	stress(false, ms);
 	stress(true, ms);

@@ -4,7 +4,8 @@
  * LOCALSA_Q_SA go to the socket, exact tuples, error mapping, batch, foreach, stats, remapping
  * after the daemon restarts its snapshot, no daemon at all, threads sharing a handle, and
  * which snapshots it refuses: writable by others, another user's (also named by hand), a FIFO,
- * a corrupt one.
+ * a corrupt one; and, with the fake daemon in a child of another uid, that the owner the
+ * library wants is the socket peer's (SO_PEERCRED), not its own uid.
  */
 #include <endian.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cache/pr_cache.h"
@@ -431,10 +433,12 @@ static void test_api(void)
 /* --- whose snapshot the library maps (issue 13, items 4 and 5) --- */
 
 #define OTHER_UID 54321	/* neither us nor root */
+#define NOBODY_UID 65534	/* the daemon's user when it is not us */
 
 struct probe {
 	const char *sock, *shm;
 	bool walk;		/* localsa_foreach() must say -EIO */
+	uid_t as;		/* the client's user (0: as we are) */
 };
 
 enum { PROBE_REFUSED = 0, PROBE_MAPPED = 10, PROBE_WRONG = 11 };
@@ -453,6 +457,8 @@ static int probe_child(const void *arg)
 	struct ibv_path_record r;
 	int ret = PROBE_WRONG;
 
+	if (p->as && (setgid(p->as) < 0 || setuid(p->as) < 0))
+		return PROBE_WRONG;
 	if (localsa_open(p->sock, p->shm, &h))
 		return PROBE_WRONG;
 	if (p->walk) {
@@ -467,14 +473,64 @@ static int probe_child(const void *arg)
 	return ret;
 }
 
-static void check_probe(const char *what, int want, const char *sock, const char *shm, bool walk)
+static void check_probe_as(const char *what, int want, const char *sock, const char *shm,
+			   bool walk, uid_t as)
 {
-	struct probe p = { sock, shm, walk };
+	struct probe p = { sock, shm, walk, as };
 	int got = in_child(probe_child, &p, 5);
 
 	if (got != want)
 		fprintf(stderr, "%s: probe %d, want %d\n", what, got, want);
 	CHECK_INT(want, got);
+}
+
+static void check_probe(const char *what, int want, const char *sock, const char *shm, bool walk)
+{
+	check_probe_as(what, want, sock, shm, walk, 0);
+}
+
+/*
+ * A fake localsad that runs as another user: a child that becomes uid, serves shm as the
+ * thread version does, and says its socket's path in f->path. fake_stop_as() ends it.
+ */
+static pid_t fake_start_as(struct fake *f, const char *shm, uid_t uid)
+{
+	int ready[2], stop[2];
+	pid_t pid;
+	char c;
+
+	CHECK_INT(0, pipe(ready));
+	CHECK_INT(0, pipe(stop));
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(stop[1]);
+		umask(0);	/* a socket every user may connect to, as localsad's default */
+		if (setgid(uid) < 0 || setuid(uid) < 0)
+			_exit(1);
+		fake_start(f, shm);
+		(void)!write(ready[1], f->path, sizeof(f->path));
+		(void)!read(stop[0], &c, 1);
+		fake_stop(f);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(stop[0]);
+	memset(f, 0, sizeof(*f));
+	CHECK_INT(sizeof(f->path), read(ready[0], f->path, sizeof(f->path)));
+	close(ready[0]);
+	f->lfd = stop[1];	/* the parent's end: closing it stops the child */
+	return pid;
+}
+
+static void fake_stop_as(struct fake *f, pid_t pid)
+{
+	int status = -1;
+
+	close(f->lfd);
+	waitpid(pid, &status, 0);
+	CHECK_INT(0, status);
 }
 
 static void test_trust(void)
@@ -511,6 +567,35 @@ static void test_trust(void)
 		fprintf(stderr, "not root: another owner is checked in test_cache_snapshot only\n");
 	}
 	fake_stop(&f);
+
+	/*
+	 * The daemon as another user than its client: whose the snapshot must be comes from the
+	 * socket's peer (SO_PEERCRED), never from the client's own uid. A daemon of nobody's
+	 * object is mapped by root; a third user's object under its name is refused, whether
+	 * the client is root or that third user itself.
+	 */
+	if (geteuid() == 0) {
+		pid_t daemon;
+
+		snap_writer_close(p.w);
+		pub_open(&p, NULL);
+		CHECK_INT(0, snap_writer_publish(p.w, p.c, 3));
+		CHECK_INT(0, chmod(path, 0644));
+		CHECK_INT(0, chown(path, NOBODY_UID, NOBODY_UID));
+		daemon = fake_start_as(&f, p.name, NOBODY_UID);
+		check_probe("root, nobody's daemon and its object", PROBE_MAPPED, f.path, NULL, false);
+		check_probe_as("another user, nobody's daemon and its object", PROBE_MAPPED, f.path,
+			       NULL, false, OTHER_UID);
+		CHECK_INT(0, chown(path, OTHER_UID, OTHER_UID));
+		check_probe("root, nobody's daemon, a third user's object", PROBE_REFUSED, f.path,
+			    NULL, false);
+		check_probe_as("a user, nobody's daemon, that user's own object", PROBE_REFUSED,
+			       f.path, NULL, false, OTHER_UID);
+		fake_stop_as(&f, daemon);
+		CHECK_INT(0, chown(path, 0, 0));
+	} else {
+		printf("daemon of another user: skipped (needs root)\n");
+	}
 
 	/* a FIFO under the name the daemon gives: no hang, no snapshot */
 	snprintf(fifo, sizeof(fifo), "/lsa-test-lib-fifo-%d", (int)getpid());

@@ -1,10 +1,13 @@
 /*
  * lsa_samad - sends standard SA MADs to any LID (a local SA, or the master SA)
  * and prints the answer: Get, GetTable, Set, SetTable (many records from a
- * file, one RMPP message), Delete PathRecord. For operators and tests.
+ * file, one RMPP message), Delete PathRecord. For operators and tests. And, for tests
+ * of who may report traps, Report(Notice) of a generic trap 64-67 about a GID, as the SM
+ * sends it (a ReportResp is the answer).
  *
  *   lsa_samad --lid LID get|gettable|set|delete [selectors] [--sm-key K]
  *             [--records FILE] [--format saquery|hex|count]
+ *   lsa_samad --lid LID report --trap N --dgid GID
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +24,7 @@
 #include "base/log.h"
 #include "fabric/mad_port.h"
 #include "wire/ctl_proto.h"
+#include "wire/notice.h"
 #include "wire/path_rec.h"
 #include "wire/sa_mad.h"
 
@@ -31,6 +35,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: lsa_samad [--ca CA] [--port N] --lid LID [--timeout MS] COMMAND [options]\n"
 		"commands: get | gettable | set | delete   (PathRecord)\n"
+		"          report --trap N --dgid GID     (Notice of trap 64-67 about GID)\n"
 		"selectors: --sgid G --dgid G --dlid N --slid N --pkey P --service-id S --sl N\n"
 		"           --qos-class Q --tclass N --numb-path N --mask 0xMASK (replaces the mask\n"
 		"           the selectors make)\n"
@@ -89,10 +94,11 @@ int main(int argc, char **argv)
 		{ "tclass", required_argument, NULL, 't' }, { "numb-path", required_argument, NULL, 'n' },
 		{ "mask", required_argument, NULL, 'm' }, { "sm-key", required_argument, NULL, 'k' },
 		{ "records", required_argument, NULL, 'r' }, { "format", required_argument, NULL, 'f' },
+		{ "trap", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *ca = NULL, *records = NULL, *format = "saquery";
-	uint64_t lid = 0, port = 0, timeout = 2000, v, mask = 0, key = 0;
+	uint64_t lid = 0, port = 0, timeout = 2000, v, mask = 0, key = 0, trap = 0;
 	int mask_given = 0, c, ret = EXIT_FAIL;
 	struct ibv_path_record q;
 	union ibv_gid gid;
@@ -153,6 +159,7 @@ int main(int argc, char **argv)
 		case 'k': if (ctl_parse_u64(optarg, UINT64_MAX, &key) < 0) goto bad; break;
 		case 'r': records = optarg; break;
 		case 'f': format = optarg; break;
+		case 'x': if (ctl_parse_u64(optarg, 0xffff, &trap) < 0) goto bad; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default:
 			fprintf(stderr, "lsa_samad: unknown option %s\n", argv[optind - 1]);
@@ -172,8 +179,14 @@ int main(int argc, char **argv)
 		method = UMAD_METHOD_SET;
 	else if (!strcmp(cmd, "delete"))
 		method = UMAD_SA_METHOD_DELETE;
+	else if (!strcmp(cmd, "report"))
+		method = UMAD_METHOD_REPORT;
 	else
 		goto bad;
+	if (method == UMAD_METHOD_REPORT && (!trap || !(mask & PR_CM_DGID))) {
+		fprintf(stderr, "lsa_samad: report needs --trap N and --dgid GID\n");
+		return EXIT_USAGE;
+	}
 	if (strcmp(format, "saquery") && strcmp(format, "hex") && strcmp(format, "count"))
 		goto bad;
 	if (method == UMAD_METHOD_SET) {
@@ -194,16 +207,24 @@ int main(int argc, char **argv)
 	mad = calloc(1, len);
 	if (!mad)
 		goto out;
-	sa_hdr_init_request(&h, method, UMAD_SA_ATTR_PATH_REC,
-			    (uint64_t)time(NULL) << 16 ^ (uint64_t)getpid(), recs ? 0 : mask);
-	h.attr_offset = PR_LEN / 8;
+	sa_hdr_init_request(&h, method,
+			    method == UMAD_METHOD_REPORT ? UMAD_ATTR_NOTICE : UMAD_SA_ATTR_PATH_REC,
+			    (uint64_t)time(NULL) << 16 ^ (uint64_t)getpid(),
+			    recs || method == UMAD_METHOD_REPORT ? 0 : mask);
+	h.attr_offset = (method == UMAD_METHOD_REPORT ? NOTICE_LEN : PR_LEN) / 8;
 	h.sm_key = key;
 	sa_hdr_set_rmpp(&h, n_recs > 1, n_recs * PR_LEN); /* SetTable: one RMPP message */
 	sa_hdr_encode(mad, &h);
-	if (recs)
+	if (method == UMAD_METHOD_REPORT) {
+		struct notice n;
+
+		notice_for_trap(&n, (uint16_t)trap, &q.dgid, 0);
+		notice_encode(mad + SA_HDR_LEN, &n);
+	} else if (recs) {
 		memcpy(mad + SA_HDR_LEN, recs, n_recs * PR_LEN);
-	else
+	} else {
 		pr_encode(mad + SA_HDR_LEN, &q);
+	}
 	if (mad_port_send(mp, mp->sa_agent, (uint16_t)lid, 1, mad, len, (int)timeout, 0) < 0) {
 		fprintf(stderr, "lsa_samad: send failed\n");
 		goto out;
