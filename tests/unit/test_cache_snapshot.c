@@ -33,12 +33,6 @@
 #include "in_child.h"
 #include "pr_fixture.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#else
-#define SANITIZED 0
-#endif
-
 static char name_buf[64];
 
 static const char *test_name(const char *what)
@@ -1262,7 +1256,13 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-/* Publishes epochs at 1 kHz (absolute deadlines) until duration_ms has passed. */
+/*
+ * Publishes epochs at 1 kHz (absolute deadlines) until duration_ms has passed and at least
+ * STRESS_MIN_PUBS epochs are out (enough for the object to grow and be recreated), whatever the
+ * machine's load; STRESS_MAX_MS bounds a publisher that makes no progress.
+ */
+#define STRESS_MIN_PUBS 150u
+#define STRESS_MAX_MS 60000u
 static void publisher(struct stress *s, struct pr_cache *c, uint16_t tid, uint64_t duration_ms,
 		      bool grow)
 {
@@ -1272,9 +1272,12 @@ static void publisher(struct stress *s, struct pr_cache *c, uint16_t tid, uint64
 	uint16_t fid = tuple_id(c, &tf);
 	size_t nbig = 0;
 
-	while (now_ns() - start < duration_ms * 1000000u) {
+	for (;;) {
+		uint64_t ran_ms = (now_ns() - start) / 1000000u;
 		struct timespec ts;
 
+		if ((ran_ms >= duration_ms && e >= STRESS_MIN_PUBS) || ran_ms >= STRESS_MAX_MS)
+			break;
 		e++;
 		for (uint64_t d = 0; d < DESTS; d++) {
 			union ibv_gid g = gid_of(1000 + d);
@@ -1360,12 +1363,11 @@ static void stress(bool own_maps, uint64_t duration_ms)
 	       (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)retries,
 	       (unsigned long long)remaps, (unsigned long long)(max_ns / 1000));
 	/*
-	 * 1,000 publications a second is the aim; what is required leaves room for a machine
-	 * loaded by other tests. Under sanitizers the publisher, slowed down 5-15 times, shares
-	 * the CPUs with four spinning readers: on two cores it gets ~60 a second, so only
-	 * progress is required there.
+	 * Progress, not speed (speed is the benchmark's): the publisher, sharing the CPUs with
+	 * four spinning readers (and, under sanitizers, slowed down 5-15 times), still got its
+	 * epochs out; readers never block it, so only a livelock runs into STRESS_MAX_MS.
 	 */
-	CHECK(ws.publications >= (SANITIZED ? duration_ms / 50 : duration_ms / 5));
+	CHECK(ws.publications >= STRESS_MIN_PUBS);
 	if (own_maps) {
 		CHECK(ws.recreations >= 1);
 		CHECK(remaps >= 1);
