@@ -1004,7 +1004,7 @@ int main(int argc, char **argv)
 		goto out_port;
 	sa_client_set_budget(d.sa, d.cfg.sa_max_queries_per_s, d.cfg.sa_max_records_per_s);
 	res_opts = (struct resolver_opts){ d.cfg.negative_ttl_ms, d.cfg.max_stale_s * 1000,
-					   d.cfg.max_entries, 1u << 20 };
+					   d.cfg.max_entries, 1u << 20, NULL };
 	ret = resolver_new(d.loop, d.port, d.sa, &res_opts, &d.res);
 	if (ret < 0)
 		goto out_sa;

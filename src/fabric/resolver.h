@@ -45,6 +45,9 @@ struct resolver_opts {
 				    * asks the SA and fails when it does not answer */
 	uint32_t max_entries;
 	uint32_t max_negative;
+	struct pr_store *store;    /* NULL: the resolver makes its store (the options above) and
+				    * owns it; else the store every port shares, where this port's
+				    * SGID gets its table (pr_store_port_add) and which outlives it */
 };
 
 struct resolver_stats {

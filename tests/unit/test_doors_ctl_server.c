@@ -133,7 +133,7 @@ static void rig_up(struct rig *g, uint32_t max_entries, mode_t mode, unsigned ma
 		   unsigned idle_ms, uint32_t new_tuples, uint32_t new_tuples_per_s)
 {
 	struct sa_client_opts so = { 2, 100, 0, 100, 0, 0 };
-	struct resolver_opts ro = { 1000, 0, max_entries, 1000 };
+	struct resolver_opts ro = { 1000, 0, max_entries, 1000, NULL };
 	struct ctl_server_opts co = { .mode = mode, .max_clients = max_clients, .idle_ms = idle_ms,
 				      .new_tuples = new_tuples,
 				      .new_tuples_per_s = new_tuples_per_s,

@@ -294,7 +294,7 @@ static void test_lmc(void)
 		struct ibv_path_record rec = rec_of(4, 4, 0, 5), two[2] = { rec_of(4, 4, 0, 6),
 									    rec_of(4, 5, 0, 7) };
 		struct sa_client_opts so = { .credits = 2, .timeout_ms = 1000 };
-		struct resolver_opts ro = { 1000, 0, 1000, 1000 };
+		struct resolver_opts ro = { 1000, 0, 1000, 1000, NULL };
 		struct sa_server_opts o = { .relay = true };
 		const struct script_sent *a, *q;
 		struct mad_script s;
