@@ -34,6 +34,7 @@
 #include "fabric/informer.h"
 #include "fabric/mad_port.h"
 #include "fabric/path_service.h"
+#include "fabric/port_set.h"
 #include "fabric/push_acl.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
@@ -55,6 +56,7 @@ struct daemon {
 	struct sa_client *push_sa;    /* distributor: Sets to receivers, its own credits */
 	struct distributor *dist;
 	struct resolver *res;
+	struct port_set *ports;
 	struct path_service *svc;     /* what every door uses: lookups, tables, writes, counters */
 	struct ctl_server *ctl;
 	struct sa_server *sad;        /* the SA door on QP1; NULL with sa_server 0 */
@@ -1008,9 +1010,12 @@ int main(int argc, char **argv)
 	ret = resolver_new(d.loop, d.port, d.sa, &res_opts, &d.res);
 	if (ret < 0)
 		goto out_sa;
-	ret = path_service_new_resolver(d.res, d.sa, &d.svc);
+	ret = port_set_new(resolver_store(d.res), &d.ports);
+	if (ret == 0)
+		ret = port_set_serve(d.ports, d.res, d.sa);
 	if (ret < 0)
 		goto out_res;
+	d.svc = port_set_service(d.ports);
 	for (size_t i = 0; i < sizeof(prefetch_lists) / sizeof(prefetch_lists[0]); i++) {
 		ret = add_prefetches(&d, i, NULL);
 		if (ret < 0)
@@ -1099,7 +1104,7 @@ out_res:
 	d.sa = NULL;
 	distributor_free(d.dist);
 	sa_server_free(d.sad);
-	path_service_free(d.svc);
+	port_set_free(d.ports);
 	push_acl_free(d.push_from);
 	resolver_free(d.res);
 out_sa:

@@ -743,3 +743,32 @@ void resolver_stats(const struct resolver *r, struct resolver_stats *out)
 	*out = r->stats;
 	out->last_sa_ok_ms = pr_store_last_sa_answer(r->store);
 }
+
+#define MAX_OF(a, b) ((a) > (b) ? (a) : (b))
+
+void resolver_stats_add(struct resolver_stats *sum, const struct resolver_stats *x)
+{
+	sum->hits += x->hits;
+	sum->misses += x->misses;
+	sum->negative_hits += x->negative_hits;
+	sum->coalesced += x->coalesced;
+	sum->sa_no_path += x->sa_no_path;
+	sum->sa_errors += x->sa_errors;
+	sum->sa_timeouts += x->sa_timeouts;
+	sum->fills += x->fills;
+	sum->fill_failures += x->fill_failures;
+	sum->last_fill_records += x->last_fill_records;
+	sum->last_fill_swept += x->last_fill_swept;
+	sum->last_fill_ms = MAX_OF(sum->last_fill_ms, x->last_fill_ms);
+	sum->gids_out += x->gids_out;
+	sum->gids_in += x->gids_in;
+	sum->stale_bypass += x->stale_bypass;
+	sum->stale_answers += x->stale_answers;
+	sum->prefetch_tuples += x->prefetch_tuples;
+	sum->prefetch_records += x->prefetch_records;
+	sum->prefetch_failures += x->prefetch_failures;
+	sum->last_sa_ok_ms = MAX_OF(sum->last_sa_ok_ms, x->last_sa_ok_ms);
+	sum->last_fill_at_ms = MAX_OF(sum->last_fill_at_ms, x->last_fill_at_ms);
+	sum->generation = MAX_OF(sum->generation, x->generation);
+	sum->filling |= x->filling;
+}

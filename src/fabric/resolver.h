@@ -112,5 +112,8 @@ struct pr_store *resolver_store(struct resolver *r);
 /* The port it asks the SA through. */
 const struct mad_port *resolver_port(const struct resolver *r);
 void resolver_stats(const struct resolver *r, struct resolver_stats *out);
+/* Several ports' counters as one: counts and records summed, times and the generation the
+ * latest, filling when any is. */
+void resolver_stats_add(struct resolver_stats *sum, const struct resolver_stats *x);
 
 #endif

@@ -29,6 +29,7 @@
 #include "doors/ctl_server.h"
 #include "fabric/mad_port.h"
 #include "fabric/path_service.h"
+#include "fabric/port_set.h"
 #include "mad_script.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
@@ -111,6 +112,7 @@ struct rig {
 	struct sa_client *sa;
 	struct resolver *res;
 	struct path_service *svc;
+	struct port_set *ps;
 	struct ctl_server *ctl;
 	char dir[32], path[128];
 };
@@ -152,7 +154,9 @@ static void rig_up(struct rig *g, uint32_t max_entries, mode_t mode, unsigned ma
 	co.path = g->path;
 	CHECK_INT(0, sa_client_new(g->loop, g->port, &so, &g->sa));
 	CHECK_INT(0, resolver_new(g->loop, g->port, g->sa, &ro, &g->res));
-	CHECK_INT(0, path_service_new_resolver(g->res, g->sa, &g->svc));
+	CHECK_INT(0, port_set_new(resolver_store(g->res), &g->ps));
+	CHECK_INT(0, port_set_serve(g->ps, g->res, g->sa));
+	g->svc = port_set_service(g->ps);
 	CHECK_INT(0, ctl_server_new(g->loop, g->svc, &co, &g->ctl));
 }
 
@@ -160,7 +164,7 @@ static void rig_down(struct rig *g)
 {
 	ctl_server_free(g->ctl);
 	sa_client_free(g->sa);
-	path_service_free(g->svc);
+	port_set_free(g->ps);
 	resolver_free(g->res);
 	mad_port_close(g->port);
 	loop_free(g->loop);
