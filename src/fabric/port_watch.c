@@ -34,9 +34,8 @@ static void state_of(const umad_port_t *p, struct port_seen *out)
 	memset(out, 0, sizeof(*out));
 	snprintf(out->ca_name, sizeof(out->ca_name), "%s", p->ca_name);
 	out->port_num = (unsigned)p->portnum;
-	/* An Ethernet (RoCE) port has no SA to ask. */
-	out->active = p->state == PORT_STATE_ACTIVE &&
-		      (!*p->link_layer || !strcmp(p->link_layer, "InfiniBand"));
+	/* An Ethernet (RoCE) port has no SA to ask (libibumad says "IB" without the sysfs file). */
+	out->active = p->state == PORT_STATE_ACTIVE && strcmp(p->link_layer, "Ethernet");
 	out->lid = (uint16_t)p->base_lid;
 	out->lmc = (uint8_t)p->lmc;
 	memcpy(out->gid.raw, &p->gid_prefix, 8);
