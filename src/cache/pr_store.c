@@ -121,17 +121,21 @@ int pr_store_new(const struct pr_store_opts *opts, const union ibv_gid *own_sgid
 	struct pr_store *s;
 	int ret;
 
-	if (!opts || !own_sgid || !out)
+	if (!opts || !out)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->opts = *opts;
-	s->own_sgid = *own_sgid;
 	lim = (struct pr_cache_limits){ opts->max_entries, opts->max_negative };
 	ret = pr_cache_new(&lim, &s->cache);
 	if (ret < 0)
 		goto out_free;
+	if (!own_sgid) {	/* the first port added is the own one */
+		*out = s;
+		return 0;
+	}
+	s->own_sgid = *own_sgid;
 	memset(&t, 0, sizeof(t));
 	t.sgid = *own_sgid;
 	ret = pr_cache_tuple(s->cache, &t, true, &s->default_tuple);
@@ -576,6 +580,12 @@ int pr_store_port_add(struct pr_store *s, const union ibv_gid *sgid, uint16_t *t
 	uint16_t id;
 	int ret;
 
+	if (!s->n_tables) {	/* made without an own SGID: this port's is */
+		s->own_sgid = *sgid;
+		ret = pr_store_tuple(s, &req, true, &s->default_tuple);
+		if (ret < 0)
+			return ret;
+	}
 	ret = pr_store_tuple(s, &req, true, &id);
 	if (ret < 0)
 		return ret;
@@ -624,8 +634,8 @@ size_t pr_store_port_remove(struct pr_store *s, const union ibv_gid *sgid)
 		pr_cache_tuple_unpin(s->cache, s->tables[i].tuple);
 		free(s->tables[i].order);
 	}
-	s->n_tables = k;
-	if (tuple_of_sgid(s, s->tables[0].tuple, sgid)) {
+	s->n_tables = s->n_tables ? k : 0;
+	if (s->n_tables && tuple_of_sgid(s, s->tables[0].tuple, sgid)) {
 		free(s->tables[0].order);
 		s->tables[0].order = NULL;
 		s->tables[0].n_order = 0;

@@ -52,7 +52,8 @@ struct pr_store_opts {
 
 struct pr_store;
 
-/* own_sgid: the default request's source (this port). -EINVAL, -ENOMEM. */
+/* own_sgid: the default request's source (this port); NULL: the SGID of the first port added
+ * (pr_store_port_add), for a store made before its ports. -EINVAL, -ENOMEM. */
 int pr_store_new(const struct pr_store_opts *opts, const union ibv_gid *own_sgid,
 		 struct pr_store **out);
 void pr_store_free(struct pr_store *s);

@@ -926,7 +926,6 @@ int main(int argc, char **argv)
 	struct port_fleet_hooks hooks = { first_fill_done, synced, fabric_changed, port_opened,
 					  port_closing, NULL };
 	struct pr_store_opts store_opts;
-	static const union ibv_gid no_gid;
 	struct daemon d;
 	char msg[512];
 	int ret;
@@ -960,11 +959,10 @@ int main(int argc, char **argv)
 	d.started_ms = loop_now_ms();
 	notify("STATUS=opening the ports");
 
-	/* One store for every port: a lookup always carries its port's SGID (the service sets
-	 * it), so the store's own SGID is none. */
+	/* One store for every port; its own SGID (tuple 0) is the first port's opened. */
 	store_opts = (struct pr_store_opts){ d.cfg.max_entries, 1u << 20, d.cfg.negative_ttl_ms,
 					     d.cfg.max_stale_s * 1000 };
-	ret = pr_store_new(&store_opts, &no_gid, &d.store);
+	ret = pr_store_new(&store_opts, NULL, &d.store);
 	if (ret < 0)
 		goto out_loop;
 	ret = port_set_new(d.store, &d.set);

@@ -238,7 +238,7 @@ static int open_all(struct port_fleet *f, const struct port_seen *seen, size_t n
 	if (port_set_count(f->set))
 		return 0;
 	ports_here(f, here, sizeof(here));
-	snprintf(msg, msglen, "no active InfiniBand port to serve (ports %s); ports here: %s",
+	snprintf(msg, msglen, "no usable InfiniBand port to serve (ports %s); ports here: %s",
 		 f->cfg->ports, here);
 	return -ENODEV;
 }

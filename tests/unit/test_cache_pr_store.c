@@ -383,6 +383,18 @@ static void test_ports(void)
 	CHECK_INT(0, n);
 	free(t);
 	pr_store_free(s);
+
+	/* made before its ports: the first port added is the own one */
+	struct pr_store_opts o = { 1000, 1000, 1000, 0 };
+
+	CHECK_INT(0, pr_store_new(&o, NULL, &s));
+	CHECK_INT(0, pr_store_port_add(s, &second, &t2));
+	CHECK_INT(pr_store_default_tuple(s), t2);
+	CHECK_INT(0, pr_store_port_add(s, &own, &t1));
+	CHECK(t1 != t2);
+	CHECK_INT(0, pr_store_load(s, t2, b, 2, NULL, PR_LOAD_FULL | PR_LOAD_ORDER, 0, NULL));
+	CHECK_TABLE(s, &def_req, 2, 3);
+	pr_store_free(s);
 }
 
 int main(void)
