@@ -323,6 +323,24 @@ int ctl_path_decode(const struct ctl_request *req, struct ctl_path_args *out, ch
 	return 0;
 }
 
+int ctl_port_name_decode(const char *s, char *ca, size_t ca_cap, unsigned *port_num)
+{
+	const char *colon = strchr(s, ':');
+	uint64_t num;
+	size_t len;
+
+	if (!colon)
+		return -EINVAL;
+	len = (size_t)(colon - s);
+	if (!len || len >= ca_cap || strcspn(s, " \t=") < len ||
+	    ctl_parse_u64(colon + 1, 254, &num) < 0 || !num)
+		return -EINVAL;
+	memcpy(ca, s, len);
+	ca[len] = '\0';
+	*port_num = (unsigned)num;
+	return 0;
+}
+
 /* --- replies --- */
 
 int ctl_reply_ok(char *buf, size_t cap, uint64_t n)
