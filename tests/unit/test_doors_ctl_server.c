@@ -528,6 +528,30 @@ static void test_add_checks(void)
 	rig_down(&rig);
 }
 
+/* `port name=CA:N`: the port's GID for the CLI's --port; a port not served names those that
+ * are. */
+static void test_port_by_name(void)
+{
+	char line[256], g2[64];
+	struct reader *r;
+	struct rig rig;
+
+	rig_up(&rig, 1000, 0600, 8, 0, 0, 0);
+	r = client(&rig, g2);
+	exchange(rig.loop, r, "port name=script0:1\n", 2);
+	CHECK_STR("OK 1", nth_line(r->buf, 0, line, sizeof(line)));
+	CHECK_STR("ca=script0 port=1 gid=fe80::1 lid=1", nth_line(r->buf, 1, line, sizeof(line)));
+	exchange(rig.loop, r, "port name=script0:2\n", 1);
+	CHECK_STR("ERR EINVAL no port script0:2 served here (serving: script0:1)",
+		  nth_line(r->buf, 0, line, sizeof(line)));
+	exchange(rig.loop, r, "port name=script0\n", 1);
+	CHECK_STR("ERR EINVAL want name=CA:N (a CA name and a port number 1-254)",
+		  nth_line(r->buf, 0, line, sizeof(line)));
+	close(r->fd);
+	free(r);
+	rig_down(&rig);
+}
+
 static void test_status_reload_stats(void)
 {
 	char line[512], g2[64];
@@ -565,6 +589,7 @@ int main(void)
 {
 	test_dump_order();
 	test_add_checks();
+	test_port_by_name();
 	test_status_reload_stats();
 	test_pipelined();
 	test_tuple_quota();
