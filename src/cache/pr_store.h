@@ -89,7 +89,7 @@ int pr_store_table(struct pr_store *s, const struct pr_request *req,
 /* For the snapshot writer and dump; do not keep across modifying calls. */
 const struct pr_cache *pr_store_cache(const struct pr_store *s);
 void pr_store_stats(const struct pr_store *s, struct pr_cache_stats *out);
-/* The generation of the last full load of the default table from the SA (0: none yet). */
+/* The generation of the last full load of a port's default table from the SA (0: none yet). */
 uint32_t pr_store_generation(const struct pr_store *s);
 
 /* --- writing --- */
@@ -148,6 +148,17 @@ void pr_store_clear_negatives(struct pr_store *s, const union ibv_gid *dgid, uin
 
 /* Tells the watcher (one at most; NULL removes it) after every change to the paths. */
 void pr_store_watch(struct pr_store *s, pr_cache_watch_fn fn, void *arg);
+
+/* --- ports: one store for every port served (their SGIDs key the tuples) --- */
+
+/* A served port's default tuple (its SGID, no other field), with a whole table that is answered
+ * whatever happened, like the own SGID's (whose tuple it returns for that SGID); pinned. Its
+ * full loads set pr_store_generation(). -ENOSPC, -ENOMEM. */
+int pr_store_port_add(struct pr_store *s, const union ibv_gid *sgid, uint16_t *tuple);
+/* The port of sgid is no longer served: every path under a tuple of that SGID leaves, and so do
+ * its tables (but the own SGID's, which stays, empty). Returns the paths removed. Its "no path"
+ * answers stay until they expire. */
+size_t pr_store_port_remove(struct pr_store *s, const union ibv_gid *sgid);
 
 /* --- staleness: the one rule --- */
 
