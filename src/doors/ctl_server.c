@@ -269,10 +269,10 @@ static void cmd_path(struct ds_client *c, const struct ctl_request *req)
 	if (ret == 0)
 		return;		/* answered (and resumed) already */
 	if (ret == -EADDRNOTAVAIL && ctl_arg(req, "sgid"))
-		reply_err(c, -EINVAL, "sgid=%s is not a port this daemon serves",
-			  ctl_arg(req, "sgid"));
+		reply_err(c, -EADDRNOTAVAIL, "sgid=%s is not a port this daemon serves (or it is "
+			  "down)", ctl_arg(req, "sgid"));
 	else if (ret == -EADDRNOTAVAIL)
-		reply_err(c, -EINVAL, "no sgid and the default port is down: give sgid=");
+		reply_err(c, -EADDRNOTAVAIL, "no sgid and the default port is down: give sgid=");
 	else if (ret == -EDQUOT)
 		reply_err(c, -EBUSY, "too many new kinds of request (ServiceID, PKey, QoS class, "
 			  "SL, TClass) from uid %u: try again later", (unsigned)ds_uid(c));

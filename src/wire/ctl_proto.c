@@ -24,6 +24,8 @@ static const struct ctl_err_entry {
 	{ "NO_PATH", -ENOENT, CTL_EXIT_NO_PATH, "no path (the SA has no record)" },
 	{ "TIMEOUT", -ETIMEDOUT, CTL_EXIT_FAIL, "the SA did not answer" },
 	{ "SA_ERROR", -EREMOTEIO, CTL_EXIT_FAIL, "the SA refused the request" },
+	{ "NO_PORT", -EADDRNOTAVAIL, CTL_EXIT_FAIL,
+	  "the source port is not one the daemon serves (unknown, or down)" },
 	{ "EINVAL", -EINVAL, CTL_EXIT_FAIL, NULL },
 	{ "EBUSY", -EBUSY, CTL_EXIT_FAIL, NULL },
 	{ "EPERM", -EPERM, CTL_EXIT_FAIL, NULL },

@@ -15,7 +15,8 @@ static void test_err_table(void)
 {
 	static const struct { const char *code; int err; int exit_status; } t[] = {
 		{ "NO_PATH", -ENOENT, CTL_EXIT_NO_PATH }, { "TIMEOUT", -ETIMEDOUT, CTL_EXIT_FAIL },
-		{ "SA_ERROR", -EREMOTEIO, CTL_EXIT_FAIL }, { "EINVAL", -EINVAL, CTL_EXIT_FAIL },
+		{ "SA_ERROR", -EREMOTEIO, CTL_EXIT_FAIL }, { "NO_PORT", -EADDRNOTAVAIL, CTL_EXIT_FAIL },
+		{ "EINVAL", -EINVAL, CTL_EXIT_FAIL },
 		{ "EBUSY", -EBUSY, CTL_EXIT_FAIL }, { "EPERM", -EPERM, CTL_EXIT_FAIL },
 		{ "E2BIG", -E2BIG, CTL_EXIT_FAIL }, { "EIO", -EIO, CTL_EXIT_FAIL },
 	};

@@ -580,6 +580,15 @@ static int cmd_path(int argc, char **argv)
 		return path_error(ret);
 	ret = localsa_resolve_all(h, &q, paths, sizeof(paths) / sizeof(paths[0]));
 	localsa_close(h);
+	if (ret == -EADDRNOTAVAIL) {
+		char g[INET6_ADDRSTRLEN];
+
+		pr_gid_to_text(&q.sgid, g);
+		fprintf(stderr, "%s: path: %s%s%s\n", prog, ctl_err_text(ret),
+			q.flags & LOCALSA_Q_SGID ? ": " : " (no --sgid: the default port)",
+			q.flags & LOCALSA_Q_SGID ? g : "");
+		return ctl_err_exit(ret);
+	}
 	if (ret < 0)
 		return path_error(ret);
 	rec_begin(&out);
