@@ -826,9 +826,11 @@ static int cmd_stats(int argc, char **argv)
 }
 
 /* The status object, looked up by path. */
+enum { STATUS_LEAVES = 32 * 24 + 32 };	/* 32 ports of ~24 leaves, and the rest */
+
 struct status_view {
-	char keys[64][48];
-	char vals[64][96];
+	char keys[STATUS_LEAVES][48];
+	char vals[STATUS_LEAVES][96];
 	size_t n;
 };
 
@@ -837,7 +839,7 @@ static void keep_leaf(void *arg, const char *path, const char *value, bool strin
 	struct status_view *v = arg;
 
 	(void)string;
-	if (v->n == 64)
+	if (v->n == STATUS_LEAVES)
 		return;
 	snprintf(v->keys[v->n], sizeof(v->keys[0]), "%s", path);
 	snprintf(v->vals[v->n], sizeof(v->vals[0]), "%s", value);
@@ -887,6 +889,10 @@ static int print_status(void *arg, char *line)
 	       "starting (first fill not finished)");
 	for (int i = 0; P("gid"); i++) {
 		printf("port %s/%s  gid %s  lid %s\n", P("ca"), P("port"), P("gid"), P("lid"));
+		if (!P("served") || strcmp(P("served"), "true")) {
+			printf("  %-15s %s, not served\n", "state", P("state") ? P("state") : "?");
+			continue;
+		}
 		printf("  %-15s %s\n", "SM LID", P("sm_lid"));
 		printf("  %-15s %s (last answer %s)\n", "SA", !strcmp(P("sa_reachable"), "true") ?
 		       "reachable" : "NOT REACHABLE", when(P("sa_last_answer_age_s"), NULL, a,
