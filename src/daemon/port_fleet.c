@@ -403,8 +403,8 @@ static void ports_json(struct port_fleet *f, struct json *j,
 		} else {
 			pr_gid_to_text(&seen[i].gid, gid);
 			json_str(j, "ca", seen[i].ca_name);
-			json_gauge(j, "port", seen[i].port_num);
 			json_str(j, "gid", gid);
+			json_gauge(j, "port", seen[i].port_num);
 			json_gauge(j, "lid", seen[i].lid);
 			json_str(j, "state", seen[i].active ? "active" : "down");
 			json_bool(j, "served", false);

@@ -303,10 +303,11 @@ void served_port_members(const struct served_port *p, struct json *j)
 {
 	char gid[INET6_ADDRSTRLEN];
 
+	/* the strings first: in Prometheus text they label the port's samples */
 	pr_gid_to_text(&p->port->gid, gid);
 	json_str(j, "ca", p->port->ca_name);
-	json_gauge(j, "port", (uint64_t)p->port->portnum);
 	json_str(j, "gid", gid);
+	json_gauge(j, "port", (uint64_t)p->port->portnum);
 	json_gauge(j, "lid", p->port->lid);
 	json_gauge(j, "sm_lid", p->port->sm_lid);
 }
