@@ -79,6 +79,8 @@ void localsa_close(struct localsa *h);
  *   -EINVAL        a malformed query (no destination, a field out of range, an unknown flag)
  *   -ETIMEDOUT     the SA did not answer localsad in time, or localsad did not answer us
  *   -EREMOTEIO     the SA refused the request (a status other than "no records")
+ *   -EADDRNOTAVAIL the source port (LOCALSA_Q_SGID, or the default port when none) is not
+ *                  one localsad serves, or it is down
  *   -ECONNREFUSED  localsad is not running at the socket
  *   -EACCES        the socket's mode does not let this user in
  *   -EIO, -EPROTO  localsad failed or spoke nonsense

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/json.h"
@@ -21,6 +22,7 @@ void json_init_prometheus(struct json *j, struct strbuf *sb, const char *prefix)
 {
 	json_init(j, sb);
 	j->prom = true;
+	strbuf_init(&j->arr, 0);
 	snprintf(j->name, sizeof(j->name), "%s", prefix);
 	j->name_len[0] = strlen(j->name);
 }
@@ -39,6 +41,16 @@ static size_t prom_name_push(struct json *j, size_t len, const char *key)
 	}
 	j->name[len] = '\0';
 	return len;
+}
+
+/* A sample of a labelled array element: kept until the array ends (prom_flush_array). */
+static void prom_keep(struct json *j, bool counter, double v)
+{
+	j->elem_labels[j->elem_labels_len] = '\0';
+	strbuf_printf(&j->arr, v == floor(v) && fabs(v) < 1e15 ? "%s\t%s\t%s\t%.0f\n" :
+		      "%s\t%s\t%s\t%.15g\n", j->name, counter ? "counter" : "gauge",
+		      j->elem_labels, v);
+	j->elem_sampled = true;
 }
 
 /* One sample: "# TYPE name kind" and "name value". */
@@ -65,6 +77,11 @@ static void prom_sample(struct json *j, const char *key, bool counter, double v)
 	}
 	if (counter && len + 6 < sizeof(j->name))
 		memcpy(j->name + len, "_total", 7);
+	if (j->arr_depth) {
+		prom_keep(j, counter, v);
+		j->name[j->name_len[j->depth]] = '\0';
+		return;
+	}
 	/* whole numbers exactly, as far as a double holds them; fractions to 15 digits */
 	strbuf_printf(j->sb, v == floor(v) && fabs(v) < 1e15 ? "# TYPE %s %s\n%s %.0f\n" :
 		      "# TYPE %s %s\n%s %.15g\n", j->name, counter ? "counter" : "gauge",
@@ -72,14 +89,11 @@ static void prom_sample(struct json *j, const char *key, bool counter, double v)
 	j->name[j->name_len[j->depth]] = '\0';
 }
 
-/* A top-level string: one more label of the info gauge (escaped as the format wants). */
-static void prom_label(struct json *j, const char *key, const char *s)
+/* key="s" appended to a label list l of *len (escaped as the format wants). */
+static void label_add(char *l, size_t *len, size_t size, const char *key, const char *s)
 {
-	char *l = j->labels;
-	size_t n = j->labels_len, cap = sizeof(j->labels) - 8;
+	size_t n = *len, cap = size - 8;
 
-	if (j->depth != 1 || j->skip_depth || !key || !s)
-		return;
 	if (n && n < cap)
 		l[n++] = ',';
 	for (const char *p = key; *p && n < cap; p++)
@@ -98,13 +112,84 @@ static void prom_label(struct json *j, const char *key, const char *s)
 	}
 	if (n < cap)
 		l[n++] = '"';
-	j->labels_len = n;
+	*len = n;
+}
+
+/* A top-level string: one more label of the info gauge; an array element's string before its
+ * first number: one more label of its samples. */
+static void prom_label(struct json *j, const char *key, const char *s)
+{
+	if (j->skip_depth || !key || !s)
+		return;
+	if (j->depth == 1)
+		label_add(j->labels, &j->labels_len, sizeof(j->labels), key, s);
+	else if (j->arr_depth && j->depth == j->arr_depth + 1 && !j->elem_sampled)
+		label_add(j->elem_labels, &j->elem_labels_len, sizeof(j->elem_labels), key, s);
+}
+
+struct kept {
+	const char *name, *kind, *labels, *value;
+	size_t at;
+};
+
+static int kept_cmp(const void *a, const void *b)
+{
+	const struct kept *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* The array's samples grouped by name (in the order they came within a name), one TYPE line
+ * per name: the exposition format wants each family whole. */
+static void prom_flush_array(struct json *j)
+{
+	struct kept *k = NULL;
+	size_t n = 0, cap = 0;
+	char *p = j->arr.buf;
+
+	for (char *line; p && (line = strsep(&p, "\n")) && *line;) {
+		char *f[4];
+
+		for (int i = 0; i < 4; i++)
+			f[i] = strsep(&line, "\t");
+		if (!f[3])
+			continue;
+		if (n == cap) {
+			struct kept *nk = realloc(k, (cap = cap ? 2 * cap : 64) * sizeof(*k));
+
+			if (!nk)
+				break;
+			k = nk;
+		}
+		k[n] = (struct kept){ f[0], f[1], f[2], f[3], n };
+		n++;
+	}
+	if (n)
+		qsort(k, n, sizeof(*k), kept_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (!i || strcmp(k[i].name, k[i - 1].name))
+			strbuf_printf(j->sb, "# TYPE %s %s\n", k[i].name, k[i].kind);
+		strbuf_printf(j->sb, *k[i].labels ? "%s{%s} %s\n" : "%s%s %s\n", k[i].name,
+			      k[i].labels, k[i].value);
+	}
+	free(k);
+	strbuf_free(&j->arr);
+	strbuf_init(&j->arr, 0);
 }
 
 static void prom_open(struct json *j, const char *key, char c)
 {
-	if (c == '[' && !j->skip_depth)
-		j->skip_depth = j->depth;	/* arrays: left out */
+	if (c == '[' && !j->skip_depth && !j->arr_depth && j->depth == 2 && key) {
+		j->arr_depth = j->depth;	/* a member of the top level: labelled */
+	} else if (c == '[' && !j->skip_depth) {
+		j->skip_depth = j->depth;	/* other arrays: left out */
+	} else if (c == '{' && j->arr_depth && j->depth == j->arr_depth + 1) {
+		j->elem_labels_len = 0;		/* an element: its own labels, no key */
+		j->elem_sampled = false;
+		j->name_len[j->depth] = j->name_len[j->depth - 1];
+		return;
+	}
 	j->name_len[j->depth] = key && !j->skip_depth ?
 				prom_name_push(j, j->name_len[j->depth - 1], key) :
 				j->name_len[j->depth - 1];
@@ -115,6 +200,10 @@ static void prom_close(struct json *j)
 {
 	if (j->skip_depth > j->depth)
 		j->skip_depth = 0;
+	if (j->arr_depth > j->depth) {
+		j->arr_depth = 0;
+		prom_flush_array(j);
+	}
 	j->name[j->name_len[j->depth]] = '\0';
 	if (j->depth || !j->labels_len)
 		return;

@@ -11,7 +11,11 @@
  *    json_gauge and json_double a gauge, json_bool a gauge of 0 or 1;
  *  - a key ending in _ms, _us or _s is a time: the sample is in seconds, named "_seconds";
  *  - the string members of the top-level object become labels of one "<prefix>info" gauge of 1;
- *    other strings, nulls and arrays are left out.
+ *  - an array of objects that is a member of the top-level object (the stats' "ports") gives
+ *    each element's numbers as samples named after the array, labelled with the element's
+ *    string members written before its first number (e.g. {ca="mlx5_0",gid="fe80::1"}); the
+ *    samples are grouped by name when the array ends, one TYPE line each;
+ *  - other strings, nulls and arrays are left out.
  */
 #ifndef LOCALSA_BASE_JSON_H
 #define LOCALSA_BASE_JSON_H
@@ -20,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct strbuf;
+#include "base/strbuf.h"
 
 enum { JSON_MAX_DEPTH = 16 };
 
@@ -38,6 +42,11 @@ struct json {
 	char name[JSON_PROM_NAME_MAX];	/* prefix + the enclosing objects' keys */
 	char labels[JSON_PROM_LABELS_MAX]; /* the info gauge's labels, written at the end */
 	size_t labels_len;
+	unsigned arr_depth;		/* inside a labelled array (its depth); 0: not */
+	char elem_labels[JSON_PROM_LABELS_MAX]; /* the current element's labels */
+	size_t elem_labels_len;
+	bool elem_sampled;		/* the element wrote a number: no more labels */
+	struct strbuf arr;		/* the array's samples, "name\tkind\tlabels\tvalue" lines */
 };
 
 /* Starts writing into sb (appended to whatever it holds). */

@@ -17,6 +17,7 @@ enum { LOOKUP_MAX = 128 };	/* paths of one destination a table collects through 
 struct table {
 	uint16_t tuple;
 	bool loaded;			/* complete: loaded in full, not flushed since */
+	bool port;			/* a served port's default table: answered whatever happened */
 	union ibv_gid *order;		/* DGIDs of its last ordered load, by first appearance */
 	size_t n_order;
 };
@@ -120,17 +121,21 @@ int pr_store_new(const struct pr_store_opts *opts, const union ibv_gid *own_sgid
 	struct pr_store *s;
 	int ret;
 
-	if (!opts || !own_sgid || !out)
+	if (!opts || !out)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->opts = *opts;
-	s->own_sgid = *own_sgid;
 	lim = (struct pr_cache_limits){ opts->max_entries, opts->max_negative };
 	ret = pr_cache_new(&lim, &s->cache);
 	if (ret < 0)
 		goto out_free;
+	if (!own_sgid) {	/* the first port added is the own one */
+		*out = s;
+		return 0;
+	}
+	s->own_sgid = *own_sgid;
 	memset(&t, 0, sizeof(t));
 	t.sgid = *own_sgid;
 	ret = pr_cache_tuple(s->cache, &t, true, &s->default_tuple);
@@ -139,7 +144,7 @@ int pr_store_new(const struct pr_store_opts *opts, const union ibv_gid *own_sgid
 	ret = pr_store_table_add(s, s->default_tuple);
 	if (ret < 0)
 		goto out_cache;
-	s->tables[0].loaded = true;
+	s->tables[0].loaded = s->tables[0].port = true;
 	*out = s;
 	return 0;
 
@@ -431,7 +436,7 @@ int pr_store_load(struct pr_store *s, uint16_t tuple, const struct ibv_path_reco
 		if (flags & PR_LOAD_ORDER)
 			remember_order(tb, recs, n);
 		tb->loaded = true;
-		if (tuple == s->default_tuple)
+		if (tb->port)
 			s->fill_generation = org.generation;
 	}
 	if (res)
@@ -524,8 +529,8 @@ size_t pr_store_remove_matching(struct pr_store *s, const struct ibv_path_record
 void pr_store_flush(struct pr_store *s)
 {
 	pr_cache_flush(s->cache);
-	for (size_t i = 1; i < s->n_tables; i++)
-		s->tables[i].loaded = false;
+	for (size_t i = 0; i < s->n_tables; i++)
+		s->tables[i].loaded = s->tables[i].port;
 }
 
 int pr_store_put_negative(struct pr_store *s, uint16_t tuple, const struct pr_request *req,
@@ -564,6 +569,78 @@ void pr_store_clear_negatives(struct pr_store *s, const union ibv_gid *dgid, uin
 void pr_store_watch(struct pr_store *s, pr_cache_watch_fn fn, void *arg)
 {
 	pr_cache_watch(s->cache, fn, arg);
+}
+
+/* --- ports -------------------------------------------------------------- */
+
+int pr_store_port_add(struct pr_store *s, const union ibv_gid *sgid, uint16_t *tuple)
+{
+	struct pr_request req = { .has = PR_REQ_SGID, .sgid = *sgid };
+	struct table *tb;
+	uint16_t id;
+	int ret;
+
+	if (!s->n_tables) {	/* made without an own SGID: this port's is */
+		s->own_sgid = *sgid;
+		ret = pr_store_tuple(s, &req, true, &s->default_tuple);
+		if (ret < 0)
+			return ret;
+	}
+	ret = pr_store_tuple(s, &req, true, &id);
+	if (ret < 0)
+		return ret;
+	tb = table_of(s, id);
+	if (!tb) {
+		ret = pr_store_table_add(s, id);
+		if (ret < 0)
+			return ret;
+		tb = &s->tables[s->n_tables - 1];
+	}
+	tb->loaded = tb->port = true;
+	*tuple = id;
+	return 0;
+}
+
+static bool tuple_of_sgid(const struct pr_store *s, uint16_t tuple, const union ibv_gid *sgid)
+{
+	const struct pr_tuple *t = pr_cache_tuple_get(s->cache, tuple);
+
+	return t && !memcmp(&t->sgid, sgid, sizeof(*sgid));
+}
+
+struct sgid_ctx {
+	const struct pr_store *s;
+	const union ibv_gid *sgid;
+};
+
+static bool entry_of_sgid(const struct pr_entry *e, void *arg)
+{
+	const struct sgid_ctx *x = arg;
+
+	return tuple_of_sgid(x->s, e->tuple, x->sgid);
+}
+
+size_t pr_store_port_remove(struct pr_store *s, const union ibv_gid *sgid)
+{
+	struct sgid_ctx x = { s, sgid };
+	size_t n = pr_cache_remove_if(s->cache, entry_of_sgid, &x), k = 1;
+
+	/* Its tables go (unpinned) but the store's own, which stays answered, empty. */
+	for (size_t i = 1; i < s->n_tables; i++) {
+		if (!tuple_of_sgid(s, s->tables[i].tuple, sgid)) {
+			s->tables[k++] = s->tables[i];
+			continue;
+		}
+		pr_cache_tuple_unpin(s->cache, s->tables[i].tuple);
+		free(s->tables[i].order);
+	}
+	s->n_tables = s->n_tables ? k : 0;
+	if (s->n_tables && tuple_of_sgid(s, s->tables[0].tuple, sgid)) {
+		free(s->tables[0].order);
+		s->tables[0].order = NULL;
+		s->tables[0].n_order = 0;
+	}
+	return n;
 }
 
 /* --- staleness ----------------------------------------------------------- */

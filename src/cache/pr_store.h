@@ -52,7 +52,8 @@ struct pr_store_opts {
 
 struct pr_store;
 
-/* own_sgid: the default request's source (this port). -EINVAL, -ENOMEM. */
+/* own_sgid: the default request's source (this port); NULL: the SGID of the first port added
+ * (pr_store_port_add), for a store made before its ports. -EINVAL, -ENOMEM. */
 int pr_store_new(const struct pr_store_opts *opts, const union ibv_gid *own_sgid,
 		 struct pr_store **out);
 void pr_store_free(struct pr_store *s);
@@ -89,7 +90,7 @@ int pr_store_table(struct pr_store *s, const struct pr_request *req,
 /* For the snapshot writer and dump; do not keep across modifying calls. */
 const struct pr_cache *pr_store_cache(const struct pr_store *s);
 void pr_store_stats(const struct pr_store *s, struct pr_cache_stats *out);
-/* The generation of the last full load of the default table from the SA (0: none yet). */
+/* The generation of the last full load of a port's default table from the SA (0: none yet). */
 uint32_t pr_store_generation(const struct pr_store *s);
 
 /* --- writing --- */
@@ -148,6 +149,17 @@ void pr_store_clear_negatives(struct pr_store *s, const union ibv_gid *dgid, uin
 
 /* Tells the watcher (one at most; NULL removes it) after every change to the paths. */
 void pr_store_watch(struct pr_store *s, pr_cache_watch_fn fn, void *arg);
+
+/* --- ports: one store for every port served (their SGIDs key the tuples) --- */
+
+/* A served port's default tuple (its SGID, no other field), with a whole table that is answered
+ * whatever happened, like the own SGID's (whose tuple it returns for that SGID); pinned. Its
+ * full loads set pr_store_generation(). -ENOSPC, -ENOMEM. */
+int pr_store_port_add(struct pr_store *s, const union ibv_gid *sgid, uint16_t *tuple);
+/* The port of sgid is no longer served: every path under a tuple of that SGID leaves, and so do
+ * its tables (but the own SGID's, which stays, empty). Returns the paths removed. Its "no path"
+ * answers stay until they expire. */
+size_t pr_store_port_remove(struct pr_store *s, const union ibv_gid *sgid);
 
 /* --- staleness: the one rule --- */
 

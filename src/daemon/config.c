@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/pr_cache.h"
 #include "daemon/config.h"
 #include "wire/ctl_proto.h"
 #include "wire/path_rec.h"
@@ -39,9 +40,17 @@ struct opt {
 #define ONOFF(f) OPT_ONOFF, offsetof(struct config, f), sizeof(bool), 0, 1
 
 static const struct opt options[] = {
-	{ "ca", STR(ca), "", "CA name (e.g. mlx5_0); empty: the first CA with an active port",
+	{ "ports", STR(ports), "all",
+	  "ports served: all (every active InfiniBand port of every CA, and those that come up "
+	  "later) or a comma list CA:N,... (see ca, port)", RESTART },
+	{ "default_port", STR(default_port), "",
+	  "CA:N, the port of lookups that give no SGID; empty: the first port served", RESTART },
+	{ "port_poll_ms", UINT(port_poll_ms, 0, 3600000), "500",
+	  "read the ports' state this often (ports up, down, readdressed); 0: never", LIVE },
+	{ "ca", STR(ca), "", "one port only (with port), when ports is left at all: CA name (e.g. "
+	  "mlx5_0); empty: the first CA with an active port", RESTART },
+	{ "port", UINT(port, 0, 254), "0", "with ca: port number; 0: the first active port",
 	  RESTART },
-	{ "port", UINT(port, 0, 254), "0", "port number; 0: the first active port", RESTART },
 	{ "control_socket", STR(control_socket), "/run/localsa/localsa.sock",
 	  "unix socket of the localsa CLI", RESTART },
 	{ "socket_mode", OPT_MODE, offsetof(struct config, socket_mode), sizeof(mode_t), 0, 0777,
@@ -182,6 +191,15 @@ int config_set(struct config *c, const char *name, const char *value, char *msg,
 		if (strlen(value) >= o->size) {
 			snprintf(msg, msglen, "%s: value longer than %zu characters", name, o->size - 1);
 			return -EINVAL;
+		}
+		if (!strcmp(name, "ports") || !strcmp(name, "default_port")) {
+			struct config_port one;
+			size_t n;
+
+			if (!strcmp(name, "ports") ?
+			    config_parse_ports(value, NULL, CONFIG_PORTS_MAX, &n, msg, msglen) < 0 :
+			    *value && config_parse_ports(value, &one, 1, &n, msg, msglen) < 0)
+				return -EINVAL;
 		}
 		strcpy(field, value);
 		return 0;
@@ -554,6 +572,90 @@ int config_copy_option(struct config *dst, const struct config *src, const char 
 	else if (o->type == OPT_KEY)
 		dst->sa_sm_key_set = src->sa_sm_key_set;
 	return 0;
+}
+
+/* One CA:N of a list; the CA name is what umad calls it (sysfs: no ':' and no ','). */
+static int parse_port(const char *tok, struct config_port *out)
+{
+	const char *colon = strrchr(tok, ':');
+	uint64_t num;
+
+	if (!colon || colon == tok || (size_t)(colon - tok) >= sizeof(out->ca) ||
+	    ctl_parse_u64(colon + 1, 254, &num) < 0 || !num)
+		return -EINVAL;
+	snprintf(out->ca, sizeof(out->ca), "%.*s", (int)(colon - tok), tok);
+	out->port = (unsigned)num;
+	return 0;
+}
+
+int config_parse_ports(const char *list, struct config_port *out, size_t max, size_t *n,
+		       char *msg, size_t msglen)
+{
+	char copy[CONFIG_PORTS_LEN], *save = NULL, *tok;
+	struct config_port p;
+	size_t k = 0;
+
+	*n = 0;
+	if (!strcmp(list, "all"))
+		return 0;
+	if (strlen(list) >= sizeof(copy))
+		return -EINVAL;
+	strcpy(copy, list);
+	for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		if (parse_port(tok, &p) < 0) {
+			snprintf(msg, msglen, "'%s' is not CA:N (a CA name and a port number 1-254)",
+				 tok);
+			return -EINVAL;
+		}
+		if (k == max) {
+			snprintf(msg, msglen, "more than %zu ports", max);
+			return -E2BIG;
+		}
+		if (out)
+			out[k] = p;
+		k++;
+	}
+	if (!k) {
+		snprintf(msg, msglen, "no port named: 'all' or a comma list CA:N,...");
+		return -EINVAL;
+	}
+	*n = k;
+	return 0;
+}
+
+int config_ports(const struct config *c, struct config_port *out, size_t *n, char *msg,
+		 size_t msglen)
+{
+	/* The legacy pair names one port when ports is left at all. */
+	if (!strcmp(c->ports, "all") && (*c->ca || c->port)) {
+		snprintf(out[0].ca, sizeof(out[0].ca), "%s", c->ca);
+		out[0].port = c->port;
+		*n = 1;
+		return 0;
+	}
+	return config_parse_ports(c->ports, out, CONFIG_PORTS_MAX, n, msg, msglen);
+}
+
+static const struct {
+	const char *name;
+	size_t offset;
+	uint8_t flag;
+} prefetch_lists[CONFIG_PREFETCH_LISTS] = {
+	{ "prefetch_service_ids", offsetof(struct config, prefetch_service_ids),
+	  PR_TUPLE_SERVICE_ID },
+	{ "prefetch_pkeys", offsetof(struct config, prefetch_pkeys), PR_TUPLE_PKEY },
+	{ "prefetch_qos_classes", offsetof(struct config, prefetch_qos_classes),
+	  PR_TUPLE_QOS_CLASS },
+};
+
+const struct config_list *config_prefetch(const struct config *c, size_t i, const char **name,
+					  uint8_t *tuple_flag)
+{
+	if (name)
+		*name = prefetch_lists[i].name;
+	if (tuple_flag)
+		*tuple_flag = prefetch_lists[i].flag;
+	return (const struct config_list *)((const char *)c + prefetch_lists[i].offset);
 }
 
 int config_targets(const struct config *c, bool *all, union ibv_gid **gids, size_t *n,

@@ -22,8 +22,19 @@ struct config_list {               /* a comma list of numbers */
 	size_t n;
 };
 
+enum { CONFIG_PORTS_MAX = 32, CONFIG_PORTS_LEN = 1024 };
+
+/* A port named in the configuration. */
+struct config_port {
+	char ca[64];		/* "": the first CA with an active port (legacy ca/port only) */
+	unsigned port;		/* 0: the CA's first active port (legacy ca/port only) */
+};
+
 struct config {
-	char ca[64];
+	char ports[CONFIG_PORTS_LEN];  /* "all" or CA:N,... */
+	char default_port[72];         /* CA:N; "": the first served */
+	unsigned port_poll_ms;
+	char ca[64];                   /* legacy: one port, when ports is all */
 	unsigned port;
 	char control_socket[108];
 	mode_t socket_mode;
@@ -78,6 +89,20 @@ struct config {
 };
 
 void config_defaults(struct config *c);
+
+enum { CONFIG_PREFETCH_LISTS = 3 };
+/* Prefetch list i (< CONFIG_PREFETCH_LISTS): its values, option name and the tuple field
+ * (PR_TUPLE_*) its values set; name and tuple_flag may be NULL. */
+const struct config_list *config_prefetch(const struct config *c, size_t i, const char **name,
+					  uint8_t *tuple_flag);
+/* The ports a list names, up to max into out (NULL: only checked); *n 0 for "all". -EINVAL
+ * (a bad entry, explained in msg), -E2BIG. */
+int config_parse_ports(const char *list, struct config_port *out, size_t max, size_t *n,
+		       char *msg, size_t msglen);
+/* The ports to serve, into out[CONFIG_PORTS_MAX]: *n 0 means every port. The legacy ca/port
+ * pair, when set and ports is left at all, is a list of that one port. */
+int config_ports(const struct config *c, struct config_port *out, size_t *n, char *msg,
+		 size_t msglen);
 /* One finding about a config file: line 0 is about the file itself; error false is a warning. */
 typedef void (*config_diag_fn)(void *arg, const char *path, unsigned line, bool error,
 			       const char *msg);

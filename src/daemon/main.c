@@ -1,7 +1,8 @@
 /*
- * localsad - the local SA daemon: wiring only. It opens the port, the sockets and the snapshot,
- * fills the cache with one GetTable, and serves the doors from one epoll loop until SIGTERM;
- * SIGHUP re-reads the configuration and forces a full refresh. Nothing imports this file.
+ * localsad - the local SA daemon: wiring only. It opens its ports (each fills the one cache with
+ * one GetTable), the sockets and the snapshot, and serves the doors from one epoll loop until
+ * SIGTERM, following ports that go down and come up; SIGHUP re-reads the configuration and
+ * forces a full refresh. Nothing imports this file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,8 @@
 #include "cache/pr_store.h"
 #include "daemon/config.h"
 #include "daemon/freshness.h"
+#include "daemon/port_fleet.h"
+#include "daemon/served_port.h"
 #include "doors/acm_server.h"
 #include "doors/ctl_server.h"
 #include "doors/door_listen.h"
@@ -34,6 +37,8 @@
 #include "fabric/informer.h"
 #include "fabric/mad_port.h"
 #include "fabric/path_service.h"
+#include "fabric/port_set.h"
+#include "fabric/port_watch.h"
 #include "fabric/push_acl.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
@@ -50,19 +55,18 @@ struct daemon {
 	int argc;                     /* the command line, read again by a reload */
 	char **argv;
 	struct loop *loop;
-	struct mad_port *port;
-	struct sa_client *sa;
+	struct pr_store *store;       /* the one cache of every port */
+	struct port_set *set;         /* the ports served, as the lookups' backend */
+	struct port_fleet *fleet;     /* the ports, opened and closed as they come and go */
+	unsigned start_fills;         /* ports open at start whose first fill is still out */
+	struct served_port *dist_port; /* distributor: the port it fetches and pushes through */
 	struct sa_client *push_sa;    /* distributor: Sets to receivers, its own credits */
 	struct distributor *dist;
-	struct resolver *res;
 	struct path_service *svc;     /* what every door uses: lookups, tables, writes, counters */
 	struct ctl_server *ctl;
-	struct sa_server *sad;        /* the SA door on QP1; NULL with sa_server 0 */
-	struct push_acl *push_from;   /* who may write at the SA door */
 	struct acm_server *acm;      /* NULL when off or when its socket is taken */
 	struct shm_door *shm;        /* liblocalsa's snapshot; NULL when off or its name is taken */
 	struct nl_door *nl;          /* the kernel's netlink door; NULL when off or no NETLINK_RDMA */
-	struct freshness *fresh;
 	uint64_t started_ms;
 	uint64_t sighups, reloads, reload_failures;
 	unsigned stopping;
@@ -74,9 +78,34 @@ struct daemon {
 	uint64_t watchdog_ms;         /* WATCHDOG=1 this often; 0: no watchdog */
 	struct loop_timer status_timer, watchdog_timer;
 	char last_status[256];
-	bool sa_reachable;            /* the SA's last exchange was an answer, not a timeout */
-	uint64_t seen_responses, seen_timeouts;
 };
+
+/* The open ports, into p[CONFIG_PORTS_MAX]. */
+static size_t open_ports(const struct daemon *d, struct served_port **p)
+{
+	return d->fleet ? port_fleet_ports(d->fleet, p, CONFIG_PORTS_MAX) : 0;
+}
+
+/* The default port, else the first open one, else NULL. */
+static struct served_port *main_port(const struct daemon *d)
+{
+	struct served_port *p[CONFIG_PORTS_MAX], *def = d->fleet ? port_fleet_default(d->fleet) :
+								    NULL;
+
+	return def ? def : open_ports(d, p) ? p[0] : NULL;
+}
+
+/* The SA is reachable when one port's SA answers. */
+static bool sa_reachable(const struct daemon *d)
+{
+	struct served_port *p[CONFIG_PORTS_MAX];
+	size_t n = open_ports(d, p);
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++)
+		any |= served_port_sa_reachable(p[i]);
+	return any;
+}
 
 static void usage(FILE *out)
 {
@@ -119,35 +148,32 @@ static void notify(const char *fmt, ...)
 
 static void status_line(struct daemon *d, char *out, size_t cap)
 {
+	struct served_port *mp = main_port(d), *p[CONFIG_PORTS_MAX];
+	size_t n = open_ports(d, p);
 	struct pr_cache_stats cs;
-	struct resolver_stats rs;
+	struct resolver_stats rs = { 0 }, one;
 	uint64_t now = loop_now_ms();
+	char ports[32] = "";
 
-	resolver_stats(d->res, &rs);
-	pr_store_stats(resolver_store(d->res), &cs);
-	if (rs.filling && !rs.fills)
+	for (size_t i = 0; i < n; i++) {
+		resolver_stats(served_port_resolver(p[i]), &one);
+		resolver_stats_add(&rs, &one);
+	}
+	if (n > 1)
+		snprintf(ports, sizeof(ports), " on %zu ports", n);
+	pr_store_stats(d->store, &cs);
+	if (!mp)
+		snprintf(out, cap, "no port up: waiting for one");
+	else if (rs.filling && !rs.fills)
 		snprintf(out, cap, "filling the cache (one GetTable to the SA at LID %u)",
-			 d->port->sm_lid);
+			 served_port_mad(mp)->sm_lid);
 	else
-		snprintf(out, cap, "serving %llu paths; last fill %s%llu s ago; SA %s",
-			 (unsigned long long)cs.entries, rs.fill_failures && !rs.last_fill_at_ms ?
-			 "failed, " : "", (unsigned long long)(rs.last_fill_at_ms ?
-			 (now - rs.last_fill_at_ms) / 1000 : (now - d->started_ms) / 1000),
-			 d->sa_reachable ? "answering" : "not answering");
-}
-
-/* The SA is reachable when its last exchange was an answer: sampled every STATUS_PERIOD_MS. */
-static void sample_sa(struct daemon *d)
-{
-	struct sa_client_stats st;
-
-	sa_client_stats(d->sa, &st);
-	if (st.responses != d->seen_responses)
-		d->sa_reachable = true;
-	else if (st.timeouts != d->seen_timeouts)
-		d->sa_reachable = false;
-	d->seen_responses = st.responses;
-	d->seen_timeouts = st.timeouts;
+		snprintf(out, cap, "serving %llu paths%s; last fill %s%llu s ago; SA %s",
+			 (unsigned long long)cs.entries, ports,
+			 rs.fill_failures && !rs.last_fill_at_ms ? "failed, " : "",
+			 (unsigned long long)(rs.last_fill_at_ms ? (now - rs.last_fill_at_ms) / 1000 :
+				(now - d->started_ms) / 1000),
+			 sa_reachable(d) ? "answering" : "not answering");
 }
 
 static void status_tick(struct loop *loop, void *arg)
@@ -156,7 +182,6 @@ static void status_tick(struct loop *loop, void *arg)
 	char line[sizeof(d->last_status)];
 
 	loop_timer_start(loop, &d->status_timer, STATUS_PERIOD_MS, status_tick, d);
-	sample_sa(d);
 	status_line(d, line, sizeof(line));
 	if (strcmp(line, d->last_status)) {
 		memcpy(d->last_status, line, sizeof(line));
@@ -205,18 +230,22 @@ static void mark_ready(struct daemon *d)
 		close(fd);
 }
 
-static void first_fill_done(void *arg, int err, size_t records)
+/* A port's first fill attempt: the daemon is ready once those of the ports open at start are
+ * over. */
+static void first_fill_done(void *arg, struct served_port *p, int err, size_t records)
 {
 	struct daemon *d = arg;
+	const struct mad_port *mp = served_port_mad(p);
 
 	if (err)
-		LOG_WARN("initial fill failed (%s): retrying; misses go to the SA meanwhile",
-			 strerror(-err));
+		LOG_WARN("%s:%d: initial fill failed (%s): retrying; misses go to the SA meanwhile",
+			 mp->ca_name, mp->portnum, strerror(-err));
 	else
-		LOG_INFO("cache filled: %zu paths", records);
+		LOG_INFO("%s:%d: cache filled: %zu paths", mp->ca_name, mp->portnum, records);
 	if (!err)
 		nl_door_ready(d->nl);	/* else it joins after the first fill that works */
-	mark_ready(d);
+	if (d->start_fills && !--d->start_fills)
+		mark_ready(d);
 }
 
 static void shutdown_done(void *arg)
@@ -241,46 +270,42 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 	LOG_INFO("%s: exiting", strsignal(signo));
 	nl_door_leave(d->nl);	/* first: the kernel must not wait for a daemon that stops */
 	notify("STOPPING=1");
-	if (d->fresh && !d->stopping++)
-		freshness_shutdown(d->fresh, shutdown_done, d); /* unsubscribe first */
+	if (d->fleet && !d->stopping++)
+		port_fleet_shutdown(d->fleet, shutdown_done, d); /* unsubscribe first */
 	else
 		loop_stop(loop);
 }
 
-/* The port's addresses, in the stats and in each port of the status. */
-static void port_members(const struct daemon *d, struct json *j)
-{
-	char gid[INET6_ADDRSTRLEN];
-
-	pr_gid_to_text(&d->port->gid, gid);
-	json_str(j, "ca", d->port->ca_name);
-	json_gauge(j, "port", (uint64_t)d->port->portnum);
-	json_str(j, "gid", gid);
-	json_gauge(j, "lid", d->port->lid);
-	json_gauge(j, "sm_lid", d->port->sm_lid);
-}
-
+/*
+ * The stats: the service's counters are sums over the ports; here the default port's
+ * addresses, freshness and SA door at the top level (as with one port), every port in
+ * "ports".
+ */
 static void extra_stats(void *arg, struct json *j)
 {
 	struct daemon *d = arg;
+	struct served_port *mp = main_port(d);
 
 	json_str(j, "version", LOCALSA_VERSION);
 	json_gauge(j, "uptime_s", (loop_now_ms() - d->started_ms) / 1000);
-	port_members(d, j);
+	if (mp)
+		served_port_members(mp, j);
 	json_u64(j, "sighups", d->sighups);
 	json_u64(j, "reloads", d->reloads);
 	json_u64(j, "reload_failures", d->reload_failures);
-	json_bool(j, "sa_reachable", d->sa_reachable);
+	json_bool(j, "sa_reachable", sa_reachable(d));
 	json_str(j, "role", d->cfg.role == CONFIG_ROLE_DISTRIBUTOR ? "distributor" :
 		 d->cfg.role == CONFIG_ROLE_RECEIVER ? "receiver" : "standalone");
-	freshness_stats_json(d->fresh, j);
+	if (mp)
+		freshness_stats_json(served_port_freshness(mp), j);
 	if (d->dist)
 		distributor_stats_json(d->dist, j);
-	if (d->sad)
-		sa_server_stats_json(d->sad, j);
+	if (mp && served_port_sa_door(mp))
+		sa_server_stats_json(served_port_sa_door(mp), j);
 	acm_server_stats_json(d->acm, j);
 	nl_door_stats_json(d->nl, j);
 	shm_door_stats_json(d->shm, j);
+	port_fleet_stats_json(d->fleet, j);
 }
 
 /* `localsa status`: per port, what an operator checks first. Times are on the wall clock
@@ -288,72 +313,31 @@ static void extra_stats(void *arg, struct json *j)
 static void status_json(void *arg, struct json *j)
 {
 	struct daemon *d = arg;
-	uint64_t now = loop_now_ms(), wall = (uint64_t)time(NULL), at, next;
-	char tgid[INET6_ADDRSTRLEN];
-	struct informer_stats is = { 0 };
-	struct pr_cache_stats cs;
-	struct resolver_stats rs;
-	union ibv_gid trap_gid;
-	uint16_t trap;
+	struct served_port *p[CONFIG_PORTS_MAX];
+	size_t n = open_ports(d, p);
+	struct informer_stats is, one;
+	uint64_t wanted = d->cfg.sa_server ? d->cfg.n_traps * n : 0;
 
-	sample_sa(d);
-	resolver_stats(d->res, &rs);
-	pr_store_stats(resolver_store(d->res), &cs);
-	freshness_last_trap(d->fresh, &trap, &trap_gid, &at);
-	next = freshness_next_refresh_ms(d->fresh);
-	pr_gid_to_text(&trap_gid, tgid);
 	json_str(j, "version", LOCALSA_VERSION);
 	json_u64(j, "pid", (uint64_t)getpid());
-	json_u64(j, "uptime_s", (now - d->started_ms) / 1000);
-	json_array_begin(j, "ports");
-	json_object_begin(j, NULL);
-	port_members(d, j);
-	json_bool(j, "sa_reachable", d->sa_reachable);
-	if (rs.last_sa_ok_ms)
-		json_u64(j, "sa_last_answer_age_s", (now - rs.last_sa_ok_ms) / 1000);
-	else
-		json_null(j, "sa_last_answer_age_s");
-	json_bool(j, "filling", rs.filling);
-	json_u64(j, "fills", rs.fills);
-	json_u64(j, "fill_failures", rs.fill_failures);
-	if (rs.last_fill_at_ms) {
-		json_u64(j, "last_fill_time", wall - (now - rs.last_fill_at_ms) / 1000);
-		json_u64(j, "last_fill_age_s", (now - rs.last_fill_at_ms) / 1000);
-	} else {
-		json_null(j, "last_fill_time");
-		json_null(j, "last_fill_age_s");
+	json_u64(j, "uptime_s", (loop_now_ms() - d->started_ms) / 1000);
+	port_fleet_status_json(d->fleet, j);
+	/* subscriptions: every trap configured is subscribed at each port's SA */
+	memset(&is, 0, sizeof(is));
+	for (size_t i = 0; i < n; i++) {
+		freshness_informer_stats(served_port_freshness(p[i]), &one);
+		is.subscribed += one.subscribed;
+		is.subscribe_failed += one.subscribe_failed;
 	}
-	json_u64(j, "last_fill_records", rs.last_fill_records);
-	json_u64(j, "last_fill_ms", rs.last_fill_ms);
-	if (next)
-		json_u64(j, "next_refresh_s", next > now ? (next - now + 999) / 1000 : 0);
-	else
-		json_null(j, "next_refresh_s");
-	json_u64(j, "entries", cs.entries);
-	json_u64(j, "destinations", cs.destinations);
-	if (trap) {
-		json_object_begin(j, "last_trap");
-		json_u64(j, "trap", trap);
-		json_str(j, "gid", tgid);
-		json_u64(j, "time", wall - (now - at) / 1000);
-		json_u64(j, "age_s", (now - at) / 1000);
-		json_object_end(j);
-	} else {
-		json_null(j, "last_trap");
-	}
-	json_object_end(j);
-	json_array_end(j);
-	/* subscriptions: every trap configured is subscribed at the SA */
-	freshness_informer_stats(d->fresh, &is);
 	json_object_begin(j, "subscriptions");
-	json_u64(j, "wanted", d->cfg.sa_server ? d->cfg.n_traps : 0);
+	json_u64(j, "wanted", wanted);
 	json_u64(j, "subscribed", is.subscribed);
-	json_bool(j, "ok", is.subscribed == (d->cfg.sa_server ? d->cfg.n_traps : 0));
+	json_bool(j, "ok", is.subscribed == wanted);
 	json_u64(j, "failed", is.subscribe_failed);
 	json_object_end(j);
 	json_object_begin(j, "doors");
 	json_bool(j, "control", d->ctl != NULL);
-	json_bool(j, "sa", d->sad != NULL);
+	json_bool(j, "sa", n && served_port_sa_door(p[0]) != NULL);
 	json_bool(j, "acm", d->acm != NULL);
 	json_bool(j, "snapshot", d->shm != NULL);
 	json_bool(j, "netlink", d->nl != NULL);
@@ -364,42 +348,39 @@ static void status_json(void *arg, struct json *j)
 
 /* --- distribution ------------------------------------------------------- */
 
-static void fabric_changed(void *arg, const char *why)
+static void fabric_changed(void *arg, struct served_port *p, const char *why)
 {
 	struct daemon *d = arg;
 
-	if (d->dist)
+	if (d->dist && p == d->dist_port)
 		distributor_changed(d->dist, why);
 }
 
-static void synced(void *arg)
+static void synced(void *arg, struct served_port *p)
 {
 	struct daemon *d = arg;
 
+	(void)p;
 	nl_door_ready(d->nl);
-	mark_ready(d);
+	if (d->start_fills && !--d->start_fills)
+		mark_ready(d);
 }
 
-static void pushed(void *arg, uint16_t slid, size_t records, uint32_t flags)
-{
-	struct daemon *d = arg;
-
-	freshness_on_push(d->fresh, slid, records, flags);
-}
-
-/* The distributor's own slice of the all-pairs table fills its own cache. */
+/* The distributor's own slice of the all-pairs table fills its port's part of the cache. */
 static void own_slice(void *arg, const struct ibv_path_record *recs, size_t n)
 {
 	struct daemon *d = arg;
 
-	if (resolver_load_table(d->res, recs, n) == 0) {
+	if (d->dist_port && resolver_load_table(served_port_resolver(d->dist_port), recs, n) == 0) {
 		LOG_INFO("own cache filled from the all-pairs table: %zu paths", n);
 		nl_door_ready(d->nl);
 	}
-	mark_ready(d);
+	if (d->start_fills && !--d->start_fills)
+		mark_ready(d);
 }
 
-static int start_distributor(struct daemon *d)
+/* The distributor fetches and pushes through the default port, while it is open. */
+static int start_distributor(struct daemon *d, struct served_port *p)
 {
 	struct sa_client_opts push_opts = { 8, d->cfg.sa_timeout_ms, d->cfg.sa_retries,
 					    d->cfg.sa_backoff_max_ms, 0, 1 };
@@ -417,7 +398,7 @@ static int start_distributor(struct daemon *d)
 		LOG_ERR("%s", msg);
 		return ret;
 	}
-	ret = sa_client_new(d->loop, d->port, &push_opts, &d->push_sa);
+	ret = sa_client_new(d->loop, served_port_mad(p), &push_opts, &d->push_sa);
 	if (ret < 0)
 		goto out;
 	o.sm_key = d->cfg.sa_sm_key;
@@ -428,56 +409,42 @@ static int start_distributor(struct daemon *d)
 	o.retry_max_ms = d->cfg.sa_backoff_max_ms;
 	o.own_slice = own_slice;
 	o.own_arg = d;
-	ret = distributor_new(d->loop, d->port, d->sa, d->push_sa, &o, &d->dist);
+	ret = distributor_new(d->loop, served_port_mad(p), served_port_sa(p), d->push_sa, &o,
+			      &d->dist);
+	if (ret == 0)
+		d->dist_port = p;
 out:
 	free(targets);
 	return ret;
 }
 
-/* --- prefetch lists ------------------------------------------------------ */
-
-static const struct {
-	const char *name;
-	size_t offset;
-	uint8_t flag;
-} prefetch_lists[] = {
-	{ "prefetch_service_ids", offsetof(struct config, prefetch_service_ids),
-	  PR_TUPLE_SERVICE_ID },
-	{ "prefetch_pkeys", offsetof(struct config, prefetch_pkeys), PR_TUPLE_PKEY },
-	{ "prefetch_qos_classes", offsetof(struct config, prefetch_qos_classes),
-	  PR_TUPLE_QOS_CLASS },
-};
-
-static const struct config_list *plist(const struct config *c, size_t i)
+static void stop_distributor(struct daemon *d)
 {
-	return (const struct config_list *)((const char *)c + prefetch_lists[i].offset);
+	sa_client_free(d->push_sa);
+	distributor_free(d->dist);
+	d->push_sa = NULL;
+	d->dist = NULL;
+	d->dist_port = NULL;
 }
 
-/* Every fill from now on also loads the tuples of list i that old does not hold. */
-static int add_prefetches(struct daemon *d, size_t i, const struct config_list *old)
+static void port_opened(void *arg, struct served_port *p)
 {
-	const struct config_list *l = plist(&d->cfg, i);
+	struct daemon *d = arg;
 
-	for (size_t k = 0; k < l->n; k++) {
-		struct pr_request req = { .tuple_flags = prefetch_lists[i].flag };
-		uint64_t v = l->v[k];
-		bool had = false;
-		int ret;
+	if (d->cfg.role == CONFIG_ROLE_DISTRIBUTOR && d->fleet && !d->dist &&
+	    p == port_fleet_default(d->fleet) && start_distributor(d, p) < 0)
+		LOG_ERR("the distributor stays off until the next start");
+}
 
-		for (size_t m = 0; old && m < old->n; m++)
-			had |= old->v[m] == v;
-		if (had)
-			continue;
-		req.service_id = v;
-		req.pkey = (uint16_t)v;
-		req.qos_class = (uint16_t)v;
-		ret = resolver_prefetch_add(d->res, &req);
-		if (ret < 0 && ret != -EEXIST) {
-			LOG_ERR("cannot prefetch %#llx: %s", (unsigned long long)v, strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
+static void port_closing(void *arg, struct served_port *p)
+{
+	struct daemon *d = arg;
+
+	if (p != d->dist_port)
+		return;
+	if (!d->stopping)
+		LOG_WARN("the distributor's port is down: no distribution until it is back");
+	stop_distributor(d);
 }
 
 /* --- reload --------------------------------------------------------------- */
@@ -503,11 +470,13 @@ static void add_name(char *list, size_t cap, const char *name)
  * (a tuple once prefetched stays in the fills), and none can be added during a fill. */
 static bool apply_prefetch(struct reload_ctx *x, const char *name)
 {
-	for (size_t i = 0; i < sizeof(prefetch_lists) / sizeof(prefetch_lists[0]); i++) {
-		const struct config_list old = *plist(&x->d->cfg, i), *nl = plist(x->next, i);
+	for (size_t i = 0; i < CONFIG_PREFETCH_LISTS; i++) {
+		const char *list_name;
+		const struct config_list old = *config_prefetch(&x->d->cfg, i, &list_name, NULL);
+		const struct config_list *nl = config_prefetch(x->next, i, NULL, NULL);
 		struct config saved = x->d->cfg;
 
-		if (strcmp(name, prefetch_lists[i].name))
+		if (strcmp(name, list_name))
 			continue;
 		for (size_t k = 0; k < old.n; k++) {
 			bool kept = false;
@@ -518,7 +487,7 @@ static bool apply_prefetch(struct reload_ctx *x, const char *name)
 				return false;
 		}
 		config_copy_option(&x->d->cfg, x->next, name);
-		if (add_prefetches(x->d, i, &old) < 0) {
+		if (port_fleet_prefetch(x->d->fleet, &saved) < 0) {
 			x->d->cfg = saved;	/* some were added: the next reload tries the rest */
 			return false;
 		}
@@ -595,26 +564,25 @@ static int reload(void *arg, struct ctl_reload_result *r)
 	x.applied = d->cfg;
 	config_diff(&d->cfg, &next, on_change, &x);
 	/* the prefetch lists went into d->cfg already; the other live options are in x.applied */
-	for (size_t i = 0; i < sizeof(prefetch_lists) / sizeof(prefetch_lists[0]); i++)
-		config_copy_option(&x.applied, &d->cfg, prefetch_lists[i].name);
+	for (size_t i = 0; i < CONFIG_PREFETCH_LISTS; i++) {
+		const char *list_name;
+
+		config_prefetch(&d->cfg, i, &list_name, NULL);
+		config_copy_option(&x.applied, &d->cfg, list_name);
+	}
 	d->cfg = x.applied;
 	log_set_level(d->cfg.log_level);
-	sa_client_set_timing(d->sa, d->cfg.sa_timeout_ms, d->cfg.sa_retries,
-			     d->cfg.sa_backoff_max_ms);
 	if (d->push_sa)
 		sa_client_set_timing(d->push_sa, d->cfg.sa_timeout_ms, d->cfg.sa_retries,
 				     d->cfg.sa_backoff_max_ms);
-	pr_store_set_negative_ttl(resolver_store(d->res), d->cfg.negative_ttl_ms);
-	sa_client_set_budget(d->sa, d->cfg.sa_max_queries_per_s, d->cfg.sa_max_records_per_s);
-	freshness_set_timing(d->fresh, d->cfg.refresh_interval_s, d->cfg.receiver_timeout_s * 1000,
-			     &(struct spread_opts){ d->cfg.spread_records_per_s,
-						    d->cfg.spread_max_s * 1000 });
+	pr_store_set_negative_ttl(d->store, d->cfg.negative_ttl_ms);
+	port_fleet_apply(d->fleet);
 	if (d->dist)
 		distributor_set_timing(d->dist, d->cfg.distribute_heartbeat_ms,
 				       d->cfg.distribute_delay_ms);
 	LOG_INFO("%zu option%s applied, %zu waiting for a restart", x.n_live,
 		 x.n_live == 1 ? "" : "s", x.n_restart);
-	freshness_refresh_now(d->fresh, "reload");
+	port_fleet_refresh_now(d->fleet, "reload");
 	notify("READY=1");
 	return 0;
 }
@@ -647,7 +615,7 @@ static void start_shm(struct daemon *d)
 {
 	struct shm_door_opts o = {
 		.name = d->cfg.shm_name, .socket_mode = d->cfg.socket_mode,
-		.control_socket = d->cfg.control_socket, .port_lid = d->port->lid,
+		.control_socket = d->cfg.control_socket, .port_lid = served_port_mad(main_port(d))->lid,
 		.max_stale_ms = d->cfg.max_stale_s * 1000,
 	};
 	int ret;
@@ -955,10 +923,11 @@ static int take_group(const struct config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct sa_client_opts sa_opts;
-	struct resolver_opts res_opts;
-	struct freshness_opts fresh_opts;
+	struct port_fleet_hooks hooks = { first_fill_done, synced, fabric_changed, port_opened,
+					  port_closing, NULL };
+	struct pr_store_opts store_opts;
 	struct daemon d;
+	char msg[512];
 	int ret;
 
 	memset(&d, 0, sizeof(d));
@@ -988,84 +957,35 @@ int main(int argc, char **argv)
 	loop_signal_add(d.loop, SIGHUP, on_signal, &d);
 	signal(SIGPIPE, SIG_IGN);
 	d.started_ms = loop_now_ms();
-	notify("STATUS=opening the port");
+	notify("STATUS=opening the ports");
 
-	ret = mad_port_open(d.cfg.ca, (int)d.cfg.port, d.cfg.sa_server, &d.port);
+	/* One store for every port; its own SGID (tuple 0) is the first port's opened. */
+	store_opts = (struct pr_store_opts){ d.cfg.max_entries, 1u << 20, d.cfg.negative_ttl_ms,
+					     d.cfg.max_stale_s * 1000 };
+	ret = pr_store_new(&store_opts, NULL, &d.store);
 	if (ret < 0)
 		goto out_loop;
-	/* Each MAD goes to the owner that registered for it (mad_dispatch.h). */
-	ret = mad_port_watch(d.port, d.loop);
+	ret = port_set_new(d.store, &d.set);
 	if (ret < 0)
-		goto out_port;
-	sa_opts = (struct sa_client_opts){ d.cfg.sa_credits, d.cfg.sa_timeout_ms, d.cfg.sa_retries,
-					   d.cfg.sa_backoff_max_ms, 0, 0 };
-	ret = sa_client_new(d.loop, d.port, &sa_opts, &d.sa);
-	if (ret < 0)
-		goto out_port;
-	sa_client_set_budget(d.sa, d.cfg.sa_max_queries_per_s, d.cfg.sa_max_records_per_s);
-	res_opts = (struct resolver_opts){ d.cfg.negative_ttl_ms, d.cfg.max_stale_s * 1000,
-					   d.cfg.max_entries, 1u << 20 };
-	ret = resolver_new(d.loop, d.port, d.sa, &res_opts, &d.res);
-	if (ret < 0)
-		goto out_sa;
-	ret = path_service_new_resolver(d.res, d.sa, &d.svc);
-	if (ret < 0)
-		goto out_res;
-	for (size_t i = 0; i < sizeof(prefetch_lists) / sizeof(prefetch_lists[0]); i++) {
-		ret = add_prefetches(&d, i, NULL);
-		if (ret < 0)
-			goto out_res;
-	}
-	fresh_opts = (struct freshness_opts){
-		.role = d.cfg.role == CONFIG_ROLE_DISTRIBUTOR ? ROLE_DISTRIBUTOR :
-			d.cfg.role == CONFIG_ROLE_RECEIVER ? ROLE_RECEIVER : ROLE_STANDALONE,
-		.receiver_timeout_ms = d.cfg.receiver_timeout_s * 1000,
-		.on_change = fabric_changed, .change_arg = &d,
-		.on_synced = synced, .synced_arg = &d,
-		.on_filled = first_fill_done, .filled_arg = &d,
-		.refresh_interval_s = d.cfg.refresh_interval_s,
-		.spread = { d.cfg.spread_records_per_s, d.cfg.spread_max_s * 1000 },
-		.start_spread_ms = d.cfg.start_spread_ms,
-		.retry_min_ms = d.cfg.sa_timeout_ms, .retry_max_ms = d.cfg.sa_backoff_max_ms,
-		.sm_poll_ms = d.cfg.sm_poll_ms,
-		.inform_refresh_s = d.cfg.inform_refresh_s,
-		.traps = d.cfg.traps,
-		.n_traps = d.cfg.sa_server ? d.cfg.n_traps : 0,
-	};
+		goto out_store;
+	d.svc = port_set_service(d.set);
 	if (d.cfg.n_traps && !d.cfg.sa_server)
 		LOG_WARN("sa_server 0: no trap subscriptions (Reports could not reach us)");
-	ret = freshness_new(d.loop, d.port, d.sa, d.res, &fresh_opts, &d.fresh);
-	if (ret < 0)
-		goto out_res;
-	if (d.cfg.sa_server) {
-		struct sa_server_opts sad_opts = {
-			.writes_allowed = d.cfg.sa_sm_key_set, .sm_key = d.cfg.sa_sm_key,
-			.relay = d.cfg.sa_relay, .max_set_records = d.cfg.sa_max_set_records,
-			.on_push = pushed, .push_arg = &d,
-			.new_tuples = d.cfg.client_new_tuples,
-			.new_tuples_per_s = d.cfg.client_new_tuples_per_s,
-		};
-		char msg[256];
-
-		ret = push_acl_new(d.loop, d.port, d.sa, resolver_store(d.res), d.cfg.push_from,
-				   d.cfg.distributor_gid, &d.push_from, msg, sizeof(msg));
-		if (ret < 0) {
-			LOG_ERR("%s", msg);
-			goto out_fresh;
-		}
-		sad_opts.push_from = d.push_from;
-		ret = sa_server_new(d.loop, d.port, d.svc, d.sa, &sad_opts, &d.sad);
-		if (ret < 0)
-			goto out_fresh;
+	hooks.arg = &d;
+	ret = port_fleet_new(d.loop, &d.cfg, d.store, d.set, &hooks, &d.fleet, msg, sizeof(msg));
+	if (ret < 0) {
+		LOG_ERR("%s", msg);
+		goto out_set;
 	}
+	d.start_fills = (unsigned)open_ports(&d, (struct served_port *[CONFIG_PORTS_MAX]){ 0 });
 	start_shm(&d);
 	ret = start_ctl(&d);
 	if (ret < 0)
-		goto out_fresh;
+		goto out_fleet;
 	start_acm(&d);
 	start_netlink(&d);
 	if (d.cfg.role == CONFIG_ROLE_DISTRIBUTOR) {
-		ret = start_distributor(&d);
+		ret = start_distributor(&d, main_port(&d));
 		if (ret < 0)
 			goto out_ctl;
 	}
@@ -1078,7 +998,7 @@ int main(int argc, char **argv)
 			LOG_WARN("role receiver without sa_sm_key and sa_server: every push is refused");
 		mark_ready(&d);
 	}
-	freshness_start(d.fresh);	/* standalone: the first fill, retried until it works */
+	port_fleet_start(d.fleet);	/* standalone: the first fills, retried until they work */
 	if (!d.ready)
 		status_tick(d.loop, &d);
 	LOG_INFO("serving on %s", d.cfg.control_socket);
@@ -1090,22 +1010,14 @@ out_ctl:
 	nl_door_free(d.nl);
 	acm_server_free(d.acm);
 	ctl_server_free(d.ctl);
-out_fresh:
+out_fleet:
 	shm_door_free(d.shm);	/* readers hear the daemon stopped */
-	freshness_free(d.fresh);
-out_res:
-	sa_client_free(d.push_sa);
-	sa_client_free(d.sa); /* fails pending fetches before their owners go */
-	d.sa = NULL;
-	distributor_free(d.dist);
-	sa_server_free(d.sad);
-	path_service_free(d.svc);
-	push_acl_free(d.push_from);
-	resolver_free(d.res);
-out_sa:
-	sa_client_free(d.sa);
-out_port:
-	mad_port_close(d.port);
+	d.stopping++;
+	port_fleet_free(d.fleet);	/* the distributor goes with its port */
+out_set:
+	port_set_free(d.set);
+out_store:
+	pr_store_free(d.store);
 out_loop:
 	loop_free(d.loop);
 out_log:

@@ -122,12 +122,21 @@ static bool own_gid(struct acm_server *s, const union ibv_gid *g)
 	return path_service_port_by_gid(s->svc, g, &p) == 0;
 }
 
-/* A port answers to LID .. LID + 2^LMC - 1. */
-static bool own_lid(struct acm_server *s, uint16_t lid)
+/* A port answers to LID .. LID + 2^LMC - 1. A source LID picks that port: its SGID goes into
+ * rq unless rq names one (which must then be the same port's). */
+static bool own_lid(struct acm_server *s, uint16_t lid, struct pr_request *rq)
 {
 	struct path_port p;
 
-	return path_service_port_by_lid(s->svc, lid, &p) == 0;
+	if (path_service_port_by_lid(s->svc, lid, &p) < 0)
+		return false;
+	if (!rq)
+		return true;
+	if (rq->has & PR_REQ_SGID)
+		return !memcmp(&rq->sgid, &p.gid, sizeof(p.gid));
+	rq->sgid = p.gid;
+	rq->has |= PR_REQ_SGID;
+	return true;
 }
 
 /* Does an entry name a port served (PERF_QUERY by source address)? */
@@ -140,11 +149,11 @@ static bool own_address(struct acm_server *s, const struct acm_ep_addr_data *ep)
 		acm_msg_ep_gid(ep, &g);
 		return own_gid(s, &g);
 	case ACM_MSG_EP_LID:
-		return own_lid(s, acm_msg_ep_lid(ep));
+		return own_lid(s, acm_msg_ep_lid(ep), NULL);
 	case ACM_EP_INFO_PATH:
 		if (!gid_is_zero(&ep->info.path.sgid))
 			return own_gid(s, &ep->info.path.sgid);
-		return ep->info.path.slid && own_lid(s, be16toh(ep->info.path.slid));
+		return ep->info.path.slid && own_lid(s, be16toh(ep->info.path.slid), NULL);
 	default:
 		return false;	/* names and IP addresses: localsa has none */
 	}
@@ -164,7 +173,7 @@ static uint8_t request_from_path(struct acm_server *s, const struct ibv_path_rec
 		rq->sgid = p->sgid;
 		rq->has |= PR_REQ_SGID;
 	}
-	if (p->slid && !own_lid(s, be16toh(p->slid)))
+	if (p->slid && !own_lid(s, be16toh(p->slid), rq))
 		return ACM_STATUS_ESRCADDR;
 	if (!gid_is_zero(&p->dgid)) {
 		rq->dgid = p->dgid;
@@ -241,7 +250,7 @@ static uint8_t request_from_addresses(struct acm_server *s, const struct acm_msg
 		return ACM_STATUS_SUCCESS;
 	case ACM_MSG_EP_LID:
 		lid = acm_msg_ep_lid(d);
-		if (!own_lid(s, lid))
+		if (!own_lid(s, lid, rq))
 			return ACM_STATUS_ESRCADDR;
 		want->slid = htobe16(lid);
 		return ACM_STATUS_SUCCESS;
@@ -388,6 +397,17 @@ static void serve_resolve(struct ds_client *c, const struct acm_msg_hdr *h, cons
 
 /* --- PERF_QUERY and EP_QUERY --------------------------------------------- */
 
+/* The endpoints: the ports served (a default port that is down is none). */
+static size_t served_ports(struct acm_server *s, struct path_port *out)
+{
+	size_t n = path_service_ports(s->svc, out, PATH_PORTS_MAX), k = 0;
+
+	for (size_t i = 0; i < n && i < PATH_PORTS_MAX; i++)
+		if (out[i].serving)
+			out[k++] = out[i];
+	return k;
+}
+
 static void serve_perf(struct ds_client *c, const struct acm_msg_hdr *h, const uint8_t *msg,
 		       size_t len)
 {
@@ -404,7 +424,7 @@ static void serve_perf(struct ds_client *c, const struct acm_msg_hdr *h, const u
 	    !own_address(s, &q.ep))
 		st = ACM_STATUS_ESRCADDR;
 	else if (st == ACM_STATUS_SUCCESS && !q.has_ep &&
-		 q.index > path_service_ports(s->svc, NULL, 0))
+		 q.index > served_ports(s, (struct path_port[PATH_PORTS_MAX]){ 0 }))
 		st = ACM_STATUS_ESRCADDR;
 	if (st != ACM_STATUS_SUCCESS) {
 		reply_error(c, h, st);
@@ -432,7 +452,7 @@ static void serve_ep_query(struct ds_client *c, const struct acm_msg_hdr *h, con
 {
 	struct acm_server *s = ds_door(c);
 	struct path_port ports[PATH_PORTS_MAX];
-	size_t n = path_service_ports(s->svc, ports, PATH_PORTS_MAX);
+	size_t n = served_ports(s, ports);
 	uint8_t buf[ACM_MSG_MAX_LEN];
 	struct acm_msg_ep_query q;
 	struct acm_msg_ep_desc d;

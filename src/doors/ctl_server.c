@@ -268,15 +268,50 @@ static void cmd_path(struct ds_client *c, const struct ctl_request *req)
 	}
 	if (ret == 0)
 		return;		/* answered (and resumed) already */
-	if (ret == -EADDRNOTAVAIL)
-		reply_err(c, -EINVAL, "sgid=%s is not a port this daemon serves",
-			  ctl_arg(req, "sgid"));
+	if (ret == -EADDRNOTAVAIL && ctl_arg(req, "sgid"))
+		reply_err(c, -EADDRNOTAVAIL, "sgid=%s is not a port this daemon serves (or it is "
+			  "down)", ctl_arg(req, "sgid"));
+	else if (ret == -EADDRNOTAVAIL)
+		reply_err(c, -EADDRNOTAVAIL, "no sgid and the default port is down: give sgid=");
 	else if (ret == -EDQUOT)
 		reply_err(c, -EBUSY, "too many new kinds of request (ServiceID, PKey, QoS class, "
 			  "SL, TClass) from uid %u: try again later", (unsigned)ds_uid(c));
 	else
 		reply_err(c, -EIO, "cannot resolve: %s", strerror((int)-ret));
 	ds_resume(c);
+}
+
+/* --- port: a port's GID by its name (the CLI's --port) ---------------------- */
+
+static void cmd_port(struct ds_client *c, const struct ctl_request *req)
+{
+	struct ctl_server *s = ds_door(c);
+	struct path_port ports[PATH_PORTS_MAX], p;
+	const char *name = ctl_arg(req, "name");
+	char ca[sizeof(p.ca_name)], gid[INET6_ADDRSTRLEN], num[8], lid[8], here[256] = "";
+	size_t n, len = 0;
+	unsigned port_num;
+
+	if (!name || req->n_args != 1 || ctl_port_name_decode(name, ca, sizeof(ca), &port_num)) {
+		reply_err(c, -EINVAL, "want name=CA:N (a CA name and a port number 1-254)");
+		return;
+	}
+	if (path_service_port_by_name(s->svc, ca, port_num, &p) < 0) {
+		n = path_service_ports(s->svc, ports, PATH_PORTS_MAX);
+		for (size_t i = 0; i < n && i < PATH_PORTS_MAX && len < sizeof(here); i++)
+			if (ports[i].serving)
+				len += (size_t)snprintf(here + len, sizeof(here) - len, "%s%s:%u",
+							len ? ", " : "", ports[i].ca_name,
+							ports[i].port_num);
+		reply_err(c, -EINVAL, "no port %s served here (serving: %s)", name,
+			  len ? here : "none");
+		return;
+	}
+	pr_gid_to_text(&p.gid, gid);
+	snprintf(num, sizeof(num), "%u", p.port_num);
+	snprintf(lid, sizeof(lid), "%u", p.lid);
+	reply_kv(c, (const struct ctl_kv[]){ { "ca", p.ca_name }, { "port", num }, { "gid", gid },
+					     { "lid", lid } }, 4);
 }
 
 /* --- stats and status ------------------------------------------------------ */
@@ -814,6 +849,8 @@ static void ctl_dispatch(struct ds_client *c, uint8_t *msg, size_t len)
 		cmd_status(c, &req);
 	} else if (!strcmp(req.cmd, "dump")) {
 		cmd_dump(c, &req);
+	} else if (!strcmp(req.cmd, "port")) {
+		cmd_port(c, &req);
 	} else if (!strcmp(req.cmd, "info")) {	/* liblocalsa asks where the snapshot is */
 		snprintf(shm, sizeof(shm), "%s", s->opts.shm_name ? s->opts.shm_name : "");
 		reply_kv(c, &(struct ctl_kv){ "shm", shm }, 1);

@@ -1,7 +1,7 @@
 /*
  * path_service - see path_service.h. The service checks what is the same for every door
  * (which port a request is for, the requester's quota of new tuples) and passes the rest to
- * the store or the backend; the resolver backend is a set of one-line adapters at the end.
+ * the store or the backend (the daemon's: fabric/port_set.c).
  */
 #include <endian.h>
 #include <errno.h>
@@ -12,14 +12,7 @@
 #include "base/json.h"
 #include "base/loop.h"
 #include "base/quota.h"
-#include "fabric/mad_port.h"
 #include "fabric/path_service.h"
-#include "fabric/resolver.h"
-#include "fabric/sa_client.h"
-
-_Static_assert((int)PATH_Q_SA == (int)RESOLVE_SA &&
-	       (int)PATH_Q_CACHE_ONLY == (int)RESOLVE_CACHE_ONLY,
-	       "the service passes lookup flags to the resolver unchanged");
 
 struct path_service {
 	struct pr_store *store;
@@ -27,11 +20,6 @@ struct path_service {
 	void *ctx;
 	uint64_t quota_refused;		/* lookups refused: the requester's new tuples were spent */
 	uint64_t foreign_sgid;		/* lookups refused: the SGID is no port served */
-	/* the resolver backend */
-	struct resolver *res;
-	struct sa_client *sa;
-	uint64_t node_guid;
-	uint8_t num_ports;
 };
 
 int path_service_new(struct pr_store *store, const struct path_backend_ops *ops, void *ctx,
@@ -63,7 +51,7 @@ size_t path_service_ports(struct path_service *s, struct path_port *out, size_t 
 	return s->ops->ports(s->ctx, out, max);
 }
 
-/* The first port p matches, or -ENOENT. */
+/* The first port served that p matches, or -ENOENT. */
 static int port_find(struct path_service *s, bool (*p)(const struct path_port *, const void *),
 		     const void *key, struct path_port *out)
 {
@@ -71,18 +59,11 @@ static int port_find(struct path_service *s, bool (*p)(const struct path_port *,
 	size_t n = path_service_ports(s, ports, PATH_PORTS_MAX);
 
 	for (size_t i = 0; i < n && i < PATH_PORTS_MAX; i++)
-		if (p(&ports[i], key)) {
+		if (ports[i].serving && p(&ports[i], key)) {
 			*out = ports[i];
 			return 0;
 		}
 	return -ENOENT;
-}
-
-static bool any_port(const struct path_port *p, const void *key)
-{
-	(void)p;
-	(void)key;
-	return true;
 }
 
 static bool port_has_gid(const struct path_port *p, const void *key)
@@ -109,9 +90,15 @@ static bool port_has_name(const struct path_port *p, const void *key)
 	return p->port_num == n->num && !strcmp(p->ca_name, n->ca);
 }
 
+/* The first port, when served: not another one while the default is down. */
 int path_service_default_port(struct path_service *s, struct path_port *out)
 {
-	return port_find(s, any_port, NULL, out);
+	struct path_port p;
+
+	if (!path_service_ports(s, &p, 1) || !p.serving)
+		return -ENOENT;
+	*out = p;
+	return 0;
 }
 
 int path_service_port_by_gid(struct path_service *s, const union ibv_gid *gid,
@@ -133,16 +120,23 @@ int path_service_port_by_name(struct path_service *s, const char *ca, unsigned p
 	return port_find(s, port_has_name, &n, out);
 }
 
-/* A request's port: its SGID's, or the default. */
-static int request_port(struct path_service *s, const struct pr_request *req)
+/* A request's port: its SGID's, or the default's, whose SGID *out then carries (the store's
+ * own SGID may be another port's). */
+static int request_port(struct path_service *s, const struct pr_request *req,
+			struct pr_request *out)
 {
 	struct path_port p;
 	int ret = req->has & PR_REQ_SGID ? path_service_port_by_gid(s, &req->sgid, &p) :
 					   path_service_default_port(s, &p);
 
-	if (ret < 0)
+	if (ret < 0) {
 		s->foreign_sgid++;
-	return ret < 0 ? -EADDRNOTAVAIL : 0;
+		return -EADDRNOTAVAIL;
+	}
+	*out = *req;
+	out->sgid = p.gid;
+	out->has |= PR_REQ_SGID;
+	return 0;
 }
 
 /* --- lookups -------------------------------------------------------------- */
@@ -150,21 +144,22 @@ static int request_port(struct path_service *s, const struct pr_request *req)
 int64_t path_service_resolve(struct path_service *s, const struct path_query *q,
 			     path_answer_fn fn, void *arg)
 {
+	struct pr_request req;
 	uint16_t tuple;
 	int ret;
 
 	if (!(q->req.has & (PR_REQ_DGID | PR_REQ_DLID)))
 		return -EDESTADDRREQ;
-	ret = request_port(s, &q->req);
+	ret = request_port(s, &q->req, &req);
 	if (ret < 0)
 		return ret;
 	/* A tuple the cache does not know yet is what a requester may make only so often. */
-	if (q->quota && pr_store_tuple(s->store, &q->req, false, &tuple) == -ENOENT &&
+	if (q->quota && pr_store_tuple(s->store, &req, false, &tuple) == -ENOENT &&
 	    !quota_take(q->quota, loop_now_ms())) {
 		s->quota_refused++;
 		return -EDQUOT;
 	}
-	return s->ops->resolve(s->ctx, &q->req, q->flags, fn, arg);
+	return s->ops->resolve(s->ctx, &req, q->flags, fn, arg);
 }
 
 void path_service_cancel(struct path_service *s, int64_t id)
@@ -175,9 +170,10 @@ void path_service_cancel(struct path_service *s, int64_t id)
 int path_service_table(struct path_service *s, const struct pr_request *req,
 		       struct ibv_path_record **out, size_t *n)
 {
-	int ret = request_port(s, req);
+	struct pr_request r;
+	int ret = request_port(s, req, &r);
 
-	return ret < 0 ? ret : pr_store_table(s->store, req, out, n);
+	return ret < 0 ? ret : pr_store_table(s->store, &r, out, n);
 }
 
 /* --- writes --------------------------------------------------------------- */
@@ -257,125 +253,6 @@ void path_service_stats_json(struct path_service *s, struct json *j)
 	json_u64(j, "foreign_sgid_refused", s->foreign_sgid);
 	json_gauge(j, "cache_bytes", cs.bytes);
 	json_gauge(j, "bytes_per_entry", cs.bytes_per_entry);
-}
-
-/* --- the resolver as backend ---------------------------------------------- */
-
-static int64_t res_resolve(void *ctx, const struct pr_request *req, unsigned flags,
-			   path_answer_fn fn, void *arg)
-{
-	return resolver_resolve(((struct path_service *)ctx)->res, req, flags, fn, arg);
-}
-
-static void res_cancel(void *ctx, int64_t id)
-{
-	resolver_cancel(((struct path_service *)ctx)->res, id);
-}
-
-static int res_refresh(void *ctx, path_refresh_fn fn, void *arg)
-{
-	return resolver_fill(((struct path_service *)ctx)->res, fn, arg);
-}
-
-static void res_cancel_refresh(void *ctx, void *arg)
-{
-	resolver_cancel_fill(((struct path_service *)ctx)->res, arg);
-}
-
-static void res_last_fill(void *ctx, struct path_fill *out)
-{
-	struct resolver_stats rs;
-
-	resolver_stats(((struct path_service *)ctx)->res, &rs);
-	*out = (struct path_fill){ rs.generation, rs.last_fill_ms, rs.last_fill_swept,
-				   rs.filling };
-}
-
-/* The port read now: its LID, SM and GID follow the fabric (mad_port_refresh). */
-static size_t res_ports(void *ctx, struct path_port *out, size_t max)
-{
-	struct path_service *s = ctx;
-	const struct mad_port *mp = resolver_port(s->res);
-	uint64_t guid;
-
-	if (!max)
-		return 1;
-	memset(out, 0, sizeof(*out));
-	snprintf(out->ca_name, sizeof(out->ca_name), "%s", mp->ca_name);
-	out->port_num = (unsigned)mp->portnum;
-	memcpy(&guid, mp->gid.raw + 8, sizeof(guid));
-	out->node_guid = s->node_guid ? s->node_guid : be64toh(guid);
-	out->num_ports = s->num_ports;
-	out->gid = mp->gid;
-	out->lid = mp->lid;
-	out->lmc = mp->lmc;
-	out->sm_lid = mp->sm_lid;
-	out->serving = true;
-	return 1;
-}
-
-static void res_stats_json(void *ctx, struct json *j)
-{
-	struct path_service *s = ctx;
-	struct resolver_stats rs;
-	struct sa_client_stats ss;
-
-	resolver_stats(s->res, &rs);
-	sa_client_stats(s->sa, &ss);
-	json_object_begin(j, "sa_queries");
-	for (int m = 0; m < SA_STAT_METHODS; m++)
-		json_u64(j, sa_stat_name(m), ss.sent[m]);
-	json_object_end(j);
-	json_u64(j, "sa_attempts", ss.attempts);
-	json_u64(j, "sa_retries", ss.retries);
-	json_u64(j, "sa_timeouts", ss.timeouts);
-	json_u64(j, "sa_failures", ss.failures);
-	json_gauge(j, "sa_outstanding", ss.outstanding_now);
-	json_gauge(j, "sa_queued", ss.queued_now);
-	json_u64(j, "cache_hits", rs.hits);
-	json_u64(j, "cache_misses", rs.misses);
-	json_u64(j, "negative_hits", rs.negative_hits);
-	json_u64(j, "coalesced", rs.coalesced);
-	json_u64(j, "sa_no_path", rs.sa_no_path);
-	json_u64(j, "sa_errors", rs.sa_errors);
-	json_u64(j, "prefetch_tuples", rs.prefetch_tuples);
-	json_u64(j, "prefetch_records", rs.prefetch_records);
-	json_u64(j, "prefetch_failures", rs.prefetch_failures);
-	json_gauge(j, "generation", rs.generation);
-	json_u64(j, "fills", rs.fills);
-	json_u64(j, "fill_failures", rs.fill_failures);
-	json_gauge(j, "last_fill_records", rs.last_fill_records);
-	json_gauge(j, "last_fill_ms", rs.last_fill_ms);
-	json_gauge(j, "last_fill_swept", rs.last_fill_swept);
-	json_bool(j, "refreshing", rs.filling);
-}
-
-static const struct path_backend_ops resolver_ops = {
-	.resolve = res_resolve,
-	.cancel = res_cancel,
-	.refresh = res_refresh,
-	.cancel_refresh = res_cancel_refresh,
-	.last_fill = res_last_fill,
-	.ports = res_ports,
-	.stats_json = res_stats_json,
-};
-
-int path_service_new_resolver(struct resolver *res, struct sa_client *sa,
-			      struct path_service **out)
-{
-	struct path_service *s;
-	int ret = path_service_new(resolver_store(res), &resolver_ops, NULL, &s);
-
-	if (ret < 0)
-		return ret;
-	s->ctx = s;
-	s->res = res;
-	s->sa = sa;
-	/* The CA's identity does not change while the port is open: read it once. */
-	if (mad_port_ca_info(resolver_port(res), &s->node_guid, &s->num_ports) < 0)
-		s->node_guid = s->num_ports = 0;
-	*out = s;
-	return 0;
 }
 
 size_t path_service_table_order(const struct path_service *s, uint16_t tuple,

@@ -7,9 +7,9 @@
  *
  * The service is the store (pr_store: the cache and its one write path) plus a backend: the part
  * that reaches the fabric (answers misses, refreshes, knows the ports and their state). The
- * daemon's backend is the resolver (path_service_new_resolver). Door tests give a scripted
- * backend (path_service_new) over a real store: the store is pure and in memory, so it needs no
- * double and a test sees what a door really writes, while the backend is exactly the part whose
+ * daemon's backend is the port set (fabric/port_set.h), a resolver per port served. Door
+ * tests give a scripted backend (path_service_new) over a real store: the store is pure and in
+ * memory, so it needs no double and a test sees what a door really writes, while the backend is exactly the part whose
  * answers a test must script - now, later, or never.
  */
 #ifndef LOCALSA_FABRIC_PATH_SERVICE_H
@@ -25,8 +25,6 @@
 
 struct json;
 struct quota;
-struct resolver;
-struct sa_client;
 struct path_service;
 
 enum { PATH_PORTS_MAX = 32 };
@@ -76,7 +74,8 @@ struct path_fill {
 
 /* The backend. Every op but the last three may be called from inside a door's callback. */
 struct path_backend_ops {
-	/* A lookup the service checked (port served, quota): path_service_resolve()'s contract. */
+	/* A lookup the service checked (port served, quota), its SGID set to its port's:
+	 * path_service_resolve()'s contract. */
 	int64_t (*resolve)(void *ctx, const struct pr_request *req, unsigned flags,
 			   path_answer_fn fn, void *arg);
 	void (*cancel)(void *ctx, int64_t id);
@@ -85,7 +84,8 @@ struct path_backend_ops {
 	/* The refresh callbacks registered with arg will not run. */
 	void (*cancel_refresh)(void *ctx, void *arg);
 	void (*last_fill)(void *ctx, struct path_fill *out);
-	/* The ports, written to out[0..max), the default first; returns how many there are. */
+	/* The ports, written to out[0..max), the default first (listed even when not served,
+	 * serving false: a lookup without SGID then fails); returns how many there are. */
 	size_t (*ports)(void *ctx, struct path_port *out, size_t max);
 	/* Its counters, as members of the stats object being written. */
 	void (*stats_json)(void *ctx, struct json *j);
@@ -94,16 +94,14 @@ struct path_backend_ops {
 /* A service over store with a backend; the store stays the caller's. */
 int path_service_new(struct pr_store *store, const struct path_backend_ops *ops, void *ctx,
 		     struct path_service **out);
-/* The daemon's service: the resolver's store, the resolver as backend, sa's counters. */
-int path_service_new_resolver(struct resolver *res, struct sa_client *sa,
-			      struct path_service **out);
 void path_service_free(struct path_service *s);
 
 /* --- ports --- */
 
-/* Copies the ports served to out[0..max); returns how many there are. */
+/* Copies the ports to out[0..max), the default first; returns how many there are. Only the
+ * default may be listed with serving false. */
 size_t path_service_ports(struct path_service *s, struct path_port *out, size_t max);
-/* -ENOENT when no port matches. */
+/* The port served that matches; -ENOENT when none (the default: when it is not served). */
 int path_service_default_port(struct path_service *s, struct path_port *out);
 int path_service_port_by_gid(struct path_service *s, const union ibv_gid *gid,
 			     struct path_port *out);

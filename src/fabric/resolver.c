@@ -60,6 +60,7 @@ struct resolver {
 	struct mad_port *port;
 	struct sa_client *sa;
 	struct pr_store *store;
+	bool own_store;            /* made here; else the store of every port (opts.store) */
 	struct resolver_opts opts;
 	uint16_t default_tuple;
 	struct fetch *fetches;
@@ -248,6 +249,19 @@ static int fetch_start(struct resolver *r, uint16_t tuple, const struct pr_reque
 	return 0;
 }
 
+/* A request without SGID is this port's: in a store that several ports share, the store's own
+ * SGID may be another's. */
+static const struct pr_request *with_sgid(const struct resolver *r, const struct pr_request *req,
+					  struct pr_request *copy)
+{
+	if (req->has & PR_REQ_SGID)
+		return req;
+	*copy = *req;
+	copy->sgid = r->port->gid;
+	copy->has |= PR_REQ_SGID;
+	return copy;
+}
+
 /* --- public --------------------------------------------------------------- */
 
 int resolver_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
@@ -265,12 +279,19 @@ int resolver_new(struct loop *loop, struct mad_port *port, struct sa_client *sa,
 	r->port = port;
 	r->sa = sa;
 	r->opts = *opts;
-	ret = pr_store_new(&so, &port->gid, &r->store);
+	if (opts->store) {
+		r->store = opts->store;
+		ret = pr_store_port_add(r->store, &port->gid, &r->default_tuple);
+	} else {
+		r->own_store = true;
+		ret = pr_store_new(&so, &port->gid, &r->store);
+		if (ret == 0)
+			r->default_tuple = pr_store_default_tuple(r->store);
+	}
 	if (ret < 0) {
 		free(r);
 		return ret;
 	}
-	r->default_tuple = pr_store_default_tuple(r->store);
 	*out = r;
 	return 0;
 }
@@ -281,7 +302,8 @@ void resolver_free(struct resolver *r)
 		return;
 	/* The SA client is freed first by the owner, which fails our fetches. */
 	free(r->prefetch);
-	pr_store_free(r->store);
+	if (r->own_store)
+		pr_store_free(r->store);
 	free(r);
 }
 
@@ -289,6 +311,7 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 			 resolve_fn fn, void *arg)
 {
 	struct ibv_path_record out[RESOLVE_MAX_PATHS];
+	struct pr_request own;
 	struct waiter *w;
 	struct fetch *f;
 	uint16_t tuple;
@@ -296,6 +319,7 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 
 	if (!(req->has & (PR_REQ_DGID | PR_REQ_DLID)))
 		return -EDESTADDRREQ;
+	req = with_sgid(r, req, &own);
 	ret = pr_store_tuple(r->store, req, true, &tuple);
 	if (ret < 0)
 		return ret;
@@ -533,6 +557,7 @@ static void prefetch_done(void *arg, int err, uint8_t status, const unsigned cha
 
 int resolver_prefetch_add(struct resolver *r, const struct pr_request *req)
 {
+	struct pr_request own;
 	struct prefetch *np;
 	uint16_t tuple;
 	int ret;
@@ -541,6 +566,7 @@ int resolver_prefetch_add(struct resolver *r, const struct pr_request *req)
 		return -EINVAL;
 	if (r->stats.filling)
 		return -EBUSY;
+	req = with_sgid(r, req, &own);
 	ret = pr_store_tuple(r->store, req, true, &tuple);
 	if (ret < 0)
 		return ret;
@@ -716,4 +742,33 @@ void resolver_stats(const struct resolver *r, struct resolver_stats *out)
 {
 	*out = r->stats;
 	out->last_sa_ok_ms = pr_store_last_sa_answer(r->store);
+}
+
+#define MAX_OF(a, b) ((a) > (b) ? (a) : (b))
+
+void resolver_stats_add(struct resolver_stats *sum, const struct resolver_stats *x)
+{
+	sum->hits += x->hits;
+	sum->misses += x->misses;
+	sum->negative_hits += x->negative_hits;
+	sum->coalesced += x->coalesced;
+	sum->sa_no_path += x->sa_no_path;
+	sum->sa_errors += x->sa_errors;
+	sum->sa_timeouts += x->sa_timeouts;
+	sum->fills += x->fills;
+	sum->fill_failures += x->fill_failures;
+	sum->last_fill_records += x->last_fill_records;
+	sum->last_fill_swept += x->last_fill_swept;
+	sum->last_fill_ms = MAX_OF(sum->last_fill_ms, x->last_fill_ms);
+	sum->gids_out += x->gids_out;
+	sum->gids_in += x->gids_in;
+	sum->stale_bypass += x->stale_bypass;
+	sum->stale_answers += x->stale_answers;
+	sum->prefetch_tuples += x->prefetch_tuples;
+	sum->prefetch_records += x->prefetch_records;
+	sum->prefetch_failures += x->prefetch_failures;
+	sum->last_sa_ok_ms = MAX_OF(sum->last_sa_ok_ms, x->last_sa_ok_ms);
+	sum->last_fill_at_ms = MAX_OF(sum->last_fill_at_ms, x->last_fill_at_ms);
+	sum->generation = MAX_OF(sum->generation, x->generation);
+	sum->filling |= x->filling;
 }

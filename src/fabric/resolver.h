@@ -45,6 +45,9 @@ struct resolver_opts {
 				    * asks the SA and fails when it does not answer */
 	uint32_t max_entries;
 	uint32_t max_negative;
+	struct pr_store *store;    /* NULL: the resolver makes its store (the options above) and
+				    * owns it; else the store every port shares, where this port's
+				    * SGID gets its table (pr_store_port_add) and which outlives it */
 };
 
 struct resolver_stats {
@@ -109,5 +112,8 @@ struct pr_store *resolver_store(struct resolver *r);
 /* The port it asks the SA through. */
 const struct mad_port *resolver_port(const struct resolver *r);
 void resolver_stats(const struct resolver *r, struct resolver_stats *out);
+/* Several ports' counters as one: counts and records summed, times and the generation the
+ * latest, filling when any is. */
+void resolver_stats_add(struct resolver_stats *sum, const struct resolver_stats *x);
 
 #endif

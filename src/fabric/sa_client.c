@@ -561,6 +561,19 @@ int64_t sa_client_query_bg(struct sa_client *c, uint8_t method, uint16_t attr_id
 		     expect_records, fn, arg);
 }
 
+/* Every member is a uint64_t count or level: summed as an array. */
+_Static_assert(sizeof(struct sa_client_stats) % sizeof(uint64_t) == 0,
+	       "sa_client_stats holds uint64_t members only");
+
+void sa_client_stats_add(struct sa_client_stats *sum, const struct sa_client_stats *x)
+{
+	uint64_t *s = (uint64_t *)sum;
+	const uint64_t *v = (const uint64_t *)x;
+
+	for (size_t i = 0; i < sizeof(*sum) / sizeof(uint64_t); i++)
+		s[i] += v[i];
+}
+
 void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out)
 {
 	*out = c->stats;

@@ -97,6 +97,8 @@ struct sa_request {
 int64_t sa_client_send(struct sa_client *c, const struct sa_request *req, sa_done_fn fn,
 		       void *arg);
 void sa_client_stats(const struct sa_client *c, struct sa_client_stats *out);
+/* Several clients' counters as one (the ports of a daemon). */
+void sa_client_stats_add(struct sa_client_stats *sum, const struct sa_client_stats *x);
 /* Its members of the stats object: "sa_queries" by method, "sa_attempts", ... "sa_queued". */
 void sa_client_stats_json(const struct sa_client *c, struct json *j);
 /* fn runs whenever an attempt goes unanswered (e.g. to look for a new SM). */

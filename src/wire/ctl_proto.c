@@ -24,6 +24,8 @@ static const struct ctl_err_entry {
 	{ "NO_PATH", -ENOENT, CTL_EXIT_NO_PATH, "no path (the SA has no record)" },
 	{ "TIMEOUT", -ETIMEDOUT, CTL_EXIT_FAIL, "the SA did not answer" },
 	{ "SA_ERROR", -EREMOTEIO, CTL_EXIT_FAIL, "the SA refused the request" },
+	{ "NO_PORT", -EADDRNOTAVAIL, CTL_EXIT_FAIL,
+	  "the source port is not one the daemon serves (unknown, or down)" },
 	{ "EINVAL", -EINVAL, CTL_EXIT_FAIL, NULL },
 	{ "EBUSY", -EBUSY, CTL_EXIT_FAIL, NULL },
 	{ "EPERM", -EPERM, CTL_EXIT_FAIL, NULL },
@@ -320,6 +322,24 @@ int ctl_path_decode(const struct ctl_request *req, struct ctl_path_args *out, ch
 		return -EINVAL;
 	}
 	memcpy(out, &a, sizeof(a));
+	return 0;
+}
+
+int ctl_port_name_decode(const char *s, char *ca, size_t ca_cap, unsigned *port_num)
+{
+	const char *colon = strchr(s, ':');
+	uint64_t num;
+	size_t len;
+
+	if (!colon)
+		return -EINVAL;
+	len = (size_t)(colon - s);
+	if (!len || len >= ca_cap || strcspn(s, " \t=") < len ||
+	    ctl_parse_u64(colon + 1, 254, &num) < 0 || !num)
+		return -EINVAL;
+	memcpy(ca, s, len);
+	ca[len] = '\0';
+	*port_num = (unsigned)num;
 	return 0;
 }
 

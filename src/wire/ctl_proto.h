@@ -96,6 +96,11 @@ int ctl_path_encode(const struct ctl_path_args *a, char *buf, size_t cap);
 int ctl_path_decode(const struct ctl_request *req, struct ctl_path_args *out, char *why,
 		    size_t why_cap);
 
+/* `port name=CA:N`: the port of that name, its GID and state, as one reply line
+ * "ca=.. port=N gid=.. lid=N served=1" (the CLI's --port). The name "CA:N": a CA name (no
+ * blank, '=' or ':'; shorter than ca_cap) and a port number 1-254. -EINVAL. */
+int ctl_port_name_decode(const char *s, char *ca, size_t ca_cap, unsigned *port_num);
+
 /* --- replies --- */
 
 /*

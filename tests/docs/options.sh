@@ -16,7 +16,7 @@ sed '/^config options/,$d' "$tmp/help" | grep -o -- '--[a-z][a-z-]*' | sort -u >
 
 # Bold words of the CONFIGURATION section's tags (.B / .BR lines) that look like option names.
 sed -n '/^\.SH CONFIGURATION/,/^\.SH /p' "$man" | grep -E '^\.BR? ' | sed 's/^\.BR\{0,1\} //' |
-	tr -s ' ,"' '\n' | grep -E '^[a-z][a-z0-9]*(_[a-z0-9]+)+$|^(ca|port|role|netlink)$' | sort -u >"$tmp/man.opts"
+	tr -s ' ,"' '\n' | grep -E '^[a-z][a-z0-9]*(_[a-z0-9]+)+$|^(ca|port|ports|role|netlink)$' | sort -u >"$tmp/man.opts"
 sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man" | sed 's/\\-/-/g' | grep -o -- '--[a-z][a-z-]*' |
 	sort -u >"$tmp/man.flags"
 sed -n 's/^| `\([a-z][a-z0-9_]*\)` |.*/\1/p' "$ref" | sort -u >"$tmp/ref.opts"

@@ -1,7 +1,7 @@
 /*
  * fuzz_ctl_proto.c - the control protocol codec as the server and the clients meet it: every
  * line of the input parsed as a request (the `path` arguments decoded, re-encoded and parsed
- * again: the same arguments must come back), and the whole input fed to the incremental reply
+ * again: the same arguments must come back; a `port` name decoded within its bounds), and the whole input fed to the incremental reply
  * reader in pieces whose sizes the input chooses, the way a socket delivers them. Records,
  * dump lines and error codes on the way. Traps if the codec contradicts itself.
  */
@@ -21,6 +21,16 @@ static void request_line(char *line)
 
 	if (ctl_parse(line, &req) < 0)
 		return;
+	if (!strcmp(req.cmd, "port")) {	/* the CLI's --port: name=CA:N */
+		const char *name = ctl_arg(&req, "name");
+		char ca[64];
+		unsigned num = 0;
+
+		if (name && ctl_port_name_decode(name, ca, sizeof(ca), &num) == 0 &&
+		    (!*ca || strlen(ca) >= sizeof(ca) || !num || num > 254 || strchr(ca, ':')))
+			__builtin_trap();
+		return;
+	}
 	if (strcmp(req.cmd, "path")) {
 		n = ctl_request_encode(enc, sizeof(enc), req.cmd, req.args, req.n_args);
 		if (n > 0 && (enc[n - 1] != '\n' || strlen(enc) != (size_t)n))

@@ -37,6 +37,23 @@ double lab_now_ms(void)
 
 void lab_port_open(struct lab_port *p, const uint8_t *methods, size_t n_methods)
 {
+	const char *env = getenv("LAB_PORT");
+	char ca[UMAD_CA_NAME_LEN] = "";
+	int num = 0;
+
+	if (env && *env) {
+		const char *colon = strrchr(env, ':');
+
+		if (colon)
+			snprintf(ca, sizeof(ca), "%.*s", (int)(colon - env), env);
+		num = atoi(colon ? colon + 1 : env);
+	}
+	lab_port_open_at(p, *ca ? ca : NULL, num, methods, n_methods);
+}
+
+void lab_port_open_at(struct lab_port *p, const char *ca, int portnum, const uint8_t *methods,
+		      size_t n_methods)
+{
 	long mask[16 / sizeof(long)] = { 0 };
 	const size_t bits = 8 * sizeof(long);
 	umad_port_t port;
@@ -44,8 +61,8 @@ void lab_port_open(struct lab_port *p, const uint8_t *methods, size_t n_methods)
 	memset(p, 0, sizeof(*p));
 	if (umad_init() < 0)
 		lab_fail("umad_init failed");
-	if (umad_get_port(NULL, 0, &port) < 0)
-		lab_fail("umad_get_port: no active port");
+	if (umad_get_port(ca, portnum, &port) < 0)
+		lab_fail("umad_get_port(%s:%d): no such active port", ca ? ca : "-", portnum);
 	p->lid = (uint16_t)port.base_lid;
 	p->sm_lid = (uint16_t)port.sm_lid;
 	p->gid_prefix = port.gid_prefix;

@@ -43,11 +43,14 @@ struct lab_port {
 };
 
 /*
- * Opens the first port and registers an SA-class (0x03, version 2, RMPP)
- * agent. `methods` lists the request methods served (a server); NULL for a
- * client. Exits on failure.
+ * Opens the first active port, or the one LAB_PORT names ("CA:N" or "N"), and
+ * registers an SA-class (0x03, version 2, RMPP) agent. `methods` lists the
+ * request methods served (a server); NULL for a client. Exits on failure.
  */
 void lab_port_open(struct lab_port *p, const uint8_t *methods, size_t n_methods);
+/* The same on port `portnum` of CA `ca` (NULL, 0: the first active port). */
+void lab_port_open_at(struct lab_port *p, const char *ca, int portnum, const uint8_t *methods,
+		      size_t n_methods);
 void lab_port_close(struct lab_port *p);
 
 /* A received message: umad header + MAD of `len` bytes, in a buffer that grows. */

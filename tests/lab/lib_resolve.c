@@ -8,7 +8,8 @@
  *   lab_lib_resolve -s SOCK gone GID LIMIT_MS
  *       resolves GID every 2 ms until it has no path; prints the milliseconds that took
  *       (exit 1 if still there after LIMIT_MS)
- * QUERY-OPTIONS: --service-id S, --pkey P, --sl N (added to every query).
+ * QUERY-OPTIONS: --sgid GID (LOCALSA_Q_SGID: the source port), --service-id S, --pkey P,
+ * --sl N (added to every query).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -103,14 +104,20 @@ int main(int argc, char **argv)
 		i = 3;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: lab_lib_resolve -s SOCK dump [--service-id S] [--pkey P] "
+		fprintf(stderr, "usage: lab_lib_resolve -s SOCK dump [--sgid GID] [--service-id S] [--pkey P] "
 			"[--sl N] < GIDS | gone GID LIMIT_MS\n");
 		return 2;
 	}
 	for (int k = i + 1; k + 1 < argc; k += 2) {
 		unsigned long long v = strtoull(argv[k + 1], NULL, 0);
 
-		if (!strcmp(argv[k], "--service-id")) {
+		if (!strcmp(argv[k], "--sgid")) {
+			base.flags |= LOCALSA_Q_SGID;
+			if (pr_from_text_gid(argv[k + 1], &base.sgid) < 0) {
+				fprintf(stderr, "lab_lib_resolve: bad GID %s\n", argv[k + 1]);
+				return 2;
+			}
+		} else if (!strcmp(argv[k], "--service-id")) {
 			base.flags |= LOCALSA_Q_SERVICE_ID;
 			base.service_id = v;
 		} else if (!strcmp(argv[k], "--pkey")) {

@@ -60,7 +60,7 @@ prom_errors=$(awk '
 	  if (!(name in typed)) print "sample before its TYPE: " $0
 	  if (name !~ /^localsa_[a-zA-Z0-9_]+$/) print "bad name: " name
 	  if (NF != 2 || $2 !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) print "bad sample: " $0
-	  if ($1 ~ /\{/ && $1 !~ /^[a-z_]+\{([a-z_]+="[^"]*",?)+\}$/) print "bad labels: " $0
+	  if ($1 ~ /\{/ && $1 !~ /^[a-zA-Z0-9_]+\{([a-z_]+="[^"]*",?)+\}$/) print "bad labels: " $0
 	  if (name in seen) print "sample twice: " name; seen[name] = 1; n++ }
 	END { if (n < 50) print "only " n " samples" }' "$TMP/prom.txt")
 [ -z "$prom_errors" ] && pass "Prometheus text parses ($(grep -vc '^#' "$TMP/prom.txt") samples)" ||

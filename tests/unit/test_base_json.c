@@ -84,7 +84,8 @@ static void test_misuse(void)
 }
 
 /* The same calls as Prometheus text: counters, gauges, units in seconds, labels of the info
- * gauge, arrays and nulls left out. */
+ * gauge, a top-level array of objects as labelled samples grouped by name (its strings after
+ * a number, nested arrays and nulls left out). */
 static void test_prometheus(void)
 {
 	struct strbuf sb;
@@ -106,9 +107,19 @@ static void test_prometheus(void)
 	json_object_end(&j);
 	json_object_end(&j);
 	json_array_begin(&j, "ports");
-	json_object_begin(&j, NULL);
-	json_u64(&j, "lid", 5);
-	json_object_end(&j);
+	for (int i = 0; i < 2; i++) {
+		json_object_begin(&j, NULL);
+		json_str(&j, "ca", i ? "b" : "a");
+		json_gauge(&j, "lid", 5 + (uint64_t)i);
+		json_str(&j, "state", "active");	/* after a number: no label */
+		json_object_begin(&j, "sa");
+		json_u64(&j, "get", 10 + (uint64_t)i);
+		json_object_end(&j);
+		json_array_begin(&j, "inner");
+		json_gauge(&j, NULL, 1);
+		json_array_end(&j);
+		json_object_end(&j);
+	}
 	json_array_end(&j);
 	json_null(&j, "z");
 	json_str(&j, "role", "standalone");
@@ -124,6 +135,10 @@ static void test_prometheus(void)
 		  "localsa_sa_queries_get_table_total 2\n"
 		  "# TYPE localsa_sa_queries_deep_x_seconds gauge\n"
 		  "localsa_sa_queries_deep_x_seconds 0.00025\n"
+		  "# TYPE localsa_ports_lid gauge\n"
+		  "localsa_ports_lid{ca=\"a\"} 5\nlocalsa_ports_lid{ca=\"b\"} 6\n"
+		  "# TYPE localsa_ports_sa_get_total counter\n"
+		  "localsa_ports_sa_get_total{ca=\"a\"} 10\nlocalsa_ports_sa_get_total{ca=\"b\"} 11\n"
 		  "# TYPE localsa_info gauge\n"
 		  "localsa_info{version=\"0.1\\\"x\",role=\"standalone\"} 1\n", sb.buf);
 	strbuf_free(&sb);

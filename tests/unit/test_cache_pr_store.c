@@ -325,6 +325,78 @@ static void test_stale_and_watch(void)
 	pr_store_free(s);
 }
 
+/* Two ports in one store: each SGID's table answers whole, its fills set the generation, and a
+ * port that goes takes its paths and tables with it, the other port's staying. */
+static void test_ports(void)
+{
+	struct pr_store *s = new_store(1000, 0);
+	union ibv_gid own = gid_of(1), second = gid_of(2);
+	struct pr_request p2 = { .has = PR_REQ_SGID, .sgid = gid_of(2) };
+	struct pr_request p2svc = p2, def_req = { 0 };
+	struct ibv_path_record a = rec_of(7, 7, 0, 1), b[2] = { rec_of(8, 8, 0, 2),
+								rec_of(9, 9, 0, 3) };
+	struct ibv_path_record *t;
+	uint16_t t1, t2, ts;
+	size_t n;
+
+	memcpy(&b[0].sgid, &second, sizeof(second));
+	memcpy(&b[1].sgid, &second, sizeof(second));
+	CHECK_INT(0, pr_store_port_add(s, &own, &t1));
+	CHECK_INT(pr_store_default_tuple(s), t1);
+	CHECK_INT(0, pr_store_port_add(s, &second, &t2));
+	CHECK(t1 != t2);
+	/* answered before any load, like the default table: empty */
+	CHECK_INT(0, pr_store_table(s, &p2, &t, &n));
+	CHECK_INT(0, n);
+	free(t);
+	CHECK_INT(0, pr_store_load(s, t1, &a, 1, NULL, PR_LOAD_FULL | PR_LOAD_ORDER, 0, NULL));
+	CHECK_INT(0, pr_store_load(s, t2, b, 2, NULL, PR_LOAD_FULL | PR_LOAD_ORDER, 0, NULL));
+	CHECK_INT(2, pr_store_generation(s));	/* the second port's fill counts too */
+	CHECK_TABLE(s, &p2, 2, 3);
+	CHECK_TABLE(s, &def_req, 1);
+	p2svc.service_id = 0x42;
+	p2svc.tuple_flags = PR_TUPLE_SERVICE_ID;
+	CHECK_INT(0, pr_store_tuple(s, &p2svc, true, &ts));
+	CHECK_INT(0, pr_store_table_add(s, ts));
+	CHECK_INT(0, pr_store_load(s, ts, b, 2, NULL, PR_LOAD_FULL | PR_LOAD_ORDER, 0, NULL));
+	/* a push for that SGID: its paths go with the port too */
+	CHECK_INT(0, pr_store_push(s, b, 2, &(struct pr_origin){ PR_SRC_SET, 3, 0 }, false, 0, &n));
+	CHECK_INT(4, pr_store_port_remove(s, &second));
+	CHECK_INT(-ENOENT, pr_store_table(s, &p2, &t, &n));
+	CHECK_INT(-ENOENT, pr_store_table(s, &p2svc, &t, &n));
+	CHECK_TABLE(s, &def_req, 1);
+	/* back: its table answers again, and a prefetched table may be added again */
+	CHECK_INT(0, pr_store_port_add(s, &second, &t2));
+	CHECK_INT(0, pr_store_table(s, &p2, &t, &n));
+	CHECK_INT(0, n);
+	free(t);
+	CHECK_INT(0, pr_store_tuple(s, &p2svc, true, &ts));
+	CHECK_INT(0, pr_store_table_add(s, ts));
+	/* a flush keeps the ports' tables answered */
+	pr_store_flush(s);
+	CHECK_INT(0, pr_store_table(s, &p2, &t, &n));
+	free(t);
+	/* the own port gone: its paths go, its table stays, empty */
+	CHECK_INT(0, pr_store_load(s, t1, &a, 1, NULL, PR_LOAD_FULL | PR_LOAD_ORDER, 0, NULL));
+	CHECK_INT(1, pr_store_port_remove(s, &own));
+	CHECK_INT(0, pr_store_table(s, &def_req, &t, &n));
+	CHECK_INT(0, n);
+	free(t);
+	pr_store_free(s);
+
+	/* made before its ports: the first port added is the own one */
+	struct pr_store_opts o = { 1000, 1000, 1000, 0 };
+
+	CHECK_INT(0, pr_store_new(&o, NULL, &s));
+	CHECK_INT(0, pr_store_port_add(s, &second, &t2));
+	CHECK_INT(pr_store_default_tuple(s), t2);
+	CHECK_INT(0, pr_store_port_add(s, &own, &t1));
+	CHECK(t1 != t2);
+	CHECK_INT(0, pr_store_load(s, t2, b, 2, NULL, PR_LOAD_FULL | PR_LOAD_ORDER, 0, NULL));
+	CHECK_TABLE(s, &def_req, 2, 3);
+	pr_store_free(s);
+}
+
 int main(void)
 {
 	test_requests();
@@ -335,5 +407,6 @@ int main(void)
 	test_negatives();
 	test_negatives_past_hole();
 	test_stale_and_watch();
+	test_ports();
 	return CHECK_DONE();
 }

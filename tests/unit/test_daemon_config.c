@@ -230,8 +230,46 @@ static void test_netlink(void)
 	CHECK_INT(1000, config_miss_worst_ms(&c));
 }
 
+/* ports: all, a list of CA:N (checked when set), the legacy ca/port pair as a list of one
+ * while ports is all, and ignored once it is set; default_port one CA:N. */
+static void test_ports(void)
+{
+	struct config_port p[CONFIG_PORTS_MAX];
+	struct config c;
+	char msg[256];
+	size_t n = 9;
+
+	config_defaults(&c);
+	CHECK_STR("all", c.ports);
+	CHECK_INT(500, c.port_poll_ms);
+	CHECK_INT(0, config_ports(&c, p, &n, msg, sizeof(msg)));
+	CHECK_INT(0, n);
+	CHECK_INT(0, config_set(&c, "ports", "mlx5_0:1, mlx5_3:2", msg, sizeof(msg)));
+	CHECK_INT(0, config_ports(&c, p, &n, msg, sizeof(msg)));
+	CHECK_INT(2, n);
+	CHECK_STR("mlx5_3", p[1].ca);
+	CHECK_INT(2, p[1].port);
+	CHECK_INT(-EINVAL, config_set(&c, "ports", "mlx5_0", msg, sizeof(msg)));
+	CHECK_STR("'mlx5_0' is not CA:N (a CA name and a port number 1-254)", msg);
+	CHECK_INT(-EINVAL, config_set(&c, "ports", "mlx5_0:0", msg, sizeof(msg)));
+	CHECK_INT(-EINVAL, config_set(&c, "ports", ",", msg, sizeof(msg)));
+	CHECK_STR("mlx5_0:1, mlx5_3:2", c.ports);	/* a bad value changes nothing */
+	CHECK_INT(0, config_set(&c, "default_port", "mlx5_3:2", msg, sizeof(msg)));
+	CHECK_INT(-EINVAL, config_set(&c, "default_port", "mlx5_0:1,mlx5_3:2", msg, sizeof(msg)));
+	/* the legacy pair: ignored with ports set, a list of one with ports all */
+	CHECK_INT(0, config_set(&c, "ca", "mlx5_9", msg, sizeof(msg)));
+	CHECK_INT(0, config_ports(&c, p, &n, msg, sizeof(msg)));
+	CHECK_INT(2, n);
+	CHECK_INT(0, config_set(&c, "ports", "all", msg, sizeof(msg)));
+	CHECK_INT(0, config_ports(&c, p, &n, msg, sizeof(msg)));
+	CHECK_INT(1, n);
+	CHECK_STR("mlx5_9", p[0].ca);
+	CHECK_INT(0, p[0].port);
+}
+
 int main(void)
 {
+	test_ports();
 	test_diff();
 	test_permissions();
 	char cmd[64];

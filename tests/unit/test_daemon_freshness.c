@@ -100,7 +100,7 @@ static void filled(void *arg, int err, size_t records)
 static void env_up_sa(struct env *e, struct loop *loop, struct freshness_opts *o,
 		      const struct sa_client_opts *so, uint64_t own_guid)
 {
-	struct resolver_opts ro = { 1000, 0, 100000, 100000 };
+	struct resolver_opts ro = { 1000, 0, 100000, 100000, NULL };
 
 	memset(e, 0, sizeof(*e));
 	e->sm_lid = SCRIPT_SM_LID;

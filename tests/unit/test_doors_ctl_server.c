@@ -29,6 +29,7 @@
 #include "doors/ctl_server.h"
 #include "fabric/mad_port.h"
 #include "fabric/path_service.h"
+#include "fabric/port_set.h"
 #include "mad_script.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
@@ -111,6 +112,7 @@ struct rig {
 	struct sa_client *sa;
 	struct resolver *res;
 	struct path_service *svc;
+	struct port_set *ps;
 	struct ctl_server *ctl;
 	char dir[32], path[128];
 };
@@ -133,7 +135,7 @@ static void rig_up(struct rig *g, uint32_t max_entries, mode_t mode, unsigned ma
 		   unsigned idle_ms, uint32_t new_tuples, uint32_t new_tuples_per_s)
 {
 	struct sa_client_opts so = { 2, 100, 0, 100, 0, 0 };
-	struct resolver_opts ro = { 1000, 0, max_entries, 1000 };
+	struct resolver_opts ro = { 1000, 0, max_entries, 1000, NULL };
 	struct ctl_server_opts co = { .mode = mode, .max_clients = max_clients, .idle_ms = idle_ms,
 				      .new_tuples = new_tuples,
 				      .new_tuples_per_s = new_tuples_per_s,
@@ -152,7 +154,9 @@ static void rig_up(struct rig *g, uint32_t max_entries, mode_t mode, unsigned ma
 	co.path = g->path;
 	CHECK_INT(0, sa_client_new(g->loop, g->port, &so, &g->sa));
 	CHECK_INT(0, resolver_new(g->loop, g->port, g->sa, &ro, &g->res));
-	CHECK_INT(0, path_service_new_resolver(g->res, g->sa, &g->svc));
+	CHECK_INT(0, port_set_new(resolver_store(g->res), &g->ps));
+	CHECK_INT(0, port_set_serve(g->ps, g->res, g->sa));
+	g->svc = port_set_service(g->ps);
 	CHECK_INT(0, ctl_server_new(g->loop, g->svc, &co, &g->ctl));
 }
 
@@ -160,7 +164,7 @@ static void rig_down(struct rig *g)
 {
 	ctl_server_free(g->ctl);
 	sa_client_free(g->sa);
-	path_service_free(g->svc);
+	port_set_free(g->ps);
 	resolver_free(g->res);
 	mad_port_close(g->port);
 	loop_free(g->loop);
@@ -555,6 +559,30 @@ static void test_add_checks(void)
 	rig_down(&rig);
 }
 
+/* `port name=CA:N`: the port's GID for the CLI's --port; a port not served names those that
+ * are. */
+static void test_port_by_name(void)
+{
+	char line[256], g2[64];
+	struct reader *r;
+	struct rig rig;
+
+	rig_up(&rig, 1000, 0600, 8, 0, 0, 0);
+	r = client(&rig, g2);
+	exchange(rig.loop, r, "port name=script0:1\n", 2);
+	CHECK_STR("OK 1", nth_line(r->buf, 0, line, sizeof(line)));
+	CHECK_STR("ca=script0 port=1 gid=fe80::1 lid=1", nth_line(r->buf, 1, line, sizeof(line)));
+	exchange(rig.loop, r, "port name=script0:2\n", 1);
+	CHECK_STR("ERR EINVAL no port script0:2 served here (serving: script0:1)",
+		  nth_line(r->buf, 0, line, sizeof(line)));
+	exchange(rig.loop, r, "port name=script0\n", 1);
+	CHECK_STR("ERR EINVAL want name=CA:N (a CA name and a port number 1-254)",
+		  nth_line(r->buf, 0, line, sizeof(line)));
+	close(r->fd);
+	free(r);
+	rig_down(&rig);
+}
+
 static void test_status_reload_stats(void)
 {
 	char line[512], g2[64];
@@ -592,6 +620,7 @@ int main(void)
 {
 	test_dump_order();
 	test_add_checks();
+	test_port_by_name();
 	test_status_reload_stats();
 	test_pipelined();
 	test_tuple_quota();

@@ -30,6 +30,7 @@
 #include "doors/sa_server.h"
 #include "fabric/mad_port.h"
 #include "fabric/path_service.h"
+#include "fabric/port_set.h"
 #include "fabric/push_acl.h"
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
@@ -294,7 +295,7 @@ static void test_lmc(void)
 		struct ibv_path_record rec = rec_of(4, 4, 0, 5), two[2] = { rec_of(4, 4, 0, 6),
 									    rec_of(4, 5, 0, 7) };
 		struct sa_client_opts so = { .credits = 2, .timeout_ms = 1000 };
-		struct resolver_opts ro = { 1000, 0, 1000, 1000 };
+		struct resolver_opts ro = { 1000, 0, 1000, 1000, NULL };
 		struct sa_server_opts o = { .relay = true };
 		const struct script_sent *a, *q;
 		struct mad_script s;
@@ -303,6 +304,7 @@ static void test_lmc(void)
 		struct resolver *res;
 		struct sa_server *door, *second = NULL;
 		struct path_service *svc;
+		struct port_set *ps;
 		size_t mark;
 
 		script_init(&s);
@@ -311,7 +313,9 @@ static void test_lmc(void)
 		CHECK_INT(0, sa_client_new(loop, port, &so, &sa));
 		CHECK_INT(0, resolver_new(loop, port, sa, &ro, &res));
 		CHECK_INT(0, resolver_load_table(res, &rec, 1));
-		CHECK_INT(0, path_service_new_resolver(res, sa, &svc));
+		CHECK_INT(0, port_set_new(resolver_store(res), &ps));
+		CHECK_INT(0, port_set_serve(ps, res, sa));
+		svc = port_set_service(ps);
 		CHECK_INT(0, sa_server_new(loop, port, svc, sa, &o, &door));
 		/* one owner of the port's requests */
 		CHECK_INT(-EEXIST, sa_server_new(loop, port, svc, sa, &o, &second));
@@ -359,7 +363,7 @@ static void test_lmc(void)
 
 		sa_client_free(sa);
 		sa_server_free(door);
-		path_service_free(svc);
+		port_set_free(ps);
 		resolver_free(res);
 		mad_port_close(port);
 	}

@@ -23,7 +23,7 @@
 static void env_up(struct script_fabric *e, struct loop *loop, uint8_t lmc)
 {
 	struct sa_client_opts so = { .credits = 2, .timeout_ms = 1000 };
-	struct resolver_opts ro = { 1000, 0, 1000, 1000 };
+	struct resolver_opts ro = { 1000, 0, 1000, 1000, NULL };
 
 	script_fabric_up(e, loop, lmc, &so, &ro);
 }

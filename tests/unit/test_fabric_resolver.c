@@ -28,7 +28,7 @@ struct env {
 static void env_up(struct env *e, struct loop *loop, uint8_t lmc, unsigned negative_ttl_ms)
 {
 	struct sa_client_opts so = { .credits = 4, .timeout_ms = 1000, .retries = 1 };
-	struct resolver_opts ro = { negative_ttl_ms, 0, 1000, 1000 };
+	struct resolver_opts ro = { negative_ttl_ms, 0, 1000, 1000, NULL };
 
 	e->loop = loop;
 	script_fabric_up(&e->f, loop, lmc, &so, &ro);

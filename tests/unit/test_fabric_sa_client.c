@@ -609,7 +609,7 @@ static void filled(void *arg, int err, size_t records)
 static void test_resolver_miss_and_fill(struct loop *loop)
 {
 	struct sa_client_opts so = { 2, 100, 1, 200, 0, 0 };
-	struct resolver_opts ro = { 1000, 0, 1000, 1000 };
+	struct resolver_opts ro = { 1000, 0, 1000, 1000, NULL };
 	struct ibv_path_record rec = rec_of(2, 2, 0, 7);
 	struct pr_request req;
 	struct resolver *res;

@@ -15,7 +15,8 @@ static void test_err_table(void)
 {
 	static const struct { const char *code; int err; int exit_status; } t[] = {
 		{ "NO_PATH", -ENOENT, CTL_EXIT_NO_PATH }, { "TIMEOUT", -ETIMEDOUT, CTL_EXIT_FAIL },
-		{ "SA_ERROR", -EREMOTEIO, CTL_EXIT_FAIL }, { "EINVAL", -EINVAL, CTL_EXIT_FAIL },
+		{ "SA_ERROR", -EREMOTEIO, CTL_EXIT_FAIL }, { "NO_PORT", -EADDRNOTAVAIL, CTL_EXIT_FAIL },
+		{ "EINVAL", -EINVAL, CTL_EXIT_FAIL },
 		{ "EBUSY", -EBUSY, CTL_EXIT_FAIL }, { "EPERM", -EPERM, CTL_EXIT_FAIL },
 		{ "E2BIG", -E2BIG, CTL_EXIT_FAIL }, { "EIO", -EIO, CTL_EXIT_FAIL },
 	};
@@ -417,6 +418,24 @@ static void test_dump_lines(void)
 	}
 }
 
+static void test_port_names(void)
+{
+	char ca[8];
+	unsigned num = 0;
+
+	CHECK_INT(0, ctl_port_name_decode("mlx5_0:2", ca, sizeof(ca), &num));
+	CHECK_STR("mlx5_0", ca);
+	CHECK_INT(2, num);
+	CHECK_INT(-EINVAL, ctl_port_name_decode("mlx5_0", ca, sizeof(ca), &num));
+	CHECK_INT(-EINVAL, ctl_port_name_decode(":1", ca, sizeof(ca), &num));
+	CHECK_INT(-EINVAL, ctl_port_name_decode("mlx5_0:0", ca, sizeof(ca), &num));
+	CHECK_INT(-EINVAL, ctl_port_name_decode("mlx5_0:255", ca, sizeof(ca), &num));
+	CHECK_INT(-EINVAL, ctl_port_name_decode("mlx5_0:1x", ca, sizeof(ca), &num));
+	CHECK_INT(-EINVAL, ctl_port_name_decode("a=b:1", ca, sizeof(ca), &num));
+	CHECK_INT(-EINVAL, ctl_port_name_decode("mlx5_100:1", ca, sizeof(ca), &num)); /* too long */
+	CHECK_INT(2, num);	/* untouched on failure */
+}
+
 int main(void)
 {
 	test_err_table();
@@ -425,5 +444,6 @@ int main(void)
 	test_reply_encoders();
 	test_reply_reader();
 	test_dump_lines();
+	test_port_names();
 	return CHECK_DONE();
 }

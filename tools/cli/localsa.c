@@ -454,9 +454,38 @@ static int path_error(int err)
 	return ctl_err_exit(err);
 }
 
+/* --port CA:N: the daemon names that port's GID (`port name=CA:N`). */
+static int port_gid_line(void *arg, char *line)
+{
+	union ibv_gid *gid = arg;
+	struct ctl_kv kv[CTL_MAX_ARGS];
+	const char *g;
+	size_t n;
+
+	if (ctl_parse_kv(line, kv, CTL_MAX_ARGS, &n) || !(g = ctl_kv_get(kv, n, "gid")) ||
+	    pr_from_text_gid(g, gid) < 0) {
+		fprintf(stderr, "%s: port: malformed reply from the daemon\n", prog);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int port_gid(const char *name, union ibv_gid *gid)
+{
+	const struct sink sink = { .line = port_gid_line, .arg = gid };
+	char ca[64];
+	unsigned num;
+
+	if (ctl_port_name_decode(name, ca, sizeof(ca), &num))
+		return usage_error("--port wants CA:N (a CA name and a port number 1-254), not '%s'",
+				   name);
+	return request("port", &(struct ctl_kv){ "name", name }, 1, false, &sink);
+}
+
 static int cmd_path(int argc, char **argv)
 {
-	enum { O_DGID = 0x100, O_SGID, O_DLID, O_PKEY, O_SID, O_QOS, O_SL, O_TCLASS, O_SA, O_FMT };
+	enum { O_DGID = 0x100, O_SGID, O_DLID, O_PKEY, O_SID, O_QOS, O_SL, O_TCLASS, O_SA, O_FMT,
+	       O_PORT };
 	static const struct option longopts[] = {
 		{ "dgid", required_argument, NULL, O_DGID }, { "sgid", required_argument, NULL, O_SGID },
 		{ "dlid", required_argument, NULL, O_DLID }, { "pkey", required_argument, NULL, O_PKEY },
@@ -466,6 +495,7 @@ static int cmd_path(int argc, char **argv)
 		{ "qos_class", required_argument, NULL, O_QOS },	/* saquery's */
 		{ "sl", required_argument, NULL, O_SL }, { "tclass", required_argument, NULL, O_TCLASS },
 		{ "sa", no_argument, NULL, O_SA }, { "format", required_argument, NULL, O_FMT },
+		{ "port", required_argument, NULL, O_PORT },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	static const struct { int opt; const char *name; uint64_t max; uint32_t flag; } nums[] = {
@@ -478,6 +508,7 @@ static int cmd_path(int argc, char **argv)
 	struct rec_out out = { FMT_TEXT, 0 };
 	struct localsa_query q = { 0 };
 	struct localsa *h = NULL;
+	const char *port = NULL;
 	int c, ret, fd;
 
 	while ((c = next_opt(argc, argv, longopts)) != -1) {
@@ -493,6 +524,9 @@ static int cmd_path(int argc, char **argv)
 			continue;
 		case O_SA:
 			q.flags |= LOCALSA_Q_SA;
+			continue;
+		case O_PORT:
+			port = optarg;
 			continue;
 		case O_FMT:
 			if (parse_format(optarg, &out.fmt, true))
@@ -526,6 +560,14 @@ static int cmd_path(int argc, char **argv)
 		return usage_error("a destination is needed: --dgid GID or --dlid LID");
 	if (q.flags & LOCALSA_Q_DLID && !q.dlid)
 		return usage_error("dlid 0 is not a valid LID");
+	if (port && (q.flags & LOCALSA_Q_SGID))
+		return usage_error("--port and --sgid both name the source port: give one");
+	if (port) {
+		ret = port_gid(port, &q.sgid);
+		if (ret != EXIT_OK)
+			return ret;
+		q.flags |= LOCALSA_Q_SGID;
+	}
 	/* the socket first: its failure in its own words, and no library wait on a stranger */
 	ret = open_daemon(&fd);
 	if (ret < 0) {
@@ -538,6 +580,15 @@ static int cmd_path(int argc, char **argv)
 		return path_error(ret);
 	ret = localsa_resolve_all(h, &q, paths, sizeof(paths) / sizeof(paths[0]));
 	localsa_close(h);
+	if (ret == -EADDRNOTAVAIL) {
+		char g[INET6_ADDRSTRLEN];
+
+		pr_gid_to_text(&q.sgid, g);
+		fprintf(stderr, "%s: path: %s%s%s\n", prog, ctl_err_text(ret),
+			q.flags & LOCALSA_Q_SGID ? ": " : " (no --sgid: the default port)",
+			q.flags & LOCALSA_Q_SGID ? g : "");
+		return ctl_err_exit(ret);
+	}
 	if (ret < 0)
 		return path_error(ret);
 	rec_begin(&out);
@@ -775,9 +826,11 @@ static int cmd_stats(int argc, char **argv)
 }
 
 /* The status object, looked up by path. */
+enum { STATUS_LEAVES = 32 * 24 + 32 };	/* 32 ports of ~24 leaves, and the rest */
+
 struct status_view {
-	char keys[64][48];
-	char vals[64][96];
+	char keys[STATUS_LEAVES][48];
+	char vals[STATUS_LEAVES][96];
 	size_t n;
 };
 
@@ -786,7 +839,7 @@ static void keep_leaf(void *arg, const char *path, const char *value, bool strin
 	struct status_view *v = arg;
 
 	(void)string;
-	if (v->n == 64)
+	if (v->n == STATUS_LEAVES)
 		return;
 	snprintf(v->keys[v->n], sizeof(v->keys[0]), "%s", path);
 	snprintf(v->vals[v->n], sizeof(v->vals[0]), "%s", value);
@@ -836,6 +889,10 @@ static int print_status(void *arg, char *line)
 	       "starting (first fill not finished)");
 	for (int i = 0; P("gid"); i++) {
 		printf("port %s/%s  gid %s  lid %s\n", P("ca"), P("port"), P("gid"), P("lid"));
+		if (!P("served") || strcmp(P("served"), "true")) {
+			printf("  %-15s %s, not served\n", "state", P("state") ? P("state") : "?");
+			continue;
+		}
 		printf("  %-15s %s\n", "SM LID", P("sm_lid"));
 		printf("  %-15s %s (last answer %s)\n", "SA", !strcmp(P("sa_reachable"), "true") ?
 		       "reachable" : "NOT REACHABLE", when(P("sa_last_answer_age_s"), NULL, a,
@@ -1012,10 +1069,11 @@ static int cmd_add(int argc, char **argv)
 /* --- main ----------------------------------------------------------------------------------- */
 
 static const struct command commands[] = {
-	{ "path", "--dgid GID | --dlid LID [options]",
+	{ "path", "--dgid GID | --dlid LID [--sgid GID | --port CA:N] [options]",
 	  "the paths for one request, in the SA's order",
 	  "  --dgid GID, --dlid LID     the destination (one or both)\n"
-	  "  --sgid GID                 the source port (default: the daemon's)\n"
+	  "  --sgid GID                 the source port (default: the daemon's default port)\n"
+	  "  --port CA:N                the source port by name (e.g. mlx5_0:2)\n"
 	  "  --pkey P, --service-id S (--service_id), --qos-class Q (--qos_class), --sl N,\n"
 	  "  --tclass N                 the request's QoS fields\n"
 	  "  --sa                       ask the master SA, not the cache (and refresh it)\n"

@@ -24,6 +24,9 @@
  *    first, else umad2sim crashes) and answers OpenSM's SMInfo queries with
  *    state NOTACTIVE so that sweeps go on.
  *
+ *  - ports 2..N of the node's CA, which umad2sim cannot serve, and port
+ *    state that follows the fabric (shim_sim.c);
+ *
  * Every process on the simulated fabric must load the shim (OpenSM too), since
  * the framing is end to end. Set LSA_SHIM_DEBUG=1 for a trace on stderr.
  * NETLINK_RDMA sockets of the lab: shim_netlink.c.
@@ -51,6 +54,7 @@
 
 #include "shim_abi.h"
 #include "shim_netlink.h"
+#include "shim_sim.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
@@ -133,7 +137,10 @@ struct unframed_req {
 
 struct handle {
 	int rfd;           /* the eventfd the application sees; -1 for internal */
-	int simfd;         /* umad2sim's fake descriptor */
+	int simfd;         /* umad2sim's fake descriptor; -1 with sc */
+	struct shim_simclient *sc; /* a port umad2sim does not serve (shim_sim.c) */
+	unsigned portnum;  /* with sc */
+	bool sminfo;       /* with sc: IsSM claimed on this port, answer SMInfo */
 	bool nonblock;
 	bool internal;     /* the IsSM helper handle: answers SMInfo only */
 	pthread_t thread;
@@ -218,6 +225,29 @@ static struct handle *handle_of(int fd)
 	if (fd < 0 || fd >= MAX_FD)
 		return NULL;
 	return atomic_load_explicit(&by_fd[fd], memory_order_acquire);
+}
+
+/* --- the simulator under a handle: umad2sim, or the shim's own client ------ */
+
+static ssize_t sim_write(struct handle *h, const void *buf, size_t len)
+{
+	if (h->sc)
+		return shim_sim_send(h->sc, buf, len) == 0 ? (ssize_t)len : -1;
+	return next_write(h->simfd, buf, len);
+}
+
+static ssize_t sim_read(struct handle *h, void *buf, size_t len)
+{
+	if (h->sc)
+		return shim_sim_recv(h->sc, buf, len);
+	return next_read(h->simfd, buf, len);
+}
+
+static int sim_poll(struct handle *h, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = h->sc ? h->sc->data_fd : h->simfd, .events = POLLIN };
+
+	return next_poll(&pfd, 1, timeout_ms);
 }
 
 static bool is_response(uint8_t method)
@@ -351,14 +381,14 @@ static int sim_send(struct handle *h, const unsigned char *umad, size_t len)
 	if (is_framed_class(mad[1]) && unframed_take(h, umad)) {
 		/* As stock umad2sim: one MAD, the rest of a large message is lost. */
 		size_t cut = len < UMAD_HDR_LEN + 256 ? len : UMAD_HDR_LEN + 256;
-		ssize_t n = next_write(h->simfd, umad, cut);
+		ssize_t n = sim_write(h, umad, cut);
 
 		trace("answered an unframed request unframed (%zu of %zu MAD bytes)",
 		      cut - UMAD_HDR_LEN, mad_len);
 		return n == (ssize_t)cut ? 0 : -EIO;
 	}
 	if (!is_framed_class(mad[1])) {
-		ssize_t n = next_write(h->simfd, umad, len);
+		ssize_t n = sim_write(h, umad, len);
 
 		return n == (ssize_t)len ? 0 : -EIO;
 	}
@@ -382,7 +412,7 @@ static int sim_send(struct handle *h, const unsigned char *umad, size_t len)
 		if (chunk)
 			memcpy(seg + UMAD_HDR_LEN + MAD_HDR_LEN + FRAME_LEN,
 			       mad + MAD_HDR_LEN + off, chunk);
-		if (next_write(h->simfd, seg, sizeof(seg)) != (ssize_t)sizeof(seg)) {
+		if (sim_write(h, seg, sizeof(seg)) != (ssize_t)sizeof(seg)) {
 			ret = -EIO;
 			break;
 		}
@@ -399,6 +429,7 @@ static void sm_answer(struct handle *h, const unsigned char *umad, size_t len)
 	struct ib_user_mad *u = (struct ib_user_mad *)resp;
 	unsigned char *mad = resp + UMAD_HDR_LEN;
 	uint32_t act = htobe32(atomic_fetch_add(&sm_act_count, 1));
+	uint64_t guid = h->sc ? shim_sim_port_guid(h->portnum) : sm_port_guid;
 
 	memset(resp, 0, sizeof(resp));
 	memcpy(resp, umad, len < sizeof(resp) ? len : sizeof(resp));
@@ -414,11 +445,11 @@ static void sm_answer(struct handle *h, const unsigned char *umad, size_t len)
 	}
 	memset(mad + 64, 0, 8);
 	memset(mad + 80, 0, 48);
-	memcpy(mad + 64, &sm_port_guid, 8);      /* GUID */
+	memcpy(mad + 64, &guid, 8);              /* GUID */
 	/* SM_Key: echo the requester's, which IBA allows a matching SM to return. */
 	memcpy(mad + 80, &act, 4);               /* ActCount */
 	mad[84] = 0;                             /* priority 0, state NOTACTIVE */
-	if (next_write(h->simfd, resp, sizeof(resp)) != (ssize_t)sizeof(resp))
+	if (sim_write(h, resp, sizeof(resp)) != (ssize_t)sizeof(resp))
 		trace("SMInfo answer failed");
 	trace("answered SMInfo %s from lid %u", mad[1] == 0x81 ? "DR" : "LR",
 	      be16toh(u->addr.lid));
@@ -476,7 +507,8 @@ static void deliver(struct handle *h, struct msg *m)
 				return;
 			}
 		}
-		if (sm_claimed && (mgmt_class == UMAD_CLASS_SUBN_LID_ROUTED ||
+		if ((h->sc ? h->sminfo : sm_claimed) &&
+		    (mgmt_class == UMAD_CLASS_SUBN_LID_ROUTED ||
 				   mgmt_class == UMAD_CLASS_SUBN_DIRECTED_ROUTE) &&
 		    attr == SMP_ATTR_SM_INFO) {
 			pthread_mutex_unlock(&h->lock);
@@ -664,11 +696,10 @@ static void *receiver(void *arg)
 	uint64_t last_check = 0;
 
 	while (!atomic_load(&h->stop)) {
-		struct pollfd pfd = { .fd = h->simfd, .events = POLLIN };
 		uint64_t now;
 
-		if (next_poll(&pfd, 1, POLL_MS) > 0) {
-			ssize_t n = next_read(h->simfd, buf, sizeof(buf));
+		if (sim_poll(h, POLL_MS) > 0) {
+			ssize_t n = sim_read(h, buf, sizeof(buf));
 
 			if (n >= (ssize_t)(UMAD_HDR_LEN + MAD_HDR_LEN)) {
 				struct msg *m;
@@ -700,14 +731,15 @@ static void *receiver(void *arg)
 
 /* --- handles -------------------------------------------------------------- */
 
-static struct handle *handle_new(int simfd, int rfd, bool nonblock, bool internal,
-				 const char *path)
+static struct handle *handle_new(int simfd, struct shim_simclient *sc, int rfd,
+				 bool nonblock, bool internal, const char *path)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return NULL;
 	h->simfd = simfd;
+	h->sc = sc;
 	h->rfd = rfd;
 	h->nonblock = nonblock;
 	h->internal = internal;
@@ -743,7 +775,10 @@ static void handle_free(struct handle *h)
 		h->reasm = r->next;
 		reasm_free(r);
 	}
-	next_close(h->simfd);
+	if (h->sc)
+		shim_sim_close(h->sc);
+	else
+		next_close(h->simfd);
 	pthread_mutex_destroy(&h->lock);
 	pthread_mutex_destroy(&h->send_lock);
 	pthread_cond_destroy(&h->cond);
@@ -788,7 +823,7 @@ static void sm_claim(const char *umad_path)
 			goto out;
 		}
 	}
-	sm_handle = handle_new(fd, -1, true, true, umad_path);
+	sm_handle = handle_new(fd, NULL, -1, true, true, umad_path);
 	if (!sm_handle) {
 		next_close(fd);
 		goto out;
@@ -824,8 +859,12 @@ static void agent_registered(struct handle *h, const void *req)
 		app_smp_server = true;
 	pthread_mutex_unlock(&sm_lock);
 	trace("agent %u class 0x%x%s", id, mgmt_class, server ? " (server)" : "");
-	if (server && mgmt_class == UMAD_CLASS_SUBN_ADM)
-		sm_claim(h->dev_path);
+	if (server && mgmt_class == UMAD_CLASS_SUBN_ADM) {
+		if (!h->sc)
+			sm_claim(h->dev_path);
+		else if (shim_sim_set_issm(h->sc, true) == 0)
+			h->sminfo = true; /* its own client: IsSM on that port only */
+	}
 }
 
 /* --- interposed libc functions -------------------------------------------- */
@@ -833,6 +872,8 @@ static void agent_registered(struct handle *h, const void *req)
 SHIM_EXPORT int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
+	struct shim_simclient *sc;
+	unsigned portnum = 0;
 	struct handle *h;
 	int simfd, rfd;
 
@@ -849,30 +890,41 @@ SHIM_EXPORT int open(const char *path, int flags, ...)
 		app_opened_issm = true;
 		pthread_mutex_unlock(&sm_lock);
 	}
+	if (strncmp(path, "/sys/class/infiniband", 21) == 0 ||
+	    strncmp(path, "/dev/infiniband/", 16) == 0) {
+		shim_sim_setup();
+		shim_sim_refresh(path);
+	}
 	if (strncmp(path, "/dev/infiniband/umad", 20) != 0)
 		return next_open(path, flags, mode);
 
-	simfd = next_open(path, flags, mode);
-	if (simfd < 0)
+	sc = shim_sim_open(path, &portnum);
+	simfd = sc ? -1 : next_open(path, flags, mode);
+	if (!sc && simfd < 0)
 		return simfd;
 	rfd = eventfd(0, EFD_NONBLOCK | ((flags & O_CLOEXEC) ? EFD_CLOEXEC : 0));
 	if (rfd < 0 || rfd >= MAX_FD) {
 		if (rfd >= 0)
 			next_close(rfd);
-		next_close(simfd);
-		errno = EMFILE;
-		return -1;
+		goto out_close_sim;
 	}
-	h = handle_new(simfd, rfd, flags & O_NONBLOCK, false, path);
+	h = handle_new(simfd, sc, rfd, flags & O_NONBLOCK, false, path);
 	if (!h) {
 		next_close(rfd);
-		next_close(simfd);
-		errno = ENOMEM;
-		return -1;
+		goto out_close_sim;
 	}
+	h->portnum = portnum;
 	atomic_store_explicit(&by_fd[rfd], h, memory_order_release);
-	trace("open %s -> fd %d (sim %d)", path, rfd, simfd);
+	trace("open %s -> fd %d (sim %d%s)", path, rfd, simfd, sc ? ", shim's client" : "");
 	return rfd;
+
+out_close_sim:
+	if (sc)
+		shim_sim_close(sc);
+	else
+		next_close(simfd);
+	errno = EMFILE;
+	return -1;
 }
 
 SHIM_EXPORT int close(int fd)
@@ -986,8 +1038,10 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count)
 
 	pthread_once(&init_once, shim_init);
 	h = handle_of(fd);
-	if (!h)
+	if (!h) {
+		shim_sim_snoop_write(buf, count);
 		return next_write(fd, buf, count);
+	}
 	if (count < UMAD_HDR_LEN + MAD_HDR_LEN || count > UMAD_HDR_LEN + MAX_MSG) {
 		errno = EINVAL;
 		return -1;
@@ -1021,6 +1075,24 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count)
 	return (ssize_t)count;
 }
 
+/* The agent ioctls on a port of the shim's own client, as umad2sim answers them. */
+static int sim_ioctl(struct shim_simclient *sc, unsigned long request, void *arg)
+{
+	int ret = -EINVAL;
+
+	if (request == shim_ioctl_register_agent)
+		ret = shim_sim_register(sc, arg);
+	else if (request == shim_ioctl_unregister_agent)
+		ret = shim_sim_unregister(sc, *(uint32_t *)arg);
+	else if (request == shim_ioctl_enable_pkey)
+		ret = 0;
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return 0;
+}
+
 SHIM_EXPORT int ioctl(int fd, unsigned long request, ...)
 {
 	struct handle *h;
@@ -1035,7 +1107,10 @@ SHIM_EXPORT int ioctl(int fd, unsigned long request, ...)
 	h = handle_of(fd);
 	if (!h)
 		return next_ioctl(fd, request, arg);
-	ret = next_ioctl(h->simfd, request, arg);
+	if (h->sc)
+		ret = sim_ioctl(h->sc, request, arg);
+	else
+		ret = next_ioctl(h->simfd, request, arg);
 	if (ret == 0 && request == shim_ioctl_register_agent)
 		agent_registered(h, arg);
 	if (ret == 0 && request == shim_ioctl_unregister_agent) {

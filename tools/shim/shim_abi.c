@@ -9,6 +9,7 @@ _Static_assert(sizeof(struct ib_user_mad_reg_req) <= SHIM_REG_REQ_MAX, "reg req 
 
 const unsigned long shim_ioctl_register_agent = IB_USER_MAD_REGISTER_AGENT;
 const unsigned long shim_ioctl_unregister_agent = IB_USER_MAD_UNREGISTER_AGENT;
+const unsigned long shim_ioctl_enable_pkey = IB_USER_MAD_ENABLE_PKEY;
 
 void shim_reg_req_parse(const void *req, uint32_t *id, uint8_t *mgmt_class, uint32_t mask[4])
 {
@@ -29,4 +30,14 @@ void shim_reg_req_build(void *req, uint8_t mgmt_class, uint8_t class_version,
 	r->mgmt_class = mgmt_class;
 	r->mgmt_class_version = class_version;
 	memcpy(r->method_mask, mask, sizeof(r->method_mask));
+}
+
+uint8_t shim_reg_req_qpn(const void *req)
+{
+	return ((const struct ib_user_mad_reg_req *)req)->qpn;
+}
+
+void shim_reg_req_set_id(void *req, uint32_t id)
+{
+	((struct ib_user_mad_reg_req *)req)->id = id;
 }

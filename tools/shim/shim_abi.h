@@ -13,8 +13,11 @@ enum { SHIM_REG_REQ_MAX = 64 }; /* >= sizeof(struct ib_user_mad_reg_req) */
 
 extern const unsigned long shim_ioctl_register_agent;
 extern const unsigned long shim_ioctl_unregister_agent;
+extern const unsigned long shim_ioctl_enable_pkey;
 
 void shim_reg_req_parse(const void *req, uint32_t *id, uint8_t *mgmt_class, uint32_t mask[4]);
+uint8_t shim_reg_req_qpn(const void *req);
+void shim_reg_req_set_id(void *req, uint32_t id); /* as the kernel answers a registration */
 void shim_reg_req_build(void *req, uint8_t mgmt_class, uint8_t class_version,
 			const uint32_t mask[4]);
 
