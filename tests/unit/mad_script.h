@@ -331,6 +331,12 @@ static inline void script_stop(struct loop *loop, void *arg)
 	loop_stop(loop);
 }
 
+/* Runs the loop in 5 ms turns until cond holds or max_ms has passed (a loaded machine's
+ * loop takes its time; a test waits for the event, not for a guess of how long it takes). */
+#define SCRIPT_RUN_UNTIL(loop, cond, max_ms) \
+	for (uint64_t t0_ = loop_now_ms(); !(cond) && loop_now_ms() - t0_ < (max_ms);) \
+		script_run((loop), 5)
+
 /* Runs the loop for ms, or until a callback stops it. */
 static inline void script_run(struct loop *loop, uint64_t ms)
 {

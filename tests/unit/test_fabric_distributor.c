@@ -121,6 +121,18 @@ static size_t pushes(const struct mad_script *s, size_t from, uint16_t lid, uint
 	return n;
 }
 
+/* The last Set to lid with attr_mod (heartbeats, which may come at any time on a loaded
+ * machine, are told apart by theirs). */
+static const struct script_sent *last_push(const struct mad_script *s, uint16_t lid,
+					   uint32_t attr_mod)
+{
+	for (size_t i = s->n_sent; i-- > 0;)
+		if (s->sent[i].dlid == lid && s->sent[i].h.method == UMAD_METHOD_SET &&
+		    s->sent[i].h.attr_mod == attr_mod)
+			return &s->sent[i];
+	return NULL;
+}
+
 static bool has_record(const struct script_sent *m, uint64_t s, uint64_t d)
 {
 	size_t n = records_in(m);
@@ -187,7 +199,10 @@ static void test_distribution(struct loop *loop)
 	env_up(&e, loop, &f, &mo, &o);
 
 	/* One GetTable for all pairs, then each receiver's whole slice in one Set. */
-	script_run(loop, 10);
+	SCRIPT_RUN_UNTIL(loop, f.own_calls && pushes(&e.s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL,
+						      NULL) &&
+			 pushes(&e.s, 0, 11, UMAD_METHOD_SET, PR_PUSH_FULL, NULL), 5000);
+	script_run(loop, 10);	/* (nothing more may follow) */
 	CHECK_INT(1, script_count(&e.s, 0, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC));
 	CHECK(e.s.sent[0].h.comp_mask == 0);
 	CHECK_INT(SCRIPT_SM_LID, e.s.sent[0].dlid);
@@ -195,7 +210,7 @@ static void test_distribution(struct loop *loop)
 		CHECK_INT(1, pushes(&e.s, 0, lid, UMAD_METHOD_SET, PR_PUSH_FULL, &recs));
 		CHECK_INT(3, recs);
 	}
-	m = script_last(&e.s, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC);
+	m = last_push(&e.s, 11, PR_PUSH_FULL);
 	CHECK(m && m->h.sm_key == KEY);
 	CHECK(m && m->h.rmpp_flags & UMAD_RMPP_FLAG_ACTIVE);	/* one message beyond one MAD */
 	CHECK_INT(1, f.own_calls);
@@ -210,21 +225,24 @@ static void test_distribution(struct loop *loop)
 	f.table[f.n++] = pair(10, 13, 77);
 	mark = e.s.n_sent;
 	distributor_changed(e.d, "test");
+	SCRIPT_RUN_UNTIL(loop, pushes(&e.s, mark, 10, UMAD_METHOD_SET, 0, NULL), 5000);
 	script_run(loop, 10);
 	CHECK_INT(1, pushes(&e.s, mark, 10, UMAD_SA_METHOD_DELETE, -1, NULL));
 	m = script_last(&e.s, UMAD_SA_METHOD_DELETE, UMAD_SA_ATTR_PATH_REC);
 	CHECK(m && m->h.comp_mask == (PR_CM_SGID | PR_CM_DGID) && has_record(m, 10, 12));
 	CHECK_INT(1, pushes(&e.s, mark, 10, UMAD_METHOD_SET, 0, &recs));
 	CHECK_INT(2, recs);
-	m = script_last(&e.s, UMAD_METHOD_SET, UMAD_SA_ATTR_PATH_REC);
-	CHECK(m && m->dlid == 10 && has_record(m, 10, 11) && has_record(m, 10, 13));
+	m = last_push(&e.s, 10, 0);
+	CHECK(m && has_record(m, 10, 11) && has_record(m, 10, 13));
 	CHECK_INT(0, pushes(&e.s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
-	CHECK_INT(0, pushes(&e.s, mark, 11, 0, -1, NULL) + pushes(&e.s, mark, 11, UMAD_METHOD_SET,
-								   -1, NULL));
+	CHECK_INT(0, pushes(&e.s, mark, 11, UMAD_SA_METHOD_DELETE, -1, NULL) +
+			     pushes(&e.s, mark, 11, UMAD_METHOD_SET, 0, NULL) +
+			     pushes(&e.s, mark, 11, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
 
 	/* In sync: a heartbeat each, a Set with no record but a zero one. */
 	mark = e.s.n_sent;
-	script_run(loop, HEARTBEAT_MS + 10);
+	SCRIPT_RUN_UNTIL(loop, pushes(&e.s, mark, 10, UMAD_METHOD_SET, PR_PUSH_HEARTBEAT, NULL) &&
+			 pushes(&e.s, mark, 11, UMAD_METHOD_SET, PR_PUSH_HEARTBEAT, NULL), 5000);
 	for (uint16_t lid = 10; lid <= 11; lid++)
 		CHECK(pushes(&e.s, mark, lid, UMAD_METHOD_SET, PR_PUSH_HEARTBEAT, &recs) >= 1);
 
@@ -234,11 +252,12 @@ static void test_distribution(struct loop *loop)
 	f.table[f.n++] = pair(10, 14, 78);
 	mark = e.s.n_sent;
 	distributor_changed(e.d, "test");
-	script_run(loop, 10);
+	SCRIPT_RUN_UNTIL(loop, pushes(&e.s, mark, 10, UMAD_METHOD_SET, 0, NULL), 5000);
 	CHECK_INT(1, pushes(&e.s, mark, 10, UMAD_METHOD_SET, 0, NULL));
 	f.fail_lid = 0;
 	mark = e.s.n_sent;
-	script_run(loop, 4 * HEARTBEAT_MS);
+	SCRIPT_RUN_UNTIL(loop, pushes(&e.s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL), 5000);
+	script_run(loop, 4 * HEARTBEAT_MS);	/* (and no second one) */
 	CHECK_INT(1, pushes(&e.s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, &recs));
 	CHECK_INT(4, recs);	/* 1, 11, 13, 14 */
 	CHECK_INT(0, pushes(&e.s, mark, 11, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
@@ -278,8 +297,7 @@ static void test_fetch_retry(struct loop *loop)
 	env_up(&e, loop, &f, &mo, &o);
 	s = &e.s;
 	/* Three GetTables lost, the fourth answered: then the receiver has its slice. */
-	for (int i = 0; i < 400 && !pushes(s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL); i++)
-		script_run(loop, 5);
+	SCRIPT_RUN_UNTIL(loop, pushes(s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL), 5000);
 	CHECK_INT(4, script_count(s, 0, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC));
 	CHECK_INT(1, pushes(s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
 	/* the pauses: capped at 60 ms from the start (1 s otherwise), never shorter */
