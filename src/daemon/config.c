@@ -119,7 +119,7 @@ static const struct opt options[] = {
 	  "receiver: take pushes (needs sa_sm_key)", RESTART },
 	{ "distribute_to", STR(distribute_to), "all",
 	  "distributor: receivers' port GIDs (comma list), or all: every port in the table",
-	  RESTART },
+	  LIVE },
 	{ "receiver_timeout_s", UINT(receiver_timeout_s, 1, 86400), "30",
 	  "receiver: fill from the SA itself after this long without a push or heartbeat", LIVE },
 	{ "distribute_heartbeat_ms", UINT(distribute_heartbeat_ms, 100, 3600000), "5000",
@@ -175,6 +175,9 @@ static const struct opt *find(const char *name)
 	return NULL;
 }
 
+static int parse_targets(const char *list, bool *all, union ibv_gid **gids, size_t *n,
+			 char *msg, size_t msglen);
+
 int config_set(struct config *c, const char *name, const char *value, char *msg, size_t msglen)
 {
 	const struct opt *o = find(name);
@@ -200,6 +203,16 @@ int config_set(struct config *c, const char *name, const char *value, char *msg,
 			    config_parse_ports(value, NULL, CONFIG_PORTS_MAX, &n, msg, msglen) < 0 :
 			    *value && config_parse_ports(value, &one, 1, &n, msg, msglen) < 0)
 				return -EINVAL;
+		}
+		if (!strcmp(name, "distribute_to")) {
+			union ibv_gid *gids;
+			size_t n;
+			bool all;
+			int ret = parse_targets(value, &all, &gids, &n, msg, msglen);
+
+			if (ret < 0)
+				return ret;
+			free(gids);
 		}
 		strcpy(field, value);
 		return 0;
@@ -658,19 +671,20 @@ const struct config_list *config_prefetch(const struct config *c, size_t i, cons
 	return (const struct config_list *)((const char *)c + prefetch_lists[i].offset);
 }
 
-int config_targets(const struct config *c, bool *all, union ibv_gid **gids, size_t *n,
-		   char *msg, size_t msglen)
+/* distribute_to's value: all, or a comma list of GIDs. */
+static int parse_targets(const char *list, bool *all, union ibv_gid **gids, size_t *n,
+			 char *msg, size_t msglen)
 {
-	char copy[sizeof(c->distribute_to)], *save = NULL, *tok;
+	char copy[sizeof(((struct config *)0)->distribute_to)], *save = NULL, *tok;
 	union ibv_gid *g = NULL;
 	size_t k = 0;
 
-	*all = !strcmp(c->distribute_to, "all");
+	*all = !strcmp(list, "all");
 	*gids = NULL;
 	*n = 0;
 	if (*all)
 		return 0;
-	strcpy(copy, c->distribute_to);
+	snprintf(copy, sizeof(copy), "%s", list);
 	for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
 		union ibv_gid *ng = realloc(g, (k + 1) * sizeof(*g));
 
@@ -689,4 +703,10 @@ int config_targets(const struct config *c, bool *all, union ibv_gid **gids, size
 	*gids = g;
 	*n = k;
 	return 0;
+}
+
+int config_targets(const struct config *c, bool *all, union ibv_gid **gids, size_t *n,
+		   char *msg, size_t msglen)
+{
+	return parse_targets(c->distribute_to, all, gids, n, msg, msglen);
 }

@@ -538,11 +538,26 @@ static struct ctl_reload_result *reload_diag_result;
  * are logged as waiting for a restart. A bad configuration changes nothing. Then a full
  * refresh, as SIGHUP always did.
  */
+/* A reload changed distribute_to (checked when it was read): the distributor's new receivers. */
+static void apply_targets(struct daemon *d)
+{
+	union ibv_gid *targets = NULL;
+	size_t n = 0;
+	char msg[256];
+	bool all;
+
+	if (config_targets(&d->cfg, &all, &targets, &n, msg, sizeof(msg)) < 0 ||
+	    distributor_set_targets(d->dist, all, targets, n) < 0)
+		LOG_ERR("distribute_to: the new receivers are not taken (out of memory)");
+	free(targets);
+}
+
 static int reload(void *arg, struct ctl_reload_result *r)
 {
 	struct daemon *d = arg;
 	struct config next;
 	struct reload_ctx x = { .d = d, .next = &next, .r = r };
+	bool retarget;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -570,6 +585,7 @@ static int reload(void *arg, struct ctl_reload_result *r)
 		config_prefetch(&d->cfg, i, &list_name, NULL);
 		config_copy_option(&x.applied, &d->cfg, list_name);
 	}
+	retarget = strcmp(d->cfg.distribute_to, x.applied.distribute_to) != 0;
 	d->cfg = x.applied;
 	log_set_level(d->cfg.log_level);
 	if (d->push_sa)
@@ -580,6 +596,8 @@ static int reload(void *arg, struct ctl_reload_result *r)
 	if (d->dist)
 		distributor_set_timing(d->dist, d->cfg.distribute_heartbeat_ms,
 				       d->cfg.distribute_delay_ms);
+	if (d->dist && retarget)
+		apply_targets(d);
 	LOG_INFO("%zu option%s applied, %zu waiting for a restart", x.n_live,
 		 x.n_live == 1 ? "" : "s", x.n_restart);
 	port_fleet_refresh_now(d->fleet, "reload");

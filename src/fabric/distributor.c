@@ -41,6 +41,7 @@ struct push_ctx {
 	struct distributor *d;
 	size_t target;
 	uint64_t gen;
+	uint64_t epoch;
 	uint8_t method;
 };
 
@@ -55,6 +56,7 @@ struct distributor {
 	bool fetching, refetch;
 	unsigned retry_ms;            /* the last pause after a failed fetch; 0 after a success */
 	uint64_t gen;                 /* bumps per fetch; stale push answers are ignored */
+	uint64_t epoch;               /* bumps per new receiver list: older answers are dropped */
 	struct {
 		uint64_t fetches, fetch_failures, records_fetched, last_fetch_ms;
 		uint64_t pushes, push_failures, records_pushed, bytes_pushed, deletes;
@@ -98,6 +100,10 @@ static void push_done(void *arg, int err, uint8_t status, const unsigned char *m
 		return;
 	}
 	d = p->d;
+	if (p->epoch != d->epoch) { /* the receiver list changed: its index means nothing now */
+		free(p);
+		return;
+	}
 	t = &d->targets[p->target];
 	/* A Delete of a destination the receiver already dropped (its own trap 65). */
 	if (p->method == UMAD_SA_METHOD_DELETE && status == UMAD_SA_STATUS_NO_RECORDS)
@@ -149,6 +155,7 @@ static int send_push(struct distributor *d, size_t ti, uint8_t method, uint32_t 
 	p->d = d;
 	p->target = ti;
 	p->gen = d->gen;
+	p->epoch = d->epoch;
 	p->method = method;
 	ret = sa_client_send(d->push, &req, push_done, p);
 	if (ret < 0) {
@@ -319,13 +326,15 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 	/* Receivers' LIDs: the DLID of any path to them. */
 	for (ti = 0; ti < d->n_targets; ti++)
 		d->targets[ti].present = false;
-	for (i = 0; i < n; i++) {
-		struct target *t;
-
-		if (d->opts.all && memcmp(&recs[i].sgid, &d->port->gid, sizeof(d->port->gid)) &&
+	/* (all: every receiver first, so the paths to each, wherever they sort, find it) */
+	for (i = 0; d->opts.all && i < n; i++)
+		if ((!i || memcmp(&recs[i].sgid, &recs[i - 1].sgid, sizeof(recs[i].sgid))) &&
+		    memcmp(&recs[i].sgid, &d->port->gid, sizeof(d->port->gid)) &&
 		    !find_target(d, (const union ibv_gid *)&recs[i].sgid, &ti))
 			add_target(d, (const union ibv_gid *)&recs[i].sgid);
-		t = find_target(d, (const union ibv_gid *)&recs[i].dgid, &ti);
+	for (i = 0; i < n; i++) {
+		struct target *t = find_target(d, (const union ibv_gid *)&recs[i].dgid, &ti);
+
 		if (t && !t->present) {
 			t->lid = pr_dlid(&recs[i]);
 			t->present = true;
@@ -433,7 +442,8 @@ int distributor_new(struct loop *loop, struct mad_port *port, struct sa_client *
 		d->opts.retry_max_ms = 8000;
 	for (size_t i = 0; i < opts->n_targets; i++)
 		add_target(d, &opts->targets[i]);
-	qsort(d->targets, d->n_targets, sizeof(*d->targets), gid_cmp);
+	if (d->n_targets > 1)
+		qsort(d->targets, d->n_targets, sizeof(*d->targets), gid_cmp);
 	loop_timer_start(loop, &d->heartbeat_timer, d->opts.heartbeat_ms, heartbeat, d);
 	distributor_changed(d, "start");
 	*out = d;
@@ -450,6 +460,33 @@ void distributor_free(struct distributor *d)
 		free(d->targets[i].slice);
 	free(d->targets);
 	free(d);
+}
+
+int distributor_set_targets(struct distributor *d, bool all, const union ibv_gid *gids,
+			    size_t n)
+{
+	struct target *old = d->targets;
+	size_t n_old = d->n_targets;
+
+	d->targets = NULL;
+	d->n_targets = 0;
+	for (size_t i = 0; i < n; i++)
+		add_target(d, &gids[i]);
+	if (d->n_targets != n) {
+		free(d->targets);
+		d->targets = old;
+		d->n_targets = n_old;
+		return -ENOMEM;
+	}
+	if (d->n_targets > 1)
+		qsort(d->targets, d->n_targets, sizeof(*d->targets), gid_cmp);
+	for (size_t i = 0; i < n_old; i++)
+		free(old[i].slice);
+	free(old);
+	d->opts.all = all;
+	d->epoch++;
+	distributor_changed(d, "a new receiver list");
+	return 0;
 }
 
 void distributor_stats_json(const struct distributor *d, struct json *j)

@@ -47,6 +47,14 @@ void distributor_changed(struct distributor *d, const char *why);
 /* Its member of the stats object: "distributor": {...}. */
 void distributor_stats_json(const struct distributor *d, struct json *j);
 
+/*
+ * A reload: a new receiver list (gids, n; or all: every SGID of the table). The table is fetched
+ * again and every receiver, old or new, gets its whole slice (what an old one holds is not
+ * known once answers in flight are dropped); one that left gets nothing more. -ENOMEM: the
+ * old list stays.
+ */
+int distributor_set_targets(struct distributor *d, bool all, const union ibv_gid *gids,
+			    size_t n);
 /* A reload: the heartbeat period and the delay after a change, from the next ones on. */
 void distributor_set_timing(struct distributor *d, unsigned heartbeat_ms, unsigned change_delay_ms);
 

@@ -172,6 +172,17 @@ static void test_diff(void)
 	CHECK_INT(0, config_copy_option(&a, &b, "log_level"));
 	CHECK_INT(LOG_LVL_DEBUG, a.log_level);
 	CHECK_INT(-ENOENT, config_copy_option(&a, &b, "nonsense"));
+
+	/* distribute_to is applied by a reload, so a bad one is refused when read */
+	config_defaults(&a);
+	config_defaults(&b);
+	CHECK_INT(-EINVAL, config_set(&b, "distribute_to", "fe80::1,nonsense", msg, sizeof(msg)));
+	CHECK_STR("distribute_to: 'nonsense' is not a GID", msg);
+	CHECK_STR("all", b.distribute_to);
+	CHECK_INT(0, config_set(&b, "distribute_to", "fe80::1,fe80::2", msg, sizeof(msg)));
+	ch = (struct change){ "", 0, 0 };
+	CHECK_INT(1, config_diff(&a, &b, note_change, &ch));
+	CHECK_INT(1, ch.live);
 }
 
 /* Reads are open by default; a group may be named or numbered. */

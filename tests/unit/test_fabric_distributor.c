@@ -311,6 +311,49 @@ static void test_fetch_retry(struct loop *loop)
 	env_down(&e);
 }
 
+/* A reload's new receiver list: the table again, whole slices to the listed, none to the rest. */
+static void test_set_targets(struct loop *loop)
+{
+	static const uint64_t guids[] = { 1, 10, 11, 12 };
+	const union ibv_gid first[] = { gid_of(10) }, next[] = { gid_of(11), gid_of(12) };
+	struct sa_client_opts mo = { .credits = 1, .timeout_ms = 1000, .id = 0 };
+	struct distributor_opts o = { .sm_key = KEY, .targets = first, .n_targets = 1,
+				      .heartbeat_ms = 10000, .change_delay_ms = 1,
+				      .own_slice = own_slice };
+	struct fabric f = { .n = 0 };
+	size_t mark, recs = 0;
+	struct env e;
+
+	all_pairs(&f, guids, 4);
+	env_up(&e, loop, &f, &mo, &o);
+	SCRIPT_RUN_UNTIL(loop, pushes(&e.s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL), 5000);
+	CHECK_INT(1, pushes(&e.s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
+
+	mark = e.s.n_sent;
+	CHECK_INT(0, distributor_set_targets(e.d, false, next, 2));
+	SCRIPT_RUN_UNTIL(loop, pushes(&e.s, mark, 11, UMAD_METHOD_SET, PR_PUSH_FULL, NULL) &&
+			 pushes(&e.s, mark, 12, UMAD_METHOD_SET, PR_PUSH_FULL, NULL), 5000);
+	script_run(loop, 10);
+	CHECK_INT(1, script_count(&e.s, mark, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC));
+	for (uint16_t lid = 11; lid <= 12; lid++) {
+		CHECK_INT(1, pushes(&e.s, mark, lid, UMAD_METHOD_SET, PR_PUSH_FULL, &recs));
+		CHECK_INT(3, recs);
+	}
+	CHECK_INT(0, pushes(&e.s, mark, 10, UMAD_METHOD_SET, -1, NULL) +
+			     pushes(&e.s, mark, 10, UMAD_SA_METHOD_DELETE, -1, NULL));
+
+	/* all: every port of the table but this one, each its whole slice again */
+	mark = e.s.n_sent;
+	CHECK_INT(0, distributor_set_targets(e.d, true, NULL, 0));
+	SCRIPT_RUN_UNTIL(loop, pushes(&e.s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL) &&
+			 pushes(&e.s, mark, 11, UMAD_METHOD_SET, PR_PUSH_FULL, NULL) &&
+			 pushes(&e.s, mark, 12, UMAD_METHOD_SET, PR_PUSH_FULL, NULL), 5000);
+	for (uint16_t lid = 10; lid <= 12; lid++)
+		CHECK_INT(1, pushes(&e.s, mark, lid, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
+	CHECK_INT(0, pushes(&e.s, mark, 1, UMAD_METHOD_SET, -1, NULL));
+	env_down(&e);
+}
+
 int main(void)
 {
 	struct loop *loop;
@@ -319,6 +362,7 @@ int main(void)
 		return 1;
 	test_distribution(loop);
 	test_fetch_retry(loop);
+	test_set_targets(loop);
 	loop_free(loop);
 	return CHECK_DONE();
 }
