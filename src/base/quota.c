@@ -14,36 +14,22 @@ struct quota_table {
 	uint32_t burst, per_s;
 };
 
-static void refill(struct quota *q, uint64_t now_ms)
-{
-	uint64_t cap = (uint64_t)q->burst * 1000;
-
-	if (now_ms > q->last_ms) {
-		q->milli += (now_ms - q->last_ms) * q->per_s;
-		q->last_ms = now_ms;
-	}
-	if (q->milli > cap)
-		q->milli = cap;
-}
-
 void quota_init(struct quota *q, uint32_t burst, uint32_t per_s, uint64_t now_ms)
 {
-	*q = (struct quota){ (uint64_t)burst * 1000, now_ms, burst, per_s };
+	token_bucket_init_exact(&q->b, per_s, burst, now_ms);
 }
 
 bool quota_take(struct quota *q, uint64_t now_ms)
 {
-	refill(q, now_ms);
-	if (q->milli < 1000)
+	if (token_bucket_wait_ms(&q->b, 1, now_ms))
 		return false;
-	q->milli -= 1000;
+	token_bucket_charge(&q->b, 1, now_ms);
 	return true;
 }
 
 bool quota_full(struct quota *q, uint64_t now_ms)
 {
-	refill(q, now_ms);
-	return q->milli == (uint64_t)q->burst * 1000;
+	return token_bucket_level(&q->b, now_ms) == (int64_t)q->b.burst;
 }
 
 int quota_table_new(size_t max, uint32_t burst, uint32_t per_s, struct quota_table **out)

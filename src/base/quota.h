@@ -1,7 +1,8 @@
 /*
- * quota - token buckets (a burst, refilled at a rate) and a bounded table of them keyed by a
- * number, for what a peer may do only so often: create cache tuples per local user or per
- * source LID, hold connections per user. Pure: callers pass the time; no I/O, no globals.
+ * quota - what a peer may do only so often: a take-one-token bucket (base/token_bucket, exact:
+ * burst 0 never gives a token, rate 0 never refills) and a bounded table of them keyed by a
+ * number - cache tuples created per local user or per source LID, connections held per user.
+ * Pure: callers pass the time; no I/O, no globals.
  */
 #ifndef LOCALSA_BASE_QUOTA_H
 #define LOCALSA_BASE_QUOTA_H
@@ -10,11 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/token_bucket.h"
+
 struct quota {
-	uint64_t milli;		/* tokens x 1000 */
-	uint64_t last_ms;	/* of the last refill */
-	uint32_t burst;		/* tokens at most */
-	uint32_t per_s;		/* tokens added per second */
+	struct token_bucket b;
 };
 
 /* A full bucket. burst 0 is a bucket that is always empty. */

@@ -25,37 +25,43 @@ static void refill(struct token_bucket *b, uint64_t now_ms)
 		b->level_mt = cap_mt(b);
 }
 
-void token_bucket_init(struct token_bucket *b, uint64_t rate, uint64_t burst, uint64_t now_ms)
+void token_bucket_init_exact(struct token_bucket *b, uint64_t rate, uint64_t burst,
+			     uint64_t now_ms)
 {
 	b->rate = rate < TB_MAX_TOKENS ? rate : TB_MAX_TOKENS;
-	b->burst = burst ? burst : b->rate;
-	if (b->burst > TB_MAX_TOKENS)
-		b->burst = TB_MAX_TOKENS;
-	if (!b->burst)
-		b->burst = 1;
+	b->burst = burst < TB_MAX_TOKENS ? burst : TB_MAX_TOKENS;
+	b->unlimited = false;
 	b->level_mt = cap_mt(b);
 	b->last_ms = now_ms;
+}
+
+void token_bucket_init(struct token_bucket *b, uint64_t rate, uint64_t burst, uint64_t now_ms)
+{
+	token_bucket_init_exact(b, rate, burst ? burst : rate ? rate : 1, now_ms);
+	b->unlimited = !rate;
 }
 
 uint64_t token_bucket_wait_ms(struct token_bucket *b, uint64_t n, uint64_t now_ms)
 {
 	int64_t need;
 
-	if (!b->rate)
+	if (b->unlimited)
 		return 0;
 	refill(b, now_ms);
-	/* More than the burst can ever hold: a full bucket is enough. */
+	/* More than the burst can ever hold: a full bucket is enough (an empty one never is). */
 	if (n > b->burst)
 		n = b->burst;
 	need = (int64_t)(n * 1000) - b->level_mt;
-	if (need <= 0)
+	if (need <= 0 && (n || b->burst))
 		return 0;
+	if (!b->rate || !b->burst)
+		return UINT64_MAX;
 	return ((uint64_t)need + b->rate - 1) / b->rate;
 }
 
 void token_bucket_charge(struct token_bucket *b, int64_t n, uint64_t now_ms)
 {
-	if (!b->rate)
+	if (b->unlimited)
 		return;
 	refill(b, now_ms);
 	if (n > (int64_t)TB_MAX_TOKENS)
@@ -72,7 +78,7 @@ void token_bucket_charge(struct token_bucket *b, int64_t n, uint64_t now_ms)
 
 int64_t token_bucket_level(struct token_bucket *b, uint64_t now_ms)
 {
-	if (!b->rate)
+	if (b->unlimited)
 		return INT64_MAX;
 	refill(b, now_ms);
 	return b->level_mt / 1000;

@@ -79,10 +79,32 @@ static void test_unlimited_and_clock(void)
 	CHECK_INT(0, token_bucket_wait_ms(&b, 1, UINT64_C(1) << 40));
 }
 
+/* An exact bucket (a quota's): burst 0 never gives a token, rate 0 never refills. */
+static void test_exact(void)
+{
+	struct token_bucket b;
+
+	token_bucket_init_exact(&b, 5, 0, 1000);
+	CHECK(token_bucket_wait_ms(&b, 1, 1000) == UINT64_MAX);
+	CHECK(token_bucket_wait_ms(&b, 1, 100000) == UINT64_MAX);
+	token_bucket_init_exact(&b, 0, 2, 1000);
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(0, token_bucket_wait_ms(&b, 1, 1000));
+		token_bucket_charge(&b, 1, 1000);
+	}
+	CHECK(token_bucket_wait_ms(&b, 1, 1000000) == UINT64_MAX);
+	CHECK_INT(0, token_bucket_level(&b, 1000000));
+	token_bucket_init_exact(&b, 2, 3, 0);	/* as budget buckets otherwise */
+	token_bucket_charge(&b, 3, 0);
+	CHECK_INT(500, token_bucket_wait_ms(&b, 1, 0));
+	CHECK_INT(0, token_bucket_wait_ms(&b, 1, 500));
+}
+
 int main(void)
 {
 	test_burst_then_rate();
 	test_large_request_and_debt();
 	test_unlimited_and_clock();
+	test_exact();
 	return CHECK_DONE();
 }
