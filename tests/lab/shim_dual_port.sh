@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # lab.shim_dual_port (issue 16): a program on a dual-port HCA sees one CA with
-# both ports (distinct LIDs and GIDs, both ACTIVE), opens and uses both at
-# once (a PathRecord Get from each comes back on the port that asked, with its
-# SLID), runs saquery from port 2, receives Reports as an IsSM client on port
-# 2 (the shim's SMInfo answers there keep OpenSM sweeping: trap 64 after a
-# ReLink), and a long-running process sees port 2 go DOWN after
+# both ports (distinct LIDs and GIDs, both ACTIVE; their live state files not
+# rewritten while unchanged), opens and uses both at once (a PathRecord Get
+# from each comes back on the port that asked, with its SLID), runs saquery
+# from port 2, receives Reports as an IsSM client on port 2 (the shim's SMInfo
+# answers there keep OpenSM sweeping: trap 64 after a ReLink), and a
+# long-running process sees port 2 go DOWN after
 # `Unlink "Hca5"[2]` and ACTIVE again after the ReLink while port 1 stays up.
 . "$(dirname "$0")/lab_common.sh"
 
@@ -18,6 +19,19 @@ expect_eq "distinct GIDs" 2 "$(awk '{ print $7 }' "$TMP/ports" | sort -u | wc -l
 LID2=$(awk '$1 == "ibsim0:2" { print $5 }' "$TMP/ports")
 GID2=$(awk '$1 == "ibsim0:2" { print $7 }' "$TMP/ports")
 GID3=$(on Hca3 ibaddr | awk '{ print $2 }')
+
+# A live port file is rewritten only when its text changes: each open asks
+# ibsim, but an open with O_TRUNC is a journal transaction (1-4 ms on a busy
+# ext4) and saquery opens 18 of them (on every open they made lab.daemon_traps'
+# saquery checks ~40 ms slower each). Read twice, the file keeps its mtime.
+# (stderr: umad2sim's receiver thread reports each SIGCHLD of the shell.)
+for p in 1 2; do
+	out=$(on Hca5 bash -c 'f=/sys/class/infiniband/ibsim0/ports/$1/state s=./sys-$$$f
+		read -r a <"$f"; m1=$(stat -c %y "$s"); sleep 0.05
+		read -r b <"$f"; m2=$(stat -c %y "$s")
+		if [ "$m1" == "$m2" ]; then echo "$b, not rewritten"; else echo "$b, rewritten"; fi' _ "$p" 2>/dev/null)
+	expect_eq "port $p state read twice" "4: ACTIVE, not rewritten" "$out"
+done
 
 if on Hca5 "$BIN/lab_ports" -q >"$TMP/q" 2>&1; then pass "both ports used at once"; else fail "both ports at once"; fi
 cat "$TMP/q"

@@ -159,17 +159,28 @@ static int ctl_socket(void)
 	return fd;
 }
 
-/* One request, one answer; the caller holds sim.lock. */
+/* One request, one answer; the caller holds sim.lock. An answer that came
+ * after its call timed out is dropped first, or it would answer this one.
+ * ppoll, not poll: umad2sim's poll prints an error on EINTR (a SIGCHLD in a
+ * shell that reads a port file) and fails the call. */
 static int ctl_call(int fd, uint32_t clientid, uint32_t type, void *data, uint32_t len)
 {
 	struct sim_ctl c = { .magic = SIM_MAGIC, .clientid = clientid, .type = type, .len = len };
 	struct pollfd p = { .fd = fd, .events = POLLIN };
+	const struct timespec limit = { CTL_TIMEOUT_MS / 1000, CTL_TIMEOUT_MS % 1000 * 1000000L };
+	struct sim_ctl stale;
+	int n;
 
+	while (recv(fd, &stale, sizeof(stale), MSG_DONTWAIT) > 0)
+		;
 	if (len)
 		memcpy(c.data, data, len);
 	if (real_write(fd, &c, sizeof(c)) != (ssize_t)sizeof(c))
 		return -EIO;
-	if (poll(&p, 1, CTL_TIMEOUT_MS) != 1 || real_read(fd, &c, sizeof(c)) != (ssize_t)sizeof(c))
+	do
+		n = ppoll(&p, 1, &limit, NULL);
+	while (n < 0 && errno == EINTR);
+	if (n != 1 || real_read(fd, &c, sizeof(c)) != (ssize_t)sizeof(c))
 		return -ETIMEDOUT;
 	if (c.type == SIM_CTL_ERROR)
 		return -ENODEV;
@@ -249,6 +260,24 @@ static void mkdirs(const char *path)
 	mkdir(d, 0755);
 }
 
+/* Whether the file at path holds exactly text[0..n). */
+static bool file_holds(const char *path, const char *text, int n)
+{
+	char old[128];
+	ssize_t got;
+	int fd = real_open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	got = real_read(fd, old, sizeof(old));
+	real_close(fd);
+	return got == n && memcmp(old, text, (size_t)n) == 0;
+}
+
+/* Writes dir/name, unless it already holds that text: the live files are
+ * refreshed on every open (libibumad opens 6 per umad_get_port, saquery 18),
+ * and an open with O_TRUNC is a journal transaction that takes 1-4 ms on a
+ * busy ext4, a read a few microseconds. */
 static void put_file(const char *dir, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void put_file(const char *dir, const char *name, const char *fmt, ...)
@@ -260,7 +289,11 @@ static void put_file(const char *dir, const char *name, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(text))
+		return;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (file_holds(path, text, n))
+		return;
 	fd = real_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
