@@ -253,14 +253,34 @@ static void add_target(struct distributor *d, const union ibv_gid *gid)
 	d->n_targets++;
 }
 
-static struct target *find_target(struct distributor *d, const union ibv_gid *gid, size_t *idx)
+/* A receiver's GID and its index: an index of the targets sorted by GID (the targets array
+ * keeps its order, as pushes in flight name theirs by index). gid first: gid_cmp compares it. */
+struct target_key {
+	union ibv_gid gid;
+	size_t idx;
+};
+
+/* The index of the targets by GID; NULL when out of memory. */
+static struct target_key *targets_by_gid(const struct distributor *d)
 {
+	struct target_key *k = malloc((d->n_targets ? d->n_targets : 1) * sizeof(*k));
+
+	if (!k)
+		return NULL;
 	for (size_t i = 0; i < d->n_targets; i++)
-		if (!memcmp(&d->targets[i].gid, gid, sizeof(*gid))) {
-			*idx = i;
-			return &d->targets[i];
-		}
-	return NULL;
+		k[i] = (struct target_key){ d->targets[i].gid, i };
+	if (d->n_targets > 1)
+		qsort(k, d->n_targets, sizeof(*k), gid_cmp);
+	return k;
+}
+
+/* The target of gid in the index k of n targets, or NULL. O(log n). */
+static struct target *find_target(struct distributor *d, const struct target_key *k, size_t n,
+				  const union ibv_gid *gid)
+{
+	const struct target_key *hit = n ? bsearch(gid, k, n, sizeof(*k), gid_cmp) : NULL;
+
+	return hit ? &d->targets[hit->idx] : NULL;
 }
 
 /* [*lo, *hi): the records with this SGID, contiguous in a table sorted by SGID. */
@@ -298,7 +318,8 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 {
 	struct distributor *d = arg;
 	struct ibv_path_record *recs = NULL;
-	size_t n = 0, rec_len = PR_LEN, i, ti;
+	size_t n = 0, rec_len = PR_LEN, i, ti, n_keys;
+	struct target_key *keys = NULL;
 	struct sa_hdr h;
 
 	if (err == -ECANCELED) /* shutting down: the distributor may be gone */
@@ -327,13 +348,25 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 	for (ti = 0; ti < d->n_targets; ti++)
 		d->targets[ti].present = false;
 	/* (all: every receiver first, so the paths to each, wherever they sort, find it) */
-	for (i = 0; d->opts.all && i < n; i++)
+	keys = targets_by_gid(d);
+	n_keys = d->n_targets;
+	for (i = 0; keys && d->opts.all && i < n; i++)
 		if ((!i || memcmp(&recs[i].sgid, &recs[i - 1].sgid, sizeof(recs[i].sgid))) &&
 		    memcmp(&recs[i].sgid, &d->port->gid, sizeof(d->port->gid)) &&
-		    !find_target(d, (const union ibv_gid *)&recs[i].sgid, &ti))
+		    !find_target(d, keys, n_keys, (const union ibv_gid *)&recs[i].sgid))
 			add_target(d, (const union ibv_gid *)&recs[i].sgid);
+	if (keys && n_keys != d->n_targets) {
+		free(keys);
+		keys = targets_by_gid(d);
+	}
+	if (!keys) {
+		LOG_ERR("all-pairs table: out of memory indexing the receivers");
+		retry_later(d);
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
-		struct target *t = find_target(d, (const union ibv_gid *)&recs[i].dgid, &ti);
+		struct target *t = find_target(d, keys, d->n_targets,
+					       (const union ibv_gid *)&recs[i].dgid);
 
 		if (t && !t->present) {
 			t->lid = pr_dlid(&recs[i]);
@@ -359,6 +392,7 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 	}
 	LOG_INFO("all-pairs table: %zu paths; pushed to %zu receivers", n, d->n_targets);
 out:
+	free(keys);
 	free(recs);
 	if (d->refetch) {
 		d->refetch = false;
