@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -47,6 +48,7 @@ struct loop {
 	int batch_len;
 
 	uint64_t polls;            /* epoll_wait() calls so far: loop_polls() */
+	bool skip_idle;            /* loop_skip_idle_time() */
 	struct loop_timer *timers; /* root of the pairing heap; NULL: none pending */
 	size_t n_timers;
 	uint64_t timer_seq;
@@ -58,17 +60,30 @@ struct loop {
 
 /* --- clock --- */
 
+/* Idle time skipped by loops in loop_skip_idle_time() mode; 0 in the daemon. */
+static _Atomic uint64_t skipped_ns;
+
 uint64_t loop_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
+	       atomic_load_explicit(&skipped_ns, memory_order_relaxed);
 }
 
 uint64_t loop_now_ms(void)
 {
 	return loop_now_ns() / 1000000u;
+}
+
+uint64_t loop_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
+		atomic_load_explicit(&skipped_ns, memory_order_relaxed)) / 1000000u;
 }
 
 /* --- life cycle --- */
@@ -367,6 +382,21 @@ static int loop_poll_timeout_ms(const struct loop *loop)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* Nothing is ready: the clock jumps to the earliest deadline instead of sleeping until it. */
+static void loop_skip_to_next_timer(const struct loop *loop)
+{
+	uint64_t now = loop_now_ns();
+
+	if (loop->timers && loop->timers->deadline_ns > now)
+		atomic_fetch_add_explicit(&skipped_ns, loop->timers->deadline_ns - now,
+					  memory_order_relaxed);
+}
+
+void loop_skip_idle_time(struct loop *loop, bool on)
+{
+	loop->skip_idle = on;
+}
+
 /* --- signals --- */
 
 static void loop_signal_read(struct loop *loop, int fd, uint32_t events, void *arg)
@@ -458,14 +488,16 @@ int loop_run(struct loop *loop)
 	loop->running = true;
 
 	while (!loop->stopping) {
-		int n;
+		int n, timeout;
 
 		loop_timers_fire(loop);
 		if (loop->stopping)
 			break;
 		loop_events_reserve(loop);
-		n = epoll_wait(loop->epfd, loop->events, loop->events_cap,
-			       loop_poll_timeout_ms(loop));
+		timeout = loop_poll_timeout_ms(loop);
+		if (loop->skip_idle && loop->timers)
+			timeout = 0;
+		n = epoll_wait(loop->epfd, loop->events, loop->events_cap, timeout);
 		loop->polls++;
 		if (n < 0) {
 			if (errno == EINTR)
@@ -473,6 +505,8 @@ int loop_run(struct loop *loop)
 			ret = -errno;
 			break;
 		}
+		if (n == 0 && loop->skip_idle)
+			loop_skip_to_next_timer(loop);
 		loop_dispatch(loop, n);
 	}
 

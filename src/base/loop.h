@@ -36,6 +36,7 @@ int loop_del_fd(struct loop *loop, int fd);                   /* -ENOENT if not 
 
 uint64_t loop_now_ms(void); /* CLOCK_MONOTONIC */
 uint64_t loop_now_ns(void);
+uint64_t loop_wall_ms(void); /* CLOCK_REALTIME, ms since the epoch; moves with loop_now_*() */
 
 /*
  * Timers live in the caller's memory (embed a struct loop_timer, zeroed, in the object it
@@ -81,6 +82,16 @@ int loop_signal_add(struct loop *loop, int signo, loop_signal_fn fn, void *arg);
  * looked at.
  */
 uint64_t loop_polls(const struct loop *loop);
+
+/*
+ * For tests of timed behaviour: while on, a turn in which no fd is ready and a timer is
+ * pending does not sleep; the process's loop clocks (loop_now_*(), loop_wall_ms()) jump to
+ * that timer's deadline. Right only when everything the loop waits for besides timers is
+ * already written when the loop looks (a peer in the same thread, or a scripted transport);
+ * a peer in another thread or process would find its timeouts already spent. The daemon
+ * never turns it on.
+ */
+void loop_skip_idle_time(struct loop *loop, bool on);
 
 /* Runs until loop_stop(): 0, or negative errno on a fatal epoll error; -EBUSY if nested. */
 int loop_run(struct loop *loop);

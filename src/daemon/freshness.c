@@ -250,14 +250,6 @@ static uint64_t schedule_full(struct freshness *f, enum fetch_cause cause)
 	return delay;
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void periodic_tick(struct loop *loop, void *arg)
 {
 	struct freshness *f = arg;
@@ -282,7 +274,7 @@ static void arm_periodic(struct freshness *f)
 		return;
 	resolver_table_rank(f->res, &ports, &rank);
 	loop_timer_start(f->loop, &f->periodic_timer,
-			 spread_periodic_ms(&f->opts.spread, period, wall_ms(), ports, rank,
+			 spread_periodic_ms(&f->opts.spread, period, loop_wall_ms(), ports, rank,
 					    table_records(f), spread_random(&f->rng)),
 			 periodic_tick, f);
 }

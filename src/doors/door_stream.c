@@ -369,7 +369,9 @@ static void settle(struct ds_client *c)
 		ev |= EPOLLOUT;
 	if (ev != c->events && loop_mod_fd(ds->loop, c->fd, ev) == 0)
 		c->events = ev;
-	stuck = ((ev & EPOLLIN) && avail) || (c->closing && ds_unsent(c));
+	/* Input waiting for its turn on the ready list is the door's backlog, not the client's
+	 * unfinished message. */
+	stuck = ((ev & EPOLLIN) && avail && !c->ready) || (c->closing && ds_unsent(c));
 	if (!stuck)
 		c->stuck_since = 0;
 	else if (!c->stuck_since)

@@ -25,6 +25,7 @@
 #include "fabric/resolver.h"
 #include "fabric/sa_client.h"
 #include "pr_fixture.h"
+#include "sock_fixture.h"
 #include "wire/notice.h"
 #include "wire/port_info.h"
 #include "wire/sa_mad.h"
@@ -325,12 +326,6 @@ static inline void script_fabric_down(struct script_fabric *f)
 	mad_port_close(f->port);
 }
 
-static inline void script_stop(struct loop *loop, void *arg)
-{
-	(void)arg;
-	loop_stop(loop);
-}
-
 /* Runs the loop in 5 ms turns until cond holds or max_ms has passed (a loaded machine's
  * loop takes its time; a test waits for the event, not for a guess of how long it takes). */
 #define SCRIPT_RUN_UNTIL(loop, cond, max_ms) \
@@ -340,11 +335,7 @@ static inline void script_stop(struct loop *loop, void *arg)
 /* Runs the loop for ms, or until a callback stops it. */
 static inline void script_run(struct loop *loop, uint64_t ms)
 {
-	struct loop_timer t = { 0 };
-
-	loop_timer_start(loop, &t, ms, script_stop, NULL);
-	loop_run(loop);
-	loop_timer_stop(loop, &t);
+	run_for(loop, (unsigned)ms);
 }
 
 #endif

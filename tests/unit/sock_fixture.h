@@ -1,5 +1,5 @@
 /*
- * sock_fixture.h - the door tests' plumbing: run a loop for a while, dial a unix or a loopback
+ * sock_fixture.h - the door and fabric tests' plumbing: run a loop for a while, dial a unix or a loopback
  * TCP socket as a client would.
  */
 #ifndef LOCALSA_TEST_SOCK_FIXTURE_H
@@ -14,20 +14,34 @@
 
 #include "base/loop.h"
 
+struct fixture_stop {
+	struct loop_timer t;
+	uint64_t polls;		/* loop_polls() when armed */
+};
+
 static void fixture_stop(struct loop *loop, void *arg)
 {
-	(void)arg;
+	struct fixture_stop *st = arg;
+
+	/* Not before the loop has looked at I/O once: on a loaded machine ms may pass before
+	 * loop_run() starts, and what the test wrote just before must still be read. Armed
+	 * from a timer callback, this fires after the next poll. */
+	if (loop_polls(loop) == st->polls) {
+		loop_timer_start(loop, &st->t, 0, fixture_stop, st);
+		return;
+	}
 	loop_stop(loop);
 }
 
-/* Runs the loop for ms milliseconds. */
+/* Runs the loop for ms milliseconds (and one look at I/O at least), or until a callback
+ * stops it. */
 static inline void run_for(struct loop *loop, unsigned ms)
 {
-	struct loop_timer t = { 0 };
+	struct fixture_stop st = { .polls = loop_polls(loop) };
 
-	loop_timer_start(loop, &t, ms, fixture_stop, NULL);
+	loop_timer_start(loop, &st.t, ms, fixture_stop, &st);
 	loop_run(loop);
-	loop_timer_stop(loop, &t);	/* the loop may have stopped for another reason */
+	loop_timer_stop(loop, &st.t);	/* the loop may have stopped for another reason */
 }
 
 /* A blocking client socket connected to the unix path, or to 127.0.0.1:port; -1 on failure. */

@@ -1,7 +1,7 @@
 /*
  * test_base_loop.c - the event loop: fd readiness, timer order, stop and re-arm (embedded
  * timers, and the id-named ones), timers that arm while allocation fails, deleting fds
- * mid-batch, signals, and stopping.
+ * mid-batch, signals, stopping, and the tests' skipping of idle time.
  *
  * Every test arms a watchdog timer so a broken loop fails instead of hanging.
  */
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WATCHDOG_MS 5000
@@ -700,9 +701,70 @@ static void test_clock(void)
 	CHECK(ms >= a / 1000000 && ms <= b / 1000000);
 }
 
+/* Real time, apart from the loop's clock (which skipping moves). */
+static uint64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void note_now(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	uint64_t buf;
+
+	(void)events;
+	(void)loop;
+	*(uint64_t *)arg = loop_now_ms();
+	(void)!read(fd, &buf, sizeof(buf));
+}
+
+/*
+ * Skipping idle time: a 10 min timer fires at once in real time and the clock has moved 10 min;
+ * an fd already ready is served before any jump; off again, a 30 ms timer takes 30 ms.
+ */
+static void test_skip_idle_time(void)
+{
+	struct loop *loop = new_loop();
+	struct itimerspec guard = { .it_value.tv_sec = 5 };	/* real time: not the loop's */
+	struct io_seen guard_fired = { .fd = -1 };
+	uint64_t t0, r0, seen = 0, one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	CHECK(efd >= 0 && tfd >= 0);
+	CHECK_INT(0, loop_add_fd(loop, efd, EPOLLIN, note_now, &seen));
+	CHECK_INT(0, loop_add_fd(loop, tfd, EPOLLIN, io_record_and_stop, &guard_fired));
+	CHECK_INT(0, timerfd_settime(tfd, 0, &guard, NULL));
+	(void)!write(efd, &one, sizeof(one));
+	loop_skip_idle_time(loop, true);
+	t0 = loop_now_ms();
+	r0 = real_ms();
+	stop_after(loop, 600000);
+	CHECK_INT(0, loop_run(loop));
+	CHECK(seen >= t0 && seen < t0 + 1000);	/* the ready fd first, at the real time */
+	CHECK(loop_now_ms() >= t0 + 600000);
+	CHECK(real_ms() - r0 < 5000);
+	CHECK_INT(0, guard_fired.calls);
+	loop_skip_idle_time(loop, false);
+	t0 = loop_now_ms();
+	r0 = real_ms();
+	stop_after(loop, 30);
+	CHECK(run_with_watchdog(loop));
+	CHECK(real_ms() - r0 >= 30);
+	CHECK(loop_now_ms() - t0 >= 30 && loop_now_ms() - t0 < WATCHDOG_MS);
+	loop_del_fd(loop, efd);
+	loop_del_fd(loop, tfd);
+	close(efd);
+	close(tfd);
+	loop_free(loop);
+}
+
 int main(void)
 {
 	test_clock();
+	test_skip_idle_time();
 	test_pipe_readable();
 	test_eventfd_readable();
 	test_timerfd_readable();

@@ -149,6 +149,7 @@ static void rig_up(struct rig *g, uint32_t max_entries, mode_t mode, unsigned ma
 	snprintf(g->dir, sizeof(g->dir), "/tmp/lsa_ctl_XXXXXX");
 	if (!mkdtemp(g->dir) || loop_new(&g->loop) < 0)
 		abort();
+	loop_skip_idle_time(g->loop, true);
 	chmod(g->dir, 0755);
 	snprintf(g->path, sizeof(g->path), "%s/ctl.sock", g->dir);
 	co.path = g->path;

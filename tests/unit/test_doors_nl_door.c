@@ -732,6 +732,7 @@ int main(void)
 {
 	if (loop_new(&loop) < 0)
 		return 1;
+	loop_skip_idle_time(loop, true);
 	test_join_after_fill();
 	test_hits_and_misses();
 	test_lmc();

@@ -360,6 +360,7 @@ int main(void)
 
 	if (loop_new(&loop) < 0)
 		return 1;
+	loop_skip_idle_time(loop, true);
 	test_distribution(loop);
 	test_fetch_retry(loop);
 	test_set_targets(loop);

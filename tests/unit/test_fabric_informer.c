@@ -272,6 +272,7 @@ int main(void)
 
 	if (loop_new(&loop) < 0)
 		return 1;
+	loop_skip_idle_time(loop, true);
 	test_subscriptions(loop);
 	test_reports(loop);
 	test_free_with_queries_out(loop);

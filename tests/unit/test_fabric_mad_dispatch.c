@@ -177,6 +177,7 @@ static void test_port_burst(void)
 	unsigned char buf[MAD_LEN];
 
 	CHECK_INT(0, loop_new(&loop));
+	loop_skip_idle_time(loop, true);
 	script_init(&s);
 	port = script_port(&s, loop);
 	CHECK_INT(-EBUSY, mad_port_watch(port, loop));

@@ -77,6 +77,7 @@ static void rig_up(struct rig *g)
 
 	memset(g, 0, sizeof(*g));
 	CHECK_INT(0, loop_new(&g->loop));
+	loop_skip_idle_time(g->loop, true);
 	CHECK_INT(0, pr_store_new(&so, &own, &g->store));
 	CHECK_INT(0, port_set_new(g->store, &g->ps));
 	g->svc = port_set_service(g->ps);

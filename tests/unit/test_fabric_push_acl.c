@@ -145,6 +145,7 @@ int main(void)
 
 	if (loop_new(&loop) < 0)
 		return 1;
+	loop_skip_idle_time(loop, true);
 	test_syntax();
 	test_lids(loop);
 	test_gid_from_the_sa(loop);

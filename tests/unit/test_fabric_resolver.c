@@ -257,6 +257,7 @@ int main(void)
 
 	if (loop_new(&loop) < 0)
 		return 1;
+	loop_skip_idle_time(loop, true);
 	test_coalescing(loop);
 	test_negative_ttl(loop);
 	test_lmc(loop);

@@ -656,6 +656,7 @@ int main(void)
 
 	if (loop_new(&loop) < 0)
 		return 1;
+	loop_skip_idle_time(loop, true);
 	test_credits(loop);
 	test_backoff(loop);
 	test_guard(loop);

@@ -155,6 +155,7 @@ int main(void)
 
 	if (loop_new(&loop) < 0)
 		return 1;
+	loop_skip_idle_time(loop, true);
 	test_reads(loop);
 	test_polling(loop);
 	test_no_smp_agent(loop);
