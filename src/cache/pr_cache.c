@@ -12,6 +12,9 @@
  *
  * Every path inserted or freed also appends its (tuple, DGID) to the change journal, a window
  * of recent keys that lets the snapshot publisher apply changes instead of copying everything.
+ * A refresh that brings a destination's paths again with the same DLIDs overwrites them where
+ * they stand (no index work) and journals only records that differ: a periodic refresh of an
+ * unchanged fabric costs one chain walk per destination and republishes nothing.
  */
 #include "cache/hash.h"
 #include "cache/pr_cache.h"
@@ -37,7 +40,8 @@ _Static_assert(PR_TUPLE_MAX <= 4096, "tuple ids share a uint16 with the negative
 #define JOURNAL_MIN 1024	/* keys the change journal holds at least ... */
 #define JOURNAL_SHARE 8		/* ... or 1/8 of the paths */
 
-enum slot_state { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_DOOMED = 2 /* with LIVE: marked for removal */ };
+/* With LIVE, during one pr_cache_load(): DOOMED marked for removal, KEPT to be overwritten. */
+enum slot_state { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_DOOMED = 2, SLOT_KEPT = 4 };
 enum neg_kind { NEG_FREE = 0, NEG_DGID = 1, NEG_DLID = 2 };
 enum table_id { TABLE_DGID, TABLE_DLID, TABLE_NEG };
 
@@ -594,12 +598,88 @@ static size_t mark_key(struct pr_cache *c, uint16_t tuple, const union ibv_gid *
 	for (uint32_t i = key_chain(c, &k); i != NIL; i = c->ent[i].priv_next_dgid) {
 		struct pr_entry *e = &c->ent[i];
 
-		if (!key_match(e, &k) || !!(e->priv_state & SLOT_DOOMED) == on)
+		if (!key_match(e, &k))
+			continue;
+		e->priv_state &= (uint8_t)~SLOT_KEPT;
+		if (!!(e->priv_state & SLOT_DOOMED) == on)
 			continue;
 		e->priv_state ^= SLOT_DOOMED;
 		changed++;
 	}
 	return changed;
+}
+
+/*
+ * Pass 1 of a load, for the run recs[0..m) of one DGID. KEPT (overwritten in place later) when
+ * the destination holds exactly m paths, none marked by an earlier run of this load, with the
+ * run's DLIDs in the run's order (the chain is newest first: its p-th path of the key is SA
+ * position m-1-p): then no index changes. Otherwise its paths are DOOMED; a destination met
+ * again in a later run is thus replaced after all (what the earlier run kept becomes doomed).
+ * Counts the paths so marked into *kept and *doomed.
+ */
+static void plan_run(struct pr_cache *c, uint16_t tuple, const struct ibv_path_record *run,
+		     size_t m, size_t *kept, size_t *doomed)
+{
+	struct pr_key k = dgid_key(tuple, &run->dgid);
+	uint32_t head = key_chain(c, &k);
+	size_t p = 0;
+	bool fits = true;
+
+	for (uint32_t i = head; i != NIL && fits; i = c->ent[i].priv_next_dgid) {
+		const struct pr_entry *e = &c->ent[i];
+
+		if (!key_match(e, &k))
+			continue;
+		fits = p < m && e->priv_state == SLOT_LIVE && e->rec.dlid == run[m - 1 - p].dlid;
+		p++;
+	}
+	if (!p)		/* a new destination: nothing to keep or doom */
+		return;
+	if (fits && p == m) {
+		for (uint32_t i = head; i != NIL; i = c->ent[i].priv_next_dgid)
+			if (key_match(&c->ent[i], &k))
+				c->ent[i].priv_state |= SLOT_KEPT;
+		*kept += m;
+		return;
+	}
+	for (uint32_t i = head; i != NIL; i = c->ent[i].priv_next_dgid)
+		if (key_match(&c->ent[i], &k) && (c->ent[i].priv_state & SLOT_KEPT))
+			(*kept)--;
+	*doomed += mark_key(c, tuple, &run->dgid, true);
+}
+
+/* Pass 2 for a run: if it was KEPT, its records overwrite the paths where they stand
+ * (journaled when a record differs) and true; false (nothing done) for a run to insert. */
+static bool overwrite_run(struct pr_cache *c, uint16_t tuple, const struct ibv_path_record *run,
+			  size_t m, const struct pr_origin *o, uint32_t added_s)
+{
+	struct pr_key k = dgid_key(tuple, &run->dgid);
+	struct tuple_slot *ts = tslot(c, tuple);
+	bool differs = false;
+	size_t p = 0;
+
+	for (uint32_t i = key_chain(c, &k); i != NIL; i = c->ent[i].priv_next_dgid) {
+		struct pr_entry *e = &c->ent[i];
+		const struct ibv_path_record *rec;
+
+		if (!key_match(e, &k))
+			continue;
+		if (!(e->priv_state & SLOT_KEPT))
+			return false;	/* all of a key are kept, or none */
+		rec = &run[m - 1 - p++];
+		differs |= memcmp(&e->rec, rec, sizeof(*rec)) != 0;
+		ts->held -= e->source != PR_SRC_SA;
+		ts->held += o->source != PR_SRC_SA;
+		e->rec = *rec;
+		e->generation = o->generation;
+		e->added_s = added_s;
+		e->source_lid = o->lid;
+		e->source = (uint8_t)o->source;
+		e->priv_state = SLOT_LIVE;
+	}
+	if (differs)
+		journal_add(c, tuple, &run->dgid);
+	return p > 0;
 }
 
 /*
@@ -1149,16 +1229,28 @@ int pr_cache_replace(struct pr_cache *c, uint16_t tuple, const union ibv_gid *dg
 	return 0;
 }
 
+/* The end of the run of recs[i]'s DGID: records of one DGID are usually adjacent. */
+static size_t run_end(const struct ibv_path_record *recs, size_t n, size_t i)
+{
+	size_t j = i + 1;
+
+	while (j < n && gid_eq(&recs[j].dgid, &recs[i].dgid))
+		j++;
+	return j;
+}
+
 /*
- * Three passes, so that a refusal changes nothing: mark the paths the call replaces (all paths
- * of every DGID in recs) and check the cap against the count that will remain; remove them;
- * insert recs in order. Records of one DGID are usually adjacent: a repeat skips the lookups.
+ * Three passes, so that a refusal changes nothing. Plan each run of one DGID (plan_run): kept
+ * in place, or its destination's old paths doomed; check the cap against the count that will
+ * remain. Remove the doomed. Overwrite the kept runs, insert the others in order. A refresh
+ * that changed little thus touches each destination's chain and no index.
  */
 int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_record *recs,
 		  size_t n, const struct pr_origin *origin, uint64_t now_ms)
 {
+	uint32_t added_s = (uint32_t)(now_ms / 1000);
+	size_t doomed = 0, kept = 0;
 	struct pr_origin o;
-	size_t doomed = 0;
 	int r;
 
 	if (!c || (n && !recs) || !tuple_live(c, tuple))
@@ -1169,35 +1261,42 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 	if (n > c->lim.max_entries)
 		return -ENOSPC;
 	if (c->nentries) {
-		for (size_t i = 0; i < n; i++) {
-			prefetch_load(c, tuple, recs, n, i, false);
-			if (!i || !gid_eq(&recs[i].dgid, &recs[i - 1].dgid))
-				doomed += mark_key(c, tuple, &recs[i].dgid, true);
+		for (size_t i = 0, j; i < n; i = j) {
+			j = run_end(recs, n, i);
+			for (size_t p = i; p < j; p++)
+				prefetch_load(c, tuple, recs, n, p, false);
+			plan_run(c, tuple, recs + i, j - i, &kept, &doomed);
 		}
 	}
-	if (c->nentries - doomed > c->lim.max_entries - n)
+	if (c->nentries - doomed > c->lim.max_entries - (n - kept))
 		r = -ENOSPC;
-	else if (n)
-		r = entries_reserve(c, c->nentries - doomed + n);
+	else if (n > kept)
+		r = entries_reserve(c, c->nentries - doomed + (n - kept));
 	if (r) {
-		for (size_t i = 0; doomed && i < n; i++)
-			if (!i || !gid_eq(&recs[i].dgid, &recs[i - 1].dgid))
-				mark_key(c, tuple, &recs[i].dgid, false);
+		for (size_t i = 0; (doomed || kept) && i < n; i = run_end(recs, n, i))
+			mark_key(c, tuple, &recs[i].dgid, false);
 		return r;
 	}
 
 	if (doomed > c->nentries / 16) {
 		purge_doomed(c, doomed);
 	} else if (doomed) {
-		for (size_t i = 0; i < n; i++)
-			if (!i || !gid_eq(&recs[i].dgid, &recs[i - 1].dgid))
-				remove_key(c, tuple, &recs[i].dgid, true);
+		for (size_t i = 0; i < n; i = run_end(recs, n, i))
+			remove_key(c, tuple, &recs[i].dgid, true);
 	}
 
-	for (size_t i = 0; i < n; i++) {
-		prefetch_load(c, tuple, recs, n, i, true);
-		entry_insert(c, tuple, &recs[i], &o, (uint32_t)(now_ms / 1000),
-			     i && gid_eq(&recs[i].dgid, &recs[i - 1].dgid));
+	for (size_t i = 0, j; i < n; i = j) {
+		j = run_end(recs, n, i);
+		if (kept) {
+			for (size_t p = i; p < j; p++)
+				prefetch_load(c, tuple, recs, n, p, false);
+			if (overwrite_run(c, tuple, recs + i, j - i, &o, added_s))
+				continue;
+		}
+		for (size_t p = i; p < j; p++) {
+			prefetch_load(c, tuple, recs, n, p, true);
+			entry_insert(c, tuple, &recs[p], &o, added_s, p > i);
+		}
 	}
 	for (size_t i = 0; i < n && c->nneg; i++)
 		neg_clear_for(c, tuple, &recs[i]);

@@ -132,6 +132,9 @@ int pr_cache_replace(struct pr_cache *c, uint16_t tuple, const union ibv_gid *dg
  * Destinations absent from recs are untouched; pr_cache_sweep() removes them after a full
  * refresh. Clears negatives like pr_cache_replace(). Returns n, or -ENOSPC / -ENOMEM /
  * -EINVAL with nothing changed (the call is all or nothing). O(n).
+ * A destination that gets as many paths as it holds, with the same DLIDs in the same order (a
+ * refresh), is overwritten in place: the same entries, the new origin and generation, its
+ * place among the paths of each DLID kept, a journal entry only if a record differs.
  */
 int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_record *recs,
 		  size_t n, const struct pr_origin *origin, uint64_t now_ms);

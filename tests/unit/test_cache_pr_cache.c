@@ -516,6 +516,101 @@ static void journal_text(const struct pr_cache *c, uint64_t from, char *buf, siz
 }
 
 /* The change journal: every destination whose paths a call changed, in order, once per run. */
+static bool every_path(const struct pr_entry *e, void *arg)
+{
+	(void)e;
+	(void)arg;
+	return true;
+}
+
+/*
+ * A refresh overwrites a destination's paths where they stand when it brings as many, with the
+ * same DLIDs in the same order: the same entries, the new generation, journaled only if a
+ * record differs. Otherwise (a DLID moved, a count changed, the GUID in two runs) the paths are
+ * replaced and indexed anew. A refused load leaves no mark behind.
+ */
+static void test_refresh_in_place(void)
+{
+	struct pr_cache *c = new_cache(6, 10);
+	uint16_t t = default_tuple(c);
+	struct ibv_path_record r[4] = { rec_of(0xa, 1, 0, 1), rec_of(0xa, 2, 0, 2),
+					rec_of(0xb, 3, 0, 3), rec_of(0xc, 4, 0, 4) };
+	union ibv_gid a = gid_of(0xa), b = gid_of(0xb), cg = gid_of(0xc);
+	struct pr_origin o = { .source = PR_SRC_SA };
+	const struct pr_entry *out[4], *before[2];
+	const struct pr_change *k;
+	char text[256];
+	uint64_t p;
+	size_t n;
+
+	CHECK_INT(4, pr_cache_load(c, t, r, 4, &o, 0));
+	CHECK_INT(2, pr_cache_lookup_dgid(c, t, &a, before, 2));
+	/* the same table, a new generation: same entries, nothing journaled, nothing swept */
+	o.generation = pr_cache_begin_generation(c);
+	p = pr_cache_journal_end(c);
+	CHECK_INT(4, pr_cache_load(c, t, r, 4, &o, 0));
+	CHECK_INT(0, pr_cache_journal(c, p, &k, &n));
+	CHECK_INT(0, n);
+	n = pr_cache_lookup_dgid(c, t, &a, out, 4);
+	CHECK_TAGS(out, n, 1, 2);
+	CHECK(out[0] == before[0] && out[1] == before[1]);
+	CHECK_INT(o.generation, out[0]->generation);
+	CHECK_INT(0, pr_cache_sweep(c, t, PR_SRC_SA, o.generation));
+	/* one record differs (its tag): in place, and journaled */
+	r[1].flowlabel_hoplimit = htobe32(20);
+	CHECK_INT(4, pr_cache_load(c, t, r, 4, &o, 0));
+	journal_text(c, p, text, sizeof(text));
+	CHECK_STR("0:a", text);
+	n = pr_cache_lookup_dgid(c, t, &a, out, 4);
+	CHECK_TAGS(out, n, 1, 20);
+	CHECK(out[1] == before[1]);
+	n = pr_cache_lookup_dlid(c, t, 2, out, 4);
+	CHECK_TAGS(out, n, 20);
+	/* a DLID moves: replaced, and the DLID index follows */
+	r[3] = rec_of(0xc, 9, 0, 9);
+	p = pr_cache_journal_end(c);
+	CHECK_INT(4, pr_cache_load(c, t, r, 4, &o, 0));
+	journal_text(c, p, text, sizeof(text));
+	CHECK_STR("0:c", text);
+	CHECK_INT(0, pr_cache_lookup_dlid(c, t, 4, out, 4));
+	n = pr_cache_lookup_dlid(c, t, 9, out, 4);
+	CHECK_TAGS(out, n, 9);
+	/* a count changes: b's one path becomes two */
+	{
+		struct ibv_path_record two[2] = { rec_of(0xb, 3, 0, 30), rec_of(0xb, 5, 0, 31) };
+
+		CHECK_INT(2, pr_cache_load(c, t, two, 2, &o, 0));
+		n = pr_cache_lookup_dgid(c, t, &b, out, 4);
+		CHECK_TAGS(out, n, 30, 31);
+	}
+	/* a's paths in two runs (a, c, a): replaced, both runs in order */
+	{
+		struct ibv_path_record split[3] = { rec_of(0xa, 1, 0, 40), rec_of(0xc, 9, 0, 41),
+						    rec_of(0xa, 2, 0, 42) };
+
+		CHECK_INT(3, pr_cache_load(c, t, split, 3, &o, 0));
+		n = pr_cache_lookup_dgid(c, t, &a, out, 4);
+		CHECK_TAGS(out, n, 40, 42);
+		n = pr_cache_lookup_dgid(c, t, &cg, out, 4);
+		CHECK_TAGS(out, n, 41);
+	}
+	/* refused (the cap is 6: 5 held, a's two kept, two new destinations make 7): nothing
+	 * changed, no mark left - remove_if still sees every path as live */
+	{
+		struct ibv_path_record big[4] = { rec_of(0xa, 1, 0, 40), rec_of(0xa, 2, 0, 42),
+						  rec_of(0xd, 6, 0, 50), rec_of(0xe, 7, 0, 51) };
+		struct pr_cache_stats st;
+
+		pr_cache_stats(c, &st);
+		CHECK_INT(5, st.entries);
+		CHECK_INT(-ENOSPC, pr_cache_load(c, t, big, 4, &o, 0));
+		n = pr_cache_lookup_dgid(c, t, &a, out, 4);
+		CHECK_TAGS(out, n, 40, 42);
+		CHECK_INT(5, pr_cache_remove_if(c, every_path, NULL));
+	}
+	pr_cache_free(c);
+}
+
 static void test_journal(void)
 {
 	struct pr_cache *c = new_cache(100000, 10);
@@ -539,9 +634,10 @@ static void test_journal(void)
 	CHECK_STR("0:a 0:f", text);
 	p1 = pr_cache_journal_end(c);
 	o.generation = pr_cache_begin_generation(c);
-	CHECK_INT(3, pr_cache_load(c, t, r, 3, &o, 0));	/* a's old paths go, a and b come */
+	/* a's paths come again unchanged (overwritten in place: no change to journal), b is new */
+	CHECK_INT(3, pr_cache_load(c, t, r, 3, &o, 0));
 	journal_text(c, p1, text, sizeof(text));
-	CHECK_STR("0:a 0:b", text);
+	CHECK_STR("0:b", text);
 	p1 = pr_cache_journal_end(c);
 	CHECK_INT(4, pr_cache_sweep(c, t, PR_SRC_SA, o.generation + 1));
 	CHECK_INT(0, (int)pr_cache_remove_dgid(c, &a));	/* swept already: no change */
@@ -1013,6 +1109,7 @@ struct m_load {
 	uint16_t tuple;
 	const struct ibv_path_record *recs;
 	size_t n;
+	const bool *kept;	/* per record: its run is overwritten in place */
 };
 
 static bool m_in_load(const struct m_entry *e, const void *arg)
@@ -1023,23 +1120,102 @@ static bool m_in_load(const struct m_entry *e, const void *arg)
 		return false;
 	for (size_t i = 0; i < l->n; i++)
 		if (guid_of_rec(&l->recs[i]) == guid_of_rec(&e->rec))
-			return true;
+			return !l->kept[i];
 	return false;
 }
 
+/* Does the run recs[i..j) of one GUID overwrite its paths in place? When it is the GUID's only
+ * run in recs, and the GUID has as many paths, with the run's DLIDs in order. */
+static bool m_run_fits(uint16_t tuple, const struct ibv_path_record *recs, size_t n, size_t i,
+		       size_t j)
+{
+	uint64_t g = guid_of_rec(&recs[i]);
+	size_t p = 0;
+
+	for (size_t x = 0; x < n; x++)
+		if ((x < i || x >= j) && guid_of_rec(&recs[x]) == g)
+			return false;
+	for (size_t x = 0; x < m_n; x++) {
+		if (model[x].tuple != tuple || guid_of_rec(&model[x].rec) != g)
+			continue;
+		if (i + p >= j || model[x].rec.dlid != recs[i + p].dlid)
+			return false;
+		p++;
+	}
+	return p == j - i;
+}
+
+/*
+ * Puts the model's paths of (tuple, guid) - the same DLIDs in the same order, the records
+ * themselves the same or retagged - at the front of recs (40 records at most), the n random
+ * ones after; sometimes the first of them again at the end, a second run of the same GUID.
+ */
+static size_t m_refresh_recs(uint16_t tuple, uint64_t guid, struct ibv_path_record *recs,
+			     size_t n, uint32_t *tag)
+{
+	struct ibv_path_record head[40];
+	size_t h = 0;
+
+	for (size_t x = 0; x < m_n && h < 20; x++)
+		if (model[x].tuple == tuple && guid_of_rec(&model[x].rec) == guid) {
+			head[h] = model[x].rec;
+			if (rnd(2))
+				head[h].flowlabel_hoplimit = htobe32((*tag)++);
+			h++;
+		}
+	if (n > 40 - h - 1)
+		n = 40 - h - 1;
+	memmove(recs + h, recs, n * sizeof(*recs));
+	memcpy(recs, head, h * sizeof(*recs));
+	n += h;
+	if (h && rnd(8) == 0) {	/* retagged: the model tells paths apart by their records */
+		recs[n] = head[0];
+		recs[n++].flowlabel_hoplimit = htobe32((*tag)++);
+	}
+	return n;
+}
+
+/* pr_cache_load(): kept runs stay where they are (in the DLID order too), the rest of the
+ * GUIDs in recs are replaced, their new paths appended in order. */
 static int m_loadrecs(uint16_t tuple, const struct ibv_path_record *recs, size_t n,
 		      const struct pr_origin *o)
 {
-	struct m_load l = { tuple, recs, n };
+	bool kept[64] = { false };
+	struct m_load l = { tuple, recs, n, kept };
 	size_t doomed = 0;
 
-	for (size_t i = 0; i < m_n; i++)
+	for (size_t i = 0; i < m_n; i++)	/* nothing kept yet: every path of recs' GUIDs */
 		doomed += m_in_load(&model[i], &l);
 	if (m_n - doomed + n > M_MAX_ENTRIES)
 		return -ENOSPC;
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && guid_of_rec(&recs[j]) == guid_of_rec(&recs[i]); j++)
+			;
+		for (size_t x = i; x < j; x++)
+			kept[x] = m_run_fits(tuple, recs, n, i, j);
+	}
 	m_remove_where(m_in_load, &l);
-	for (size_t i = 0; i < n; i++)
-		m_append(tuple, &recs[i], o);
+	for (size_t i = 0, j; i < n; i = j) {
+		uint64_t g = guid_of_rec(&recs[i]);
+
+		for (j = i + 1; j < n && guid_of_rec(&recs[j]) == g; j++)
+			;
+		if (!kept[i]) {
+			for (size_t x = i; x < j; x++)
+				m_append(tuple, &recs[x], o);
+			continue;
+		}
+		for (size_t x = 0, p = i; x < m_n && p < j; x++)
+			if (model[x].tuple == tuple && guid_of_rec(&model[x].rec) == g)
+				model[x] = (struct m_entry){ .tuple = tuple, .rec = recs[p++],
+							     .generation = o->generation,
+							     .source = (uint8_t)o->source,
+							     .source_lid = o->lid };
+		for (size_t x = i; x < j; x++) {
+			m_neg_clear(tuple, 1, g);
+			m_neg_clear(tuple, 2, be16toh(recs[x].dlid));
+		}
+	}
 	return (int)n;
 }
 
@@ -1226,6 +1402,8 @@ static void test_random(void)
 			for (size_t i = 0; i < n; i++)
 				recs[i] = rec_of(0x100 + rnd(M_GIDS), (uint16_t)(1 + rnd(M_LIDS)),
 						 (uint8_t)rnd(16), tag++);
+			if (rnd(2))	/* a refresh: a destination's paths again, first */
+				n = m_refresh_recs(t, guid, recs, n, &tag);
 			r1 = pr_cache_load(c, t, recs, n, &o, now);
 			r2 = m_loadrecs(t, recs, n, &o);
 			mismatches += r1 != r2;
@@ -1425,6 +1603,7 @@ int main(void)
 	test_tuple_reclaim();
 	test_negatives();
 	test_sweep();
+	test_refresh_in_place();
 	test_journal();
 	test_sweep_cost();
 	test_remove();
