@@ -3,10 +3,10 @@
  * the stream-client core, a real event loop and a real unix socket, over the lookup-service
  * seam with the scripted backend of the door tests (tests/unit/svc_fixture.h) and a store of a
  * few paths. Each input is one connection: its bytes are cut into several writes (the first
- * byte picks the cut length), lookups that wait for the SA are answered (with paths, "no path"
- * or an SA error, by the input's bytes) or left waiting, and the client hangs up early or reads
- * everything - so requests split across writes, many lines in one write, parked requests,
- * dumps produced as read and hang-ups while parked all happen.
+ * byte picks the cut length; at most WRITES_MAX writes), lookups that wait for the SA are
+ * answered (with paths, "no path" or an SA error, by the input's bytes) or left waiting, and
+ * the client hangs up early or reads everything - so requests split across writes, many lines
+ * in one write, parked requests, dumps produced as read and hang-ups while parked all happen.
  */
 #include <errno.h>
 #include <poll.h>
@@ -21,6 +21,10 @@
 #include "doors/ctl_server.h"
 #include "fuzz.h"
 #include "svc_fixture.h"
+
+/* Writes per input, at most: an input costs its writes' loop turns, and a request split
+ * across writes needs a few of them, not thousands. */
+#define WRITES_MAX 16
 
 static struct loop *loop;
 static struct fake_backend backend;
@@ -127,6 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[1];
 	data += 2;
 	size -= 2;
+	if (cut < (size + WRITES_MAX - 1) / WRITES_MAX)	/* a long input: longer writes */
+		cut = (size + WRITES_MAX - 1) / WRITES_MAX;
 	fd = dial();
 	run_turn();
 	while (off < size) {
