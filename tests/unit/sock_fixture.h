@@ -1,6 +1,6 @@
 /*
- * sock_fixture.h - the door and fabric tests' plumbing: run a loop for a while, dial a unix or a loopback
- * TCP socket as a client would.
+ * sock_fixture.h - the door and fabric tests' plumbing: run a loop for a while, dial a unix or
+ * a loopback TCP socket as a client would.
  */
 #ifndef LOCALSA_TEST_SOCK_FIXTURE_H
 #define LOCALSA_TEST_SOCK_FIXTURE_H

@@ -200,7 +200,7 @@ static int take(int fd, char *buf, size_t cap)
 	}
 }
 
-static unsigned partial_ms = 150;
+static unsigned partial_ms = 150;	/* make()'s; a test may change it for its own door */
 
 static struct door_stream *make(struct loop *loop, unsigned max_clients, unsigned idle_ms,
 				unsigned batch)
