@@ -532,12 +532,6 @@ static void log_diag(void *arg, const char *path, unsigned line, bool error, con
 
 static struct ctl_reload_result *reload_diag_result;
 
-/*
- * SIGHUP and `localsa reload`: the same files and flags as at start, read again. The options a
- * running daemon can change are applied, each component through its own setter; the others
- * are logged as waiting for a restart. A bad configuration changes nothing. Then a full
- * refresh, as SIGHUP always did.
- */
 /* A reload changed distribute_to (checked when it was read): the distributor's new receivers. */
 static void apply_targets(struct daemon *d)
 {
@@ -552,6 +546,12 @@ static void apply_targets(struct daemon *d)
 	free(targets);
 }
 
+/*
+ * SIGHUP and `localsa reload`: the same files and flags as at start, read again. The options a
+ * running daemon can change are applied, each component through its own setter; the others
+ * are logged as waiting for a restart. A bad configuration changes nothing. Then a full
+ * refresh, as SIGHUP always did.
+ */
 static int reload(void *arg, struct ctl_reload_result *r)
 {
 	struct daemon *d = arg;
