@@ -253,6 +253,31 @@ static void add_target(struct distributor *d, const union ibv_gid *gid)
 	d->n_targets++;
 }
 
+/* The receivers gids[0..n), sorted by GID, in place of the list (whose slices go); -ENOMEM:
+ * the old list stays. */
+static int replace_targets(struct distributor *d, const union ibv_gid *gids, size_t n)
+{
+	struct target *old = d->targets;
+	size_t n_old = d->n_targets;
+
+	d->targets = NULL;
+	d->n_targets = 0;
+	for (size_t i = 0; i < n; i++)
+		add_target(d, &gids[i]);
+	if (d->n_targets != n) {
+		free(d->targets);
+		d->targets = old;
+		d->n_targets = n_old;
+		return -ENOMEM;
+	}
+	if (n > 1)
+		qsort(d->targets, n, sizeof(*d->targets), gid_cmp);
+	for (size_t i = 0; i < n_old; i++)
+		free(old[i].slice);
+	free(old);
+	return 0;
+}
+
 /* A receiver's GID and its index: an index of the targets sorted by GID (the targets array
  * keeps its order, as pushes in flight name theirs by index). gid first: gid_cmp compares it. */
 struct target_key {
@@ -474,10 +499,10 @@ int distributor_new(struct loop *loop, struct mad_port *port, struct sa_client *
 		d->opts.heartbeat_ms = 5000;
 	if (!d->opts.retry_max_ms)
 		d->opts.retry_max_ms = 8000;
-	for (size_t i = 0; i < opts->n_targets; i++)
-		add_target(d, &opts->targets[i]);
-	if (d->n_targets > 1)
-		qsort(d->targets, d->n_targets, sizeof(*d->targets), gid_cmp);
+	if (replace_targets(d, opts->targets, opts->n_targets) < 0) {
+		free(d);
+		return -ENOMEM;
+	}
 	loop_timer_start(loop, &d->heartbeat_timer, d->opts.heartbeat_ms, heartbeat, d);
 	distributor_changed(d, "start");
 	*out = d;
@@ -499,24 +524,8 @@ void distributor_free(struct distributor *d)
 int distributor_set_targets(struct distributor *d, bool all, const union ibv_gid *gids,
 			    size_t n)
 {
-	struct target *old = d->targets;
-	size_t n_old = d->n_targets;
-
-	d->targets = NULL;
-	d->n_targets = 0;
-	for (size_t i = 0; i < n; i++)
-		add_target(d, &gids[i]);
-	if (d->n_targets != n) {
-		free(d->targets);
-		d->targets = old;
-		d->n_targets = n_old;
+	if (replace_targets(d, gids, n) < 0)
 		return -ENOMEM;
-	}
-	if (d->n_targets > 1)
-		qsort(d->targets, d->n_targets, sizeof(*d->targets), gid_cmp);
-	for (size_t i = 0; i < n_old; i++)
-		free(old[i].slice);
-	free(old);
 	d->opts.all = all;
 	d->epoch++;
 	distributor_changed(d, "a new receiver list");
