@@ -423,10 +423,6 @@ static int batch_rate(struct localsa *h, size_t entries, uint64_t *s, size_t n, 
 	return r;
 }
 
-struct row;
-static int batch_on_each_core(struct localsa *h, size_t entries, uint64_t *s, size_t n,
-			      struct row *row);
-
 struct row {
 	size_t entries;
 	double publish_ms, snapshot_mib, half_mib, bytes_per_path;
