@@ -158,14 +158,16 @@ static void run_full(struct freshness *f, enum fetch_cause cause, bool retry)
 	case ROLE_STANDALONE:
 		break;
 	}
-	if (retry)
-		f->retries++;
-	else
-		f->fetches[cause]++;
+	/* One running covers this reason: it joins, as one scheduled does (schedule_at), and
+	 * full_fetches counts only the GetTables sent. */
 	if (f->fill_waiting) {
 		f->coalesced++;
 		return;
 	}
+	if (retry)
+		f->retries++;
+	else
+		f->fetches[cause]++;
 	LOG_INFO("full fetch (%s%s): one GetTable", fetch_cause_name(cause), retry ? ", again" : "");
 	f->fill_cause = cause;
 	f->fill_waiting = true;

@@ -5,10 +5,11 @@
  * no query; 64: one GetTable for that GID; repeats, resends and answers made stale by a later
  * trap cost nothing) and never cause a full refresh; a storm of Reports, spoofed or from the
  * SM, costs a bounded number of queries while a lookup still succeeds; a full fetch every node
- * makes starts at this node's slot of the spread window; a failed first fill is retried with
- * the backoff, and at once when the SA answers again; a table kept through an outage is
- * fetched again, spread; a receiver's watchdog is over once shutdown begins, whether or not
- * the SA confirms the unsubscriptions in time; the stats keep their keys and nesting.
+ * makes starts at this node's slot of the spread window, and a periodic one that comes while
+ * the fill runs joins it; a failed first fill is retried with the backoff, and at once when
+ * the SA answers again; a table kept through an outage is fetched again, spread; a
+ * receiver's watchdog is over once shutdown begins, whether or not the SA confirms the
+ * unsubscriptions in time; the stats keep their keys and nesting.
  */
 #include <errno.h>
 #include <string.h>
@@ -516,6 +517,35 @@ static void test_periodic(struct loop *loop)
 	env_down(&e);
 }
 
+/* A periodic tick while the start fill is still running sends nothing: it joins the fill, and
+ * is counted as joined, not as a periodic fetch (full_fetches counts the GetTables sent). */
+static void test_periodic_joins_running_fill(struct loop *loop)
+{
+	struct freshness_opts o = { .role = ROLE_STANDALONE, .refresh_interval_s = 1,
+				    .spread = { 3500, 60000 } };
+	struct sa_client_opts so = { .credits = 4, .timeout_ms = 5000 };
+	const struct script_sent *m;
+	char js[2048];
+	struct env e;
+
+	env_up_sa(&e, loop, &o, &so, 5);
+	freshness_start(e.f);	/* the SA is slow: the start fill waits */
+	CHECK_INT(1, tables(&e, 0, true));
+	script_run(loop, 2500);	/* periodic ticks (two or three), all while the fill runs */
+	CHECK_INT(1, tables(&e, 0, true));
+	stats(&e, js, sizeof(js));
+	CHECK(strstr(js, "\"full_fetches\": {\"start\": 1, \"periodic\": 0, ") != NULL);
+	CHECK(strstr(js, "\"full_fetches_joined\": 0, ") == NULL);
+	m = script_last(&e.s, UMAD_SA_METHOD_GET_TABLE, UMAD_SA_ATTR_PATH_REC);
+	load_table(&e, 1, 10);
+	if (m)
+		script_answer(&e.s, m, 0, e.table, PR_LEN, 10);
+	script_run(loop, 10);
+	CHECK_INT(1, e.filled);
+	CHECK_INT(0, e.filled_err);
+	env_down(&e);
+}
+
 /* --- the first fill, and the SA back after an outage --------------------------------- */
 
 static void test_first_fill_retry(struct loop *loop)
@@ -720,6 +750,7 @@ int main(void)
 	test_trap_storm(loop);
 	test_spread(loop);
 	test_periodic(loop);
+	test_periodic_joins_running_fill(loop);
 	test_first_fill_retry(loop);
 	test_sa_recovered(loop);
 	test_shutdown_ends_watchdog(loop);
