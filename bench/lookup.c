@@ -12,8 +12,12 @@
  *   netlink    a RESOLVE as the kernel's ib_sa sends it to the daemon's netlink door, through
  *              the lab's NETLINK_RDMA (the shim's rendezvous, as lsa_nlkernel), the answer
  *              judged as the kernel judges it
+ *   echo       the anchor of the socket doors: the ACM exchange with a child process that only
+ *              echoes it (epoll_wait, recv, send: what any server does), over a unix socket
+ *              pair; the floor of a socket round trip on this machine
  * Each lookup is timed alone with the cycle counter; a door runs for at most --count lookups
- * and --seconds seconds. Prints one key=value line per door:
+ * and --seconds seconds. The socket doors (acm, control, echo) run in alternating rounds of
+ * ROUND lookups, so that they meet the same machine. Prints one key=value line per door:
  *   door= n= errors= p50_ns= p99_ns= mean_ns= ops_per_s=
  *
  * `warm` mode times what makes one node's cache warm: `refresh wait=1` on the control socket
@@ -22,7 +26,7 @@
  *
  * usage: bench_lookup --nodes FILE --socket CTL [--acm SOCK] [--mad] [--count N]
  *                     [--mad-count N] [--seconds S] [--nl-device CA]
- *                     [--doors shm,acm,control,sa_door,sa_direct,netlink]
+ *                     [--doors shm,acm,control,echo,sa_door,sa_direct,netlink]
  *        bench_lookup warm --nodes FILE --socket CTL [--repeat R]
  */
 #include <endian.h>
@@ -32,9 +36,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <infiniband/acm.h>
@@ -49,7 +55,7 @@
 #include "wire/nl_ls.h"
 #include "wire/path_rec.h"
 
-enum { IO_TIMEOUT_S = 10, MAD_TIMEOUT_MS = 2000 };
+enum { IO_TIMEOUT_S = 10, MAD_TIMEOUT_MS = 2000, ROUND = 256 };
 
 struct ctx {
 	const struct bench_node *nodes;
@@ -74,41 +80,60 @@ static const struct bench_node *pick(struct ctx *c, size_t *idx)
 	return &c->nodes[*idx];
 }
 
-/* Times up to n lookups (bounded by c->max_ns), then prints the door's line. */
-static void time_door(struct ctx *c, const char *name, lookup_fn fn, void *door, size_t n)
+/* A door being timed: its lookups' ticks, errors and time spent. */
+struct door_run {
+	const char *name;
+	lookup_fn fn;
+	void *door;
+	uint64_t *samples;
+	size_t n;
+	uint64_t errors, elapsed_ns;
+};
+
+/* Times up to n lookups through each of the k doors (bounded by c->max_ns in all), one door
+ * after the other in rounds of ROUND, then prints each door's line. */
+static void time_doors(struct ctx *c, struct door_run *d, size_t k, size_t n)
 {
-	uint64_t errors = 0, t0, elapsed;
-	struct bench_pct p;
-	size_t i;
+	uint64_t t0;
+	size_t idx;
 
 	/* warm-up: page faults, connection set-up, the first of everything */
-	for (i = 0; i < 16 && i < n; i++) {
-		size_t idx;
-
-		pick(c, &idx);
-		fn(c, door, idx);
-	}
-	t0 = bench_now_ns();
-	for (i = 0; i < n; i++) {
-		uint64_t a, b;
-		size_t idx;
-
-		pick(c, &idx);
-		a = bench_ticks();
-		errors += fn(c, door, idx) != 0;
-		b = bench_ticks();
-		c->samples[i] = b - a;
-		if ((i & 63) == 63 && bench_now_ns() - t0 > c->max_ns) {
-			i++;
-			break;
+	for (size_t j = 0; j < k; j++)
+		for (size_t i = 0; i < 16 && i < n; i++) {
+			pick(c, &idx);
+			d[j].fn(c, d[j].door, idx);
 		}
+	t0 = bench_now_ns();
+	for (size_t done = 0; done < n && bench_now_ns() - t0 <= c->max_ns; done += ROUND)
+		for (size_t j = 0; j < k; j++) {
+			uint64_t r0 = bench_now_ns();
+
+			for (size_t i = done; i < done + ROUND && i < n; i++, d[j].n++) {
+				uint64_t a, b;
+
+				pick(c, &idx);
+				a = bench_ticks();
+				d[j].errors += d[j].fn(c, d[j].door, idx) != 0;
+				b = bench_ticks();
+				d[j].samples[i] = b - a;
+			}
+			d[j].elapsed_ns += bench_now_ns() - r0;
+		}
+	for (size_t j = 0; j < k; j++) {
+		struct bench_pct p = bench_percentiles(d[j].samples, d[j].n);
+
+		printf("door=%s n=%zu errors=%llu p50_ns=%.0f p99_ns=%.0f mean_ns=%.0f "
+		       "ops_per_s=%.0f\n", d[j].name, d[j].n, (unsigned long long)d[j].errors,
+		       p.p50, p.p99, p.mean, (double)d[j].n * 1e9 / (double)d[j].elapsed_ns);
 	}
-	elapsed = bench_now_ns() - t0;
-	p = bench_percentiles(c->samples, i);
-	printf("door=%s n=%zu errors=%llu p50_ns=%.0f p99_ns=%.0f mean_ns=%.0f ops_per_s=%.0f\n",
-	       name, i, (unsigned long long)errors, p.p50, p.p99, p.mean,
-	       (double)i * 1e9 / (double)elapsed);
 	fflush(stdout);
+}
+
+static void time_door(struct ctx *c, const char *name, lookup_fn fn, void *door, size_t n)
+{
+	struct door_run d = { .name = name, .fn = fn, .door = door, .samples = c->samples };
+
+	time_doors(c, &d, 1, n);
 }
 
 /* --- liblocalsa: the snapshot, and the control socket --- */
@@ -163,12 +188,12 @@ static int recv_exact(int fd, void *buf, size_t n)
 	return 0;
 }
 
-static int acm_lookup(struct ctx *c, void *door, size_t idx)
+/* An ibacm RESOLVE of node idx's GID on fd, and its answer's header in r; the frame's
+ * length, or a negative errno. */
+static int acm_exchange(struct ctx *c, int fd, size_t idx, struct acm_msg *r)
 {
-	int fd = *(int *)door;
-	struct acm_msg m, r;
+	struct acm_msg m;
 	struct ibv_path_record *p = &m.resolve_data[0].info.path;
-	union ibv_gid dg = bench_node_gid(c->prefix, c->nodes[idx].guid);
 	size_t len = ACM_MSG_HDR_LENGTH + ACM_MSG_EP_LENGTH;
 	int err;
 
@@ -178,22 +203,87 @@ static int acm_lookup(struct ctx *c, void *door, size_t idx)
 	m.hdr.length = (uint16_t)len;
 	m.hdr.tid = idx;
 	m.resolve_data[0].type = ACM_EP_INFO_PATH;
-	p->dgid = dg;
+	p->dgid = bench_node_gid(c->prefix, c->nodes[idx].guid);
 	p->reversible_numpath = IBV_PATH_RECORD_REVERSIBLE | 1;
 	if (send(fd, &m, len, MSG_NOSIGNAL) != (ssize_t)len)
 		return -EIO;
-	err = recv_exact(fd, &r.hdr, sizeof(r.hdr));
+	err = recv_exact(fd, &r->hdr, sizeof(r->hdr));
 	if (err)
 		return err;
-	if (r.hdr.opcode != (ACM_OP_RESOLVE | ACM_OP_ACK) || r.hdr.length != len)
+	if (r->hdr.length != len)
 		return -EPROTO;
-	err = recv_exact(fd, r.resolve_data, len - sizeof(r.hdr));
+	err = recv_exact(fd, r->resolve_data, len - sizeof(r->hdr));
 	if (err)
 		return err;
-	if (r.hdr.status || r.hdr.tid != idx ||
-	    memcmp(&r.resolve_data[0].info.path.dgid, &dg, sizeof(dg)))
-		return -ENODATA;
-	return 0;
+	if (r->hdr.tid != idx)
+		return -EPROTO;
+	return memcmp(&r->resolve_data[0].info.path.dgid, &p->dgid, sizeof(p->dgid)) ? -ENODATA
+										     : (int)len;
+}
+
+static int acm_lookup(struct ctx *c, void *door, size_t idx)
+{
+	struct acm_msg r;
+	int ret = acm_exchange(c, *(int *)door, idx, &r);
+
+	if (ret < 0)
+		return ret;
+	return r.hdr.opcode == (ACM_OP_RESOLVE | ACM_OP_ACK) && !r.hdr.status ? 0 : -ENODATA;
+}
+
+/* --- the anchor: the same exchange with a process that only echoes it --- */
+
+static void echo_serve(int fd)
+{
+	char buf[4096];
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		_exit(1);
+	for (;;) {
+		ssize_t k;
+
+		if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR)
+			_exit(1);
+		k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
+			_exit(0);
+		if (k > 0 && send(fd, buf, (size_t)k, MSG_NOSIGNAL) != k)
+			_exit(1);
+	}
+}
+
+/* The echo process, on the other end of *fd; its PID, or a negative errno. */
+static pid_t echo_start(int *fd)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		pid = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return pid;
+	}
+	if (!pid) {
+		close(sv[0]);
+		echo_serve(sv[1]);
+	}
+	close(sv[1]);
+	*fd = sv[0];
+	return pid;
+}
+
+static int echo_lookup(struct ctx *c, void *door, size_t idx)
+{
+	struct acm_msg r;
+	int ret = acm_exchange(c, *(int *)door, idx, &r);
+
+	return ret < 0 ? ret : r.hdr.opcode == ACM_OP_RESOLVE ? 0 : -EPROTO;
 }
 
 /* --- SA MADs through the simulator: to the daemon's LID, or to the SM's --- */
@@ -381,6 +471,58 @@ static bool door_on(const char *list, const char *name)
 	return false;
 }
 
+/* The ACM socket, the control socket and the echo anchor, in alternating rounds. */
+static int time_socket_doors(struct ctx *c, const char *doors)
+{
+	size_t n = c->count / 4 ? c->count / 4 : 1, k = 0;
+	struct door_run d[3] = { { 0 } };
+	int acm_fd = -1, echo_fd = -1, r = 0;
+	struct localsa *h = NULL;
+	pid_t echo_pid = 0;
+
+	if (door_on(doors, "acm") && c->acm_path) {
+		acm_fd = unix_connect(c->acm_path);
+		if (acm_fd < 0) {
+			fprintf(stderr, "bench_lookup: %s: %s\n", c->acm_path, strerror(-acm_fd));
+			return -1;
+		}
+		d[k++] = (struct door_run){ .name = "acm", .fn = acm_lookup, .door = &acm_fd };
+	}
+	if (door_on(doors, "control")) {
+		r = localsa_open(c->ctl_path, "none", &h);
+		if (r) {
+			fprintf(stderr, "bench_lookup: localsa_open: %s\n", strerror(-r));
+			goto out;
+		}
+		d[k++] = (struct door_run){ .name = "control", .fn = lib_lookup, .door = h };
+	}
+	if (door_on(doors, "echo")) {
+		echo_pid = echo_start(&echo_fd);
+		if (echo_pid < 0) {
+			fprintf(stderr, "bench_lookup: echo process: %s\n", strerror((int)-echo_pid));
+			r = -1;
+			goto out;
+		}
+		d[k++] = (struct door_run){ .name = "echo", .fn = echo_lookup, .door = &echo_fd };
+	}
+	for (size_t j = 0; j < k; j++)
+		if (!(d[j].samples = malloc(n * sizeof(uint64_t))))
+			r = -ENOMEM;
+	if (k && !r)
+		time_doors(c, d, k, n);
+out:
+	for (size_t j = 0; j < k; j++)
+		free(d[j].samples);
+	localsa_close(h);
+	if (acm_fd >= 0)
+		close(acm_fd);
+	if (echo_pid > 0) {
+		close(echo_fd);	/* the echo process ends at end of file */
+		waitpid(echo_pid, NULL, 0);
+	}
+	return r ? -1 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_lookup [warm] --nodes FILE --socket CTL [--acm SOCK] "
@@ -401,7 +543,7 @@ int main(int argc, char **argv)
 	};
 	struct ctx c = { .rng = 0x9e3779b97f4a7c15ULL, .count = 200000, .mad_count = 2000,
 			 .max_ns = 5000000000ULL };
-	const char *nodes_path = NULL, *doors = "shm,acm,control,sa_door,sa_direct,netlink";
+	const char *nodes_path = NULL, *doors = "shm,acm,control,echo,sa_door,sa_direct,netlink";
 	const char *nl_device = "ibsim0";	/* the simulator's CA name */
 	struct bench_node *nodes;
 	struct localsa *h;
@@ -470,25 +612,8 @@ int main(int argc, char **argv)
 		       ls.attached);
 		localsa_close(h);
 	}
-	if (door_on(doors, "acm") && c.acm_path) {
-		int fd = unix_connect(c.acm_path);
-
-		if (fd < 0) {
-			fprintf(stderr, "bench_lookup: %s: %s\n", c.acm_path, strerror(-fd));
-			return 1;
-		}
-		time_door(&c, "acm", acm_lookup, &fd, c.count / 4 ? c.count / 4 : 1);
-		close(fd);
-	}
-	if (door_on(doors, "control")) {
-		r = localsa_open(c.ctl_path, "none", &h);
-		if (r) {
-			fprintf(stderr, "bench_lookup: localsa_open: %s\n", strerror(-r));
-			return 1;
-		}
-		time_door(&c, "control", lib_lookup, h, c.count / 4 ? c.count / 4 : 1);
-		localsa_close(h);
-	}
+	if (time_socket_doors(&c, doors) < 0)
+		return 1;
 	if (c.have_port) {
 		struct mad_door d = { .tid = (uint32_t)getpid() << 8 };
 
