@@ -22,12 +22,14 @@ void bench_timer_init(void);
 uint64_t bench_ticks(void);	/* TSC on x86-64, else CLOCK_MONOTONIC ns */
 double bench_ns_per_tick(void);
 double bench_timer_overhead_ns(void);
+double bench_timer_step_ns(void);	/* the counter's step (1 tick where it is fine) */
 
 /* --- statistics --- */
 
 struct bench_pct {
 	size_t n;
-	double p50, p99, mean;	/* ns, the timer's own cost subtracted */
+	double p50, p99, mean;	/* ns, the timer's own cost subtracted; interpolated within the
+				 * counter's step (bench_util.c) */
 };
 
 /* Sorts ticks[0..n) and summarizes them; n > 0. */

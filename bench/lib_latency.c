@@ -11,9 +11,13 @@
  *              permutation of the cache lines of a shared-memory object as large as the
  *              snapshot's half, mapped like the snapshot (MADV_HUGEPAGE, read-only mapping of
  *              its own) - so that both see the same machine at the same time; each hit
- *              percentile is also reported as a ratio to the chase's p50
+ *              percentile is also reported as a ratio to the chase's p50. Pinned to each core
+ *              in turn: the row is the core with the lower ratio, every core's ratio beside it
  *   batch      localsa_resolve_batch of 64 random destinations back to back: lookups/s on one
  *              core, pinned to each core in turn (the best, and every core's)
+ * Cores are measured apart because the virtual CPUs of this kind of machine differ by the
+ * minute: one whose host core's other thread is busy runs a cached hit (pure instructions) in
+ * 50 ns instead of 30, while its memory latency, the chase, barely moves.
  *   publish    a full publication (a rebuild, as after a fill), and one changed path
  *              published (patched), timed 200 times; the change is then read back
  *   busy       the hit while another thread refreshes the whole table and republishes back
@@ -431,6 +435,7 @@ struct row {
 	uint64_t one_changes;
 	double batch_mlps;		/* the best core's */
 	char batch_cores[96];		/* every core's, "cpu0 6.9, cpu1 27.0" */
+	char hit_cores[96];		/* every core's hit/chase p50, "cpu0 1.31, cpu1 1.52" */
 	const char *map_kind, *chase_kind;
 	uint64_t busy_publications;
 	double busy_seconds;
@@ -475,39 +480,90 @@ static int publish_one(struct pr_cache *c, uint16_t tid, struct snap_writer *w,
 	return 0;
 }
 
-/*
- * batch_rate() pinned to each core the process may run on in turn: cores of one machine differ
- * (a virtual CPU whose host core is shared runs memory-parallel work several times slower), so
- * the row gives every core's rate and the best.
- */
-static int batch_on_each_core(struct localsa *h, size_t entries, uint64_t *s, size_t n,
-			      struct row *row)
+/* a / b, or 0 where b is below the timer's resolution (a chase that stays in L1). */
+static double ratio(double a, double b)
+{
+	return b >= 1 ? a / b : 0;
+}
+
+/* One measurement on the core it is pinned to: records it in row, appending to cores. */
+typedef int (*core_fn)(int cpu, void *arg, struct row *row, size_t *len);
+
+/* fn pinned to each core the process may run on, in turn (unpinned when it may not pin). */
+static int on_each_core(core_fn fn, void *arg, struct row *row)
 {
 	cpu_set_t all, one;
 	size_t len = 0;
 	int r = 0;
 
-	row->batch_mlps = 0;
-	row->batch_cores[0] = 0;
 	if (sched_getaffinity(0, sizeof(all), &all))
-		return batch_rate(h, entries, s, n, &row->batch_mlps);
+		return fn(-1, arg, row, &len);
 	for (int cpu = 0; cpu < CPU_SETSIZE && !r; cpu++) {
-		double mlps = 0;
-
 		if (!CPU_ISSET(cpu, &all))
 			continue;
 		CPU_ZERO(&one);
 		CPU_SET(cpu, &one);
-		if (sched_setaffinity(0, sizeof(one), &one))
-			continue;
-		r = batch_rate(h, entries, s, n, &mlps);
-		if (mlps > row->batch_mlps)
-			row->batch_mlps = mlps;
-		if (len < sizeof(row->batch_cores))
-			len += (size_t)snprintf(row->batch_cores + len, sizeof(row->batch_cores) - len,
-						"%scpu%d %.1f", len ? ", " : "", cpu, mlps);
+		if (!sched_setaffinity(0, sizeof(one), &one))
+			r = fn(cpu, arg, row, &len);
 	}
 	sched_setaffinity(0, sizeof(all), &all);
+	return r;
+}
+
+/* ", cpuN v" (v with `decimals` decimals) appended to buf. */
+static void core_note(char *buf, size_t cap, size_t *len, int cpu, double v, int decimals)
+{
+	if (*len < cap)
+		*len += (size_t)snprintf(buf + *len, cap - *len, "%scpu%d %.*f", *len ? ", " : "",
+					 cpu, decimals, v);
+}
+
+struct hit_run {
+	struct localsa *h;
+	size_t entries, lookups;
+	struct chase *ch;
+	uint64_t *s, *cs;
+};
+
+/* Hits and chase steps in alternating rounds on this core (after a warm-up); the row keeps the
+ * core with the lower hit/chase p50. */
+static int hit_on_core(int cpu, void *arg, struct row *row, size_t *len)
+{
+	struct hit_run *hr = arg;
+	struct bench_pct q, c;
+	int r = time_interleaved(hr->h, hr->entries, hr->ch, hr->s, hr->cs,
+				 hr->lookups < 100000 ? hr->lookups : 100000);
+
+	if (!r)
+		r = time_interleaved(hr->h, hr->entries, hr->ch, hr->s, hr->cs, hr->lookups);
+	if (r)
+		return r;
+	q = percentiles(hr->s, hr->lookups);
+	c = percentiles(hr->cs, hr->lookups);
+	if (!*len || ratio(q.p50, c.p50) < ratio(row->quiet.p50, row->chase.p50)) {
+		row->quiet = q;
+		row->chase = c;
+	}
+	core_note(row->hit_cores, sizeof(row->hit_cores), len, cpu, ratio(q.p50, c.p50), 2);
+	return 0;
+}
+
+struct batch_run {
+	struct localsa *h;
+	size_t entries, n;
+	uint64_t *s;
+};
+
+/* batch_rate() on this core; the row keeps the best rate. */
+static int batch_on_core(int cpu, void *arg, struct row *row, size_t *len)
+{
+	struct batch_run *br = arg;
+	double mlps = 0;
+	int r = batch_rate(br->h, br->entries, br->s, br->n, &mlps);
+
+	if (mlps > row->batch_mlps)
+		row->batch_mlps = mlps;
+	core_note(row->batch_cores, sizeof(row->batch_cores), len, cpu, mlps, 1);
 	return r;
 }
 
@@ -588,16 +644,17 @@ static int run_size(size_t entries, size_t lookups, const char *ext_sock,
 	r = localsa_open(sv.path, name, &h);
 	if (r)
 		goto out;
-	/* warm up (the mapping's page faults, the chase's first cycle), then both in turns */
-	r = time_interleaved(h, entries, &ch, s, cs, lookups < 100000 ? lookups : 100000);
-	if (!r)
-		r = time_interleaved(h, entries, &ch, s, cs, lookups);
-	if (r)
-		goto out;
-	row->quiet = percentiles(s, lookups);
-	row->chase = percentiles(cs, lookups);
-	r = batch_on_each_core(h, entries, s, lookups / BATCH > 1000 ? lookups / BATCH : 1000,
-			       row);
+	/* on each core: a warm-up (the mapping's page faults, the chase's first cycle), then both
+	 * in turns */
+	{
+		struct hit_run hr = { h, entries, lookups, &ch, s, cs };
+		struct batch_run br = { h, entries, lookups / BATCH > 1000 ? lookups / BATCH : 1000,
+					s };
+
+		r = on_each_core(hit_on_core, &hr, row);
+		if (!r)
+			r = on_each_core(batch_on_core, &br, row);
+	}
 	if (!r)
 		r = publish_one(c, tid, w, h, entries, s, row);
 	if (r)
@@ -641,12 +698,6 @@ out:
 	free(s);
 	free(cs);
 	return r;
-}
-
-/* a / b, or 0 where b is below the timer's resolution (a chase that stays in L1). */
-static double ratio(double a, double b)
-{
-	return b >= 1 ? a / b : 0;
 }
 
 int main(int argc, char **argv)
@@ -701,25 +752,27 @@ int main(int argc, char **argv)
 			       "\"publish_one_max_us\": %.1f, \"publish_one_changes\": %llu, "
 			       "\"hit_p50_ns\": %.0f, \"hit_p99_ns\": %.0f, \"chase_p50_ns\": %.0f, "
 			       "\"chase_p99_ns\": %.0f, \"hit_chase_p50\": %.2f, \"hit_chase_p99\": %.2f, "
+			       "\"hit_chase_cores\": \"%s\", "
 			       "\"batch64_mlps\": %.1f, \"batch64_cores\": \"%s\", "
 			       "\"hit_republishing_p50_ns\": %.0f, \"hit_republishing_p99_ns\": %.0f, "
 			       "\"republications_per_s\": %.1f, \"socket_p50_ns\": %.0f, "
-			       "\"socket_p99_ns\": %.0f}", i ? ",\n " : "", w->entries, w->snapshot_mib,
+			       "\"socket_p99_ns\": %.0f, \"timer_step_ns\": %.1f, \"timer_pair_ns\": %.1f}",
+			       i ? ",\n " : "", w->entries, w->snapshot_mib,
 			       w->half_mib, w->bytes_per_path, w->map_kind, w->chase_kind,
 			       w->publish_ms, w->one.p50 / 1e3, w->one_max_us,
 			       (unsigned long long)w->one_changes, w->quiet.p50, w->quiet.p99,
 			       w->chase.p50, w->chase.p99, ratio(w->quiet.p50, w->chase.p50),
-			       ratio(w->quiet.p99, w->chase.p50), w->batch_mlps, w->batch_cores,
-			       w->busy.p50, w->busy.p99,
+			       ratio(w->quiet.p99, w->chase.p50), w->hit_cores, w->batch_mlps,
+			       w->batch_cores, w->busy.p50, w->busy.p99,
 			       (double)w->busy_publications / w->busy_seconds, w->sock.p50,
-			       w->sock.p99);
+			       w->sock.p99, bench_timer_step_ns(), bench_timer_overhead_ns());
 		}
 		printf("]\n");
 		return 0;
 	}
 	printf("liblocalsa hit latency (localsa_resolve, random destinations, %zu lookups per cell; "
-	       "timer cost %.0f ns subtracted) beside a pointer chase over the snapshot's size\n\n",
-	       lookups, bench_timer_overhead_ns());
+	       "timer cost %.1f ns subtracted, its step %.1f ns) beside a pointer chase over the "
+	       "snapshot's size\n\n", lookups, bench_timer_overhead_ns(), bench_timer_step_ns());
 	printf("| paths | half | B/path | pages | full publish | one change | hit p50 | hit p99 | "
 	       "chase p50 | hit/chase p50 | p99 | batch of 64 | hit p50, refreshing | "
 	       "socket p50 |\n");
@@ -728,11 +781,12 @@ int main(int argc, char **argv)
 		const struct row *w = &rows[i];
 
 		printf("| %zu | %.1f MiB | %.0f | %s / %s | %.2f ms | %.1f us | %.0f ns | %.0f ns | "
-		       "%.0f ns | %.2f | %.2f | %.1f M/s (%s) | %.0f ns | %.1f us |\n", w->entries,
-		       w->half_mib, w->bytes_per_path, w->map_kind, w->chase_kind, w->publish_ms,
-		       w->one.p50 / 1e3, w->quiet.p50, w->quiet.p99, w->chase.p50,
-		       ratio(w->quiet.p50, w->chase.p50), ratio(w->quiet.p99, w->chase.p50), w->batch_mlps,
-		       w->batch_cores, w->busy.p50, w->sock.p50 / 1000);
+		       "%.0f ns | %.2f (%s) | %.2f | %.1f M/s (%s) | %.0f ns | %.1f us |\n",
+		       w->entries, w->half_mib, w->bytes_per_path, w->map_kind, w->chase_kind,
+		       w->publish_ms, w->one.p50 / 1e3, w->quiet.p50, w->quiet.p99, w->chase.p50,
+		       ratio(w->quiet.p50, w->chase.p50), w->hit_cores,
+		       ratio(w->quiet.p99, w->chase.p50), w->batch_mlps, w->batch_cores, w->busy.p50,
+		       w->sock.p50 / 1000);
 	}
 	printf("\nsocket: %s\n", ext_sock ? ext_sock :
 	       "in-process server answering the control protocol from the same cache");

@@ -15,6 +15,9 @@
  *   echo       the anchor of the socket doors: the ACM exchange with a child process that only
  *              echoes it (epoll_wait, recv, send: what any server does), over a unix socket
  *              pair; the floor of a socket round trip on this machine
+ *   acm_same, echo_same, acm_cross, echo_cross   with --daemon-pid (and acm, echo): the two
+ *              again, the client, the daemon's main thread and the echo process pinned to one
+ *              core, then the daemon and the echo process to another core than the client
  * Each lookup is timed alone with the cycle counter; a door runs for at most --count lookups
  * and --seconds seconds. The socket doors (acm, control, echo) run in alternating rounds of
  * ROUND lookups, so that they meet the same machine. Prints one key=value line per door:
@@ -25,13 +28,14 @@
  *   warm_ms=  then checks that every node of the list resolves through the control socket.
  *
  * usage: bench_lookup --nodes FILE --socket CTL [--acm SOCK] [--mad] [--count N]
- *                     [--mad-count N] [--seconds S] [--nl-device CA]
+ *                     [--mad-count N] [--seconds S] [--nl-device CA] [--daemon-pid PID]
  *                     [--doors shm,acm,control,echo,sa_door,sa_direct,netlink]
  *        bench_lookup warm --nodes FILE --socket CTL [--repeat R]
  */
 #include <endian.h>
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +73,7 @@ struct ctx {
 	uint64_t *samples;
 	size_t count, mad_count;
 	uint64_t max_ns;
+	pid_t daemon_pid;		/* --daemon-pid: pin it for the _same/_cross rows */
 };
 
 /* One lookup of node idx; 0 or a negative errno. */
@@ -471,6 +476,75 @@ static bool door_on(const char *list, const char *name)
 	return false;
 }
 
+/* The CPUs this process may use: the first two in *a and *b (-1: none). */
+static void two_cpus(int *a, int *b)
+{
+	cpu_set_t all;
+
+	*a = *b = -1;
+	if (sched_getaffinity(0, sizeof(all), &all))
+		return;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &all)) {
+			if (*a < 0)
+				*a = cpu;
+			else if (*b < 0)
+				*b = cpu;
+		}
+}
+
+static int pin(pid_t pid, int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(pid, sizeof(one), &one);
+}
+
+/*
+ * The ACM door (acm) and its echo anchor (echo) again with the scheduler's choice taken
+ * away: client, daemon and echo process on one core ("_same"), then the daemon and the echo
+ * process on another core than the client ("_cross"). A round trip between two cores costs a
+ * wake-up on the other one, within one core a switch: on a VM they differ by 1.5-2x, and the
+ * unpinned rows mix the two as the scheduler places the processes. The daemon's main thread
+ * gets its CPU mask back after.
+ */
+static void time_pinned(struct ctx *c, const struct door_run *acm, const struct door_run *echo,
+			size_t n, pid_t echo_pid)
+{
+	static const char *const names[2][2] = { { "acm_same", "echo_same" },
+						 { "acm_cross", "echo_cross" } };
+	cpu_set_t mine, daemon;
+	int c0, c1;
+
+	two_cpus(&c0, &c1);
+	if (c0 < 0 || sched_getaffinity(0, sizeof(mine), &mine) ||
+	    sched_getaffinity(c->daemon_pid, sizeof(daemon), &daemon)) {
+		fprintf(stderr, "bench_lookup: CPU masks: %s\n", strerror(errno));
+		return;
+	}
+	for (int cfg = 0; cfg < 2; cfg++) {
+		int other = cfg ? c1 : c0;
+		struct door_run p[2] = {
+			{ .name = names[cfg][0], .fn = acm->fn, .door = acm->door,
+			  .samples = acm->samples },
+			{ .name = names[cfg][1], .fn = echo->fn, .door = echo->door,
+			  .samples = echo->samples },
+		};
+
+		if (other < 0)
+			break;	/* one CPU: no cross-core case */
+		if (pin(0, c0) || pin(c->daemon_pid, other) || pin(echo_pid, other)) {
+			fprintf(stderr, "bench_lookup: pinning: %s\n", strerror(errno));
+			break;
+		}
+		time_doors(c, p, 2, n);
+	}
+	sched_setaffinity(c->daemon_pid, sizeof(daemon), &daemon);
+	sched_setaffinity(0, sizeof(mine), &mine);
+}
+
 /* The ACM socket, the control socket and the echo anchor, in alternating rounds. */
 static int time_socket_doors(struct ctx *c, const char *doors)
 {
@@ -510,6 +584,8 @@ static int time_socket_doors(struct ctx *c, const char *doors)
 			r = -ENOMEM;
 	if (k && !r)
 		time_doors(c, d, k, n);
+	if (!r && c->daemon_pid > 0 && acm_fd >= 0 && echo_pid > 0)
+		time_pinned(c, &d[0], &d[k - 1], n, echo_pid);
 out:
 	for (size_t j = 0; j < k; j++)
 		free(d[j].samples);
@@ -527,7 +603,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_lookup [warm] --nodes FILE --socket CTL [--acm SOCK] "
 		"[--count N] [--mad-count N] [--seconds S] [--doors LIST] [--repeat R] "
-		"[--nl-device CA]\n");
+		"[--nl-device CA] [--daemon-pid PID]\n");
 	exit(2);
 }
 
@@ -539,7 +615,8 @@ int main(int argc, char **argv)
 		{ "mad-count", required_argument, NULL, 'm' },
 		{ "seconds", required_argument, NULL, 't' }, { "doors", required_argument, NULL, 'd' },
 		{ "repeat", required_argument, NULL, 'r' },
-		{ "nl-device", required_argument, NULL, 'D' }, { NULL, 0, NULL, 0 },
+		{ "nl-device", required_argument, NULL, 'D' },
+		{ "daemon-pid", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
 	};
 	struct ctx c = { .rng = 0x9e3779b97f4a7c15ULL, .count = 200000, .mad_count = 2000,
 			 .max_ns = 5000000000ULL };
@@ -568,6 +645,7 @@ int main(int argc, char **argv)
 		case 'd': doors = optarg; break;
 		case 'r': repeat = (unsigned)bench_arg_u64("--repeat", optarg, 1000); break;
 		case 'D': nl_device = optarg; break;
+		case 'P': c.daemon_pid = (pid_t)bench_arg_u64("--daemon-pid", optarg, 1u << 22); break;
 		default: usage();
 		}
 	}
