@@ -98,14 +98,16 @@ static int slot_of(const struct port_set *ps, const struct pr_request *req)
 	return req->has & PR_REQ_SGID ? slot_by_gid(ps, &req->sgid) : default_slot(ps);
 }
 
-/* The port read now: its LID, SM and GID follow the fabric (mad_port_refresh). */
+/* The port read now: its LID, SM and GID follow the fabric (mad_port_refresh). Every lookup
+ * asks for its port, so no formatting here: the name is copied as it is. */
 static void describe(const struct member *m, struct path_port *out)
 {
 	const struct mad_port *mp = port_of(m);
 	uint64_t guid;
 
+	_Static_assert(sizeof(out->ca_name) == sizeof(mp->ca_name), "one CA name length");
 	memset(out, 0, sizeof(*out));
-	snprintf(out->ca_name, sizeof(out->ca_name), "%s", mp->ca_name);
+	memcpy(out->ca_name, mp->ca_name, sizeof(out->ca_name) - 1);
 	out->port_num = (unsigned)mp->portnum;
 	memcpy(&guid, mp->gid.raw + 8, sizeof(guid));
 	out->node_guid = m->node_guid ? m->node_guid : be64toh(guid);
