@@ -29,10 +29,16 @@
  * and the page size behind the snapshot's and the anchor's mappings (/proc/self/smaps: 2 MiB
  * transparent huge pages where /dev/shm allows them, else 4 KiB).
  *
+ * --compare LIB,LIB,...: instead, builds of liblocalsa.so.1 (the code before a change and
+ * after it, say) loaded side by side in this process, their hits timed in alternating rounds
+ * with the chase; one line per build and size: build= entries= hit_p50_ns= hit_p99_ns=
+ * chase_p50_ns= hit_chase_p50= hit_chase_p99=. Pin it (taskset) to compare on one core.
+ *
  * usage: lib_latency [--sizes 1000,100000,1000000] [--lookups N] [--socket SOCK --dgid GID]
- *                    [--json]
+ *                    [--json | --compare LIB,LIB,...]
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +113,8 @@ static void serve_line(struct server *sv, int fd, char *line)
 	(void)!send(fd, out, len, MSG_NOSIGNAL);
 }
 
+/* Serves one connection at a time: a new one replaces it (each handle connects when it opens,
+ * to learn who serves it, and then only on a miss). */
 static void *server_main(void *arg)
 {
 	struct server *sv = arg;
@@ -115,15 +123,22 @@ static void *server_main(void *arg)
 	int fd = -1;
 
 	while (!sv->stop) {
-		struct pollfd p = { .fd = fd >= 0 ? fd : sv->lfd, .events = POLLIN };
+		struct pollfd p[2] = { { .fd = sv->lfd, .events = POLLIN },
+				       { .fd = fd, .events = POLLIN } };
 		ssize_t r;
 		char *nl;
 
-		if (poll(&p, 1, 50) <= 0)
+		if (poll(p, fd >= 0 ? 2 : 1, 50) <= 0)
 			continue;
-		if (fd < 0) {
-			fd = accept(sv->lfd, NULL, NULL);
-			len = 0;
+		if (p[0].revents) {
+			int nfd = accept(sv->lfd, NULL, NULL);
+
+			if (nfd >= 0) {
+				if (fd >= 0)
+					close(fd);
+				fd = nfd;
+				len = 0;
+			}
 			continue;
 		}
 		r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
@@ -567,8 +582,105 @@ static int batch_on_core(int cpu, void *arg, struct row *row, size_t *len)
 	return r;
 }
 
+/* --- --compare: builds of liblocalsa side by side in one process --- */
+
+enum { COMPARE_MAX = 4 };
+
+struct lib_build {
+	char path[256];
+	void *dl;
+	int (*open)(const char *, const char *, struct localsa **);
+	int (*resolve)(struct localsa *, const struct localsa_query *, struct ibv_path_record *);
+	void (*close)(struct localsa *);
+	struct localsa *h;
+	uint64_t *s;
+};
+
+static int build_load(struct lib_build *b, const char *sock, const char *name)
+{
+	b->dl = dlopen(b->path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+	if (!b->dl) {
+		fprintf(stderr, "lib_latency: %s\n", dlerror());
+		return -ENOENT;
+	}
+	/* POSIX: a function pointer from dlsym's object pointer */
+	*(void **)&b->open = dlsym(b->dl, "localsa_open");
+	*(void **)&b->resolve = dlsym(b->dl, "localsa_resolve");
+	*(void **)&b->close = dlsym(b->dl, "localsa_close");
+	if (!b->open || !b->resolve || !b->close)
+		return -ENOENT;
+	return b->open(sock, name, &b->h);
+}
+
+/*
+ * Each build in `list` (comma-separated paths of liblocalsa.so.1) loaded apart (RTLD_LOCAL |
+ * RTLD_DEEPBIND: its own copy of every function and static) and attached to the same snapshot;
+ * their hits of the same random destinations timed in alternating rounds with the chase. A
+ * change to the reader is so measured against the code before it on the same machine at the
+ * same moments, the same memory and the same pages: separate runs on this VM differ more than
+ * most changes do. One line per build.
+ */
+static int compare_builds(const char *list, const char *sock, const char *name,
+			  size_t entries, size_t lookups, struct chase *ch, uint64_t *cs)
+{
+	struct lib_build b[COMPARE_MAX];
+	size_t nb = 0, per = lookups / ROUNDS ? lookups / ROUNDS : 1;
+	union ibv_gid *g = malloc(per * sizeof(*g));
+	struct bench_pct cp;
+	int r = g ? 0 : -ENOMEM;
+
+	memset(b, 0, sizeof(b));
+	for (const char *p = list; *p && nb < COMPARE_MAX && !r; nb++) {
+		size_t len = strcspn(p, ",");
+
+		snprintf(b[nb].path, sizeof(b[nb].path), "%.*s", (int)len, p);
+		p += len + (p[len] == ',');
+		b[nb].s = malloc(lookups * sizeof(uint64_t));
+		r = b[nb].s ? build_load(&b[nb], sock, name) : -ENOMEM;
+	}
+	for (size_t done = 0; done < lookups && !r; done += per) {
+		size_t k = lookups - done < per ? lookups - done : per;
+
+		for (size_t i = 0; i < k; i++)
+			g[i] = dest(entries);
+		for (size_t j = 0; j < nb && !r; j++) {
+			struct localsa_query q = { .flags = LOCALSA_Q_DGID };
+			struct ibv_path_record rec;
+
+			for (size_t i = 0; i < k; i++) {
+				uint64_t t0;
+
+				q.dgid = g[i];
+				t0 = bench_ticks();
+				r |= b[j].resolve(b[j].h, &q, &rec);
+				b[j].s[done + i] = bench_ticks() - t0;
+			}
+		}
+		chase_time(ch, cs + done, k);
+	}
+	if (!r) {
+		cp = percentiles(cs, lookups);
+		for (size_t j = 0; j < nb; j++) {
+			struct bench_pct hp = percentiles(b[j].s, lookups);
+
+			printf("build=%s entries=%zu hit_p50_ns=%.1f hit_p99_ns=%.1f chase_p50_ns=%.1f "
+			       "hit_chase_p50=%.3f hit_chase_p99=%.3f\n", b[j].path, entries, hp.p50,
+			       hp.p99, cp.p50, ratio(hp.p50, cp.p50), ratio(hp.p99, cp.p50));
+		}
+	}
+	for (size_t j = 0; j < nb; j++) {
+		if (b[j].h)
+			b[j].close(b[j].h);
+		if (b[j].dl)
+			dlclose(b[j].dl);
+		free(b[j].s);
+	}
+	free(g);
+	return r ? (r < 0 ? r : -EIO) : 0;
+}
+
 static int run_size(size_t entries, size_t lookups, const char *ext_sock,
-		    const union ibv_gid *ext_dgid, struct row *row)
+		    const union ibv_gid *ext_dgid, const char *compare, struct row *row)
 {
 	struct pr_cache_limits lim = { (uint32_t)entries, 16 };
 	struct pr_tuple td = { .sgid = gid_of(1) };
@@ -641,6 +753,10 @@ static int run_size(size_t entries, size_t lookups, const char *ext_sock,
 	if (r)
 		goto out;
 	row->chase_kind = page_kind(ch.ro);
+	if (compare) {
+		r = compare_builds(compare, sv.path, name, entries, lookups, &ch, cs);
+		goto out;
+	}
 	r = localsa_open(sv.path, name, &h);
 	if (r)
 		goto out;
@@ -703,7 +819,7 @@ out:
 int main(int argc, char **argv)
 {
 	size_t sizes[8] = { 1000, 100000, 1000000 }, nsizes = 3, lookups = 1000000;
-	const char *ext_sock = NULL;
+	const char *ext_sock = NULL, *compare = NULL;
 	union ibv_gid ext_dgid = { .raw = { 0 } };
 	bool json = false;
 	struct row rows[8];
@@ -726,6 +842,8 @@ int main(int argc, char **argv)
 				goto usage;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--compare") && i + 1 < argc) {
+			compare = argv[++i];
 		} else {
 			goto usage;
 		}
@@ -734,13 +852,15 @@ int main(int argc, char **argv)
 		goto usage;
 	bench_timer_init();
 	for (size_t i = 0; i < nsizes; i++) {
-		int r = run_size(sizes[i], lookups, ext_sock, &ext_dgid, &rows[i]);
+		int r = run_size(sizes[i], lookups, ext_sock, &ext_dgid, compare, &rows[i]);
 
 		if (r) {
 			fprintf(stderr, "lib_latency: %zu entries: %s\n", sizes[i], strerror(-r));
 			return 1;
 		}
 	}
+	if (compare)
+		return 0;	/* its lines are out */
 	if (json) {
 		printf("[");
 		for (size_t i = 0; i < nsizes; i++) {
@@ -793,6 +913,6 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: lib_latency [--sizes N,N,...] [--lookups N >= %d] "
-		"[--socket SOCK --dgid GID] [--json]\n", 1000);
+		"[--socket SOCK --dgid GID] [--json | --compare LIB,LIB,...]\n", 1000);
 	return 2;
 }
