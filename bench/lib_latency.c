@@ -32,7 +32,8 @@
  * --compare LIB,LIB,...: instead, builds of liblocalsa.so.1 (the code before a change and
  * after it, say) loaded side by side in this process, their hits timed in alternating rounds
  * with the chase; one line per build and size: build= entries= hit_p50_ns= hit_p99_ns=
- * chase_p50_ns= hit_chase_p50= hit_chase_p99=. Pin it (taskset) to compare on one core.
+ * chase_p50_ns= hit_chase_p50= hit_chase_p99= batch64_mlps=. Pin it (taskset) to compare on
+ * one core.
  *
  * usage: lib_latency [--sizes 1000,100000,1000000] [--lookups N] [--socket SOCK --dgid GID]
  *                    [--json | --compare LIB,LIB,...]
@@ -584,16 +585,19 @@ static int batch_on_core(int cpu, void *arg, struct row *row, size_t *len)
 
 /* --- --compare: builds of liblocalsa side by side in one process --- */
 
-enum { COMPARE_MAX = 4 };
+enum { COMPARE_MAX = 4, BATCHES_PER_ROUND = 50 };
 
 struct lib_build {
 	char path[256];
 	void *dl;
 	int (*open)(const char *, const char *, struct localsa **);
 	int (*resolve)(struct localsa *, const struct localsa_query *, struct ibv_path_record *);
+	int (*batch)(struct localsa *, const struct localsa_query *, size_t,
+		     struct ibv_path_record *, int *);
 	void (*close)(struct localsa *);
 	struct localsa *h;
-	uint64_t *s;
+	uint64_t *s, *bs;	/* hits; batch calls */
+	size_t nbs;
 };
 
 static int build_load(struct lib_build *b, const char *sock, const char *name)
@@ -606,8 +610,9 @@ static int build_load(struct lib_build *b, const char *sock, const char *name)
 	/* POSIX: a function pointer from dlsym's object pointer */
 	*(void **)&b->open = dlsym(b->dl, "localsa_open");
 	*(void **)&b->resolve = dlsym(b->dl, "localsa_resolve");
+	*(void **)&b->batch = dlsym(b->dl, "localsa_resolve_batch");
 	*(void **)&b->close = dlsym(b->dl, "localsa_close");
-	if (!b->open || !b->resolve || !b->close)
+	if (!b->open || !b->resolve || !b->batch || !b->close)
 		return -ENOENT;
 	return b->open(sock, name, &b->h);
 }
@@ -615,7 +620,10 @@ static int build_load(struct lib_build *b, const char *sock, const char *name)
 /*
  * Each build in `list` (comma-separated paths of liblocalsa.so.1) loaded apart (RTLD_LOCAL |
  * RTLD_DEEPBIND: its own copy of every function and static) and attached to the same snapshot;
- * their hits of the same random destinations timed in alternating rounds with the chase. A
+ * their hits of random destinations timed in alternating rounds with the chase (and in each
+ * round, BATCHES_PER_ROUND calls of localsa_resolve_batch of 64). Each build draws its own
+ * destinations, and the builds take turns at going first: the lines one build's lookups
+ * brought in would otherwise make the next one's hits cheaper. A
  * change to the reader is so measured against the code before it on the same machine at the
  * same moments, the same memory and the same pages: separate runs on this VM differ more than
  * most changes do. One line per build.
@@ -626,8 +634,11 @@ static int compare_builds(const char *list, const char *sock, const char *name,
 	struct lib_build b[COMPARE_MAX];
 	size_t nb = 0, per = lookups / ROUNDS ? lookups / ROUNDS : 1;
 	union ibv_gid *g = malloc(per * sizeof(*g));
+	struct localsa_query *bq = calloc(BATCH * BATCHES_PER_ROUND, sizeof(*bq));
+	struct ibv_path_record out[BATCH];
+	int status[BATCH];
 	struct bench_pct cp;
-	int r = g ? 0 : -ENOMEM;
+	int r = g && bq ? 0 : -ENOMEM;
 
 	memset(b, 0, sizeof(b));
 	for (const char *p = list; *p && nb < COMPARE_MAX && !r; nb++) {
@@ -636,16 +647,24 @@ static int compare_builds(const char *list, const char *sock, const char *name,
 		snprintf(b[nb].path, sizeof(b[nb].path), "%.*s", (int)len, p);
 		p += len + (p[len] == ',');
 		b[nb].s = malloc(lookups * sizeof(uint64_t));
-		r = b[nb].s ? build_load(&b[nb], sock, name) : -ENOMEM;
+		b[nb].bs = malloc(ROUNDS * BATCHES_PER_ROUND * sizeof(uint64_t));
+		r = b[nb].s && b[nb].bs ? build_load(&b[nb], sock, name) : -ENOMEM;
 	}
 	for (size_t done = 0; done < lookups && !r; done += per) {
 		size_t k = lookups - done < per ? lookups - done : per;
 
-		for (size_t i = 0; i < k; i++)
-			g[i] = dest(entries);
-		for (size_t j = 0; j < nb && !r; j++) {
+		/* each build its own destinations (one build's lookups must not warm the caches
+		 * for the next), and a round's first build in turn */
+		for (size_t jj = 0; jj < nb && !r; jj++) {
+			size_t j = (jj + done / per) % nb;
 			struct localsa_query q = { .flags = LOCALSA_Q_DGID };
 			struct ibv_path_record rec;
+
+			for (size_t i = 0; i < k; i++)
+				g[i] = dest(entries);
+			for (size_t i = 0; i < BATCH * BATCHES_PER_ROUND; i++)
+				bq[i] = (struct localsa_query){ .flags = LOCALSA_Q_DGID,
+								.dgid = dest(entries) };
 
 			for (size_t i = 0; i < k; i++) {
 				uint64_t t0;
@@ -655,6 +674,14 @@ static int compare_builds(const char *list, const char *sock, const char *name,
 				r |= b[j].resolve(b[j].h, &q, &rec);
 				b[j].s[done + i] = bench_ticks() - t0;
 			}
+			for (size_t i = 0; i < BATCHES_PER_ROUND && b[j].nbs < ROUNDS * BATCHES_PER_ROUND;
+			     i++) {
+				uint64_t t0 = bench_ticks();
+
+				if (b[j].batch(b[j].h, bq + BATCH * i, BATCH, out, status) != BATCH)
+					r = -EIO;
+				b[j].bs[b[j].nbs++] = bench_ticks() - t0;
+			}
 		}
 		chase_time(ch, cs + done, k);
 	}
@@ -662,10 +689,12 @@ static int compare_builds(const char *list, const char *sock, const char *name,
 		cp = percentiles(cs, lookups);
 		for (size_t j = 0; j < nb; j++) {
 			struct bench_pct hp = percentiles(b[j].s, lookups);
+			struct bench_pct bp = percentiles(b[j].bs, b[j].nbs);
 
 			printf("build=%s entries=%zu hit_p50_ns=%.1f hit_p99_ns=%.1f chase_p50_ns=%.1f "
-			       "hit_chase_p50=%.3f hit_chase_p99=%.3f\n", b[j].path, entries, hp.p50,
-			       hp.p99, cp.p50, ratio(hp.p50, cp.p50), ratio(hp.p99, cp.p50));
+			       "hit_chase_p50=%.3f hit_chase_p99=%.3f batch64_mlps=%.1f\n", b[j].path,
+			       entries, hp.p50, hp.p99, cp.p50, ratio(hp.p50, cp.p50),
+			       ratio(hp.p99, cp.p50), BATCH / bp.p50 * 1e3);
 		}
 	}
 	for (size_t j = 0; j < nb; j++) {
@@ -674,8 +703,10 @@ static int compare_builds(const char *list, const char *sock, const char *name,
 		if (b[j].dl)
 			dlclose(b[j].dl);
 		free(b[j].s);
+		free(b[j].bs);
 	}
 	free(g);
+	free(bq);
 	return r ? (r < 0 ? r : -EIO) : 0;
 }
 
