@@ -395,7 +395,11 @@ static int time_lookups(struct localsa *h, size_t entries, const union ibv_gid *
 	return bad ? -EIO : 0;
 }
 
-enum { ROUNDS = 20, BATCH = 64, BATCHES = 256, PUBLISH_ONE = 200 };
+/* BATCHES: the calls whose destinations batch_rate() draws before it cycles through them again:
+ * 262,144 destinations, so one comes back only after ~50 MB of other slot lines and a batch
+ * meets memory as cold as a single hit does (a pool of 16,384, as before, kept its lines in the
+ * caches and showed 2-2.5x the cold rate). */
+enum { ROUNDS = 20, BATCH = 64, BATCHES = 4096, PUBLISH_ONE = 200 };
 
 /* Hits and chase steps in alternating rounds; s and c hold n samples each. */
 static int time_interleaved(struct localsa *h, size_t entries, struct chase *ch, uint64_t *s,
@@ -416,8 +420,9 @@ static int time_interleaved(struct localsa *h, size_t entries, struct chase *ch,
 
 /*
  * Lookups per second on one core through localsa_resolve_batch, 64 random destinations a
- * call: each call timed alone and the median taken, so that time the thread spent descheduled
- * (the machine is shared) does not count as the library's.
+ * call (from a pool of BATCHES calls' worth): each call timed alone and the median taken, so
+ * that time the thread spent descheduled (the machine is shared) does not count as the
+ * library's.
  */
 static int batch_rate(struct localsa *h, size_t entries, uint64_t *s, size_t n, double *mlps)
 {
