@@ -541,12 +541,17 @@ static int on_each_core(core_fn fn, void *arg, struct row *row)
 	return r;
 }
 
-/* ", cpuN v" (v with `decimals` decimals) appended to buf. */
+/* ", cpuN v" (v with `decimals` decimals; "-" for 0: below the timer's resolution) appended
+ * to buf. */
 static void core_note(char *buf, size_t cap, size_t *len, int cpu, double v, int decimals)
 {
-	if (*len < cap)
+	if (*len >= cap)
+		return;
+	if (v > 0)
 		*len += (size_t)snprintf(buf + *len, cap - *len, "%scpu%d %.*f", *len ? ", " : "",
 					 cpu, decimals, v);
+	else
+		*len += (size_t)snprintf(buf + *len, cap - *len, "%scpu%d -", *len ? ", " : "", cpu);
 }
 
 struct hit_run {
@@ -571,7 +576,10 @@ static int hit_on_core(int cpu, void *arg, struct row *row, size_t *len)
 		return r;
 	q = percentiles(hr->s, hr->lookups);
 	c = percentiles(hr->cs, hr->lookups);
-	if (!*len || ratio(q.p50, c.p50) < ratio(row->quiet.p50, row->chase.p50)) {
+	/* the lower ratio; a chase below the timer's resolution (ratio 0) compares with nothing */
+	if (!*len || (ratio(q.p50, c.p50) > 0 &&
+		      (ratio(q.p50, c.p50) < ratio(row->quiet.p50, row->chase.p50) ||
+		       !ratio(row->quiet.p50, row->chase.p50)))) {
 		row->quiet = q;
 		row->chase = c;
 	}
