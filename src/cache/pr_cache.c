@@ -363,8 +363,9 @@ static int array_reserve(void **arr, uint32_t *cap, size_t want, size_t elem, ui
  * Bulk loads are bound by memory latency (one random bucket and one random entry per record).
  * Touching the buckets of a record PREFETCH_AHEAD records early, and the head entry of its DGID
  * chain half as early, overlaps those misses. Both helpers are always_inline (PREFETCHER): a
- * function that only prefetches is "const" to GCC's interprocedural analysis, which deletes the
- * calls (GCC 12 at -O2 did, and loads ran without these prefetches; unit.cache_prefetch checks).
+ * function that only prefetches has no side effect to GCC's interprocedural analysis, which
+ * deletes the calls (GCC 12 at -O2 did, and loads ran without these prefetches;
+ * unit.cache_prefetch checks).
  */
 #define PREFETCHER static inline __attribute__((always_inline))
 

@@ -474,7 +474,7 @@ struct batch {
 
 /* Where query q's lookup will look first: the three slot lines dgid_find() compares first
  * (DGID), or its DLID slot, brought in early. HOT, not just inline: a function whose only
- * effects are prefetches is "const" to GCC's interprocedural analysis, which then deletes
+ * effects are prefetches has none to GCC's interprocedural analysis (pure), which then deletes
  * every call to it (GCC 12 at -O2 did: the batch prefetched nothing). CTest
  * unit.lib_prefetch checks the instructions are in the library. */
 HOT void prefetch_query(const struct window *w, const struct snap_query *q)

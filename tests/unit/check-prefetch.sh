@@ -2,9 +2,9 @@
 # check-prefetch.sh NAME LIB.a FUNC... - the prefetches of a memory-bound loop are in the code
 # (issue 18): the functions FUNC (where a build inlines its helpers; at -O0 the helper itself
 # may be one of them) hold prefetch instructions, together. GCC once deleted every call to a
-# function whose only effects were prefetches ("const" to its analysis): the snapshot's batch
-# and the cache's bulk load ran without them while every other test passed. x86-64 only
-# (elsewhere the instruction names differ).
+# function whose only effects were prefetches (none, to its analysis: it is pure): the
+# snapshot's batch and the cache's bulk load ran without them while every other test passed.
+# x86-64 only (elsewhere the instruction names differ).
 set -eu
 name=$1 a=$2
 shift 2
