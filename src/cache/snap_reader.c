@@ -484,13 +484,17 @@ HOT void prefetch_query(const struct window *w, const struct snap_query *q)
 	if (q->by_dgid) {
 		n = w->v.w[SH_DGID_SLOTS];
 		off = w->v.w[SH_OFF_DGID] + snap_home(q->dhash, n) * SNAP_SLOT_WORDS;
-		/* off < half_words (the view was checked); past the region a prefetch is void */
+		/* off < half_words (the view was checked); past the region a prefetch is void. The
+		 * home line first: the one every lookup reads (a cold batch at 1M paths 3-10 %
+		 * faster than with it last, lib_latency --compare, 6 of 6 runs). */
+		if (n)
+			__builtin_prefetch((const void *)&w->h[off]);
 		__builtin_prefetch((const void *)&w->h[off + SNAP_SLOT_WORDS]);
 		__builtin_prefetch((const void *)&w->h[off + 2 * SNAP_SLOT_WORDS]);
-	} else {
-		n = w->v.w[SH_DLID_SLOTS];
-		off = w->v.w[SH_OFF_DLID] + snap_home(q->dhash, n) * SNAP_DLID_WORDS;
+		return;
 	}
+	n = w->v.w[SH_DLID_SLOTS];
+	off = w->v.w[SH_OFF_DLID] + snap_home(q->dhash, n) * SNAP_DLID_WORDS;
 	if (n)
 		__builtin_prefetch((const void *)&w->h[off]);
 }
