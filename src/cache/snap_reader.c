@@ -186,8 +186,6 @@ static inline bool tuple_is(const _Atomic uint64_t *h, const struct half_view *v
 		 (ld(h, base + 3) ^ tw[3]));
 }
 
-enum { PREFETCH_AFTER_HOME = 4 };	/* lines after home a single lookup prefetches */
-
 static inline uint64_t next_slot(uint64_t i, uint64_t n)
 {
 	return i + 1 == n ? 0 : i + 1;
@@ -219,11 +217,10 @@ HOT bool slot_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t 
  * hit/chase 1.56 -> 1.45 over 10 alternated runs). Else the one of the next two lines whose
  * hash matches is picked without a branch per slot. Robin Hood at load 0.7 puts 44 % of the
  * keys at home, 85 % at most two slots past it and 96 % at most four: a single lookup
- * prefetches the four lines after home (PREFETCH_AFTER_HOME), so that the general probe of a
- * key three or four slots out finds its lines on their way. Against two, that took 3-16 % off
- * the hit's p99 at 100k and 1M paths with the p50 unchanged (lib_latency --compare on each
- * core, the old reader loaded twice as a control). A batch prefetches the home line and two
- * (prefetch_query).
+ * prefetches the four lines after home, so that the general probe of a key three or four slots
+ * out finds its lines on their way. Against two, that took 3-16 % off the hit's p99 at 100k
+ * and 1M paths with the p50 unchanged (lib_latency --compare on each core, the old reader
+ * loaded twice as a control). A batch prefetches the home line and two (prefetch_query).
  * Then the general probe: it stops at an empty slot or at one that sits nearer its own home
  * than the probe is from hash's. A match is a slot whose every key word is q's, so a stale
  * hash seen during a change costs a retry at most (the seqlock), never a wrong answer.
@@ -242,7 +239,6 @@ HOT uint64_t dgid_find(const _Atomic uint64_t *h, const struct half_view *v,
 	if (prefetch) {	/* on their way while the home line is compared (a batch asked already) */
 		uint64_t i3 = next_slot(i2, n), i4 = next_slot(i3, n);
 
-		_Static_assert(PREFETCH_AFTER_HOME == 4, "the lines below");
 		__builtin_prefetch((const void *)&h[off + i1 * SNAP_SLOT_WORDS]);
 		__builtin_prefetch((const void *)&h[off + i2 * SNAP_SLOT_WORDS]);
 		__builtin_prefetch((const void *)&h[off + i3 * SNAP_SLOT_WORDS]);
