@@ -16,6 +16,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,15 @@ uint64_t bench_ticks(void)
 #else
 	return bench_now_ns();
 #endif
+}
+
+int bench_pin(pid_t pid, int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(pid, sizeof(one), &one);
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <infiniband/sa.h>
 
@@ -16,6 +17,8 @@
 uint64_t bench_now_ns(void);	/* CLOCK_MONOTONIC */
 uint64_t bench_wall_ns(void);	/* CLOCK_REALTIME: comparable across processes */
 void bench_sleep_until_wall(uint64_t wall_ns);
+/* Pins process or thread pid (0: the caller) to one CPU; 0 or -1 with errno. */
+int bench_pin(pid_t pid, int cpu);
 
 /* Calibrates the cycle counter (200 ms) and measures the timer's own cost; call once. */
 void bench_timer_init(void);

@@ -523,20 +523,15 @@ typedef int (*core_fn)(int cpu, void *arg, struct row *row, size_t *len);
 /* fn pinned to each core the process may run on, in turn (unpinned when it may not pin). */
 static int on_each_core(core_fn fn, void *arg, struct row *row)
 {
-	cpu_set_t all, one;
+	cpu_set_t all;
 	size_t len = 0;
 	int r = 0;
 
 	if (sched_getaffinity(0, sizeof(all), &all))
 		return fn(-1, arg, row, &len);
-	for (int cpu = 0; cpu < CPU_SETSIZE && !r; cpu++) {
-		if (!CPU_ISSET(cpu, &all))
-			continue;
-		CPU_ZERO(&one);
-		CPU_SET(cpu, &one);
-		if (!sched_setaffinity(0, sizeof(one), &one))
+	for (int cpu = 0; cpu < CPU_SETSIZE && !r; cpu++)
+		if (CPU_ISSET(cpu, &all) && !bench_pin(0, cpu))
 			r = fn(cpu, arg, row, &len);
-	}
 	sched_setaffinity(0, sizeof(all), &all);
 	return r;
 }

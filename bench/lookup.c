@@ -493,15 +493,6 @@ static void two_cpus(int *a, int *b)
 		}
 }
 
-static int pin(pid_t pid, int cpu)
-{
-	cpu_set_t one;
-
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	return sched_setaffinity(pid, sizeof(one), &one);
-}
-
 /*
  * The ACM door (acm) and its echo anchor (echo) again with the scheduler's choice taken
  * away: client, daemon and echo process on one core ("_same"), then the daemon and the echo
@@ -535,7 +526,7 @@ static void time_pinned(struct ctx *c, const struct door_run *acm, const struct 
 
 		if (other < 0)
 			break;	/* one CPU: no cross-core case */
-		if (pin(0, c0) || pin(c->daemon_pid, other) || pin(echo_pid, other)) {
+		if (bench_pin(0, c0) || bench_pin(c->daemon_pid, other) || bench_pin(echo_pid, other)) {
 			fprintf(stderr, "bench_lookup: pinning: %s\n", strerror(errno));
 			break;
 		}
