@@ -48,6 +48,7 @@ struct loop {
 	int batch_len;
 
 	uint64_t polls;            /* epoll_wait() calls so far: loop_polls() */
+	uint64_t turn_ns;          /* loop_turn_ns(): valid while running */
 	bool skip_idle;            /* loop_skip_idle_time() */
 	struct loop_timer *timers; /* root of the pairing heap; NULL: none pending */
 	size_t n_timers;
@@ -75,6 +76,16 @@ uint64_t loop_now_ns(void)
 uint64_t loop_now_ms(void)
 {
 	return loop_now_ns() / 1000000u;
+}
+
+uint64_t loop_turn_ns(const struct loop *loop)
+{
+	return loop && loop->running ? loop->turn_ns : loop_now_ns();
+}
+
+uint64_t loop_turn_ms(const struct loop *loop)
+{
+	return loop_turn_ns(loop) / 1000000u;
 }
 
 uint64_t loop_wall_ms(void)
@@ -346,12 +357,16 @@ size_t loop_timer_count(const struct loop *loop)
 /*
  * Fire what is due now. Timers armed during this drain have a seq beyond
  * `last` and wait for the next iteration, so a timer re-arming itself with
- * delay 0 cannot keep the loop from polling I/O.
+ * delay 0 cannot keep the loop from polling I/O. Returns whether any fired
+ * (else the clock read here is still the time).
  */
-static void loop_timers_fire(struct loop *loop)
+static bool loop_timers_fire(struct loop *loop)
 {
 	uint64_t now = loop_now_ns();
 	uint64_t last = loop->timer_seq;
+	bool fired = false;
+
+	loop->turn_ns = now;
 
 	while (loop->timers) {
 		struct loop_timer *t = loop->timers;
@@ -364,16 +379,17 @@ static void loop_timers_fire(struct loop *loop)
 			break;
 		loop_heap_remove(loop, t); /* before the call: it may re-arm */
 		t->fn(loop, t->arg);
+		fired = true;
 	}
+	return fired;
 }
 
-static int loop_poll_timeout_ms(const struct loop *loop)
+static int loop_poll_timeout_ms(const struct loop *loop, uint64_t now)
 {
-	uint64_t now, deadline, ms;
+	uint64_t deadline, ms;
 
 	if (!loop->timers)
 		return -1;
-	now = loop_now_ns();
 	deadline = loop->timers->deadline_ns;
 	if (deadline <= now)
 		return 0;
@@ -489,12 +505,12 @@ int loop_run(struct loop *loop)
 
 	while (!loop->stopping) {
 		int n, timeout;
+		bool fired = loop_timers_fire(loop);
 
-		loop_timers_fire(loop);
 		if (loop->stopping)
 			break;
 		loop_events_reserve(loop);
-		timeout = loop_poll_timeout_ms(loop);
+		timeout = loop_poll_timeout_ms(loop, fired ? loop_now_ns() : loop->turn_ns);
 		if (loop->skip_idle && loop->timers)
 			timeout = 0;
 		n = epoll_wait(loop->epfd, loop->events, loop->events_cap, timeout);
@@ -507,6 +523,8 @@ int loop_run(struct loop *loop)
 		}
 		if (n == 0 && loop->skip_idle)
 			loop_skip_to_next_timer(loop);
+		if (n > 0)
+			loop->turn_ns = loop_now_ns();
 		loop_dispatch(loop, n);
 	}
 

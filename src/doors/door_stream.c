@@ -36,9 +36,10 @@ enum {
 	MAX_LISTENERS = 4,
 };
 
-/* Clients' turns between two polls for I/O, at most (then the rest wait for the next round):
- * however many clients keep a door busy, the other doors and the port are looked at this
- * often. A turn itself is bounded by the batch (and a dump's chunk). */
+/* How long a turn of the loop may go on giving clients turns (then the rest wait for the next
+ * round): however many clients keep a door busy, the other doors and the port are looked at
+ * this often. Counted from the turn's start, whatever ran in it; the first client turn after a
+ * poll is always given. A client turn itself is bounded by the batch (and a dump's chunk). */
 #define TURNS_BUDGET_NS 1000000ull
 
 #define UID_TCP 0xffffffffu	/* the principal of every TCP client */
@@ -83,8 +84,7 @@ struct door_stream {
 	struct ds_client *clients;
 	struct ds_client *ready, **ready_tail;
 	struct loop_timer ready_timer, sweep_timer;
-	uint64_t turns_poll;		/* loop_polls() when turns_ns began to count */
-	uint64_t turns_ns;		/* time in clients' turns since that poll */
+	uint64_t turns_poll;		/* loop_polls() at the last client turn */
 	struct quota_table *principals;
 	struct door_stream_stats st;
 };
@@ -143,7 +143,7 @@ static void flush(struct ds_client *c)
 
 		if (n > 0) {
 			c->out_off += (size_t)n;
-			c->active_ms = loop_now_ms();
+			c->active_ms = loop_turn_ms(c->ds->loop);
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -198,18 +198,9 @@ static bool turns_left(struct door_stream *ds)
 
 	if (polls != ds->turns_poll) {
 		ds->turns_poll = polls;
-		ds->turns_ns = 0;
+		return true;
 	}
-	return ds->turns_ns < TURNS_BUDGET_NS;
-}
-
-/* One turn of c, counted against the budget. */
-static void turn(struct ds_client *c)
-{
-	uint64_t t0 = loop_now_ns();
-
-	serve(c);
-	c->ds->turns_ns += loop_now_ns() - t0;
+	return loop_now_ns() - loop_turn_ns(ds->loop) < TURNS_BUDGET_NS;
 }
 
 static void ready_run(struct loop *loop, void *arg)
@@ -237,7 +228,7 @@ static void ready_run(struct loop *loop, void *arg)
 		}
 		list = c->rnext;
 		c->ready = false;
-		turn(c);
+		serve(c);
 		settle(c);
 	}
 }
@@ -252,7 +243,7 @@ void ds_park(struct ds_client *c)
 void ds_resume(struct ds_client *c)
 {
 	c->parked = false;
-	c->active_ms = loop_now_ms();
+	c->active_ms = loop_turn_ms(c->ds->loop);
 	if (c->in_dispatch)	/* answered at once: serve() goes on by itself */
 		return;
 	flush(c);		/* the answer leaves now; the next request waits for a turn */
@@ -316,7 +307,7 @@ static void serve(struct ds_client *c)
 		k->dispatch(c, c->in + c->in_off, (size_t)n);
 		c->in_dispatch = false;
 		c->in_off += (size_t)n;
-		c->active_ms = loop_now_ms();
+		c->active_ms = loop_turn_ms(c->ds->loop);
 	}
 	if (c->in_off == c->in_len)
 		c->in_off = c->in_len = 0;
@@ -375,7 +366,7 @@ static void settle(struct ds_client *c)
 	if (!stuck)
 		c->stuck_since = 0;
 	else if (!c->stuck_since)
-		c->stuck_since = loop_now_ms();
+		c->stuck_since = loop_turn_ms(ds->loop);
 }
 
 static void client_io(struct loop *loop, int fd, uint32_t events, void *arg)
@@ -402,7 +393,7 @@ static void client_io(struct loop *loop, int fd, uint32_t events, void *arg)
 			recv(fd, c->in + c->in_len, c->ds->o.in_max - c->in_len, 0) : 0;
 		if (n > 0) {
 			c->in_len += (size_t)n;
-			c->active_ms = loop_now_ms();
+			c->active_ms = loop_turn_ms(c->ds->loop);
 		} else if (n == 0 && c->in_len < c->ds->o.in_max) {
 			c->eof = true;
 		} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -410,7 +401,7 @@ static void client_io(struct loop *loop, int fd, uint32_t events, void *arg)
 		}
 	}
 	if (!c->dead && turns_left(c->ds))
-		turn(c);
+		serve(c);
 	else if (!c->dead)
 		ready_add(c);	/* its turn after the next poll */
 	settle(c);
@@ -556,7 +547,7 @@ static void client_new(struct door_stream *ds, int fd, bool tcp)
 	c->uid = cred.uid;
 	c->principal = p;
 	c->events = EPOLLIN;
-	c->active_ms = loop_now_ms();
+	c->active_ms = loop_turn_ms(c->ds->loop);
 	if (loop_add_fd(ds->loop, fd, EPOLLIN, client_io, c) < 0) {
 		close(fd);
 		free(c->in);

@@ -58,6 +58,7 @@ struct port_set {
 	char def_ca[64];
 	unsigned def_port;
 	bool def_set;
+	int def_slot;		/* the default's slot, -1: not served (def_find() keeps it) */
 	struct refresh_join *joins;
 	struct resolver_stats retired_rs;	/* the counters of ports that left */
 	struct sa_client_stats retired_ss;
@@ -87,9 +88,16 @@ static int slot_by_gid(const struct port_set *ps, const union ibv_gid *gid)
 	return -1;
 }
 
+/* Looked up again whenever the ports or the default change; every lookup without an SGID
+ * reads it (by name it took two scans with strcmp() per ACM request). */
+static void def_find(struct port_set *ps)
+{
+	ps->def_slot = ps->def_set ? slot_by_name(ps, ps->def_ca, ps->def_port) : -1;
+}
+
 static int default_slot(const struct port_set *ps)
 {
-	return ps->def_set ? slot_by_name(ps, ps->def_ca, ps->def_port) : -1;
+	return ps->def_slot;
 }
 
 /* A request's slot: its SGID's, else the default's; -1 when that port is not served. */
@@ -359,6 +367,7 @@ int port_set_new(struct pr_store *store, struct port_set **out)
 	if (!ps)
 		return -ENOMEM;
 	ps->store = store;
+	ps->def_slot = -1;
 	ret = path_service_new(store, &port_set_ops, ps, &ps->svc);
 	if (ret < 0) {
 		free(ps);
@@ -392,6 +401,7 @@ void port_set_set_default(struct port_set *ps, const char *ca, unsigned port_num
 	snprintf(ps->def_ca, sizeof(ps->def_ca), "%s", ca);
 	ps->def_port = port_num;
 	ps->def_set = true;
+	def_find(ps);
 }
 
 int port_set_serve(struct port_set *ps, struct resolver *res, struct sa_client *sa)
@@ -415,6 +425,7 @@ int port_set_serve(struct port_set *ps, struct resolver *res, struct sa_client *
 		ps->m[free_slot].node_guid = ps->m[free_slot].num_ports = 0;
 	if (!ps->def_set)
 		port_set_set_default(ps, mp->ca_name, (unsigned)mp->portnum);
+	def_find(ps);
 	return 0;
 }
 
@@ -444,6 +455,7 @@ void port_set_unserve(struct port_set *ps, const struct resolver *res)
 	resolver_stats_add(&ps->retired_rs, &rs);
 	sa_client_stats_add(&ps->retired_ss, &ss);
 	memset(&ps->m[slot], 0, sizeof(ps->m[slot]));
+	def_find(ps);
 }
 
 unsigned port_set_count(const struct port_set *ps)

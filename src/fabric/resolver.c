@@ -323,7 +323,8 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 	ret = pr_store_tuple(r->store, req, true, &tuple);
 	if (ret < 0)
 		return ret;
-	if (!(flags & (RESOLVE_SA | RESOLVE_CACHE_ONLY)) && pr_store_stale(r->store, loop_now_ms())) {
+	if (!(flags & (RESOLVE_SA | RESOLVE_CACHE_ONLY)) &&
+	    pr_store_stale(r->store, loop_turn_ms(r->loop))) {
 		r->stats.stale_bypass++;
 		flags |= RESOLVE_SA;
 	}
@@ -335,7 +336,7 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 			fn(arg, 0, 0, out, n);
 			return 0;
 		}
-		if (pr_store_negative(r->store, tuple, req, loop_now_ms())) {
+		if (pr_store_negative(r->store, tuple, req, loop_turn_ms(r->loop))) {
 			r->stats.negative_hits++;
 			fn(arg, -ENOENT, UMAD_SA_STATUS_NO_RECORDS, NULL, 0);
 			return 0;

@@ -1,7 +1,7 @@
 /*
  * test_base_loop.c - the event loop: fd readiness, timer order, stop and re-arm (embedded
  * timers, and the id-named ones), timers that arm while allocation fails, deleting fds
- * mid-batch, signals, stopping, and the tests' skipping of idle time.
+ * mid-batch, signals, stopping, the turn's clock, and the tests' skipping of idle time.
  *
  * Every test arms a watchdog timer so a broken loop fails instead of hanging.
  */
@@ -701,6 +701,58 @@ static void test_clock(void)
 	CHECK(ms >= a / 1000000 && ms <= b / 1000000);
 }
 
+struct turn_seen {
+	uint64_t before, first, later, now;
+	int calls;
+};
+
+/* Inside one turn the turn's time stands still while the clock goes on; the next turn's is
+ * later. */
+static void note_turn(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct turn_seen *t = arg;
+	uint64_t buf, one = 1;
+	struct timespec two_ms = { 0, 2000000 };
+
+	(void)events;
+	(void)!read(fd, &buf, sizeof(buf));
+	if (t->calls++) {
+		t->later = loop_turn_ns(loop);
+		loop_stop(loop);
+		return;
+	}
+	t->first = loop_turn_ns(loop);
+	nanosleep(&two_ms, NULL);
+	t->now = loop_now_ns();
+	CHECK(loop_turn_ns(loop) == t->first);
+	CHECK_INT(t->first / 1000000, loop_turn_ms(loop));
+	(void)!write(fd, &one, sizeof(one));	/* a second turn */
+}
+
+static void test_turn_clock(void)
+{
+	struct loop *loop = new_loop();
+	struct turn_seen t = { 0 };
+	uint64_t one = 1, a, b;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	CHECK(efd >= 0);
+	CHECK_INT(0, loop_add_fd(loop, efd, EPOLLIN, note_turn, &t));
+	(void)!write(efd, &one, sizeof(one));
+	t.before = loop_now_ns();
+	CHECK(run_with_watchdog(loop));
+	CHECK_INT(2, t.calls);
+	CHECK(t.first >= t.before);
+	CHECK(t.now >= t.first + 2000000);
+	CHECK(t.later >= t.now);
+	a = loop_now_ns();	/* outside loop_run(): the clock now */
+	b = loop_turn_ns(loop);
+	CHECK(b >= a && b <= loop_now_ns());
+	loop_del_fd(loop, efd);
+	close(efd);
+	loop_free(loop);
+}
+
 /* Real time, apart from the loop's clock (which skipping moves). */
 static uint64_t real_ms(void)
 {
@@ -764,6 +816,7 @@ static void test_skip_idle_time(void)
 int main(void)
 {
 	test_clock();
+	test_turn_clock();
 	test_skip_idle_time();
 	test_pipe_readable();
 	test_eventfd_readable();
