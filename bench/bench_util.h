@@ -19,6 +19,9 @@ uint64_t bench_wall_ns(void);	/* CLOCK_REALTIME: comparable across processes */
 void bench_sleep_until_wall(uint64_t wall_ns);
 /* Pins process or thread pid (0: the caller) to one CPU; 0 or -1 with errno. */
 int bench_pin(pid_t pid, int cpu);
+/* The time thread tid (a process's main thread: its pid) has run on a CPU so far, ns, from
+ * /proc/<tid>/task/<tid>/schedstat (exact, not tick-sampled); 0 when unreadable. */
+uint64_t bench_thread_cpu_ns(pid_t tid);
 
 /* Calibrates the cycle counter (200 ms) and measures the timer's own cost; call once. */
 void bench_timer_init(void);

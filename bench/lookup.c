@@ -21,7 +21,10 @@
  * Each lookup is timed alone with the cycle counter; a door runs for at most --count lookups
  * and --seconds seconds. The socket doors (acm, control, echo) run in alternating rounds of
  * ROUND lookups, so that they meet the same machine. Prints one key=value line per door:
- *   door= n= errors= p50_ns= p99_ns= mean_ns= ops_per_s=
+ *   door= n= errors= p50_ns= p99_ns= mean_ns= ops_per_s= [server_cpu_ns=]
+ * server_cpu_ns: the CPU time per lookup of the thread that answers - the daemon's main thread
+ * (acm, control: with --daemon-pid) or the echo process - from its schedstat around each round:
+ * what a request costs the server, kernel and user, wherever the scheduler put it.
  *
  * `warm` mode times what makes one node's cache warm: `refresh wait=1` on the control socket
  * (the daemon sends its GetTable, files the answer, replies), --repeat times, one line each:
@@ -93,6 +96,10 @@ struct door_run {
 	uint64_t *samples;
 	size_t n;
 	uint64_t errors, elapsed_ns;
+	pid_t server;		/* > 0: the thread that answers (the daemon's main thread, the
+				 * echo process), whose CPU time per lookup is printed */
+	uint64_t server_ns;	/* its CPU time in this door's rounds */
+	size_t server_n;	/* the lookups of the rounds counted */
 };
 
 /* Times up to n lookups through each of the k doors (bounded by c->max_ns in all), one door
@@ -111,8 +118,11 @@ static void time_doors(struct ctx *c, struct door_run *d, size_t k, size_t n)
 	t0 = bench_now_ns();
 	for (size_t done = 0; done < n && bench_now_ns() - t0 <= c->max_ns; done += ROUND)
 		for (size_t j = 0; j < k; j++) {
-			uint64_t r0 = bench_now_ns();
+			uint64_t r0 = bench_now_ns(), s0 = 0, s1;
+			size_t n0 = d[j].n;
 
+			if (d[j].server > 0)
+				s0 = bench_thread_cpu_ns(d[j].server);
 			for (size_t i = done; i < done + ROUND && i < n; i++, d[j].n++) {
 				uint64_t a, b;
 
@@ -123,13 +133,22 @@ static void time_doors(struct ctx *c, struct door_run *d, size_t k, size_t n)
 				d[j].samples[i] = b - a;
 			}
 			d[j].elapsed_ns += bench_now_ns() - r0;
+			s1 = d[j].server > 0 ? bench_thread_cpu_ns(d[j].server) : 0;
+			if (s0 && s1 >= s0) {
+				d[j].server_ns += s1 - s0;
+				d[j].server_n += d[j].n - n0;
+			}
 		}
 	for (size_t j = 0; j < k; j++) {
 		struct bench_pct p = bench_percentiles(d[j].samples, d[j].n);
 
 		printf("door=%s n=%zu errors=%llu p50_ns=%.0f p99_ns=%.0f mean_ns=%.0f "
-		       "ops_per_s=%.0f\n", d[j].name, d[j].n, (unsigned long long)d[j].errors,
+		       "ops_per_s=%.0f", d[j].name, d[j].n, (unsigned long long)d[j].errors,
 		       p.p50, p.p99, p.mean, (double)d[j].n * 1e9 / (double)d[j].elapsed_ns);
+		if (d[j].server_n)
+			printf(" server_cpu_ns=%.0f",
+			       (double)d[j].server_ns / (double)d[j].server_n);
+		printf("\n");
 	}
 	fflush(stdout);
 }
@@ -519,9 +538,9 @@ static void time_pinned(struct ctx *c, const struct door_run *acm, const struct 
 		int other = cfg ? c1 : c0;
 		struct door_run p[2] = {
 			{ .name = names[cfg][0], .fn = acm->fn, .door = acm->door,
-			  .samples = acm->samples },
+			  .samples = acm->samples, .server = acm->server },
 			{ .name = names[cfg][1], .fn = echo->fn, .door = echo->door,
-			  .samples = echo->samples },
+			  .samples = echo->samples, .server = echo->server },
 		};
 
 		if (other < 0)
@@ -551,7 +570,8 @@ static int time_socket_doors(struct ctx *c, const char *doors)
 			fprintf(stderr, "bench_lookup: %s: %s\n", c->acm_path, strerror(-acm_fd));
 			return -1;
 		}
-		d[k++] = (struct door_run){ .name = "acm", .fn = acm_lookup, .door = &acm_fd };
+		d[k++] = (struct door_run){ .name = "acm", .fn = acm_lookup, .door = &acm_fd,
+					    .server = c->daemon_pid };
 	}
 	if (door_on(doors, "control")) {
 		r = localsa_open(c->ctl_path, "none", &h);
@@ -559,7 +579,8 @@ static int time_socket_doors(struct ctx *c, const char *doors)
 			fprintf(stderr, "bench_lookup: localsa_open: %s\n", strerror(-r));
 			goto out;
 		}
-		d[k++] = (struct door_run){ .name = "control", .fn = lib_lookup, .door = h };
+		d[k++] = (struct door_run){ .name = "control", .fn = lib_lookup, .door = h,
+					    .server = c->daemon_pid };
 	}
 	if (door_on(doors, "echo")) {
 		echo_pid = echo_start(&echo_fd);
@@ -568,7 +589,8 @@ static int time_socket_doors(struct ctx *c, const char *doors)
 			r = -1;
 			goto out;
 		}
-		d[k++] = (struct door_run){ .name = "echo", .fn = echo_lookup, .door = &echo_fd };
+		d[k++] = (struct door_run){ .name = "echo", .fn = echo_lookup, .door = &echo_fd,
+					    .server = echo_pid };
 	}
 	for (size_t j = 0; j < k; j++)
 		if (!(d[j].samples = malloc(n * sizeof(uint64_t))))
