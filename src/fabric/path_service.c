@@ -153,8 +153,11 @@ int64_t path_service_resolve(struct path_service *s, const struct path_query *q,
 	ret = request_port(s, &q->req, &req);
 	if (ret < 0)
 		return ret;
-	/* A tuple the cache does not know yet is what a requester may make only so often. */
-	if (q->quota && pr_store_tuple(s->store, &req, false, &tuple) == -ENOENT &&
+	/* A tuple the cache does not know yet is what a requester may make only so often. A
+	 * request of no QoS field names its port's own tuple, which the port made when it was
+	 * served: no lookup for it (the backend makes one anyway). */
+	if (q->quota && req.tuple_flags &&
+	    pr_store_tuple(s->store, &req, false, &tuple) == -ENOENT &&
 	    !quota_take(q->quota, loop_now_ms())) {
 		s->quota_refused++;
 		return -EDQUOT;
