@@ -472,7 +472,13 @@ struct batch {
  * (DGID), or its DLID slot, brought in early. HOT, not just inline: a function whose only
  * effects are prefetches has none to GCC's interprocedural analysis (pure), which then deletes
  * every call to it (GCC 12 at -O2 did: the batch prefetched nothing). CTest
- * unit.lib_prefetch checks the instructions are in the library. */
+ * unit.lib_prefetch checks the instructions are in the library.
+ * Fetching fewer lines by reading where a home's keys start from the home line first (a skip
+ * count in the spare meta bits, a second pipeline stage) was slower - cold batch of 64 at 100k
+ * paths 18.5 against 21 M/s, at 1M 11-12 against 15-16 (lib_latency --compare, 2026-12-01):
+ * that read is a demand load, and the 28 % of keys not first of their home miss on demand.
+ * So were prefetcht1/t2/nta for the two neighbours (no change) and a branchless pick of the
+ * three lines (+5 % at 100k, -5 % at 1M). */
 HOT void prefetch_query(const struct window *w, const struct snap_query *q)
 {
 	uint64_t n, off;
