@@ -93,12 +93,7 @@ static bool port_has_name(const struct path_port *p, const void *key)
 /* The first port, when served: not another one while the default is down. */
 int path_service_default_port(struct path_service *s, struct path_port *out)
 {
-	struct path_port p;
-
-	if (!path_service_ports(s, &p, 1) || !p.serving)
-		return -ENOENT;
-	*out = p;
-	return 0;
+	return s->ops->default_port(s->ctx, out);
 }
 
 int path_service_port_by_gid(struct path_service *s, const union ibv_gid *gid,

@@ -87,6 +87,9 @@ struct path_backend_ops {
 	/* The ports, written to out[0..max), the default first (listed even when not served,
 	 * serving false: a lookup without SGID then fails); returns how many there are. */
 	size_t (*ports)(void *ctx, struct path_port *out, size_t max);
+	/* The default port (ports() lists it first); -ENOENT when it is not served. Every lookup
+	 * without an SGID asks for it. */
+	int (*default_port)(void *ctx, struct path_port *out);
 	/* Its counters, as members of the stats object being written. */
 	void (*stats_json)(void *ctx, struct json *j);
 };

@@ -293,6 +293,17 @@ static size_t ps_ports(void *ctx, struct path_port *out, size_t max)
 	return n;
 }
 
+static int ps_default_port(void *ctx, struct path_port *out)
+{
+	struct port_set *ps = ctx;
+	int def = default_slot(ps);
+
+	if (def < 0)
+		return -ENOENT;
+	describe(&ps->m[def], out);
+	return 0;
+}
+
 static void counters_json(struct json *j, const struct resolver_stats *rs,
 			  const struct sa_client_stats *ss)
 {
@@ -351,6 +362,7 @@ static const struct path_backend_ops port_set_ops = {
 	.cancel_refresh = ps_cancel_refresh,
 	.last_fill = ps_last_fill,
 	.ports = ps_ports,
+	.default_port = ps_default_port,
 	.stats_json = ps_stats_json,
 };
 

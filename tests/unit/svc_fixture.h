@@ -117,6 +117,17 @@ static size_t fake_ports(void *ctx, struct path_port *out, size_t max)
 	return f->n_ports;
 }
 
+/* The default is the first port listed, as the daemon's backend lists it. */
+static int fake_default_port(void *ctx, struct path_port *out)
+{
+	struct fake_backend *f = ctx;
+
+	if (!f->n_ports || !f->ports[0].serving)
+		return -ENOENT;
+	*out = f->ports[0];
+	return 0;
+}
+
 static void fake_stats_json(void *ctx, struct json *j)
 {
 	struct fake_backend *f = ctx;
@@ -126,7 +137,7 @@ static void fake_stats_json(void *ctx, struct json *j)
 
 static const struct path_backend_ops fake_ops = {
 	fake_resolve, fake_cancel, fake_refresh, fake_cancel_refresh, fake_last_fill, fake_ports,
-	fake_stats_json,
+	fake_default_port, fake_stats_json,
 };
 
 /* Answers the oldest pending lookup (the first if several); returns whether there was one. */
