@@ -393,6 +393,17 @@ PREFETCHER void prefetch_load(const struct pr_cache *c, uint16_t tuple,
 		prefetch_rec(c, tuple, &recs[i + PREFETCH_AHEAD / 2], true, dlid_too);
 }
 
+/* What prefetch_load(..., true) adds to prefetch_load(..., false) for the same i: the DLID
+ * bucket. For a run that was planned as kept and turned out new, after the kept-mode pass. */
+PREFETCHER void prefetch_load_dlid(const struct pr_cache *c, uint16_t tuple,
+				   const struct ibv_path_record *recs, size_t n, size_t i)
+{
+	if (i + PREFETCH_AHEAD < n)
+		__builtin_prefetch(&c->by_dlid.head[hash_lid(tuple,
+							     be16toh(recs[i + PREFETCH_AHEAD].dlid)) &
+						    c->by_dlid.mask]);
+}
+
 /* --- the change journal --- */
 
 /* Every older position becomes unreadable (its readers copy the whole cache again). */
@@ -1298,7 +1309,10 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 				continue;
 		}
 		for (size_t p = i; p < j; p++) {
-			prefetch_load(c, tuple, recs, n, p, true);
+			if (kept)	/* the kept-mode prefetches of p were just made */
+				prefetch_load_dlid(c, tuple, recs, n, p);
+			else
+				prefetch_load(c, tuple, recs, n, p, true);
 			entry_insert(c, tuple, &recs[p], &o, added_s, p > i);
 		}
 	}
