@@ -369,6 +369,13 @@ static int array_reserve(void **arr, uint32_t *cap, size_t want, size_t elem, ui
  */
 #define PREFETCHER static inline __attribute__((always_inline))
 
+/* The DLID bucket rec's insert will link into. */
+PREFETCHER void prefetch_dlid_head(const struct pr_cache *c, uint16_t tuple,
+				   const struct ibv_path_record *rec)
+{
+	__builtin_prefetch(&c->by_dlid.head[hash_lid(tuple, be16toh(rec->dlid)) & c->by_dlid.mask]);
+}
+
 PREFETCHER void prefetch_rec(const struct pr_cache *c, uint16_t tuple,
 			     const struct ibv_path_record *rec, bool chain_too, bool dlid_too)
 {
@@ -377,8 +384,7 @@ PREFETCHER void prefetch_rec(const struct pr_cache *c, uint16_t tuple,
 	if (!chain_too) {
 		__builtin_prefetch(hd);
 		if (dlid_too)
-			__builtin_prefetch(&c->by_dlid.head[hash_lid(tuple, be16toh(rec->dlid)) &
-							    c->by_dlid.mask]);
+			prefetch_dlid_head(c, tuple, rec);
 	} else if (*hd != NIL) {
 		__builtin_prefetch(&c->ent[*hd]);
 	}
@@ -399,9 +405,7 @@ PREFETCHER void prefetch_load_dlid(const struct pr_cache *c, uint16_t tuple,
 				   const struct ibv_path_record *recs, size_t n, size_t i)
 {
 	if (i + PREFETCH_AHEAD < n)
-		__builtin_prefetch(&c->by_dlid.head[hash_lid(tuple,
-							     be16toh(recs[i + PREFETCH_AHEAD].dlid)) &
-						    c->by_dlid.mask]);
+		prefetch_dlid_head(c, tuple, &recs[i + PREFETCH_AHEAD]);
 }
 
 /* --- the change journal --- */
