@@ -521,7 +521,7 @@ static void two_cpus(int *a, int *b)
  * gets its CPU mask back after.
  */
 static void time_pinned(struct ctx *c, const struct door_run *acm, const struct door_run *echo,
-			size_t n, pid_t echo_pid)
+			size_t n)
 {
 	static const char *const names[2][2] = { { "acm_same", "echo_same" },
 						 { "acm_cross", "echo_cross" } };
@@ -530,7 +530,7 @@ static void time_pinned(struct ctx *c, const struct door_run *acm, const struct 
 
 	two_cpus(&c0, &c1);
 	if (c0 < 0 || sched_getaffinity(0, sizeof(mine), &mine) ||
-	    sched_getaffinity(c->daemon_pid, sizeof(daemon), &daemon)) {
+	    sched_getaffinity(acm->server, sizeof(daemon), &daemon)) {
 		fprintf(stderr, "bench_lookup: CPU masks: %s\n", strerror(errno));
 		return;
 	}
@@ -545,13 +545,14 @@ static void time_pinned(struct ctx *c, const struct door_run *acm, const struct 
 
 		if (other < 0)
 			break;	/* one CPU: no cross-core case */
-		if (bench_pin(0, c0) || bench_pin(c->daemon_pid, other) || bench_pin(echo_pid, other)) {
+		if (bench_pin(0, c0) || bench_pin(acm->server, other) ||
+		    bench_pin(echo->server, other)) {
 			fprintf(stderr, "bench_lookup: pinning: %s\n", strerror(errno));
 			break;
 		}
 		time_doors(c, p, 2, n);
 	}
-	sched_setaffinity(c->daemon_pid, sizeof(daemon), &daemon);
+	sched_setaffinity(acm->server, sizeof(daemon), &daemon);
 	sched_setaffinity(0, sizeof(mine), &mine);
 }
 
@@ -598,7 +599,7 @@ static int time_socket_doors(struct ctx *c, const char *doors)
 	if (k && !r)
 		time_doors(c, d, k, n);
 	if (!r && c->daemon_pid > 0 && acm_fd >= 0 && echo_pid > 0)
-		time_pinned(c, &d[0], &d[k - 1], n, echo_pid);
+		time_pinned(c, &d[0], &d[k - 1], n);
 out:
 	for (size_t j = 0; j < k; j++)
 		free(d[j].samples);
