@@ -214,11 +214,12 @@ HOT bool slot_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t 
  * The home line is compared first, and when its hash matches (the common case) the lookup
  * waits for that line only; the next ones are only prefetched meanwhile. Waiting for the next
  * two before picking made a hit slower by a tenth of a DRAM miss at 100k paths (median
- * hit/chase 1.56 -> 1.45 over 10 alternated runs). Else the one of the next two lines whose
- * hash matches is picked without a branch per slot. Robin Hood at load 0.7 puts 44 % of the
- * keys at home, 85 % at most two slots past it and 96 % at most four: a single lookup
- * prefetches the four lines after home, so that the general probe of a key three or four slots
- * out finds its lines on their way. Against two, that took 3-16 % off the hit's p99 at 100k
+ * hit/chase 1.56 -> 1.45 over 10 alternated runs), and it still did with all three lines asked
+ * for before the window (1.38 against 1.30 at 100k, 2026-12-01). Else the one of the next two
+ * lines whose hash matches is picked without a branch per slot. Robin Hood at load 0.7 puts
+ * 44 % of the keys at home, 85 % at most two slots past it and 96 % at most four: a single
+ * lookup prefetches the four lines after home, so that the general probe of a key three or four
+ * slots out finds its lines on their way. Against two, that took 3-16 % off the hit's p99 at 100k
  * and 1M paths with the p50 unchanged (lib_latency --compare on each core, the old reader
  * loaded twice as a control). The single lookup asked for the home line before its window
  * opened (prefetch_home). A batch prefetches the home line and two (prefetch_query).
