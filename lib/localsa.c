@@ -548,6 +548,19 @@ static struct lsa_map *current_map(struct localsa *h)
 	return lm ? lm : attach(h, false);
 }
 
+/* The slot line a plain DGID query will read, asked for before anything else of the call
+ * (snap_prefetch_home): its checks and the query's making run while the line comes. */
+static inline __attribute__((always_inline)) void prefetch_plain(const struct localsa *h, const union ibv_gid *dgid)
+{
+	struct lsa_map *lm = atomic_load_explicit(&h->map, memory_order_acquire);
+	uint64_t g0, g1;
+
+	if (!lm)
+		return;
+	snap_gid_words(dgid, &g0, &g1);
+	snap_prefetch_home(&lm->m, snap_dgid_hash(lm->plain.thash, g0, g1));
+}
+
 /* SNAP_HIT with *total set, or SNAP_MISS: ask the daemon. */
 static int shm_lookup(struct localsa *h, struct counters *ctr, const struct localsa_query *q,
 		      struct ibv_path_record *out, size_t max, size_t *total)
@@ -642,6 +655,8 @@ EXPORT int localsa_resolve_all(struct localsa *h, const struct localsa_query *q,
 
 	if (!h || (max && !paths))
 		return -EINVAL;
+	if (q && (q->flags & (LOCALSA_Q_DGID | TUPLE_FIELDS | LOCALSA_Q_SA)) == LOCALSA_Q_DGID)
+		prefetch_plain(h, &q->dgid);
 	ctr = my_counters(h);
 	r = query_check(q);
 	if (r) {

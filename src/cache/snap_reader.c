@@ -222,7 +222,7 @@ HOT bool slot_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t 
  * slots out finds its lines on their way. Against two, that took 3-16 % off the hit's p99 at 100k
  * and 1M paths with the p50 unchanged (lib_latency --compare on each core, the old reader
  * loaded twice as a control). The single lookup asked for the home line before its window
- * opened (prefetch_home). A batch prefetches the home line and two (prefetch_query).
+ * opened (snap_prefetch_home). A batch prefetches the home line and two (prefetch_query).
  * Then the general probe: it stops at an empty slot or at one that sits nearer its own home
  * than the probe is from hash's. A match is a slot whose every key word is q's, so a stale
  * hash seen during a change costs a retry at most (the seqlock), never a wrong answer.
@@ -447,26 +447,6 @@ static inline int one_lookup(const struct window *w, void *arg)
 	return lookup_view(w->h, &w->v, o->q, o->out, o->max, true, &o->total);
 }
 
-/*
- * The home line of q's DGID in the active half, asked for before the seqlock window opens, so
- * that the window's loads and checks (about 90 instructions) run while it comes: hit/chase p50
- * 1.47 -> 1.38 at 100k paths and 1.58 -> 1.47 at 1M (lib_latency --compare on each core, the
- * old reader loaded twice as a control, 2026-12-01); asking for the next two lines here as well
- * gained nothing more. From words not checked yet: a prefetch never faults, and the lookup
- * checks every word it reads; the bounds only keep the address inside the half.
- */
-HOT void prefetch_home(const struct snap_map *m, const struct snap_query *q)
-{
-	const _Atomic uint64_t *h =
-		m->half[atomic_load_explicit(&m->hdr->active, memory_order_relaxed) & 1];
-	uint64_t n = atomic_load_explicit(&h[SH_DGID_SLOTS], memory_order_relaxed);
-	uint64_t off = atomic_load_explicit(&h[SH_OFF_DGID], memory_order_relaxed);
-
-	if (q->by_dgid && n <= m->half_words / SNAP_SLOT_WORDS &&
-	    off <= m->half_words - n * SNAP_SLOT_WORDS)
-		__builtin_prefetch((const void *)&h[off + snap_home(q->dhash, n) * SNAP_SLOT_WORDS]);
-}
-
 int snap_lookup(const struct snap_map *m, const struct snap_query *q,
 		struct ibv_path_record *out, size_t max, size_t *total, uint64_t *publication,
 		uint64_t *retries)
@@ -474,7 +454,8 @@ int snap_lookup(const struct snap_map *m, const struct snap_query *q,
 	struct one o = { q, out, max, 0, 0 };
 	int r;
 
-	prefetch_home(m, q);
+	if (q->by_dgid)
+		snap_prefetch_home(m, q->dhash);
 	r = in_window(m, one_lookup, &o, retries);
 
 	if (r == SNAP_HIT) {
