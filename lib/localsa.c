@@ -550,7 +550,8 @@ static struct lsa_map *current_map(struct localsa *h)
 
 /* The slot line a plain DGID query will read, asked for before anything else of the call
  * (snap_prefetch_home): its checks and the query's making run while the line comes. */
-static inline __attribute__((always_inline)) void prefetch_plain(const struct localsa *h, const union ibv_gid *dgid)
+static inline __attribute__((always_inline)) void prefetch_plain(const struct localsa *h,
+								 const union ibv_gid *dgid)
 {
 	struct lsa_map *lm = atomic_load_explicit(&h->map, memory_order_acquire);
 	uint64_t g0, g1;

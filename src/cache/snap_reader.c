@@ -219,9 +219,9 @@ HOT bool slot_is(const _Atomic uint64_t *h, const struct half_view *v, uint64_t 
  * lines whose hash matches is picked without a branch per slot. Robin Hood at load 0.7 puts
  * 44 % of the keys at home, 85 % at most two slots past it and 96 % at most four: a single
  * lookup prefetches the four lines after home, so that the general probe of a key three or four
- * slots out finds its lines on their way. Against two, that took 3-16 % off the hit's p99 at 100k
- * and 1M paths with the p50 unchanged (lib_latency --compare on each core, the old reader
- * loaded twice as a control). The single lookup asked for the home line before its window
+ * slots out finds its lines on their way. Against two, that took 3-16 % off the hit's p99 at
+ * 100k and 1M paths with the p50 unchanged (lib_latency --compare on each core, the old reader
+ * loaded twice as a control). The single lookup has asked for the home line before its window
  * opened (snap_prefetch_home). A batch prefetches the home line and two (prefetch_query).
  * Then the general probe: it stops at an empty slot or at one that sits nearer its own home
  * than the probe is from hash's. A match is a slot whose every key word is q's, so a stale

@@ -74,9 +74,10 @@ static inline void snap_query_dest(struct snap_query *q, const union ibv_gid *dg
  * address inside the half). snap_lookup() does it before its seqlock window opens, so that the
  * window's loads and checks run while the line comes; liblocalsa does it first thing for a
  * plain DGID query, so that its own checks run then too. Hit/chase p50 at 100k paths: 1.47x
- * with neither, 1.38x with the first, 1.22-1.25x with both (1M: 1.58, 1.47, 1.40-1.51x;
+ * with neither, 1.38x with the first, 1.18-1.25x with both (1M: 1.58, 1.47, 1.33-1.51x;
  * lib_latency --compare on each core, the old reader loaded twice as a control, 2026-12-01).
- * Always inlined: a function whose only effect is a prefetch is deleted by GCC (pure to it).
+ * Always inlined, like the batch's prefetch helpers (see prefetch_query); CTest
+ * unit.lookup_prefetch counts the single lookup's prefetches.
  */
 static inline __attribute__((always_inline)) void snap_prefetch_home(const struct snap_map *m,
 								     uint64_t dhash)

@@ -1,9 +1,10 @@
 #!/bin/sh
 # check-prefetch.sh NAME LIB.a [--min N] FUNC... - the prefetches of a memory-bound loop are in
 # the code (issue 18): the functions FUNC (where a build inlines its helpers; at -O0 the helper
-# itself may be one of them) hold prefetch instructions together, at least N (default 1). GCC once deleted every call to a
-# function whose only effects were prefetches (none, to its analysis: it is pure): the
-# snapshot's batch and the cache's bulk load ran without them while every other test passed.
+# itself may be one of them) hold at least N prefetch instructions together (default 1). GCC
+# once deleted every call to a function whose only effects were prefetches (none, to its
+# analysis: it is pure): the snapshot's batch and the cache's bulk load ran without them while
+# every other test passed.
 # x86-64 only (elsewhere the instruction names differ).
 set -eu
 name=$1 a=$2 min=1
