@@ -483,8 +483,9 @@ struct batch {
  * count in the spare meta bits, a second pipeline stage) was slower - cold batch of 64 at 100k
  * paths 18.5 against 21 M/s, at 1M 11-12 against 15-16 (lib_latency --compare, 2026-12-01):
  * that read is a demand load, and the 28 % of keys not first of their home miss on demand.
- * So were prefetcht1/t2/nta for the two neighbours (no change) and a branchless pick of the
- * three lines (+5 % at 100k, -5 % at 1M). */
+ * So were prefetcht1/t2/nta for the two neighbours (no change), a branchless pick of the
+ * three lines (+5 % at 100k, -5 % at 1M), and liblocalsa asking for every query's home line
+ * while it makes the queries, before the window (+3-8 % at 100k, -2-5 % at 1M). */
 HOT void prefetch_query(const struct window *w, const struct snap_query *q)
 {
 	uint64_t n, off;
