@@ -71,7 +71,9 @@ static inline void snap_query_dest(struct snap_query *q, const union ibv_gid *dg
 /*
  * Starts fetching the DGID slot line where a lookup of destination hash dhash looks first in
  * m's active half, from words not checked yet (a prefetch never faults; the bounds only keep the
- * address inside the half). snap_lookup() does it before its seqlock window opens, so that the
+ * address inside the half). Only while the object is LIVE: a retired object's halves are
+ * punched out of /dev/shm, and reading a word of one would put a page back (or, with /dev/shm
+ * full, raise SIGBUS). snap_lookup() does it before its seqlock window opens, so that the
  * window's loads and checks run while the line comes; liblocalsa does it first thing for a
  * plain DGID query, so that its own checks run then too. Hit/chase p50 at 100k paths: 1.47x
  * with neither, 1.38x with the first, 1.18-1.25x with both (1M: 1.58, 1.47, 1.33-1.51x;
@@ -82,11 +84,14 @@ static inline void snap_query_dest(struct snap_query *q, const union ibv_gid *dg
 static inline __attribute__((always_inline)) void snap_prefetch_home(const struct snap_map *m,
 								     uint64_t dhash)
 {
-	const _Atomic uint64_t *h =
-		m->half[atomic_load_explicit(&m->hdr->active, memory_order_relaxed) & 1];
-	uint64_t n = atomic_load_explicit(&h[SH_DGID_SLOTS], memory_order_relaxed);
-	uint64_t off = atomic_load_explicit(&h[SH_OFF_DGID], memory_order_relaxed);
+	const _Atomic uint64_t *h;
+	uint64_t n, off;
 
+	if (atomic_load_explicit(&m->hdr->state, memory_order_acquire) != SNAP_LIVE)
+		return;
+	h = m->half[atomic_load_explicit(&m->hdr->active, memory_order_relaxed) & 1];
+	n = atomic_load_explicit(&h[SH_DGID_SLOTS], memory_order_relaxed);
+	off = atomic_load_explicit(&h[SH_OFF_DGID], memory_order_relaxed);
 	if (n <= m->half_words / SNAP_SLOT_WORDS && off <= m->half_words - n * SNAP_SLOT_WORDS)
 		__builtin_prefetch((const void *)&h[off + snap_home(dhash, n) * SNAP_SLOT_WORDS]);
 }
