@@ -223,32 +223,32 @@ static int next_line(struct conn *c, struct ctl_reply *rr, enum ctl_reply_event 
 
 /*
  * Reads one reply: "OK n" and n lines, or "ERR CODE message". *result gets n, or the daemon's
- * error as a negative errno. For path replies (paths != NULL) the lines are records, the first
- * max go to paths; otherwise the first line goes to text. Returns 0, or a negative errno when
- * the connection failed (-EPIPE: closed, -ETIMEDOUT, -EPROTO: not our protocol): then the
- * connection is unusable.
+ * error as a negative errno. For path replies (records) every line must be a record, and the
+ * first max go to paths (none when max is 0: a count-only query); otherwise the first line goes
+ * to text. Returns 0, or a negative errno when the connection failed (-EPIPE: closed,
+ * -ETIMEDOUT, -EPROTO: not our protocol): then the connection is unusable.
  */
-static int read_reply(struct conn *c, struct ibv_path_record *paths, size_t max, char *text,
-		      size_t text_cap, uint64_t deadline, int *result)
+static int read_reply(struct conn *c, bool records, struct ibv_path_record *paths, size_t max,
+		      char *text, size_t text_cap, uint64_t deadline, int *result)
 {
 	char line[LINE_MAX_LEN];
 	struct ctl_reply rr;
 	enum ctl_reply_event ev;
 	int r;
 
-	ctl_reply_init(&rr, line, sizeof(line), paths ? MAX_REPLY_PATHS : MAX_REPLY_INFO);
+	ctl_reply_init(&rr, line, sizeof(line), records ? MAX_REPLY_PATHS : MAX_REPLY_INFO);
 	while (!ctl_reply_done(&rr)) {
 		r = next_line(c, &rr, &ev, deadline);
 		if (r)
 			return r;
 		if (ev != CTL_REPLY_LINE)
 			continue;
-		if (paths) {
+		if (records) {
 			struct ibv_path_record rec;
 
 			if (ctl_record_decode(line, strlen(line), &rec))
 				return -EPROTO;
-			if (rr.got <= max)
+			if (rr.got <= max && paths)
 				paths[rr.got - 1] = rec;
 		} else if (rr.got == 1 && text) {
 			snprintf(text, text_cap, "%s", line);
@@ -361,7 +361,7 @@ static int one_path_reply(struct conn *c, size_t i, void *arg, uint64_t deadline
 	struct path_reply *p = arg;
 
 	(void)i;
-	return read_reply(c, p->paths, p->max, NULL, 0, deadline, &p->result);
+	return read_reply(c, true, p->paths, p->max, NULL, 0, deadline, &p->result);
 }
 
 static int daemon_resolve(struct localsa *h, const struct localsa_query *q,
@@ -392,7 +392,7 @@ static int info_reply(struct conn *c, size_t i, void *arg, uint64_t deadline)
 
 	(void)i;
 	p->peer_uid = c->peer_uid;
-	return read_reply(c, NULL, 0, p->text, sizeof(p->text), deadline, &p->result);
+	return read_reply(c, false, NULL, 0, p->text, sizeof(p->text), deadline, &p->result);
 }
 
 /*
@@ -698,7 +698,7 @@ static int batch_reply(struct conn *c, size_t i, void *arg, uint64_t deadline)
 {
 	struct batch *b = arg;
 	size_t k = b->index[i];
-	int result = 0, r = read_reply(c, &b->paths[k], 1, NULL, 0, deadline, &result);
+	int result = 0, r = read_reply(c, true, &b->paths[k], 1, NULL, 0, deadline, &result);
 
 	if (!r)
 		b->status[k] = result > 0 ? 0 : result == 0 ? -EPROTO : result;

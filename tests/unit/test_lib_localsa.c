@@ -52,7 +52,7 @@ struct fake {
 /* Answers one request line with the codec's server side, as localsad does. */
 static void fake_reply(struct fake *f, int fd, char *line)
 {
-	char out[1024], why[128];
+	char out[8192], why[128];
 	struct ctl_request req;
 	struct ctl_path_args pa;
 	size_t n = 0;
@@ -84,6 +84,13 @@ static void fake_reply(struct fake *f, int fd, char *line)
 			n = (size_t)ctl_reply_err(out, sizeof(out), -ETIMEDOUT, "the SA did not answer");
 		} else if (guid == 0x72) {
 			n = (size_t)ctl_reply_err(out, sizeof(out), -EREMOTEIO, "the SA refused the request");
+		} else if (guid == 0x20) {	/* more paths than an info reply's lines */
+			n = (size_t)ctl_reply_ok(out, sizeof(out), 20);
+			for (uint16_t i = 0; i < 20; i++) {
+				struct ibv_path_record r = rec_of(guid, (uint16_t)(99 + i), 2, 0x700 + i);
+
+				n += (size_t)ctl_reply_record(out + n, sizeof(out) - n, &r);
+			}
 		} else {
 			struct ibv_path_record r[2] = { rec_of(guid, 99, 2, 0x777), rec_of(guid, 98, 2, 0x778) };
 
@@ -305,6 +312,14 @@ static void test_api(void)
 	CHECK_INT(0x778, tag_of(&r[1]));
 	CHECK(strstr(f.last, "sl=3") && strstr(f.last, "service_id=0x1000") &&
 	      strstr(f.last, "qos_class=7") && strstr(f.last, "tclass=9"));
+	/* a count-only query answered by the daemon: every line is read as a record, however
+	 * many (once read as an info reply, capped at 16 lines: -EPROTO) */
+	q = q_dgid(0x20);
+	CHECK_INT(20, localsa_resolve_all(h, &q, NULL, 0));
+	CHECK_INT(20, localsa_resolve_all(h, &q, r, 4));
+	CHECK_INT(0x703, tag_of(&r[3]));
+	CHECK_INT(0, localsa_get_stats(h, &st, sizeof(st)));
+	CHECK_INT(0, (int)st.fallback_errors);
 	q = q_dgid(0xdead);
 	CHECK_INT(-ENOENT, localsa_resolve(h, &q, &r[0]));
 	q = q_dgid(0x71);
