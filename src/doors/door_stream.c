@@ -308,6 +308,7 @@ static void serve(struct ds_client *c)
 		c->in_dispatch = false;
 		c->in_off += (size_t)n;
 		c->active_ms = loop_turn_ms(c->ds->loop);
+		c->stuck_since = 0;	/* a message finished: the clock is for the next one's rest */
 	}
 	if (c->in_off == c->in_len)
 		c->in_off = c->in_len = 0;
@@ -432,6 +433,14 @@ static bool idle(const struct ds_client *c)
 	return !c->parked && !c->producing && !ds_unsent(c) && c->in_off == c->in_len;
 }
 
+/* Nothing read from it, sent to it or asked of it for idle_ms: idle, or output it does not
+ * read (a reply in progress or parked requests behind it do not keep it; active_ms moves with
+ * every byte sent). */
+static bool idle_expired(const struct door_stream *ds, const struct ds_client *c, uint64_t now)
+{
+	return ds->o.idle_ms && (idle(c) || ds_unsent(c)) && now - c->active_ms >= ds->o.idle_ms;
+}
+
 static void sweep(struct loop *loop, void *arg)
 {
 	struct door_stream *ds = arg;
@@ -455,7 +464,7 @@ static void sweep(struct loop *loop, void *arg)
 				c->stuck_since = 0;
 				flush(c);
 			}
-		} else if (ds->o.idle_ms && idle(c) && now - c->active_ms >= ds->o.idle_ms) {
+		} else if (idle_expired(ds, c, now)) {
 			ds->st.idle_closed++;
 			c->dead = true;
 		}
@@ -489,23 +498,45 @@ static struct ds_client *eviction_victim(struct door_stream *ds, const struct qu
 	return victim;
 }
 
-/* May uid take a slot now (closing someone else's if fair)? */
+/* Root's connections: they fill the slots reserved for root before any other. */
+static unsigned root_clients(const struct door_stream *ds)
+{
+	unsigned n = 0;
+
+	for (const struct ds_client *c = ds->clients; c; c = c->next)
+		n += !c->dead && c->uid == 0;
+	return n;
+}
+
+/*
+ * May uid take a slot now (closing someone else's if fair)? Anyone but root shares the slots
+ * not reserved for root with root's connections beyond the reserved ones. A connection is
+ * closed only when that makes room: never root's in a reserved slot for someone else.
+ */
 static bool admit(struct door_stream *ds, uid_t uid, struct quota_entry *p)
 {
-	unsigned limit = ds->o.max_clients - (uid ? ds->o.reserved_root : 0);
+	unsigned limit = ds->o.max_clients, used = ds->st.clients_now, root = 0;
 	struct ds_client *victim;
 
-	if (ds->st.clients_now < limit)
+	if (uid && ds->o.reserved_root) {
+		root = root_clients(ds);
+		limit -= ds->o.reserved_root;
+		used -= root < ds->o.reserved_root ? root : ds->o.reserved_root;
+	}
+	if (used < limit)
 		return true;
+	if (used > limit)
+		return false;
 	victim = eviction_victim(ds, p);
-	if (!victim)
+	if (!victim || (uid && ds->o.reserved_root && victim->uid == 0 &&
+			root <= ds->o.reserved_root))
 		return false;
 	LOG_DEBUG("%s: fd %d of uid %u closed for a user with fewer connections", ds->o.name,
 		  victim->fd, (unsigned)victim->uid);
 	ds->st.evicted++;
 	victim->dead = true;
 	settle(victim);
-	return ds->st.clients_now < limit;
+	return true;
 }
 
 static void turn_away(struct door_stream *ds, int fd)

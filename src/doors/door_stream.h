@@ -5,9 +5,10 @@
  * the client reads them, idle and unfinished-message timeouts, and per-client fairness. A door
  * is a codec over it (door_stream_codec); the ACM and control sockets are two such codecs.
  *
- * Slots: max_clients in all, reserved_root of them for uid 0. When the door is full, a newcomer
- * takes the slot of the user with the most connections - its least recently active one, idle
- * ones first - if that user then still holds more than the newcomer; otherwise it is turned
+ * Slots: max_clients in all, reserved_root of them for uid 0 (root's connections fill those
+ * first). When the door is full, a newcomer takes the slot of the user with the most
+ * connections - its least recently active one, idle ones first - if that user then still holds
+ * more than the newcomer and closing it makes room for the newcomer; otherwise it is turned
  * away. One user can hold every slot only while nobody else wants one.
  *
  * Callbacks may run while a client is in any state; the core frees a client only from its own

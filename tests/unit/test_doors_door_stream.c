@@ -201,6 +201,7 @@ static int take(int fd, char *buf, size_t cap)
 }
 
 static unsigned partial_ms = 150;	/* make()'s; a test may change it for its own door */
+static unsigned reserved_root;		/* make()'s too */
 
 static struct door_stream *make(struct loop *loop, unsigned max_clients, unsigned idle_ms,
 				unsigned batch)
@@ -209,6 +210,7 @@ static struct door_stream *make(struct loop *loop, unsigned max_clients, unsigne
 		.name = "test", .codec = &lc_codec, .state_size = sizeof(struct lc),
 		.in_max = 2048, .out_high = 4096, .out_max = 8192, .max_clients = max_clients,
 		.idle_ms = idle_ms, .partial_ms = partial_ms, .batch = batch, .tuple_burst = 1,
+		.reserved_root = reserved_root,
 		.tuple_per_s = 1, .busy_msg = "busy\n", .busy_len = 5,
 	};
 	struct sockaddr_in a;
@@ -340,6 +342,106 @@ static void test_timeouts(struct loop *loop)
 	close(idle);
 	close(partial);
 	close(busy);
+	door_stream_free(ds);
+}
+
+/*
+ * The unfinished-message clock is for the message at the head: a client whose every write ends
+ * inside a message, each finished 20 ms later, is served past partial_ms (it was once closed
+ * as "unfinished" after 150 ms of such progress).
+ */
+static void test_partial_progress(struct loop *loop)
+{
+	struct door_stream *ds = make(loop, 8, 0, 0);
+	struct door_stream_stats st;
+	char buf[1024] = "";
+	int fd = dial_unix();
+
+	put(fd, "E a");
+	for (int i = 0; i < 16; i++) {	/* 320 ms */
+		run_for(loop, 20);
+		put(fd, "\nE b");
+	}
+	run_for(loop, 20);
+	CHECK_INT(1, take(fd, buf, sizeof(buf)));
+	CHECK(strstr(buf, "unfinished") == NULL);
+	CHECK_INT(16, (int)(strlen(buf) / 2));	/* "a\n" then 15 "b\n" */
+	door_stream_stats(ds, &st);
+	CHECK_INT(0, st.stalled);
+	/* the last message, left unfinished, still times out */
+	run_for(loop, 200);
+	buf[0] = '\0';
+	CHECK_INT(0, take(fd, buf, sizeof(buf)));
+	CHECK_STR("unfinished\n", buf);
+	close(fd);
+	door_stream_free(ds);
+}
+
+/*
+ * A client that does not read its replies is closed after idle_ms without progress, whether
+ * a long reply is in progress or requests wait behind unread ones; one that reads slowly is
+ * not.
+ */
+static void test_unread_output(struct loop *loop)
+{
+	struct door_stream *ds = make(loop, 8, 200, 0);
+	struct door_stream_stats st;
+	static char buf[1 << 20];
+	int deaf = dial_unix(), slow = dial_unix();
+
+	put(deaf, "B 20000\n");	/* 2 MB: more than the sockets hold, or slow reads in 500 ms */
+	put(slow, "B 20000\n");
+	for (int i = 0; i < 5; i++) {	/* 500 ms: slow reads what has come every 100 ms */
+		run_for(loop, 100);
+		buf[0] = '\0';
+		CHECK_INT(1, take(slow, buf, sizeof(buf)));
+		CHECK(buf[0] != '\0');
+	}
+	door_stream_stats(ds, &st);
+	CHECK_INT(1, st.idle_closed);
+	CHECK_INT(1, st.clients_now);	/* deaf is gone, slow is not */
+	buf[0] = '\0';
+	CHECK_INT(0, take(deaf, buf, sizeof(buf)));	/* what the socket held, then the close */
+	close(deaf);
+	close(slow);
+	door_stream_free(ds);
+}
+
+/*
+ * With a slot reserved for root, a full door evicts only when that makes room: a TCP client
+ * (no uid: not root) takes one of root's connections when root holds more than its reserved
+ * slot (it was once evicted and then turned away all the same).
+ */
+static void test_root_slots(struct loop *loop)
+{
+	struct door_stream *ds;
+	struct door_stream_stats st;
+	char buf[64] = "";
+	int u[4], t;
+
+	if (geteuid() != 0) {
+		printf("test_root_slots: not root: unix clients are not uid 0, nothing to check\n");
+		return;
+	}
+	reserved_root = 1;
+	ds = make(loop, 4, 0, 0);
+	reserved_root = 0;
+	for (int i = 0; i < 4; i++)
+		u[i] = dial_unix();
+	run_for(loop, 20);
+	t = dial_tcp();
+	run_for(loop, 20);
+	put(t, "E tcp\n");
+	run_for(loop, 20);
+	CHECK_INT(1, take(t, buf, sizeof(buf)));
+	CHECK_STR("tcp\n", buf);
+	door_stream_stats(ds, &st);
+	CHECK_INT(1, st.evicted);
+	CHECK_INT(0, st.rejected);
+	CHECK_INT(4, st.clients_now);
+	for (int i = 0; i < 4; i++)
+		close(u[i]);
+	close(t);
 	door_stream_free(ds);
 }
 
@@ -517,6 +619,9 @@ int main(void)
 	test_turns(loop);
 	test_turns_budget(loop);
 	test_fair_slots(loop);
+	test_partial_progress(loop);
+	test_unread_output(loop);
+	test_root_slots(loop);
 	test_emfile(loop);
 	unlink(sock_path);
 	rmdir(dir);
