@@ -26,6 +26,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/strbuf.h"
+#include "base/token_bucket.h"
 #include "doors/ctl_server.h"
 #include "doors/door_listen.h"
 #include "doors/door_stream.h"
@@ -48,6 +49,10 @@ enum {
 	REPLY_LINE_MAX = MSG_MAX + 64,	/* "ERR CODE message\n", a dump line */
 	BACKLOG = 64,
 	PATHS_STACK = 128,		/* a destination's paths looked up without malloc */
+	/* Dumps of users other than root and the daemon's: a plan holds 24 bytes per destination
+	 * until the dump ends, and is made in one turn of the loop (~0.7 us per destination). */
+	DUMP_PLANS_MAX = 2,		/* held at once */
+	DEFAULT_DUMP_DESTS_PER_S = 200000,	/* destinations planned per second, door-wide */
 };
 
 /* One destination of a dump: its paths are looked up when the walk reaches it. */
@@ -74,6 +79,7 @@ struct ctl_client {
 	struct dump_filter filter;
 	uint64_t dump_left;		/* lines the dump still owes */
 	uint64_t dump_now_s;
+	bool dump_limited;		/* its plan counts in dumps_limited */
 };
 
 struct ctl_server {
@@ -85,6 +91,8 @@ struct ctl_server {
 	/* what operators did */
 	uint64_t refreshes, flushes, adds, deletes, reloads;
 	char busy[64];			/* the line a client turned away gets */
+	unsigned dumps_limited;		/* plans held by others than root and the daemon's user */
+	struct token_bucket dump_budget;	/* their destinations planned, dump_dests_per_s */
 };
 
 static const char *const source_names[] = { "sa", "set", "cli" };
@@ -393,10 +401,19 @@ static void cmd_status(struct ds_client *c, const struct ctl_request *req)
 	strbuf_free(&sb);
 }
 
+/* Root and the daemon's own user: they may change the daemon, and their dumps are not limited. */
+static bool writer_allowed(struct ds_client *c)
+{
+	return ds_uid(c) == 0 || ds_uid(c) == geteuid();
+}
+
 /* --- dump ------------------------------------------------------------------ */
 
-static void dump_reset(struct ctl_client *cc)
+static void dump_reset(struct ctl_server *s, struct ctl_client *cc)
 {
+	if (cc->dump_limited)
+		s->dumps_limited--;
+	cc->dump_limited = false;
 	free(cc->keys);
 	cc->keys = NULL;
 	cc->n_keys = cc->next_key = 0;
@@ -554,12 +571,12 @@ static bool dump_produce(struct ds_client *c)
 			free(ents);
 	}
 	if (!cc->dump_left) {
-		dump_reset(cc);
+		dump_reset(s, cc);
 		return true;
 	}
 	if (cc->next_key == cc->n_keys) {	/* paths left while we walked: fewer lines */
 		LOG_DEBUG("dump: %" PRIu64 " paths left the cache during the dump", cc->dump_left);
-		dump_reset(cc);
+		dump_reset(s, cc);
 		ds_close_after_reply(c);
 		return true;
 	}
@@ -605,6 +622,35 @@ static int dump_args(const struct ctl_request *req, struct dump_filter *f, char 
 	return 0;
 }
 
+/*
+ * A dump for someone other than root or the daemon's user: at most DUMP_PLANS_MAX held at once
+ * and dump_dests_per_s destinations planned per second door-wide (a cache larger than that goes
+ * once the budget is full, and leaves a debt), so that no local user makes the daemon hold
+ * plans or spend its loop planning them without bound. 0, or -EBUSY with why.
+ */
+static int dump_admit(struct ctl_server *s, struct ctl_client *cc, char *why, size_t cap)
+{
+	struct pr_cache_stats cs;
+	uint64_t now = loop_now_ms(), wait;
+
+	if (s->dumps_limited >= DUMP_PLANS_MAX) {
+		snprintf(why, cap, "%u dumps of other users are in progress: try again later",
+			 s->dumps_limited);
+		return -EBUSY;
+	}
+	pr_cache_stats(path_service_cache(s->svc), &cs);
+	wait = token_bucket_wait_ms(&s->dump_budget, cs.destinations, now);
+	if (wait) {
+		snprintf(why, cap, "the cache was listed for other users just now: try again in "
+			 "%" PRIu64 " ms", wait);
+		return -EBUSY;
+	}
+	token_bucket_charge(&s->dump_budget, (int64_t)cs.destinations, now);
+	s->dumps_limited++;
+	cc->dump_limited = true;
+	return 0;
+}
+
 static void cmd_dump(struct ds_client *c, const struct ctl_request *req)
 {
 	struct ctl_client *cc = ds_state(c);
@@ -612,15 +658,22 @@ static void cmd_dump(struct ds_client *c, const struct ctl_request *req)
 	char why[MSG_MAX], head[32];
 	int ret, n;
 
-	dump_reset(cc);
+	dump_reset(s, cc);
 	ret = dump_args(req, &cc->filter, why, sizeof(why));
 	if (ret < 0) {
 		reply_err(c, ret, "%s", why);
 		return;
 	}
+	if (!writer_allowed(c)) {
+		ret = dump_admit(s, cc, why, sizeof(why));
+		if (ret < 0) {
+			reply_err(c, ret, "%s", why);
+			return;
+		}
+	}
 	ret = dump_plan(s, cc);
 	if (ret < 0) {
-		dump_reset(cc);
+		dump_reset(s, cc);
 		reply_err(c, ret, "cannot list the cache: %s", strerror(-ret));
 		return;
 	}
@@ -631,7 +684,7 @@ static void cmd_dump(struct ds_client *c, const struct ctl_request *req)
 	if (cc->dump_left)
 		ds_produce(c);
 	else
-		dump_reset(cc);
+		dump_reset(s, cc);
 }
 
 /* --- writes ---------------------------------------------------------------- */
@@ -777,11 +830,6 @@ static void cmd_reload(struct ds_client *c, const struct ctl_request *req)
 	reply_kv(c, (const struct ctl_kv[]){ { "applied", r.applied }, { "restart", r.restart } }, 2);
 }
 
-static bool writer_allowed(struct ds_client *c)
-{
-	return ds_uid(c) == 0 || ds_uid(c) == geteuid();
-}
-
 static void cmd_write(struct ds_client *c, const struct ctl_request *req)
 {
 	struct ctl_server *s = ds_door(c);
@@ -877,7 +925,7 @@ static void ctl_closing(struct ds_client *c)
 		path_service_cancel(s->svc, cc->waiter);
 	if (cc->refresh_wait)
 		path_service_cancel_refresh(s->svc, c);
-	dump_reset(cc);
+	dump_reset(s, cc);
 }
 
 static const struct door_stream_codec ctl_codec = {
@@ -895,6 +943,7 @@ int ctl_server_new(struct loop *loop, struct path_service *svc,
 {
 	struct door_stream_opts so;
 	struct ctl_server *s;
+	uint32_t rate;
 	bool inherited;
 	int ret, n;
 
@@ -905,6 +954,8 @@ int ctl_server_new(struct loop *loop, struct path_service *svc,
 	s->svc = svc;
 	s->opts = *opts;
 	n = ctl_reply_err(s->busy, sizeof(s->busy), -EBUSY, "too many control clients");
+	rate = opts->dump_dests_per_s ? opts->dump_dests_per_s : DEFAULT_DUMP_DESTS_PER_S;
+	token_bucket_init(&s->dump_budget, rate, rate, loop_now_ms());
 	so = (struct door_stream_opts){
 		.name = "control", .codec = &ctl_codec, .door = s,
 		.state_size = sizeof(struct ctl_client), .in_max = CTL_MAX_LINE,

@@ -42,6 +42,8 @@ struct ctl_server_opts {
 	unsigned idle_ms;         /* a connection doing nothing this long is closed; 0: 60 s */
 	uint32_t new_tuples;      /* new cache tuples a user may create at once; 0: 64 */
 	uint32_t new_tuples_per_s;/* ... and per second after that; 0: 4 */
+	uint32_t dump_dests_per_s;/* destinations dumps of users other than root and the daemon's
+				   * may list per second, in all; 0: 200,000 */
 };
 
 int ctl_server_new(struct loop *loop, struct path_service *svc,

@@ -131,6 +131,8 @@ static int scripted_reload(void *arg, struct ctl_reload_result *r)
 	return 0;
 }
 
+static uint32_t rig_dump_rate;	/* rig_up()'s dump_dests_per_s (0: the door's default) */
+
 static void rig_up(struct rig *g, uint32_t max_entries, mode_t mode, unsigned max_clients,
 		   unsigned idle_ms, uint32_t new_tuples, uint32_t new_tuples_per_s)
 {
@@ -140,7 +142,7 @@ static void rig_up(struct rig *g, uint32_t max_entries, mode_t mode, unsigned ma
 				      .new_tuples = new_tuples,
 				      .new_tuples_per_s = new_tuples_per_s,
 				      .status = status_members, .reload = scripted_reload,
-				      .extra_arg = "the rig" };
+				      .extra_arg = "the rig", .dump_dests_per_s = rig_dump_rate };
 
 	memset(g, 0, sizeof(*g));
 	script_init(&g->script);
@@ -468,6 +470,123 @@ static void test_root_slot(void)
 	rig_down(&rig);
 }
 
+/*
+ * As nobody (a child), k connections each ask `dump` and read nothing; after the door has run
+ * for ms, the first reply line of each, one a line, in out. The door then sees them close.
+ */
+static void dumps_as_nobody(struct rig *g, const struct passwd *nobody, int k, unsigned ms,
+			    char *out, size_t cap)
+{
+	int go[2], done[2], res[2];
+	pid_t child;
+	char c;
+
+	if (pipe(go) < 0 || pipe(done) < 0 || pipe(res) < 0)
+		abort();
+	child = fork();
+	if (child == 0) {
+		char all[1024] = "", buf[256];
+		int fds[8];
+		size_t len = 0;
+
+		if (k > 8 || setgid(nobody->pw_gid) < 0 || setuid(nobody->pw_uid) < 0)
+			_exit(1);
+		for (int i = 0; i < k; i++) {
+			fds[i] = connect_to(g->path);
+			(void)!send(fds[i], "dump\n", 5, MSG_NOSIGNAL);
+		}
+		(void)!write(go[1], "x", 1);
+		(void)!read(done[0], &c, 1);
+		for (int i = 0; i < k; i++) {
+			ssize_t n = recv(fds[i], buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+			buf[n > 0 ? n : 0] = '\0';
+			len += (size_t)snprintf(all + len, sizeof(all) - len, "%.*s\n",
+						(int)strcspn(buf, "\n"), buf);
+		}
+		(void)!write(res[1], all, strlen(all) + 1);
+		_exit(0);
+	}
+	CHECK_INT(1, read(go[0], &c, 1));
+	run_for(g->loop, ms);
+	(void)!write(done[1], "x", 1);
+	out[0] = '\0';
+	CHECK(read(res[0], out, cap - 1) > 0);
+	out[cap - 1] = '\0';
+	waitpid(child, NULL, 0);
+	run_for(g->loop, 50);
+	for (int i = 0; i < 2; i++) {
+		close(go[i]);
+		close(done[i]);
+		close(res[i]);
+	}
+}
+
+static unsigned count_prefix(const char *s, const char *prefix)
+{
+	unsigned n = 0;
+
+	for (; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
+		n += !strncmp(s, prefix, strlen(prefix));
+	return n;
+}
+
+/*
+ * Dumps of users other than root and the daemon's are bounded: at most 2 plans held at once
+ * (each holds 24 bytes per destination until its dump ends), and so many destinations planned
+ * per second door-wide (200,000 by default; 1,000 here, so that the planning's own time does
+ * not refill it). Root is not limited. Once every local user could hold a plan per connection,
+ * and make the loop plan without pause. As root (a child turns into nobody).
+ */
+static void test_dump_limits(void)
+{
+	enum { N = 20000 };
+	struct passwd *nobody = getpwnam("nobody");
+	struct ibv_path_record *recs;
+	struct reader *r;
+	char out[1024];
+	struct rig rig;
+
+	if (geteuid() != 0 || !nobody) {
+		printf("dump limits: skipped (needs root and a user 'nobody')\n");
+		return;
+	}
+	recs = calloc(N, sizeof(*recs));
+	for (uint32_t i = 0; i < N; i++)
+		recs[i] = rec_of(0x10000 + i, (uint16_t)(1 + i % 40000), 0, i);
+
+	/* three unread dumps: two plans held, the third turned away */
+	rig_up(&rig, N, 0666, 16, 0, 0, 0);
+	CHECK_INT(0, resolver_load_table(rig.res, recs, N));
+	dumps_as_nobody(&rig, nobody, 3, 100, out, sizeof(out));
+	CHECK_INT(2, count_prefix(out, "OK 20000"));
+	CHECK_INT(1, count_prefix(out, "ERR EBUSY 2 dumps of other users are in progress"));
+	/* their connections closed: the plans are given back */
+	dumps_as_nobody(&rig, nobody, 1, 50, out, sizeof(out));
+	CHECK_STR("OK 20000\n", out);
+	rig_down(&rig);
+
+	/* 1,000 destinations a second: the first dump of 20,000 goes (a debt), the next waits;
+	 * root's does not */
+	rig_dump_rate = 1000;
+	rig_up(&rig, N, 0666, 16, 0, 0, 0);
+	rig_dump_rate = 0;
+	CHECK_INT(0, resolver_load_table(rig.res, recs, N));
+	dumps_as_nobody(&rig, nobody, 2, 50, out, sizeof(out));
+	CHECK_INT(1, count_prefix(out, "OK 20000"));
+	CHECK_INT(1, count_prefix(out, "ERR EBUSY the cache was listed for other users just now: "
+				       "try again in"));
+	r = calloc(1, sizeof(*r));
+	r->fd = connect_to(rig.path);
+	exchange(rig.loop, r, "dump\n", 1);
+	CHECK(!strncmp(r->buf, "OK 20000\n", 9));
+	close(r->fd);
+	run_for(rig.loop, 50);
+	free(r);
+	rig_down(&rig);
+	free(recs);
+}
+
 /* --- issue 17: dump in the SA's order, its filters, add's checks, status, reload, stats --- */
 
 /* The DGIDs of a dump's lines, in order, as one string of guids ("5,3,9"). */
@@ -629,5 +748,6 @@ int main(void)
 	test_dump_unread();
 	test_idle_slots();
 	test_root_slot();
+	test_dump_limits();
 	return CHECK_DONE();
 }
