@@ -378,9 +378,8 @@ static void test_partial_progress(struct loop *loop)
 }
 
 /*
- * A client that does not read its replies is closed after idle_ms without progress, whether
- * a long reply is in progress or requests wait behind unread ones; one that reads slowly is
- * not.
+ * A client that does not read a long reply in progress is closed after idle_ms with no byte
+ * sent to it (it was kept until evicted); one that reads slowly is not.
  */
 static void test_unread_output(struct loop *loop)
 {
