@@ -558,11 +558,11 @@ static void test_dump_limits(void)
 	/* three unread dumps: two plans held, the third turned away */
 	rig_up(&rig, N, 0666, 16, 0, 0, 0);
 	CHECK_INT(0, resolver_load_table(rig.res, recs, N));
-	dumps_as_nobody(&rig, nobody, 3, 100, out, sizeof(out));
+	dumps_as_nobody(&rig, nobody, 3, 1000, out, sizeof(out));	/* plans take turns */
 	CHECK_INT(2, count_prefix(out, "OK 20000"));
 	CHECK_INT(1, count_prefix(out, "ERR EBUSY 2 dumps of other users are in progress"));
 	/* their connections closed: the plans are given back */
-	dumps_as_nobody(&rig, nobody, 1, 50, out, sizeof(out));
+	dumps_as_nobody(&rig, nobody, 1, 1000, out, sizeof(out));
 	CHECK_STR("OK 20000\n", out);
 	rig_down(&rig);
 
@@ -572,7 +572,7 @@ static void test_dump_limits(void)
 	rig_up(&rig, N, 0666, 16, 0, 0, 0);
 	rig_dump_rate = 0;
 	CHECK_INT(0, resolver_load_table(rig.res, recs, N));
-	dumps_as_nobody(&rig, nobody, 2, 50, out, sizeof(out));
+	dumps_as_nobody(&rig, nobody, 2, 1000, out, sizeof(out));
 	CHECK_INT(1, count_prefix(out, "OK 20000"));
 	CHECK_INT(1, count_prefix(out, "ERR EBUSY the cache was listed for other users just now: "
 				       "try again in"));
