@@ -135,7 +135,7 @@ static const struct opt options[] = {
 	{ "prefetch_qos_classes", LIST(prefetch_qos_classes, 0xfff), "none",
 	  "QoS classes whose paths every fill also loads, one GetTable each (comma list; 'none')",
 	  LIVE },
-	{ "max_stale_s", UINT(max_stale_s, 0, 86400 * 365), "0",
+	{ "max_stale_s", UINT(max_stale_s, 0, UINT32_MAX / 1000), "0",
 	  "0: serve cached paths while the SA is unreachable; N: after N s without an SA "
 	  "answer, every lookup must be confirmed by the SA", RESTART },
 	{ "sa_max_queries_per_s", UINT(sa_max_queries_per_s, 0, 10000000), "1000",
@@ -177,6 +177,42 @@ static const struct opt *find(const char *name)
 
 static int parse_targets(const char *list, bool *all, union ibv_gid **gids, size_t *n,
 			 char *msg, size_t msglen);
+
+/* The gid of group name, however large its entry (getgrnam_r asks for room: ERANGE). */
+static int group_gid(const char *opt, const char *name, gid_t *gid, char *msg, size_t msglen)
+{
+	struct group gr, *res = NULL;
+	size_t cap = 1024;
+	char *buf = NULL;
+	int err;
+
+	do {
+		char *p = cap <= (1u << 24) ? realloc(buf, cap) : NULL;
+
+		if (!p) {
+			free(buf);
+			snprintf(msg, msglen, "%s: '%s': its group entry is too large to read", opt,
+				 name);
+			return -ENOMEM;
+		}
+		buf = p;
+		err = getgrnam_r(name, &gr, buf, cap, &res);
+		cap *= 2;
+	} while (err == ERANGE);
+	if (!err && res)
+		*gid = res->gr_gid;
+	free(buf);
+	if (err) {
+		snprintf(msg, msglen, "%s: '%s': cannot read the group database: %s", opt, name,
+			 strerror(err));
+		return -EINVAL;
+	}
+	if (!res) {
+		snprintf(msg, msglen, "%s: '%s' is no group of this system", opt, name);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 int config_set(struct config *c, const char *name, const char *value, char *msg, size_t msglen)
 {
@@ -314,10 +350,7 @@ bad_list:
 		}
 		*(bool *)field = !strcmp(value, "on");
 		return 0;
-	case OPT_GROUP: {
-		struct group gr, *res = NULL;
-		char buf[1024];
-
+	case OPT_GROUP:
 		if (!*value) {
 			c->socket_group = (gid_t)-1;
 			return 0;
@@ -326,13 +359,7 @@ bad_list:
 			c->socket_group = (gid_t)v;
 			return 0;
 		}
-		if (getgrnam_r(value, &gr, buf, sizeof(buf), &res) || !res) {
-			snprintf(msg, msglen, "%s: '%s' is no group of this system", name, value);
-			return -EINVAL;
-		}
-		c->socket_group = res->gr_gid;
-		return 0;
-	}
+		return group_gid(name, value, &c->socket_group, msg, msglen);
 	case OPT_LEVEL:
 		if (log_level_parse(value, &c->log_level) < 0) {
 			snprintf(msg, msglen, "%s: '%s' is not err, warn, info or debug", name, value);
@@ -377,6 +404,35 @@ static void diag(config_diag_fn fn, void *arg, const char *path, unsigned line, 
 		fn(arg, path, line, error, msg);
 }
 
+enum { LINE_OK, LINE_EOF, LINE_LONG, LINE_NUL };
+
+/*
+ * One line of f into buf (at most cap - 1 characters, no newline): LINE_OK, LINE_EOF at the end
+ * of the file, LINE_LONG or LINE_NUL (the whole line read and dropped), so that line numbers
+ * stay true and a NUL byte does not cut a line short unseen.
+ */
+static int read_line(FILE *f, char *buf, size_t cap)
+{
+	size_t n = 0;
+	bool nul = false, long_line = false, any = false;
+	int ch;
+
+	while ((ch = getc(f)) != EOF) {
+		any = true;
+		if (ch == '\n')
+			break;
+		nul |= ch == '\0';
+		if (n + 1 < cap)
+			buf[n++] = (char)ch;
+		else
+			long_line = true;
+	}
+	buf[n] = '\0';
+	if (!any)
+		return LINE_EOF;
+	return nul ? LINE_NUL : long_line ? LINE_LONG : LINE_OK;
+}
+
 int config_load_file(struct config *c, const char *path, config_diag_fn fn, void *arg,
 		     unsigned *n_set)
 {
@@ -386,7 +442,7 @@ int config_load_file(struct config *c, const char *path, config_diag_fn fn, void
 	char buf[1024];
 	struct stat st;
 	FILE *f;
-	int fd;
+	int fd, got;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
@@ -406,19 +462,20 @@ int config_load_file(struct config *c, const char *path, config_diag_fn fn, void
 		close(fd);
 		return -ENOMEM;
 	}
-	while (fgets(buf, sizeof(buf), f)) {
+	while ((got = read_line(f, buf, sizeof(buf) - 1)) != LINE_EOF) {
 		char *name, *value, *end, msg[256];
 		const struct opt *o;
 
 		line++;
-		if (!strchr(buf, '\n') && !feof(f)) {
-			int ch;
-
+		if (got == LINE_LONG) {
 			diag(fn, arg, path, line, true, "line longer than %zu characters",
 			     sizeof(buf) - 2);
 			errors++;
-			while ((ch = fgetc(f)) != EOF && ch != '\n')
-				;	/* skip the rest of it */
+			continue;
+		}
+		if (got == LINE_NUL) {
+			diag(fn, arg, path, line, true, "a NUL byte in the line");
+			errors++;
 			continue;
 		}
 		strip_comment(buf);

@@ -755,23 +755,16 @@ static int parse_args(struct config *cfg, int argc, char **argv, bool reloading)
 	};
 	config_diag_fn diag = reloading ? log_diag : print_diag;
 	char msg[256];
-	int c, i;
+	int c;
 
-	for (i = 1; i < argc; i++) {
-		const char *file = NULL;
-
-		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
-			file = argv[++i];
-		else if (!strncmp(argv[i], "--config=", 9))
-			file = argv[i] + 9;
-		else if (!strncmp(argv[i], "-c", 2) && argv[i][2])
-			file = argv[i] + 2;
-		else if (!strcmp(argv[i], "--"))
-			break;
-		if (file && config_load_file(cfg, file, diag, reload_diag_result, NULL) < 0)
-			return -EINVAL;
-	}
+	/* The files first, however getopt spells them (-c F, -fcF, --conf=F...): options on the
+	 * command line override them, whatever their order. */
 	optind = 0;	/* glibc: a full re-initialisation, for a reload */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:fs:l:L:r:o:hV", longopts, NULL)) != -1)
+		if (c == 'c' && config_load_file(cfg, optarg, diag, reload_diag_result, NULL) < 0)
+			return -EINVAL;
+	optind = 0;
 	opterr = !reloading;
 	while ((c = getopt_long(argc, argv, "c:fs:l:L:r:o:hV", longopts, NULL)) != -1) {
 		const char *name = NULL, *value = optarg;

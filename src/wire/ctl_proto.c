@@ -137,10 +137,11 @@ int ctl_parse_u64(const char *s, uint64_t max, uint64_t *out)
 	unsigned long long v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	if (!s || !(*s >= '0' && *s <= '9'))	/* no sign, no blank that strtoull skips */
 		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	/* decimal, or hex after 0x: never octal (a leading 0 is decimal: "010" is ten) */
+	v = strtoull(s, &end, s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10);
 	if (errno || *end)
 		return -EINVAL;
 	if (v > max)

@@ -2,7 +2,8 @@
 # doc.options - every localsad option is documented, and nothing documented is gone:
 # the config options and flags `localsad --help` lists must equal those in localsad.8
 # (CONFIGURATION and OPTIONS sections) and the option rows of docs/configuration.md; and the
-# options a reload applies ([reload] in --help) must be the list in docs/configuration.md.
+# options a reload applies ([reload] in --help) must be the list in docs/configuration.md; and no
+# man page holds control bytes (escapes gone wrong).
 #   options.sh LOCALSAD SRC_DIR
 set -euo pipefail
 bin=$1 src=$2
@@ -30,5 +31,12 @@ check "config options" "$tmp/help.opts" "localsad --help" "$tmp/ref.opts" "docs/
 check "flags" "$tmp/help.flags" "localsad --help" "$tmp/man.flags" "localsad.8"
 check "options applied at reload" "$tmp/help.live" "localsad --help" "$tmp/ref.live" "docs/configuration.md"
 [ "$(wc -l <"$tmp/help.opts")" -gt 20 ] || { echo "FAIL: too few options parsed from --help"; status=1; }
+# Control bytes in a man page are escapes gone wrong ("\fB" written as a form feed once).
+for page in "$man" "$src/tools/cli/localsa.1" "$src/lib/liblocalsa.3"; do
+	if LC_ALL=C tr -d '\t\n' <"$page" | LC_ALL=C grep -q '[[:cntrl:]]'; then
+		echo "FAIL: control bytes in $page"
+		status=1
+	fi
+done
 [ $status = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
 exit $status

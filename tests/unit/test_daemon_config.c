@@ -130,6 +130,36 @@ static void test_long_line(void)
 	CHECK_INT(1, found[0].line);
 }
 
+/* A NUL byte is an error of its own line; the next line is still read, and numbered right. A
+ * leading 0 is decimal. max_stale_s stops where its milliseconds would wrap 32 bits. */
+static void test_odd_bytes_and_numbers(void)
+{
+	static const char text[] = "log_level debug\0x\nsa_retries 5\nbogus_key 1\n";
+	struct config c;
+	char msg[256];
+	const char *path;
+	FILE *f;
+
+	path = write_file("nul.conf", "");
+	f = fopen(path, "w");
+	fwrite(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	config_defaults(&c);
+	n_found = 0;
+	CHECK_INT(-EINVAL, config_load_file(&c, path, collect, NULL, NULL));
+	CHECK_INT(2, n_found);
+	CHECK_INT(1, found[0].line);
+	CHECK(strstr(found[0].msg, "NUL") != NULL);
+	CHECK_INT(3, found[1].line);
+	CHECK(strstr(found[1].msg, "bogus_key") != NULL);
+
+	config_defaults(&c);
+	CHECK_INT(0, config_set(&c, "sa_retries", "010", msg, sizeof(msg)));
+	CHECK_INT(10, c.sa_retries);
+	CHECK_INT(0, config_set(&c, "max_stale_s", "4294967", msg, sizeof(msg)));
+	CHECK_INT(-EINVAL, config_set(&c, "max_stale_s", "4294968", msg, sizeof(msg)));
+}
+
 /* A reload's view: which options changed, with their values as text, and whether a running
  * daemon may apply them (log_level may, ca may not); the SM_Key's value never shows. */
 struct change {
@@ -291,6 +321,7 @@ int main(void)
 	test_good_file();
 	test_every_error_reported();
 	test_not_a_file();
+	test_odd_bytes_and_numbers();
 	test_long_line();
 	test_netlink();
 	ret = CHECK_DONE();

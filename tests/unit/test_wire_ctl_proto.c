@@ -141,6 +141,15 @@ static void test_requests(void)
 		CHECK_INT(-EINVAL, ctl_parse_u64("", 16, &v));
 		CHECK_INT(-EINVAL, ctl_parse_u64("99999999999999999999999", UINT64_MAX, &v));
 		CHECK_INT(16, v);
+		/* a leading 0 is decimal, never octal (it was: "010" was 8, "08" refused) */
+		CHECK_INT(0, ctl_parse_u64("010", 100, &v));
+		CHECK_INT(10, v);
+		CHECK_INT(0, ctl_parse_u64("08", 100, &v));
+		CHECK_INT(8, v);
+		CHECK_INT(0, ctl_parse_u64("0X1f", 100, &v));
+		CHECK_INT(31, v);
+		CHECK_INT(-EINVAL, ctl_parse_u64("\t5", 16, &v));	/* a blank strtoull skips */
+		CHECK_INT(-EINVAL, ctl_parse_u64("0x", 16, &v));
 	}
 }
 
