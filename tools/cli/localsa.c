@@ -825,13 +825,18 @@ static int cmd_stats(int argc, char **argv)
 		       &(struct sink){ .line = print_stats_line });
 }
 
-/* The status object, looked up by path. */
-enum { STATUS_LEAVES = 32 * 24 + 32 };	/* 32 ports of ~24 leaves, and the rest */
+/* The status object, looked up by path: every leaf, however many ports (up to STATUS_LEAVES). */
+enum { STATUS_LEAVES = 1 << 16 };
+
+struct status_leaf {
+	char key[48];
+	char val[96];
+};
 
 struct status_view {
-	char keys[STATUS_LEAVES][48];
-	char vals[STATUS_LEAVES][96];
-	size_t n;
+	struct status_leaf *leaf;
+	size_t n, cap;
+	bool lost;		/* a leaf that did not fit (no memory, or past STATUS_LEAVES) */
 };
 
 static void keep_leaf(void *arg, const char *path, const char *value, bool string)
@@ -839,19 +844,41 @@ static void keep_leaf(void *arg, const char *path, const char *value, bool strin
 	struct status_view *v = arg;
 
 	(void)string;
-	if (v->n == STATUS_LEAVES)
-		return;
-	snprintf(v->keys[v->n], sizeof(v->keys[0]), "%s", path);
-	snprintf(v->vals[v->n], sizeof(v->vals[0]), "%s", value);
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 256;
+		struct status_leaf *p = cap <= STATUS_LEAVES ?
+			realloc(v->leaf, cap * sizeof(*p)) : NULL;
+
+		if (!p) {
+			v->lost = true;
+			return;
+		}
+		v->leaf = p;
+		v->cap = cap;
+	}
+	snprintf(v->leaf[v->n].key, sizeof(v->leaf[0].key), "%s", path);
+	snprintf(v->leaf[v->n].val, sizeof(v->leaf[0].val), "%s", value);
 	v->n++;
 }
 
+/* The value at key, or NULL when the daemon did not say it. */
 static const char *sv(const struct status_view *v, const char *key)
 {
 	for (size_t i = 0; i < v->n; i++)
-		if (!strcmp(v->keys[i], key))
-			return v->vals[i];
+		if (!strcmp(v->leaf[i].key, key))
+			return v->leaf[i].val;
 	return NULL;
+}
+
+/* For printing: "?" for a value the daemon did not say. */
+static const char *or_q(const char *value)
+{
+	return value ? value : "?";
+}
+
+static bool is_true(const char *value)
+{
+	return value && !strcmp(value, "true");
 }
 
 /* "12 s ago (2026-12-01 10:03:04)" from an age and a wall-clock time in seconds. */
@@ -871,60 +898,62 @@ static const char *when(const char *age, const char *at, char *out, size_t cap)
 
 static int print_status(void *arg, char *line)
 {
-	struct status_view *v = calloc(1, sizeof(*v));
-	char key[64], a[96], b[96];
+	struct status_view v = { 0 };
+	char key[64], a[160], b[160];
 	const char *x;
 
 	(void)arg;
-	if (!v)
-		return EXIT_FAIL;
-	if (json_leaves(line, keep_leaf, v) < 0) {
+	if (json_leaves(line, keep_leaf, &v) < 0) {
 		fprintf(stderr, "%s: status: malformed reply from the daemon\n", prog);
-		free(v);
+		free(v.leaf);
 		return EXIT_FAIL;
 	}
-#define P(k) (snprintf(key, sizeof(key), "ports.%d.%s", i, k), sv(v, key))
-	printf("localsad %s, pid %s, up %s s, %s\n", sv(v, "version"), sv(v, "pid"),
-	       sv(v, "uptime_s"), !strcmp(sv(v, "ready") ? sv(v, "ready") : "", "true") ? "ready" :
+	if (v.lost)
+		fprintf(stderr, "%s: status: the reply was too large to show whole\n", prog);
+#define P(k) (snprintf(key, sizeof(key), "ports.%d.%s", i, k), sv(&v, key))
+#define Q(k) or_q(P(k))
+	printf("localsad %s, pid %s, up %s s, %s\n", or_q(sv(&v, "version")), or_q(sv(&v, "pid")),
+	       or_q(sv(&v, "uptime_s")), is_true(sv(&v, "ready")) ? "ready" :
 	       "starting (first fill not finished)");
 	for (int i = 0; P("gid"); i++) {
-		printf("port %s/%s  gid %s  lid %s\n", P("ca"), P("port"), P("gid"), P("lid"));
-		if (!P("served") || strcmp(P("served"), "true")) {
-			printf("  %-15s %s, not served\n", "state", P("state") ? P("state") : "?");
+		printf("port %s/%s  gid %s  lid %s\n", Q("ca"), Q("port"), Q("gid"), Q("lid"));
+		if (!is_true(P("served"))) {
+			printf("  %-15s %s, not served\n", "state", Q("state"));
 			continue;
 		}
-		printf("  %-15s %s\n", "SM LID", P("sm_lid"));
-		printf("  %-15s %s (last answer %s)\n", "SA", !strcmp(P("sa_reachable"), "true") ?
+		printf("  %-15s %s\n", "SM LID", Q("sm_lid"));
+		printf("  %-15s %s (last answer %s)\n", "SA", is_true(P("sa_reachable")) ?
 		       "reachable" : "NOT REACHABLE", when(P("sa_last_answer_age_s"), NULL, a,
 							 sizeof(a)));
 		x = P("last_fill_age_s");
 		printf("  %-15s %s%s", "last fill", when(x, P("last_fill_time"), a, sizeof(a)),
-		       !strcmp(P("filling"), "true") ? ", filling now" : "");
+		       is_true(P("filling")) ? ", filling now" : "");
 		if (x && strcmp(x, "null"))
-			printf(": %s paths in %s ms", P("last_fill_records"), P("last_fill_ms"));
-		printf(" (fills %s, failed %s)\n", P("fills"), P("fill_failures"));
+			printf(": %s paths in %s ms", Q("last_fill_records"), Q("last_fill_ms"));
+		printf(" (fills %s, failed %s)\n", Q("fills"), Q("fill_failures"));
 		x = P("next_refresh_s");
 		printf("  %-15s %s%s%s\n", "next refresh", x && strcmp(x, "null") ? "in " : "off",
 		       x && strcmp(x, "null") ? x : "", x && strcmp(x, "null") ? " s" : "");
-		printf("  %-15s %s paths to %s destinations\n", "cache", P("entries"),
-		       P("destinations"));
+		printf("  %-15s %s paths to %s destinations\n", "cache", Q("entries"),
+		       Q("destinations"));
 		if (P("last_trap.trap"))
-			printf("  %-15s %s about %s, %s\n", "last trap", P("last_trap.trap"),
-			       P("last_trap.gid"), when(P("last_trap.age_s"), P("last_trap.time"), b,
+			printf("  %-15s %s about %s, %s\n", "last trap", Q("last_trap.trap"),
+			       Q("last_trap.gid"), when(P("last_trap.age_s"), P("last_trap.time"), b,
 							sizeof(b)));
 		else
 			printf("  %-15s none\n", "last trap");
 	}
+#undef Q
 #undef P
-	printf("subscriptions   %s of %s traps subscribed: %s\n", sv(v, "subscriptions.subscribed"),
-	       sv(v, "subscriptions.wanted"), !strcmp(sv(v, "subscriptions.ok") ?
-	       sv(v, "subscriptions.ok") : "", "true") ? "ok" : "NOT OK");
+	printf("subscriptions   %s of %s traps subscribed: %s\n",
+	       or_q(sv(&v, "subscriptions.subscribed")), or_q(sv(&v, "subscriptions.wanted")),
+	       is_true(sv(&v, "subscriptions.ok")) ? "ok" : "NOT OK");
 	printf("doors           ");
-	for (size_t i = 0; i < v->n; i++)
-		if (!strncmp(v->keys[i], "doors.", 6))
-			printf("%s %s  ", v->keys[i] + 6, !strcmp(v->vals[i], "true") ? "up" : "off");
+	for (size_t i = 0; i < v.n; i++)
+		if (!strncmp(v.leaf[i].key, "doors.", 6))
+			printf("%s %s  ", v.leaf[i].key + 6, is_true(v.leaf[i].val) ? "up" : "off");
 	printf("\n");
-	free(v);
+	free(v.leaf);
 	return EXIT_OK;
 }
 
