@@ -114,6 +114,9 @@ static void push_done(void *arg, int err, uint8_t status, const unsigned char *m
 			LOG_WARN("push to LID %u failed: %s (retrying with backoff)", t->lid,
 				 err ? strerror(-err) : sa_status_str((uint16_t)(status << 8)));
 		t->failed = true;
+		/* Out of sync now, not when its last push comes back: a fetch that comes first
+		 * must send the whole slice, not a difference from one it never got whole. */
+		t->in_sync = false;
 		t->next_try_ms = loop_now_ms() +
 			((uint64_t)d->opts.heartbeat_ms << (t->fails < 8 ? t->fails : 8));
 	} else if (t->fails) {
@@ -208,10 +211,19 @@ static void push_diff(struct distributor *d, size_t ti, const struct ibv_path_re
 		i = ie;
 		j = je;
 	}
-	for (i = 0; i < k; i += d->opts.max_records_per_push) {
-		size_t m = k - i < d->opts.max_records_per_push ? k - i : d->opts.max_records_per_push;
-
-		send_push(d, ti, UMAD_METHOD_SET, 0, 0, changed + i, m);
+	/* At most max_records_per_push records a Set, cut between destinations only: a Set
+	 * replaces the receiver's paths to each DGID it names, so a destination split across two
+	 * would keep the second part only. A destination with more paths goes whole. */
+	for (i = 0; i < k; i = j) {
+		j = k - i < d->opts.max_records_per_push ? k : i + d->opts.max_records_per_push;
+		while (j < k && j > i &&
+		       !memcmp(&changed[j - 1].dgid, &changed[j].dgid, sizeof(changed[0].dgid)))
+			j--;
+		if (j == i)	/* one destination over the limit */
+			for (j = i + 1; j < k && !memcmp(&changed[j].dgid, &changed[i].dgid,
+							   sizeof(changed[0].dgid)); j++)
+				;
+		send_push(d, ti, UMAD_METHOD_SET, 0, 0, changed + i, j - i);
 	}
 	free(changed);
 }

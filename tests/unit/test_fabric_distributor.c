@@ -33,6 +33,10 @@ struct fabric {
 	struct ibv_path_record table[32];
 	size_t n;
 	uint16_t fail_lid;        /* pushes to this LID are refused */
+	uint16_t fail_delete_lid; /* Deletes to this LID are refused */
+	uint16_t hold_set_lid;    /* difference Sets to this LID wait in held[] for the test */
+	struct script_sent held[4];
+	size_t n_held;
 	unsigned lose_tables;     /* this many GetTables go unanswered (timed out) */
 	size_t own;               /* records of the distributor's own slice, last time */
 	unsigned own_calls;
@@ -80,8 +84,12 @@ static void fabric_side(struct mad_script *s, const struct script_sent *m, void 
 		script_time_out(s, m);
 	} else if (m->h.method == UMAD_SA_METHOD_GET_TABLE) {
 		script_answer(s, m, 0, f->table, PR_LEN, f->n);
-	} else if (m->dlid == f->fail_lid) {
+	} else if (m->dlid == f->fail_lid ||
+		   (m->dlid == f->fail_delete_lid && m->h.method == UMAD_SA_METHOD_DELETE)) {
 		script_answer(s, m, UMAD_SA_STATUS_REQ_DENIED << 8, NULL, 0, 0);
+	} else if (m->dlid == f->hold_set_lid && m->h.method == UMAD_METHOD_SET &&
+		   !m->h.attr_mod && f->n_held < 4) {
+		f->held[f->n_held++] = *m;	/* answered by script_answer(), from its header */
 	} else {
 		script_answer(s, m, 0, NULL, 0, 0);
 	}
@@ -147,6 +155,21 @@ static bool has_record(const struct script_sent *m, uint64_t s, uint64_t d)
 			return true;
 	}
 	return false;
+}
+
+/* The records of a Set to destination d. */
+static size_t records_to(const struct script_sent *m, uint64_t d)
+{
+	union ibv_gid dg = gid_of(d);
+	size_t n = records_in(m), k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ibv_path_record rec;
+
+		pr_decode(m->mad + SA_HDR_LEN + i * PR_LEN, PR_LEN, &rec);
+		k += !memcmp(&rec.dgid, &dg, 16);
+	}
+	return k;
 }
 
 /* A scripted port answering as f says, the master's and the pushes' SA clients, a distributor. */
@@ -354,6 +377,99 @@ static void test_set_targets(struct loop *loop)
 	env_down(&e);
 }
 
+/*
+ * A difference larger than max_records_per_push is cut between destinations: a Set replaces
+ * the receiver's paths to each DGID it names, so a destination (two paths to 12 here, as with
+ * LMC > 0) split across two Sets kept only its second part.
+ */
+static void test_split_between_destinations(struct loop *loop)
+{
+	static const uint64_t guids[] = { 1, 10, 11, 12, 13 };
+	const union ibv_gid targets[] = { gid_of(10) };
+	struct sa_client_opts mo = { .credits = 1, .timeout_ms = 1000, .id = 0 };
+	struct distributor_opts o = { .sm_key = KEY, .targets = targets, .n_targets = 1,
+				      .heartbeat_ms = 10000, .change_delay_ms = 1,
+				      .max_records_per_push = 3, .own_slice = own_slice };
+	struct fabric f = { .n = 0 };
+	size_t mark, sets = 0, total = 0;
+	struct env e;
+
+	all_pairs(&f, guids, 5);
+	f.table[f.n] = pair(10, 12, 200);
+	f.table[f.n++].dlid = htobe16(112);	/* a second path to 12 */
+	env_up(&e, loop, &f, &mo, &o);
+	SCRIPT_RUN_UNTIL(loop, pushes(&e.s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL), 5000);
+	for (size_t i = 0; i < f.n; i++)	/* every path of 10 changes: 5 records */
+		if (!memcmp(&f.table[i].sgid, &targets[0], 16))
+			f.table[i].flowlabel_hoplimit = htobe32(1000 + (uint32_t)i);
+	mark = e.s.n_sent;
+	distributor_changed(e.d, "test");
+	SCRIPT_RUN_UNTIL(loop, pushes(&e.s, mark, 10, UMAD_METHOD_SET, 0, NULL) >= 2, 5000);
+	script_run(loop, 10);
+	for (size_t i = mark; i < e.s.n_sent; i++) {
+		const struct script_sent *m = &e.s.sent[i];
+		size_t to12;
+
+		if (m->dlid != 10 || m->h.method != UMAD_METHOD_SET || m->h.attr_mod)
+			continue;
+		sets++;
+		total += records_in(m);
+		to12 = records_to(m, 12);
+		CHECK(to12 == 0 || to12 == 2);
+		CHECK(records_in(m) <= 3);
+	}
+	CHECK_INT(2, sets);
+	CHECK_INT(5, total);
+	env_down(&e);
+}
+
+/*
+ * A push that fails puts its receiver out of sync at once: a fetch that completes before the
+ * receiver's other pushes of that generation come back sends its whole slice, not a difference
+ * from a slice it never got whole (the refused Delete was never sent again).
+ */
+static void test_failed_push_then_fetch(struct loop *loop)
+{
+	static const uint64_t guids[] = { 1, 10, 11, 12 };
+	const union ibv_gid targets[] = { gid_of(10) };
+	struct sa_client_opts mo = { .credits = 1, .timeout_ms = 1000, .id = 0 };
+	struct distributor_opts o = { .sm_key = KEY, .targets = targets, .n_targets = 1,
+				      .heartbeat_ms = 10000, .change_delay_ms = 1,
+				      .own_slice = own_slice };
+	struct fabric f = { .n = 0 };
+	size_t mark;
+	struct env e;
+
+	all_pairs(&f, guids, 4);
+	env_up(&e, loop, &f, &mo, &o);
+	SCRIPT_RUN_UNTIL(loop, pushes(&e.s, 0, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL), 5000);
+	/* generation 2: 10 -> 11 changes (a Set, held), 10 -> 12 goes (a Delete, refused) */
+	for (size_t i = 0; i < f.n; i++)
+		if (!memcmp(&f.table[i].sgid, &targets[0], 16) && be16toh(f.table[i].dlid) == 11)
+			f.table[i].flowlabel_hoplimit = htobe32(999);
+	drop_pair(&f, 10, 12);
+	f.fail_delete_lid = 10;
+	f.hold_set_lid = 10;
+	mark = e.s.n_sent;
+	distributor_changed(e.d, "test");
+	SCRIPT_RUN_UNTIL(loop, f.n_held == 1 &&
+			 pushes(&e.s, mark, 10, UMAD_SA_METHOD_DELETE, -1, NULL), 5000);
+	script_run(loop, 10);
+	/* generation 3 is fetched before the held Set comes back */
+	f.fail_delete_lid = 0;
+	f.hold_set_lid = 0;
+	f.table[f.n++] = pair(10, 11, 555);	/* (any change) */
+	mark = e.s.n_sent;
+	distributor_changed(e.d, "test");
+	SCRIPT_RUN_UNTIL(loop, script_count(&e.s, mark, UMAD_SA_METHOD_GET_TABLE,
+					    UMAD_SA_ATTR_PATH_REC) &&
+			 pushes(&e.s, mark, 10, UMAD_METHOD_SET, -1, NULL), 5000);
+	script_answer(&e.s, &f.held[0], 0, NULL, 0, 0);
+	script_run(loop, 20);
+	CHECK_INT(1, pushes(&e.s, mark, 10, UMAD_METHOD_SET, PR_PUSH_FULL, NULL));
+	env_down(&e);
+}
+
 int main(void)
 {
 	struct loop *loop;
@@ -364,6 +480,8 @@ int main(void)
 	test_distribution(loop);
 	test_fetch_retry(loop);
 	test_set_targets(loop);
+	test_split_between_destinations(loop);
+	test_failed_push_then_fetch(loop);
 	loop_free(loop);
 	return CHECK_DONE();
 }
