@@ -323,9 +323,13 @@ int64_t resolver_resolve(struct resolver *r, const struct pr_request *req, unsig
 	ret = pr_store_tuple(r->store, req, true, &tuple);
 	if (ret < 0)
 		return ret;
-	if (!(flags & (RESOLVE_SA | RESOLVE_CACHE_ONLY)) &&
-	    pr_store_stale(r->store, loop_turn_ms(r->loop))) {
+	if (!(flags & RESOLVE_SA) && pr_store_stale(r->store, loop_turn_ms(r->loop))) {
 		r->stats.stale_bypass++;
+		if (flags & RESOLVE_CACHE_ONLY) {	/* the cache is not to be served: a miss */
+			r->stats.misses++;
+			fn(arg, -ENOENT, 0, NULL, 0);
+			return 0;
+		}
 		flags |= RESOLVE_SA;
 	}
 	if (!(flags & RESOLVE_SA)) {

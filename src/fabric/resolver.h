@@ -23,7 +23,8 @@ struct resolver;
 
 enum {
 	RESOLVE_SA = 1 << 0,      /* skip the cache: ask the SA and refresh the entry */
-	RESOLVE_CACHE_ONLY = 1 << 1,
+	RESOLVE_CACHE_ONLY = 1 << 1, /* a miss, or a cache not to be served (max_stale_ms), is
+				      * -ENOENT at once (sa_status 0): nothing is asked */
 };
 
 enum { RESOLVE_MAX_PATHS = 128 };

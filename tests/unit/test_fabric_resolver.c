@@ -25,10 +25,12 @@ struct env {
 	struct script_fabric f;
 };
 
+static unsigned env_max_stale_ms;	/* env_up()'s resolver_opts.max_stale_ms */
+
 static void env_up(struct env *e, struct loop *loop, uint8_t lmc, unsigned negative_ttl_ms)
 {
 	struct sa_client_opts so = { .credits = 4, .timeout_ms = 1000, .retries = 1 };
-	struct resolver_opts ro = { negative_ttl_ms, 0, 1000, 1000, NULL };
+	struct resolver_opts ro = { negative_ttl_ms, env_max_stale_ms, 1000, 1000, NULL };
 
 	e->loop = loop;
 	script_fabric_up(&e->f, loop, lmc, &so, &ro);
@@ -154,6 +156,45 @@ static void test_negative_ttl(struct loop *loop)
 	env_down(&e);
 }
 
+/*
+ * The SA silent past max_stale_ms: the cache is not to be served. A lookup asks the SA; a
+ * cache-only one (the netlink and ACM doors' when their queue of SA waits is full) is a miss at
+ * once - it was answered from the stale cache.
+ */
+static void test_stale_cache_only(struct loop *loop)
+{
+	struct env e;
+	struct answer a = { 0 };
+	struct ibv_path_record rec = rec_of(2, 2, 0, 7);
+	struct pr_request req;
+	struct resolver_stats rs, rs0;
+
+	env_max_stale_ms = 50;
+	env_up(&e, loop, 0, 1000);
+	env_max_stale_ms = 0;
+	CHECK(resolve_gid(&e, 2, &a) > 0);
+	script_answer(&e.f.s, &e.f.s.sent[0], 0, &rec, PR_LEN, 1);
+	script_run(loop, 10);
+	CHECK_INT(1, a.calls);
+	memset(&req, 0, sizeof(req));
+	req.dgid = gid_of(2);
+	req.has = PR_REQ_DGID;
+	CHECK_INT(0, resolver_resolve(e.f.res, &req, RESOLVE_CACHE_ONLY, resolved, &a));
+	CHECK_INT(2, a.calls);	/* fresh: a hit */
+	CHECK_INT(0, a.err);
+	resolver_stats(e.f.res, &rs0);
+	script_run(loop, 120);	/* the SA silent past 50 ms */
+	CHECK_INT(0, resolver_resolve(e.f.res, &req, RESOLVE_CACHE_ONLY, resolved, &a));
+	CHECK_INT(3, a.calls);
+	CHECK_INT(-ENOENT, a.err);
+	CHECK_INT(1, e.f.s.n_sent);	/* nothing asked */
+	CHECK(resolve_gid(&e, 2, &a) > 0);	/* an ordinary lookup asks the SA */
+	CHECK_INT(2, e.f.s.n_sent);
+	resolver_stats(e.f.res, &rs);
+	CHECK_INT(2, rs.stale_bypass - rs0.stale_bypass);
+	env_down(&e);
+}
+
 /* With LMC > 0 a port has several LIDs: the paths to one of them are not all of its paths. */
 static void test_lmc(struct loop *loop)
 {
@@ -262,6 +303,7 @@ int main(void)
 	test_negative_ttl(loop);
 	test_lmc(loop);
 	test_fill(loop);
+	test_stale_cache_only(loop);
 	loop_free(loop);
 	return CHECK_DONE();
 }
