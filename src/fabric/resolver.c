@@ -33,6 +33,7 @@ struct fetch {
 	uint8_t by;            /* PR_REQ_DGID, PR_REQ_DLID or both: the request's destination */
 	union ibv_gid dgid;
 	uint16_t dlid;
+	union ibv_gid sgid;    /* the SGID asked for: every record of the answer must have it */
 	bool stale;            /* a trap about its GID came after it was sent: not filed */
 	struct waiter *waiters;
 };
@@ -142,6 +143,20 @@ static void fetch_complete(struct fetch *f, int err, uint8_t status,
 	free(f);
 }
 
+/* Does the SA's answer fit the question: every record from the SGID asked for, all to one
+ * DGID - the one asked for - and to the DLID asked for? Else it is neither given nor cached. */
+static bool answer_fits(const struct fetch *f, const struct ibv_path_record *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (memcmp(&recs[i].sgid, &f->sgid, sizeof(f->sgid)) ||
+		    memcmp(&recs[i].dgid, &recs[0].dgid, sizeof(f->dgid)))
+			return false;
+		if ((f->by & PR_REQ_DLID) && pr_dlid(&recs[i]) != f->dlid)
+			return false;
+	}
+	return !(f->by & PR_REQ_DGID) || !memcmp(&recs[0].dgid, &f->dgid, sizeof(f->dgid));
+}
+
 static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
 {
 	struct fetch *f = arg;
@@ -171,6 +186,16 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 	} else if (status != UMAD_SA_STATUS_SUCCESS) {
 		r->stats.sa_errors++;
 		fetch_complete(f, sa_status_errno(status), status, NULL, 0);
+	} else if (!answer_fits(f, recs, n)) {
+		char want[INET6_ADDRSTRLEN], got[INET6_ADDRSTRLEN];
+
+		r->stats.sa_errors++;
+		pr_gid_to_text(&f->dgid, want);
+		pr_gid_to_text(&recs[0].dgid, got);
+		LOG_WARN("the SA answered a query for %s (DLID %u) with paths that are not its "
+			 "(DGID %s, DLID %u): dropped", f->by & PR_REQ_DGID ? want : "-", f->dlid,
+			 got, pr_dlid(&recs[0]));
+		fetch_complete(f, -EPROTO, 0, NULL, 0);
 	} else {
 		/*
 		 * File the answer under its tuple; all records of a pair share the DGID. An answer
@@ -232,6 +257,7 @@ static int fetch_start(struct resolver *r, uint16_t tuple, const struct pr_reque
 	f->dlid = req->dlid;
 	f->waiters = w;
 	mask = pr_request_to_record(req, &r->port->gid, &q);
+	f->sgid = q.sgid;
 	/* A consumer waits for a Get; nobody for a trap's GetTable (one path per LID of the port). */
 	if (w)
 		ret = sa_client_query(r->sa, method, UMAD_SA_ATTR_PATH_REC, mask, &q, sizeof(q),

@@ -195,6 +195,35 @@ static void test_stale_cache_only(struct loop *loop)
 	env_down(&e);
 }
 
+/*
+ * An SA answer that is not about the question - paths to another DGID, or from another SGID -
+ * is neither given to the requester nor cached (it was filed under its own DGID: a later lookup
+ * of that one was served from it, foreign SGID and all).
+ */
+static void test_foreign_answer(struct loop *loop)
+{
+	struct env e;
+	struct answer a = { 0 };
+	struct ibv_path_record other = rec_of(0x77, 0x77, 0, 7), from = rec_of(0x55, 0x55, 0, 8);
+	size_t sent;
+
+	env_up(&e, loop, 0, 1000);
+	CHECK(resolve_gid(&e, 0x55, &a) > 0);
+	script_answer(&e.f.s, &e.f.s.sent[0], 0, &other, PR_LEN, 1);
+	script_run(loop, 10);
+	CHECK_INT(1, a.calls);
+	CHECK_INT(-EPROTO, a.err);
+	sent = e.f.s.n_sent;
+	CHECK(resolve_gid(&e, 0x77, &a) > 0);	/* not cached: asked */
+	CHECK_INT(sent + 1, e.f.s.n_sent);
+	from.sgid = gid_of(0x99);
+	CHECK(resolve_gid(&e, 0x55, &a) > 0);
+	script_answer(&e.f.s, &e.f.s.sent[e.f.s.n_sent - 1], 0, &from, PR_LEN, 1);
+	script_run(loop, 10);
+	CHECK_INT(-EPROTO, a.err);
+	env_down(&e);
+}
+
 /* With LMC > 0 a port has several LIDs: the paths to one of them are not all of its paths. */
 static void test_lmc(struct loop *loop)
 {
@@ -304,6 +333,7 @@ int main(void)
 	test_lmc(loop);
 	test_fill(loop);
 	test_stale_cache_only(loop);
+	test_foreign_answer(loop);
 	loop_free(loop);
 	return CHECK_DONE();
 }
