@@ -38,6 +38,7 @@ struct informer {
 	struct sa_client *sa;
 	uint16_t traps[INFORMER_MAX_TRAPS];
 	bool subscribed[INFORMER_MAX_TRAPS];
+	unsigned sub_out[INFORMER_MAX_TRAPS];	/* subscribing Sets not answered yet */
 	size_t n_traps;
 	unsigned refresh_s;
 	trap_fn fn;
@@ -57,13 +58,15 @@ struct informer {
 	struct informer_stats stats;
 };
 
+/* The retries and refreshes send no Set for a trap whose last one is still out: while the SA
+ * is silent they piled up in the SA client's queue, ahead of lookups, until it was full. */
 static void retry_tick(struct loop *loop, void *arg)
 {
 	struct informer *inf = arg;
 
 	(void)loop;
 	for (unsigned i = 0; i < inf->n_traps; i++)
-		if (!inf->subscribed[i])
+		if (!inf->subscribed[i] && !inf->sub_out[i])
 			send_inform(inf, i, true);
 }
 
@@ -80,6 +83,8 @@ static void sub_done(void *arg, int err, uint8_t status, const unsigned char *ma
 		return;
 	}
 	trap = inf->traps[ctx->idx];
+	if (ctx->subscribe && inf->sub_out[ctx->idx])
+		inf->sub_out[ctx->idx]--;
 	if (ctx->subscribe) {
 		if (!err && !status) {
 			if (!inf->subscribed[ctx->idx])
@@ -124,6 +129,7 @@ static int send_inform(struct informer *inf, unsigned idx, bool subscribe)
 		free(ctx);
 		return (int)ret;
 	}
+	inf->sub_out[idx] += subscribe;
 	return 0;
 }
 
@@ -138,7 +144,9 @@ static void refresh_tick(struct loop *loop, void *arg)
 	struct informer *inf = arg;
 
 	loop_timer_start(loop, &inf->timer, (uint64_t)inf->refresh_s * 1000, refresh_tick, inf);
-	informer_subscribe(inf);
+	for (unsigned i = 0; i < inf->n_traps; i++)
+		if (!inf->sub_out[i])
+			send_inform(inf, i, true);
 }
 
 /*

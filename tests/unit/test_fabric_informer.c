@@ -136,6 +136,34 @@ static void test_subscriptions(struct loop *loop)
 	env_down(&e);
 }
 
+/*
+ * A retry sends no Set for a trap whose last one is still out: trap 64's is refused (a retry
+ * in a second), trap 65's is never answered (a silent SA). Retries used to send both again,
+ * and a silent SA's queue filled with them.
+ */
+static void test_one_set_out_per_trap(struct loop *loop)
+{
+	struct env e;
+
+	env_up(&e, loop);
+	informer_subscribe(e.inf);
+	CHECK_INT(2, e.s.n_sent);
+	script_answer(&e.s, &e.s.sent[0], UMAD_SA_STATUS_REQ_DENIED << 8, NULL, 0, 0);
+	script_run(loop, 1100);	/* the retry: trap 64 only */
+	CHECK_INT(3, e.s.n_sent);
+	script_answer(&e.s, &e.s.sent[2], UMAD_SA_STATUS_REQ_DENIED << 8, NULL, 0, 0);
+	script_run(loop, 1100);
+	CHECK_INT(4, e.s.n_sent);
+	for (size_t i = 2; i < 4; i++) {
+		struct inform_info ii;
+
+		CHECK_INT(0, inform_info_decode(e.s.sent[i].mad + SA_HDR_LEN, INFORM_INFO_LEN,
+						&ii));
+		CHECK_INT(traps[0], ii.trap_number);
+	}
+	env_down(&e);
+}
+
 static void check_stats_json(const struct informer *inf, const char *expect)
 {
 	struct strbuf sb;
@@ -274,6 +302,7 @@ int main(void)
 		return 1;
 	loop_skip_idle_time(loop, true);
 	test_subscriptions(loop);
+	test_one_set_out_per_trap(loop);
 	test_reports(loop);
 	test_free_with_queries_out(loop);
 	loop_free(loop);
