@@ -41,6 +41,7 @@ enum {
 	QUOTA_LIDS = 1024,		/* source LIDs whose new-tuple quota is remembered */
 	DEFAULT_NEW_TUPLES = 64,
 	DEFAULT_NEW_TUPLES_PER_S = 4,
+	PENDING_SHARE = 16,		/* a source LID waits for at most max_pending / 16 */
 };
 
 struct pending {
@@ -125,13 +126,26 @@ static uint16_t sa_status(uint8_t code)
 
 /* A request waiting for the resolver or the master SA; NULL after answering BUSY. */
 
+/* Requests of one source LID: a share of max_pending, so that one node cannot make the door
+ * answer BUSY to every other. */
+static unsigned pending_of(const struct sa_server *s, uint16_t slid)
+{
+	unsigned n = 0;
+
+	for (const struct pending *p = s->pending; p; p = p->next)
+		n += p->slid == slid;
+	return n;
+}
+
 static struct pending *pending_new(struct sa_server *s, const struct sa_hdr *h,
 				   const struct umad_msg *msg)
 {
+	unsigned per_lid = s->opts.max_pending / PENDING_SHARE;
 	struct pending *p;
 
-	p = s->st.pending_now < s->opts.max_pending ? calloc(1, sizeof(*p)) : NULL;
-	if (!p) { /* at the cap (or out of memory): the requester may try again */
+	p = s->st.pending_now < s->opts.max_pending &&
+	    pending_of(s, msg->slid) < (per_lid ? per_lid : 1) ? calloc(1, sizeof(*p)) : NULL;
+	if (!p) { /* at a cap (or out of memory): the requester may try again */
 		s->st.busy++;
 		respond_status(s, h, msg->slid, msg->sqpn, UMAD_STATUS_BUSY);
 		return NULL;
@@ -161,24 +175,51 @@ static void pending_free(struct pending *p)
 
 /* --- Get / GetTable PathRecord -------------------------------------------- */
 
+/* The answer to the PathRecord request h from slid/sqpn, from the lookup's result. */
+static void answer(struct sa_server *s, const struct sa_hdr *h, uint16_t slid, uint32_t sqpn,
+		   int err, uint8_t status, const struct ibv_path_record *recs, size_t n)
+{
+	bool table = h->method == UMAD_SA_METHOD_GET_TABLE;
+
+	if (!err) {
+		respond(s, h, slid, sqpn, 0, 0, recs, PR_LEN, table ? n : 1);
+	} else if (err == -ENOENT) {
+		/* OpenSM: an empty table for GetTable, NO_RECORDS for Get. */
+		respond(s, h, slid, sqpn, table ? 0 : sa_status(UMAD_SA_STATUS_NO_RECORDS), 0, NULL,
+			PR_LEN, 0);
+	} else {
+		respond_status(s, h, slid, sqpn,
+			       sa_status(status ? status : UMAD_SA_STATUS_NO_RESOURCES));
+	}
+}
+
 static void resolved(void *arg, int err, uint8_t status, const struct ibv_path_record *recs,
 		     size_t n)
 {
 	struct pending *p = arg;
-	struct sa_server *s = p->srv;
-	bool table = p->hdr.method == UMAD_SA_METHOD_GET_TABLE;
 
-	if (!err) {
-		respond(s, &p->hdr, p->slid, p->sqpn, 0, 0, recs, PR_LEN, table ? n : 1);
-	} else if (err == -ENOENT) {
-		/* OpenSM: an empty table for GetTable, NO_RECORDS for Get. */
-		respond(s, &p->hdr, p->slid, p->sqpn,
-			table ? 0 : sa_status(UMAD_SA_STATUS_NO_RECORDS), 0, NULL, PR_LEN, 0);
-	} else {
-		respond_status(s, &p->hdr, p->slid, p->sqpn,
-			       sa_status(status ? status : UMAD_SA_STATUS_NO_RESOURCES));
-	}
+	answer(p->srv, &p->hdr, p->slid, p->sqpn, err, status, recs, n);
 	pending_free(p);
+}
+
+/* The cache's answer, if it has one (a hit, or a fresh "no path"): no pending slot needed. */
+struct cache_probe {
+	struct sa_server *s;
+	const struct sa_hdr *h;
+	const struct umad_msg *msg;
+	bool missed;
+};
+
+static void probed(void *arg, int err, uint8_t status, const struct ibv_path_record *recs,
+		   size_t n)
+{
+	struct cache_probe *cp = arg;
+
+	if (err == -ENOENT && !status) {	/* a miss: the SA is to be asked */
+		cp->missed = true;
+		return;
+	}
+	answer(cp->s, cp->h, cp->msg->slid, cp->msg->sqpn, err, status, recs, n);
 }
 
 /* Fills req from a cacheable query; false if the SA must see it as it is. */
@@ -218,6 +259,7 @@ static void get_path(struct sa_server *s, const struct sa_hdr *h, const struct u
 		     const struct ibv_path_record *q)
 {
 	struct path_query pq = { .flags = 0 };
+	struct cache_probe probe = { s, h, msg, false };
 	struct quota_entry *qe;
 	struct pr_request req;
 	struct pending *p;
@@ -241,17 +283,28 @@ static void get_path(struct sa_server *s, const struct sa_hdr *h, const struct u
 		free(recs);
 		return;
 	}
-	p = pending_new(s, h, msg);
-	if (!p)
-		return; /* answered BUSY */
 	/* Each source LID may make only so many new tuples (request kinds) of the cache. */
 	qe = quota_table_get(s->lid_quota, msg->slid, loop_now_ms());
 	pq.req = req;
 	pq.quota = qe ? &qe->q : NULL;
-	ret = qe ? path_service_resolve(s->svc, &pq, resolved, p) : -EDQUOT;
+	/* The cache first, without a slot: however many requests wait for the SA, a hit is
+	 * answered. Only a miss takes a slot of max_pending, and of its source LID's share. */
+	pq.flags = PATH_Q_CACHE_ONLY;
+	ret = qe ? path_service_resolve(s->svc, &pq, probed, &probe) : -EDQUOT;
+	if (ret == 0 && !probe.missed) {
+		s->st.cache_answers++;
+		return;
+	}
+	p = ret < 0 ? NULL : pending_new(s, h, msg);
+	if (ret >= 0 && !p)
+		return; /* answered BUSY */
+	pq.flags = 0;
+	if (ret >= 0)
+		ret = path_service_resolve(s->svc, &pq, resolved, p);
 	if (ret < 0) {
 		s->st.quota_refused += ret == -EDQUOT;
-		pending_free(p);
+		if (p)
+			pending_free(p);
 		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_NO_RESOURCES));
 	} else if (ret > 0) {
 		p->waiter = ret;

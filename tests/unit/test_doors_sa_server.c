@@ -201,6 +201,66 @@ static void test_on_the_seam(void)
 	mad_port_close(port);
 }
 
+/*
+ * Requests waiting for the SA are bounded per source LID (max_pending / 16) and in all, and a
+ * cache hit needs no slot: once one LID's misses filled max_pending, every other node's Get
+ * was answered BUSY, cached paths included.
+ */
+static void test_pending_shares(void)
+{
+	struct ibv_path_record recs[1] = { rec_of(2, 2, 0, 1) }, q, rec;
+	struct sa_server_opts so = { .relay = true, .max_pending = 32, .new_tuples = 64 };
+	struct sa_client_opts co = { 2, 1000, 0, 100, 0, 0 };
+	struct fake_backend f;
+	struct mad_port *port;
+	struct sa_client *sa;
+	struct sa_server *s;
+	struct sa_hdr h;
+	unsigned busy = 0;
+	size_t n;
+
+	script_init(&script);
+	next_sent = 0;
+	port = script_port(&script, loop);
+	fake_init(&f, 0, recs, 1);
+	CHECK_INT(0, sa_client_new(loop, port, &co, &sa));
+	CHECK_INT(0, sa_server_new(loop, port, f.svc, sa, &so, &s));
+
+	/* LID 50: 3 misses, 2 wait (its share of 32), the third is BUSY */
+	for (uint64_t d = 100; d < 103; d++) {
+		q = query(d, 1);
+		request(50, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, d);
+	}
+	while (sent(&h, &rec, &n))
+		busy += h.status == UMAD_STATUS_BUSY;
+	CHECK_INT(1, busy);
+	CHECK_INT(2, f.n_pending);
+	/* 15 more LIDs fill the door (32 waiting) */
+	for (uint16_t lid = 51; lid < 66; lid++)
+		for (uint64_t d = 0; d < 2; d++) {
+			q = query(200 + lid * 2 + d, 1);
+			request(lid, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, lid * 2 + d);
+		}
+	CHECK(!sent(&h, &rec, &n));	/* nothing answered yet: all 30 wait */
+	CHECK_INT(32, f.n_pending);
+	/* LID 70: its cache hit is answered; its miss is BUSY */
+	q = query(2, 1);
+	request(70, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, 7000);
+	CHECK(sent(&h, &rec, &n));
+	CHECK_INT(0, h.status);
+	CHECK_INT(7000, h.tid);
+	CHECK_INT(2, pr_dlid(&rec));
+	q = query(999, 1);
+	request(70, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, 7001);
+	CHECK(sent(&h, &rec, &n));
+	CHECK_INT(UMAD_STATUS_BUSY, h.status);
+
+	sa_client_free(sa);
+	sa_server_free(s);
+	fake_fini(&f);
+	mad_port_close(port);
+}
+
 /* --- who may write ------------------------------------------------------------------------ */
 
 static void test_push_from(void)
@@ -374,6 +434,7 @@ int main(void)
 	if (loop_new(&loop) < 0)
 		return 1;
 	loop_skip_idle_time(loop, true);
+	test_pending_shares();
 	test_on_the_seam();
 	test_push_from();
 	test_lmc();
