@@ -86,8 +86,12 @@ static void on_readable(struct loop *loop, int fd, uint32_t events, void *arg)
 		ret = mad_port_recv(p, &msg);
 		if (ret == -EAGAIN)
 			return;
+		if (ret == -EMSGSIZE) {	/* dropped by the transport: read on */
+			LOG_WARN_RL(10000, "a MAD too large to take was dropped");
+			continue;
+		}
 		if (ret < 0) {
-			LOG_WARN("receive failed: %s", strerror(-ret));
+			LOG_WARN_RL(10000, "receive failed: %s", strerror(-ret));
 			return;
 		}
 		mad_dispatch_route(p->dispatch, &msg);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <infiniband/umad.h>
 #include <infiniband/umad_sa.h>
@@ -17,7 +18,9 @@
 #include "fabric/umad_transport.h"
 #include "wire/sa_mad.h"
 
-enum { RBUF_INITIAL = 4096, RBUF_MAX = 256 << 20 };
+/* The receive buffer grows to the largest message (up to RBUF_MAX) and is given back once it
+ * holds more than RBUF_KEEP when the next message is read. */
+enum { RBUF_INITIAL = 4096, RBUF_KEEP = 1 << 20, RBUF_MAX = 256 << 20 };
 
 struct umad_transport {
 	struct mad_transport t;
@@ -83,10 +86,37 @@ static int send_mad(struct mad_transport *t, const struct mad_send *s)
 	return ret < 0 ? -EIO : 0;
 }
 
+/*
+ * Takes a message larger than RBUF_MAX off the queue: the kernel keeps a message the buffer
+ * cannot hold at the head of it, so leaving it there jammed the port - nothing behind it was
+ * read, and the loop, told the fd is readable, spun. Read into pages mapped for that once
+ * (only what the kernel writes is backed) and dropped. -EMSGSIZE, or -ENOMEM.
+ */
+static int drop_oversized(struct mad_transport *t, size_t need)
+{
+	void *big = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+			 MAP_NORESERVE, -1, 0);
+	int len = (int)(need - umad_size());
+
+	if (big == MAP_FAILED)
+		return -ENOMEM;
+	(void)umad_recv(t->fd, big, &len, 0);
+	munmap(big, need);
+	return -EMSGSIZE;
+}
+
 static int recv_mad(struct mad_transport *t, struct umad_msg *msg)
 {
 	struct umad_transport *u = of(t);
 
+	if (u->rbuf_len > RBUF_KEEP) {	/* the last message's data is no longer used */
+		unsigned char *nb = realloc(u->rbuf, RBUF_INITIAL);
+
+		if (nb) {
+			u->rbuf = nb;
+			u->rbuf_len = RBUF_INITIAL;
+		}
+	}
 	for (;;) {
 		int len = (int)(u->rbuf_len - umad_size());
 		int ret = umad_recv(t->fd, u->rbuf, &len, 0);
@@ -106,8 +136,10 @@ static int recv_mad(struct mad_transport *t, struct umad_msg *msg)
 			size_t need = umad_size() + (size_t)len;
 			unsigned char *nb;
 
-			if (need > RBUF_MAX || need <= u->rbuf_len)
+			if (need <= u->rbuf_len || len < 0 || (size_t)len > INT32_MAX - 4096)
 				return -EMSGSIZE;
+			if (need > RBUF_MAX)
+				return drop_oversized(t, need);
 			nb = realloc(u->rbuf, need);
 			if (!nb)
 				return -ENOMEM;
