@@ -422,6 +422,9 @@ static void fetch_done(void *arg, int err, uint8_t status, const unsigned char *
 
 		if (!t->present) {
 			t->in_sync = false; /* it left the fabric: resend everything on return */
+			free(t->slice);     /* (whole, so its last slice is not needed) */
+			t->slice = NULL;
+			t->n = 0;
 			continue;
 		}
 		slice_of(recs, n, &t->gid, &lo, &hi);
