@@ -101,27 +101,48 @@ static uint64_t entries(struct fake_backend *f)
 	return st.entries;
 }
 
+/* The door over a scripted port and a fake backend holding recs[0..n). */
+struct door {
+	struct fake_backend f;
+	struct mad_port *port;
+	struct sa_client *sa;
+	struct sa_server *s;
+};
+
+static void door_up(struct door *d, const struct ibv_path_record *recs, size_t n,
+		    const struct sa_server_opts *so)
+{
+	struct sa_client_opts co = { 2, 1000, 0, 100, 0, 0 };
+
+	script_init(&script);
+	next_sent = 0;
+	d->port = script_port(&script, loop);
+	fake_init(&d->f, 0, recs, n);
+	CHECK_INT(0, sa_client_new(loop, d->port, &co, &d->sa));
+	CHECK_INT(0, sa_server_new(loop, d->port, d->f.svc, d->sa, so, &d->s));
+}
+
+static void door_down(struct door *d)
+{
+	sa_client_free(d->sa);
+	sa_server_free(d->s);
+	fake_fini(&d->f);
+	mad_port_close(d->port);
+}
+
 static void test_on_the_seam(void)
 {
 	struct ibv_path_record recs[2] = { rec_of(2, 2, 0, 1), rec_of(3, 3, 0, 2) };
 	struct ibv_path_record later = rec_of(9, 9, 0, 3), q, rec, setrec = rec_of(7, 7, 0, 4);
 	struct sa_server_opts so = { .writes_allowed = true, .sm_key = KEY, .relay = true,
 				     .new_tuples = 4, .new_tuples_per_s = 1 };
-	struct sa_client_opts co = { 2, 1000, 0, 100, 0, 0 };
-	struct fake_backend f;
-	struct mad_port *port;
-	struct sa_client *sa;
-	struct sa_server *s;
+	struct door d;
+	struct fake_backend *f = &d.f;
 	struct sa_hdr h;
 	size_t n;
 	int refused = 0;
 
-	script_init(&script);
-	next_sent = 0;
-	port = script_port(&script, loop);
-	fake_init(&f, 0, recs, 2);
-	CHECK_INT(0, sa_client_new(loop, port, &co, &sa));
-	CHECK_INT(0, sa_server_new(loop, port, f.svc, sa, &so, &s));
+	door_up(&d, recs, 2, &so);
 
 	/* Get from the cache: answered at once */
 	q = query(2, 1);
@@ -135,7 +156,7 @@ static void test_on_the_seam(void)
 	q = query(9, 1);
 	request(10, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, 2);
 	CHECK(!sent(&h, &rec, &n));
-	CHECK(fake_answer(&f, 0, 0, &later, 1));
+	CHECK(fake_answer(f, 0, 0, &later, 1));
 	CHECK(sent(&h, &rec, &n));
 	CHECK_INT(2, h.tid);
 	CHECK_INT(9, pr_dlid(&rec));
@@ -147,28 +168,28 @@ static void test_on_the_seam(void)
 	CHECK_INT(2, n);
 	CHECK_INT(2, pr_dlid(&rec));
 	/* a foreign SGID: not the cache's to answer; the master SA gets the query */
-	f.resolves = 0;
+	f->resolves = 0;
 	q = query(2, 44);
 	request(10, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, 4);
 	CHECK(sent(&h, &rec, &n));
 	CHECK_INT(UMAD_METHOD_GET, h.method);	/* the relay's own query, not an answer */
-	CHECK_INT(0, f.resolves);
+	CHECK_INT(0, f->resolves);
 
 	/* Set: refused without the key, stored with it (the backend keeps no answers: 2 paths) */
 	request(10, UMAD_METHOD_SET, 0, &setrec, 0x9999, 5);
 	CHECK(sent(&h, &rec, &n) && h.status == UMAD_SA_STATUS_REQ_DENIED << 8);
-	CHECK_INT(2, entries(&f));
+	CHECK_INT(2, entries(f));
 	request(10, UMAD_METHOD_SET, 0, &setrec, KEY, 6);
 	CHECK(sent(&h, &rec, &n));
 	CHECK_INT(0, h.status);
 	CHECK_INT(1, h.attr_mod);
-	CHECK_INT(3, entries(&f));
+	CHECK_INT(3, entries(f));
 	/* Delete: by DGID with the key; without a mask it would flush: refused */
 	q = query(7, 1);
 	request(10, UMAD_SA_METHOD_DELETE, PR_CM_DGID, &q, KEY, 7);
 	CHECK(sent(&h, &rec, &n));
 	CHECK_INT(1, h.attr_mod);
-	CHECK_INT(2, entries(&f));
+	CHECK_INT(2, entries(f));
 	request(10, UMAD_SA_METHOD_DELETE, 0, &q, KEY, 8);
 	CHECK(sent(&h, &rec, &n) && h.status == UMAD_SA_STATUS_INSUF_COMPS << 8);
 
@@ -181,7 +202,7 @@ static void test_on_the_seam(void)
 		if (sent(&h, &rec, &n))
 			refused += h.status == UMAD_SA_STATUS_NO_RESOURCES << 8;
 		else
-			fake_answer(&f, 0, 0, recs, 1);
+			fake_answer(f, 0, 0, recs, 1);
 		while (sent(&h, &rec, &n))
 			;
 	}
@@ -191,14 +212,11 @@ static void test_on_the_seam(void)
 	pr_set_service_id(&q, 99);
 	request(11, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID | PR_CM_SERVICE_ID, &q, 0, 200);
 	CHECK(!sent(&h, &rec, &n));
-	CHECK(fake_answer(&f, 0, 0, recs, 1));
+	CHECK(fake_answer(f, 0, 0, recs, 1));
 	CHECK(sent(&h, &rec, &n));
 	CHECK_INT(0, h.status);
 
-	sa_client_free(sa);
-	sa_server_free(s);
-	fake_fini(&f);
-	mad_port_close(port);
+	door_down(&d);
 }
 
 /*
@@ -210,39 +228,30 @@ static void test_pending_shares(void)
 {
 	struct ibv_path_record recs[1] = { rec_of(2, 2, 0, 1) }, q, rec;
 	struct sa_server_opts so = { .relay = true, .max_pending = 32, .new_tuples = 64 };
-	struct sa_client_opts co = { 2, 1000, 0, 100, 0, 0 };
-	struct fake_backend f;
-	struct mad_port *port;
-	struct sa_client *sa;
-	struct sa_server *s;
+	struct door d;
 	struct sa_hdr h;
 	unsigned busy = 0;
 	size_t n;
 
-	script_init(&script);
-	next_sent = 0;
-	port = script_port(&script, loop);
-	fake_init(&f, 0, recs, 1);
-	CHECK_INT(0, sa_client_new(loop, port, &co, &sa));
-	CHECK_INT(0, sa_server_new(loop, port, f.svc, sa, &so, &s));
+	door_up(&d, recs, 1, &so);
 
 	/* LID 50: 3 misses, 2 wait (its share of 32), the third is BUSY */
-	for (uint64_t d = 100; d < 103; d++) {
-		q = query(d, 1);
-		request(50, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, d);
+	for (uint64_t g = 100; g < 103; g++) {
+		q = query(g, 1);
+		request(50, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, g);
 	}
 	while (sent(&h, &rec, &n))
 		busy += h.status == UMAD_STATUS_BUSY;
 	CHECK_INT(1, busy);
-	CHECK_INT(2, f.n_pending);
+	CHECK_INT(2, d.f.n_pending);
 	/* 15 more LIDs fill the door (32 waiting) */
 	for (uint16_t lid = 51; lid < 66; lid++)
-		for (uint64_t d = 0; d < 2; d++) {
-			q = query(200 + lid * 2 + d, 1);
-			request(lid, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, lid * 2 + d);
+		for (uint64_t g = 0; g < 2; g++) {
+			q = query(200 + lid * 2 + g, 1);
+			request(lid, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, lid * 2 + g);
 		}
 	CHECK(!sent(&h, &rec, &n));	/* nothing answered yet: all 30 wait */
-	CHECK_INT(32, f.n_pending);
+	CHECK_INT(32, d.f.n_pending);
 	/* LID 70: its cache hit is answered; its miss is BUSY */
 	q = query(2, 1);
 	request(70, UMAD_METHOD_GET, PR_CM_SGID | PR_CM_DGID, &q, 0, 7000);
@@ -255,10 +264,7 @@ static void test_pending_shares(void)
 	CHECK(sent(&h, &rec, &n));
 	CHECK_INT(UMAD_STATUS_BUSY, h.status);
 
-	sa_client_free(sa);
-	sa_server_free(s);
-	fake_fini(&f);
-	mad_port_close(port);
+	door_down(&d);
 }
 
 /* --- who may write ------------------------------------------------------------------------ */
