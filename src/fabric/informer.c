@@ -58,16 +58,20 @@ struct informer {
 	struct informer_stats stats;
 };
 
-/* The retries and refreshes send no Set for a trap whose last one is still out: while the SA
- * is silent they piled up in the SA client's queue, ahead of lookups, until it was full. */
+/* A subscribing Set for each trap (only those not subscribed, unless all) whose last one is
+ * not still out: while the SA is silent, the retries and refreshes piled Sets up in the SA
+ * client's queue, ahead of lookups, until it was full. */
+static void resubscribe(struct informer *inf, bool all)
+{
+	for (unsigned i = 0; i < inf->n_traps; i++)
+		if (!inf->sub_out[i] && (all || !inf->subscribed[i]))
+			send_inform(inf, i, true);
+}
+
 static void retry_tick(struct loop *loop, void *arg)
 {
-	struct informer *inf = arg;
-
 	(void)loop;
-	for (unsigned i = 0; i < inf->n_traps; i++)
-		if (!inf->subscribed[i] && !inf->sub_out[i])
-			send_inform(inf, i, true);
+	resubscribe(arg, false);
 }
 
 static void sub_done(void *arg, int err, uint8_t status, const unsigned char *mad, size_t len)
@@ -83,9 +87,9 @@ static void sub_done(void *arg, int err, uint8_t status, const unsigned char *ma
 		return;
 	}
 	trap = inf->traps[ctx->idx];
-	if (ctx->subscribe && inf->sub_out[ctx->idx])
-		inf->sub_out[ctx->idx]--;
 	if (ctx->subscribe) {
+		if (inf->sub_out[ctx->idx])
+			inf->sub_out[ctx->idx]--;
 		if (!err && !status) {
 			if (!inf->subscribed[ctx->idx])
 				LOG_INFO("subscribed to trap %u at SM LID %u", trap, inf->port->sm_lid);
@@ -144,9 +148,7 @@ static void refresh_tick(struct loop *loop, void *arg)
 	struct informer *inf = arg;
 
 	loop_timer_start(loop, &inf->timer, (uint64_t)inf->refresh_s * 1000, refresh_tick, inf);
-	for (unsigned i = 0; i < inf->n_traps; i++)
-		if (!inf->sub_out[i])
-			send_inform(inf, i, true);
+	resubscribe(inf, true);
 }
 
 /*
