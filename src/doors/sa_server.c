@@ -295,22 +295,24 @@ static void get_path(struct sa_server *s, const struct sa_hdr *h, const struct u
 		s->st.cache_answers++;
 		return;
 	}
-	p = ret < 0 ? NULL : pending_new(s, h, msg);
-	if (ret >= 0 && !p)
-		return; /* answered BUSY */
-	pq.flags = 0;
-	if (ret >= 0)
+	if (ret >= 0) {	/* a miss: it waits for the SA in a slot */
+		p = pending_new(s, h, msg);
+		if (!p)
+			return; /* answered BUSY */
+		pq.flags = 0;
 		ret = path_service_resolve(s->svc, &pq, resolved, p);
-	if (ret < 0) {
-		s->st.quota_refused += ret == -EDQUOT;
-		if (p)
-			pending_free(p);
-		respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_NO_RESOURCES));
-	} else if (ret > 0) {
-		p->waiter = ret;
-	} else {
-		s->st.cache_answers++; /* answered synchronously: p is gone */
+		if (ret > 0) {
+			p->waiter = ret;
+			return;
+		}
+		if (ret == 0) {
+			s->st.cache_answers++; /* answered synchronously: p is gone */
+			return;
+		}
+		pending_free(p);
 	}
+	s->st.quota_refused += ret == -EDQUOT;
+	respond_status(s, h, msg->slid, msg->sqpn, sa_status(UMAD_SA_STATUS_NO_RESOURCES));
 }
 
 /* --- relay to the master SA ----------------------------------------------- */
