@@ -199,9 +199,7 @@ static int group_gid(const char *opt, const char *name, gid_t *gid, char *msg, s
 		err = getgrnam_r(name, &gr, buf, cap, &res);
 		cap *= 2;
 	} while (err == ERANGE);
-	if (!err && res)
-		*gid = res->gr_gid;
-	free(buf);
+	free(buf);	/* the gid is in gr, on the stack; the buffer holds its strings */
 	if (err) {
 		snprintf(msg, msglen, "%s: '%s': cannot read the group database: %s", opt, name,
 			 strerror(err));
@@ -211,6 +209,7 @@ static int group_gid(const char *opt, const char *name, gid_t *gid, char *msg, s
 		snprintf(msg, msglen, "%s: '%s' is no group of this system", opt, name);
 		return -EINVAL;
 	}
+	*gid = gr.gr_gid;
 	return 0;
 }
 
