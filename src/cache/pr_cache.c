@@ -18,6 +18,7 @@
  */
 #include "cache/hash.h"
 #include "cache/pr_cache.h"
+#include "wire/path_rec.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -1248,16 +1249,6 @@ int pr_cache_replace(struct pr_cache *c, uint16_t tuple, const union ibv_gid *dg
 	return 0;
 }
 
-/* The end of the run of recs[i]'s DGID: records of one DGID are usually adjacent. */
-static size_t run_end(const struct ibv_path_record *recs, size_t n, size_t i)
-{
-	size_t j = i + 1;
-
-	while (j < n && gid_eq(&recs[j].dgid, &recs[i].dgid))
-		j++;
-	return j;
-}
-
 /*
  * Three passes, so that a refusal changes nothing. Plan each run of one DGID (plan_run): kept
  * in place, or its destination's old paths doomed; check the cap against the count that will
@@ -1281,7 +1272,7 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 		return -ENOSPC;
 	if (c->nentries) {
 		for (size_t i = 0, j; i < n; i = j) {
-			j = run_end(recs, n, i);
+			j = pr_dgid_run_end(recs, n, i);
 			for (size_t p = i; p < j; p++)
 				prefetch_load(c, tuple, recs, n, p, false);
 			plan_run(c, tuple, recs + i, j - i, &kept, &doomed);
@@ -1292,7 +1283,7 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 	else if (n > kept)
 		r = entries_reserve(c, c->nentries - doomed + (n - kept));
 	if (r) {
-		for (size_t i = 0; (doomed || kept) && i < n; i = run_end(recs, n, i))
+		for (size_t i = 0; (doomed || kept) && i < n; i = pr_dgid_run_end(recs, n, i))
 			mark_key(c, tuple, &recs[i].dgid, false);
 		return r;
 	}
@@ -1300,12 +1291,12 @@ int pr_cache_load(struct pr_cache *c, uint16_t tuple, const struct ibv_path_reco
 	if (doomed > c->nentries / 16) {
 		purge_doomed(c, doomed);
 	} else if (doomed) {
-		for (size_t i = 0; i < n; i = run_end(recs, n, i))
+		for (size_t i = 0; i < n; i = pr_dgid_run_end(recs, n, i))
 			remove_key(c, tuple, &recs[i].dgid, true);
 	}
 
 	for (size_t i = 0, j; i < n; i = j) {
-		j = run_end(recs, n, i);
+		j = pr_dgid_run_end(recs, n, i);
 		if (kept) {
 			for (size_t p = i; p < j; p++)
 				prefetch_load(c, tuple, recs, n, p, false);

@@ -173,16 +173,6 @@ static int send_push(struct distributor *d, size_t ti, uint8_t method, uint32_t 
 	return 0;
 }
 
-/* The first of recs[i..n) past the paths to recs[i]'s DGID (recs sorted by DGID); i at n: n. */
-static size_t dgid_run_end(const struct ibv_path_record *recs, size_t i, size_t n)
-{
-	size_t e = i;
-
-	while (e < n && !memcmp(&recs[e].dgid, &recs[i].dgid, sizeof(recs[i].dgid)))
-		e++;
-	return e;
-}
-
 /* Sends t what changed between its last slice and the new one. */
 static void push_diff(struct distributor *d, size_t ti, const struct ibv_path_record *slice,
 		      size_t n)
@@ -197,8 +187,8 @@ static void push_diff(struct distributor *d, size_t ti, const struct ibv_path_re
 	while (i < n || j < t->n) {
 		int c = i == n ? 1 : j == t->n ? -1 :
 			memcmp(&slice[i].dgid, &t->slice[j].dgid, sizeof(slice[i].dgid));
-		size_t ie = c <= 0 ? dgid_run_end(slice, i, n) : i;
-		size_t je = c >= 0 ? dgid_run_end(t->slice, j, t->n) : j;
+		size_t ie = c <= 0 ? pr_dgid_run_end(slice, n, i) : i;
+		size_t je = c >= 0 ? pr_dgid_run_end(t->slice, t->n, j) : j;
 
 		if (c < 0 || (c == 0 && (ie - i != je - j ||
 					 memcmp(&slice[i], &t->slice[j], (ie - i) * sizeof(*slice))))) {
@@ -225,7 +215,7 @@ static void push_diff(struct distributor *d, size_t ti, const struct ibv_path_re
 		       !memcmp(&changed[j - 1].dgid, &changed[j].dgid, sizeof(changed[0].dgid)))
 			j--;
 		if (j == i)	/* one destination over the limit */
-			j = dgid_run_end(changed, i, k);
+			j = pr_dgid_run_end(changed, k, i);
 		send_push(d, ti, UMAD_METHOD_SET, 0, 0, changed + i, j - i);
 	}
 	free(changed);

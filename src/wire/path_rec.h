@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <infiniband/sa.h>
 
@@ -69,6 +70,17 @@ static inline uint8_t pr_rate_selector(const struct ibv_path_record *r) { return
 static inline uint8_t pr_pkt_life(const struct ibv_path_record *r) { return r->packetlifetime & 0x3f; }
 static inline uint8_t pr_pkt_life_selector(const struct ibv_path_record *r) { return r->packetlifetime >> 6; }
 static inline uint8_t pr_preference(const struct ibv_path_record *r) { return r->preference; }
+
+/* The first of recs[i..n) past the paths to recs[i]'s DGID: the end of one destination's run in
+ * records grouped by DGID (i at n: n). */
+static inline size_t pr_dgid_run_end(const struct ibv_path_record *recs, size_t n, size_t i)
+{
+	size_t e = i;
+
+	while (e < n && !memcmp(&recs[e].dgid, &recs[i].dgid, sizeof(recs[i].dgid)))
+		e++;
+	return e;
+}
 
 /* --- setters (what a requester fills in; the rest for tests and loads) --- */
 
